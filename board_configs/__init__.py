@@ -1,0 +1,1 @@
+"""spikehls.board_configs."""

@@ -1,0 +1,106 @@
+"""The one board loader: bundled board YAML files by name, or a user's own YAML by path.
+
+A board file holds the part, the clock, the resource totals, the fraction of each resource a
+design may use, and hls4ml defaults. Anything wrong names the file and the field.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import SpikehlsError
+
+RESOURCE_KINDS = ("LUT", "FF", "BRAM18", "URAM", "DSP")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Resources(_Strict):
+    LUT: int = Field(ge=0)
+    FF: int = Field(ge=0)
+    BRAM18: int = Field(ge=0)
+    URAM: int = Field(0, ge=0)
+    DSP: int = Field(ge=0)
+
+
+class Budget(_Strict):
+    """Fraction of each resource the design may use (the rest is left for the shell, DMA, ...)."""
+
+    LUT: float = Field(0.8, gt=0, le=1)
+    FF: float = Field(0.8, gt=0, le=1)
+    BRAM18: float = Field(0.8, gt=0, le=1)
+    URAM: float = Field(0.8, gt=0, le=1)
+    DSP: float = Field(0.8, gt=0, le=1)
+
+
+class HLSDefaults(_Strict):
+    backend: Literal["Vitis", "Vivado"] = "Vitis"
+    io_type: Literal["io_parallel"] = "io_parallel"
+    parallelism: int = Field(8, ge=1, le=4096, description="weight additions per cycle per layer")
+    layer_parallelism: dict[str, int] = Field(default_factory=dict)
+    max_latency_us: float | None = Field(None, gt=0, description="optional latency bound for codesign")
+
+
+class Board(_Strict):
+    name: str
+    part: str
+    family: str = "unknown"
+    clock_mhz: float = Field(gt=0, le=1000)
+    resources: Resources
+    budget: Budget = Field(default_factory=Budget)
+    hls: HLSDefaults = Field(default_factory=HLSDefaults)
+    source: str = ""  # file it was loaded from (filled in by the loader)
+
+    @property
+    def clock_period_ns(self) -> float:
+        return 1000.0 / self.clock_mhz
+
+    def allowed(self) -> dict[str, float]:
+        """Resource counts the design may use: total x budget fraction."""
+        return {k: getattr(self.resources, k) * getattr(self.budget, k) for k in RESOURCE_KINDS}
+
+
+def _bundled() -> dict[str, resources.abc.Traversable]:
+    root = resources.files("spikehls.board_configs")
+    return {p.name[:-5]: p for p in root.iterdir() if p.name.endswith(".yaml")}
+
+
+def available_boards() -> list[str]:
+    return sorted(_bundled())
+
+
+def load_board(name_or_path: str | Path) -> Board:
+    """Load a bundled board by name (``pynq-z2``) or any board YAML by path."""
+    key = str(name_or_path)
+    bundled = _bundled()
+    if key.lower() in bundled:
+        text, source = bundled[key.lower()].read_text(), f"{key.lower()}.yaml"
+    else:
+        p = Path(key)
+        if not p.is_file():
+            raise SpikehlsError(
+                f"unknown board '{key}': not a bundled board ({', '.join(available_boards())}) nor a YAML file"
+            )
+        text, source = p.read_text(), str(p)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise SpikehlsError(f"{source}: invalid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(data, dict):
+        raise SpikehlsError(f"{source}: a board file must be a mapping (name, part, clock_mhz, resources, ...)")
+    try:
+        board = Board.model_validate(data)
+    except ValidationError as err:
+        e = err.errors()[0]
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        raise SpikehlsError(f"{source}: {loc}: {msg}") from None
+    board.source = source
+    return board

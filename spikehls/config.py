@@ -1,0 +1,199 @@
+"""The run configuration: one YAML file, validated, with a default for every field.
+
+``load_config(None)`` is the embedded default (scikit-learn digits, a small VGG-style SNN, SCA
+on). Every stage reads its section from the same file, so a run directory's ``config.yaml`` is
+the whole description of how it was made. Unknown keys are errors (a typo must not be ignored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import SpikehlsError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Strict):
+    """Where the data comes from. Nothing is ever downloaded."""
+
+    name: Literal["digits", "mnist", "cifar10", "cifar100", "numpy"] = "digits"
+    path: Optional[str] = None  # required for everything but digits
+    train_limit: Optional[int] = Field(None, ge=1, description="use only the first N training samples")
+    test_limit: Optional[int] = Field(None, ge=1, description="use only the first N test samples")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="digits only: held-out fraction")
+    augment: bool = False  # random crop + flip for CIFAR
+
+    @model_validator(mode="after")
+    def _path_needed(self) -> "DatasetConfig":
+        if self.name != "digits" and not self.path:
+            raise ValueError(f"dataset '{self.name}' needs dataset.path (a local directory or file)")
+        return self
+
+
+class EncodingConfig(_Strict):
+    """How 8-bit pixels become the network's input over T time steps.
+
+    direct: the frame repeated T times (first layer multiplies: reported as MAC);
+    rate: Bernoulli spikes with probability pixel/256 from a seeded generator;
+    bitplane: the 8 bit planes of each pixel as 8 binary channels, repeated T times.
+    """
+
+    kind: Literal["direct", "rate", "bitplane"] = "direct"
+    seed: int = 0
+
+
+class NeuronConfig(_Strict):
+    kind: Literal["if", "lif"] = "if"
+    threshold: float = Field(1.0, gt=0)
+    leak_shift: int = Field(2, ge=1, le=15, description="LIF leak 2^-k: V -= V >> k")
+    reset: Literal["zero", "subtract"] = "zero"
+    surrogate: Literal["sigmoid", "atan", "fast_sigmoid", "triangle"] = "sigmoid"
+    alpha: float = Field(4.0, gt=0, description="surrogate sharpness")
+    detach_reset: bool = True
+
+
+class ModelConfig(_Strict):
+    """Architecture. A preset fills in the layer list; explicit fields override it."""
+
+    arch: Literal["vgg", "resnet", "preresnet"] = "vgg"
+    preset: Optional[Literal["digits", "mnist", "vgg11", "vgg16", "resnet19", "resnet_small", "preresnet_small"]] = "digits"
+    # VGG: list of conv widths, "M" for a 2x2 max pool (on spikes)
+    layers: Optional[list[Union[int, Literal["M"]]]] = None
+    # ResNet: stem width and (width, blocks, stride) per stage
+    stem: Optional[int] = None
+    stages: Optional[list[tuple[int, int, int]]] = None
+    kernel_size: int = Field(3, ge=1, le=7)
+    hidden: list[int] = Field(default_factory=list, description="spiking dense layers before the readout")
+
+    @field_validator("layers")
+    @classmethod
+    def _layers_nonempty(cls, v):
+        if v is not None and not any(isinstance(x, int) for x in v):
+            raise ValueError("model.layers needs at least one conv width")
+        if v is not None and any(isinstance(x, int) and x < 1 for x in v):
+            raise ValueError("model.layers widths must be >= 1")
+        return v
+
+
+class SCAConfig(_Strict):
+    """Spiking-activity-based channel pruning (Li et al., ICML 2024), see DESIGN.md section 4."""
+
+    enabled: bool = True
+    p: float = Field(0.5, ge=0, lt=1, description="target channel sparsity (fraction pruned)")
+    q: float = Field(0.05, ge=0, lt=1, description="regrowth fraction")
+    l1: float = Field(3e-5, ge=0, description="L1 term on 3x3 conv weights")
+    start_epoch: int = Field(0, ge=0, description="first epoch after which masks are updated")
+    # per-layer targets/caps set by the hardware feedback loop; empty = plain global SCA rule
+    layer_targets: dict[str, float] = Field(default_factory=dict, description="layer -> min fraction pruned")
+    layer_caps: dict[str, int] = Field(default_factory=dict, description="layer -> max channels kept")
+
+    @model_validator(mode="after")
+    def _pq(self) -> "SCAConfig":
+        if self.p + self.q >= 1:
+            raise ValueError(f"sca.p + sca.q must be < 1 (got {self.p} + {self.q})")
+        for k, v in self.layer_targets.items():
+            if not 0 <= v < 1:
+                raise ValueError(f"sca.layer_targets.{k} must be in [0, 1) (got {v})")
+        for k, v in self.layer_caps.items():
+            if v < 1:
+                raise ValueError(f"sca.layer_caps.{k} must be >= 1 (got {v})")
+        return self
+
+
+class OptimConfig(_Strict):
+    name: Literal["sgd", "adam", "adamw"] = "adam"
+    lr: float = Field(2e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["step", "cosine", "none"] = "cosine"
+    step_size: int = Field(100, ge=1)
+    gamma: float = Field(0.1, gt=0, le=1)
+    batch_size: int = Field(64, ge=1)
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(12, ge=1)
+    time_steps: int = Field(4, ge=1, le=64)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: Optional[int] = Field(None, ge=1)
+    eval_every: int = Field(1, ge=1)
+
+
+class QuantConfig(_Strict):
+    """Quantization-aware fine-tuning and the integer contract (DESIGN.md section 3)."""
+
+    w_bits: int = Field(4, ge=2, le=8)
+    layer_w_bits: dict[str, int] = Field(default_factory=dict)
+    per_channel: bool = True
+    v_bits: int = Field(16, ge=4, le=32, description="membrane width, saturating")
+    bias_bits: int = Field(16, ge=4, le=32)
+    qat_epochs: int = Field(3, ge=0)
+    qat_lr: float = Field(5e-4, gt=0)
+    qat_during_sca: bool = False
+    test_vectors: int = Field(64, ge=1, description="test samples saved to testvectors.npz")
+
+    @field_validator("layer_w_bits")
+    @classmethod
+    def _bits(cls, v):
+        for k, b in v.items():
+            if not 2 <= b <= 8:
+                raise ValueError(f"quant.layer_w_bits.{k} must be in 2..8 (got {b})")
+        return v
+
+
+class Config(_Strict):
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    neuron: NeuronConfig = Field(default_factory=NeuronConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    sca: SCAConfig = Field(default_factory=SCAConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    quant: QuantConfig = Field(default_factory=QuantConfig)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden":
+        msg = "unknown field"
+    return f"{source}: {loc}: {msg}"
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpikehlsError(f"{source}: the top level must be a mapping of sections")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise SpikehlsError(_format_validation_error(source, err)) from None
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load and validate a YAML config; ``None`` gives the embedded default."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    if not p.is_file():
+        raise SpikehlsError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SpikehlsError(f"{p}:{where} invalid YAML ({getattr(err, 'problem', err)})") from None
+    return config_from_dict(data or {}, str(p))
