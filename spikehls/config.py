@@ -42,10 +42,12 @@ class EncodingConfig(_Strict):
 
     direct: the frame repeated T times (first layer multiplies: reported as MAC);
     rate: Bernoulli spikes with probability pixel/256 from a seeded generator;
-    bitplane: the 8 bit planes of each pixel as 8 binary channels, repeated T times.
+    bitplane: the 8 bit planes of each pixel as 8 binary channels, repeated T times;
+    events: the dataset already holds ``[N, T, C, H, W]`` sequences (event frames or counts);
+    every value > 0 is a spike. Required for sequence data, refused for single frames.
     """
 
-    kind: Literal["direct", "rate", "bitplane"] = "direct"
+    kind: Literal["direct", "rate", "bitplane", "events"] = "direct"
     seed: int = 0
 
 
