@@ -1,0 +1,256 @@
+"""The NumPy integer reference: the one executable meaning of an :class:`IntNet`.
+
+Everything downstream is checked against this module (PyTorch eval, QONNX execution through the
+custom ops of :mod:`spikehls.quantize.qonnx_ops`, the hls4ml C-simulation). The semantics are the
+ones written in :mod:`spikehls.quantize.intnet`; the layer kernels here are public so that the
+QONNX custom ops call them instead of re-implementing anything.
+
+Shapes: every kernel works on a whole batch, ``x`` is ``[N, T, C, H, W]`` (or ``[N, T, F]`` for
+dense inputs). Spikes are returned as ``uint8`` arrays, currents and membranes are ``int64``.
+
+Exactness: the weighted sums are computed with a matrix product. When the largest possible
+magnitude of any partial sum (``max|x| * max_c sum|W[c]|`` plus the bias) is below 2**53, float64
+BLAS is used: every partial sum is then an exactly representable integer, so the result is exact
+whatever the summation order, and it is much faster than NumPy's int64 matmul (which has no BLAS).
+Otherwise the product is done in int64. Membrane updates are always int64 with ``>>`` (arithmetic
+shift, i.e. floor for negative values) and saturation to ``v_bits`` signed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from spikehls.errors import SpikehlsError
+from spikehls.quantize.intnet import (
+    IntNet,
+    MaxPool2d,
+    Neuron,
+    Readout,
+    SpikingConv2d,
+    SpikingDense,
+)
+
+# float64 represents every integer up to 2**53 exactly; stay one bit below for the bias add.
+_F64_EXACT = 2**52
+# elements of the largest temporary (im2col matrix / currents) per chunk of samples: 64 MB float64
+_CHUNK_ELEMS = 8_000_000
+
+
+@dataclass
+class RefResult:
+    """Outputs of :func:`run` for a batch of N samples."""
+
+    spikes: dict[str, np.ndarray]  # layer name -> uint8 [N, T, ...] (every layer but the readout)
+    readout: np.ndarray  # int64 [N, K], summed over T
+    prediction: np.ndarray  # int64 [N], first index of the maximum readout
+    events: dict[str, np.ndarray] = field(default_factory=dict)  # layer name -> int64 [N] spike counts
+
+
+# ---- exact integer products ---------------------------------------------------------------------
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for integer arrays, exact, as int64 (float64 BLAS when provably exact)."""
+    if a.size == 0 or b.size == 0:
+        return np.zeros(a.shape[:-1] + b.shape[-1:], dtype=np.int64)
+    amax = int(np.abs(a).max()) if a.dtype.kind == "i" else int(a.max())
+    bcol = int(np.abs(b.astype(np.int64)).sum(axis=0).max())
+    if amax * bcol < _F64_EXACT:
+        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+    return np.matmul(a.astype(np.int64), b.astype(np.int64))
+
+
+def _chunks(n: int, per_sample: int):
+    """Yield slices of the batch so that a temporary of ``per_sample`` elements each stays small."""
+    step = max(1, _CHUNK_ELEMS // max(1, per_sample))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def conv_current(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """Weighted input of a 2-D convolution (no bias): ``[M, C, H, W]`` -> int64 ``[M, Co, Ho, Wo]``.
+
+    Zero padding, floor output size (like ``torch.nn.Conv2d``). Implemented as im2col + one matrix
+    product; callers chunk ``M`` to bound memory.
+    """
+    co, ci, kh, kw = weight.shape
+    m, c, h, w = x.shape
+    if c != ci:
+        raise ValueError(f"conv expects {ci} input channels, got {c}")
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (w + 2 * padding - kw) // stride + 1
+    win = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(m * ho * wo, ci * kh * kw)
+    out = exact_matmul(cols, weight.reshape(co, -1).T)  # [M*Ho*Wo, Co]
+    return out.reshape(m, ho, wo, co).transpose(0, 3, 1, 2)
+
+
+def skip_current(skip_x: np.ndarray, skip, out_shape: tuple[int, int, int]) -> np.ndarray:
+    """Current a :class:`Skip` adds: ``[M, Cs, Hs, Ws]`` -> int64 ``[M, Co, Ho, Wo]``.
+
+    Identity: ``gain[c] * x[c, h*s, w*s]``; 1x1 conv: ``sum_i W[c, i] * x[i, h*s, w*s]``.
+    """
+    co, ho, wo = out_shape
+    xs = skip_x[:, :, :: skip.stride, :: skip.stride]
+    if xs.shape[2:] != (ho, wo):
+        raise ValueError(f"skip input has spatial size {xs.shape[2:]} after stride, needs {(ho, wo)}")
+    if skip.weight is None:
+        gain = np.ones(co, dtype=np.int64) if skip.gain is None else skip.gain
+        return xs.astype(np.int64) * gain.reshape(1, co, 1, 1)
+    m = xs.shape[0]
+    flat = xs.transpose(0, 2, 3, 1).reshape(m * ho * wo, xs.shape[1])
+    return exact_matmul(flat, skip.weight.T).reshape(m, ho, wo, co).transpose(0, 3, 1, 2)
+
+
+# ---- the neuron ---------------------------------------------------------------------------------
+def integrate(current: np.ndarray, bias: np.ndarray, neuron: Neuron) -> np.ndarray:
+    """Run the IF/LIF membrane over time: int64 ``[n, T, Co, ...]`` (no bias) -> uint8 spikes.
+
+    Per step: leak ``V -= V >> k`` (k > 0), ``V = sat(V + bias + I)``, spike ``V >= theta``,
+    reset by subtraction or to zero. ``V`` starts at 0 for every sample.
+    """
+    n, t_steps, co = current.shape[:3]
+    extra = (1,) * (current.ndim - 3)
+    th = neuron.threshold.astype(np.int64).reshape((co,) + extra)
+    b = np.asarray(bias, dtype=np.int64).reshape((co,) + extra)
+    lo, hi = -(2 ** (neuron.v_bits - 1)), 2 ** (neuron.v_bits - 1) - 1
+    k = int(neuron.leak_shift)
+    v = np.zeros((n,) + current.shape[2:], dtype=np.int64)
+    out = np.empty(current.shape, dtype=np.uint8)
+    for t in range(t_steps):
+        if k > 0:
+            v -= v >> k
+        v += current[:, t]
+        v += b
+        np.clip(v, lo, hi, out=v)
+        s = v >= th
+        if neuron.reset == "subtract":
+            v -= th * s
+        else:
+            v[s] = 0
+        out[:, t] = s
+    return out
+
+
+# ---- layer kernels (public: the QONNX custom ops call these) ------------------------------------
+def _check_input(x: np.ndarray, ndim: int, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "iub":
+        raise TypeError(f"{what}: integer input required, got {x.dtype}")
+    if x.ndim != ndim:
+        raise ValueError(f"{what}: expected a {ndim}-d input [N, T, ...], got shape {x.shape}")
+    return x
+
+
+def spiking_conv2d(x: np.ndarray, layer: SpikingConv2d, skip_x: Optional[np.ndarray] = None) -> np.ndarray:
+    """Spiking conv: int ``[N, T, C, H, W]`` (and the skip source's output) -> uint8 ``[N, T, Co, Ho, Wo]``."""
+    x = _check_input(x, 5, layer.name)
+    n, t_steps, c, h, w = x.shape
+    co, ci, kh, kw = layer.weight.shape
+    ho = (h + 2 * layer.padding - kh) // layer.stride + 1
+    wo = (w + 2 * layer.padding - kw) // layer.stride + 1
+    if layer.skip is not None and skip_x is None:
+        raise ValueError(f"{layer.name}: layer has a skip from '{layer.skip.source}' but no skip input was given")
+    out = np.empty((n, t_steps, co, ho, wo), dtype=np.uint8)
+    per_sample = t_steps * ho * wo * max(ci * kh * kw, co)
+    for sl in _chunks(n, per_sample):
+        m = sl.stop - sl.start
+        cur = conv_current(x[sl].reshape(m * t_steps, c, h, w), layer.weight, layer.stride, layer.padding)
+        if layer.skip is not None:
+            sx = _check_input(skip_x, 5, f"{layer.name} skip")[sl]
+            cur = cur + skip_current(sx.reshape((m * t_steps,) + sx.shape[2:]), layer.skip, (co, ho, wo))
+        out[sl] = integrate(cur.reshape(m, t_steps, co, ho, wo), layer.bias, layer.neuron)
+    return out
+
+
+def spiking_dense(x: np.ndarray, layer: SpikingDense) -> np.ndarray:
+    """Spiking fully connected: int ``[N, T, ...]`` (flattened C,H,W) -> uint8 ``[N, T, Co]``."""
+    x = np.asarray(x)
+    if x.ndim < 3:
+        raise ValueError(f"{layer.name}: expected [N, T, ...] input, got shape {x.shape}")
+    n, t_steps = x.shape[:2]
+    flat = _check_input(x.reshape(n, t_steps, -1), 3, layer.name)
+    co, ci = layer.weight.shape
+    if flat.shape[2] != ci:
+        raise ValueError(f"{layer.name}: expects {ci} inputs, got {flat.shape[2]}")
+    out = np.empty((n, t_steps, co), dtype=np.uint8)
+    for sl in _chunks(n, t_steps * max(ci, co)):
+        m = sl.stop - sl.start
+        cur = exact_matmul(flat[sl].reshape(m * t_steps, ci), layer.weight.T).reshape(m, t_steps, co)
+        out[sl] = integrate(cur, layer.bias, layer.neuron)
+    return out
+
+
+def spike_maxpool2d(x: np.ndarray, layer: MaxPool2d) -> np.ndarray:
+    """Max pooling (OR on spikes), no padding, floor size: ``[N, T, C, H, W]`` -> same dtype."""
+    x = _check_input(x, 5, layer.name)
+    n, t_steps, c, h, w = x.shape
+    ho = (h - layer.kernel) // layer.stride + 1
+    wo = (w - layer.kernel) // layer.stride + 1
+    win = sliding_window_view(x, (layer.kernel, layer.kernel), axis=(3, 4))
+    win = win[:, :, :, :: layer.stride, :: layer.stride][:, :, :, :ho, :wo]
+    return win.max(axis=(5, 6))
+
+
+def readout(x: np.ndarray, layer: Readout) -> np.ndarray:
+    """Non-spiking readout accumulated over T: int ``[N, T, ...]`` -> int64 ``[N, K]``.
+
+    ``out[k] = sum_t (bias[k] + sum_i W[k, i] x_t[i]) = T * bias[k] + W @ sum_t x_t``.
+    """
+    x = np.asarray(x)
+    if x.ndim < 3 or x.dtype.kind not in "iub":
+        raise ValueError(f"{layer.name}: expected integer [N, T, ...] input, got {x.dtype} {x.shape}")
+    n, t_steps = x.shape[:2]
+    counts = x.reshape(n, t_steps, -1).sum(axis=1, dtype=np.int64)
+    if counts.shape[1] != layer.weight.shape[1]:
+        raise ValueError(f"{layer.name}: expects {layer.weight.shape[1]} inputs, got {counts.shape[1]}")
+    return exact_matmul(counts, layer.weight.T) + t_steps * layer.bias.reshape(1, -1)
+
+
+# ---- whole network ------------------------------------------------------------------------------
+def check_inputs(net: IntNet, x: np.ndarray) -> np.ndarray:
+    """Validate an encoded input batch ``[N, T, C, H, W]`` for ``net``; return it as uint8."""
+    x = np.asarray(x)
+    want = (net.time_steps,) + tuple(net.input_shape)
+    if x.ndim != 5 or tuple(x.shape[1:]) != want:
+        raise SpikehlsError(f"input batch has shape {x.shape}, the network needs [N, {', '.join(map(str, want))}]")
+    if x.dtype.kind not in "iub":
+        raise SpikehlsError(f"input batch must hold integers (encoded spikes or pixels), got dtype {x.dtype}")
+    hi = 2**net.input_bits - 1
+    if x.size and (x.min() < 0 or x.max() > hi):
+        raise SpikehlsError(f"input values must lie in [0, {hi}] for encoding '{net.encoding}', got [{x.min()}, {x.max()}]")
+    return x.astype(np.uint8, copy=False)
+
+
+def run(net: IntNet, x: np.ndarray) -> RefResult:
+    """Run ``net`` on the encoded batch ``x`` (int ``[N, T, C, H, W]``)."""
+    x = check_inputs(net, x)
+    outputs: dict[str, np.ndarray] = {"input": x}
+    spikes: dict[str, np.ndarray] = {}
+    cur = x
+    result = None
+    for lyr in net.layers:
+        if isinstance(lyr, SpikingConv2d):
+            skip_x = outputs[lyr.skip.source] if lyr.skip is not None else None
+            cur = spiking_conv2d(cur, lyr, skip_x)
+        elif isinstance(lyr, SpikingDense):
+            cur = spiking_dense(cur, lyr)
+        elif isinstance(lyr, MaxPool2d):
+            cur = spike_maxpool2d(cur, lyr)
+        elif isinstance(lyr, Readout):
+            result = readout(cur, lyr)
+            continue
+        else:  # pragma: no cover - IntNet only holds the four kinds
+            raise SpikehlsError(f"layer {getattr(lyr, 'name', lyr)}: unsupported layer type {type(lyr).__name__}")
+        outputs[lyr.name] = cur
+        spikes[lyr.name] = cur
+    if result is None:
+        raise SpikehlsError("integer network must end with a Readout layer")
+    n = x.shape[0]
+    events = {k: v.reshape(n, -1).sum(axis=1, dtype=np.int64) for k, v in spikes.items()}
+    pred = np.argmax(result, axis=1).astype(np.int64) if result.shape[1] else np.zeros(n, np.int64)
+    return RefResult(spikes=spikes, readout=result, prediction=pred, events=events)
