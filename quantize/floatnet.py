@@ -1,0 +1,336 @@
+"""A flat float spiking network: the form in which a trained model is slimmed, folded and quantized.
+
+The training models (:mod:`spikehls.training.models`) are nested modules built for training speed.
+The export stage first *lowers* them into a :class:`FloatNet`: a plain list of layers in the same
+order and with the same names as the integer network (:mod:`spikehls.quantize.intnet`) will have:
+spiking conv (conv -> BN -> neuron, optional residual input), spike max pool, spiking dense,
+readout. Slimming (:mod:`.slim`) and BN folding (:mod:`.fold`) are then simple, generic operations
+on this list, and QAT (:mod:`.qat`) turns it layer by layer into quantized modules.
+
+A FloatNet in eval mode computes exactly what the (masked) training model computes: it calls the
+training neurons' own per-step update ``step(v, i) -> (v, s)``.
+
+Tensors are ``[N, T, C, H, W]`` (or ``[N, T, F]`` after a flatten); the readout is summed over T.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from spikehls.errors import SpikehlsError
+
+
+# ---- a plain float neuron (used where no training neuron is at hand: tests, random nets) -------
+class _Heaviside(torch.autograd.Function):
+    """Spike = (x >= 0); gradient of a sigmoid of sharpness alpha (the SCA paper's surrogate)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        sg = torch.sigmoid(ctx.alpha * x)
+        return grad * ctx.alpha * sg * (1 - sg), None
+
+
+def heaviside(x: torch.Tensor, alpha: float = 4.0) -> torch.Tensor:
+    return _Heaviside.apply(x, alpha)
+
+
+class FloatNeuron(nn.Module):
+    """IF/LIF float neuron with the training semantics: ``V = V - V*2^-k + I``, spike ``V >= θ``."""
+
+    def __init__(self, threshold, leak_shift: int = 0, reset: str = "zero", alpha: float = 4.0,
+                 detach_reset: bool = True):
+        super().__init__()
+        self.register_buffer("threshold", torch.as_tensor(threshold, dtype=torch.float32).clone())
+        self.leak_shift = int(leak_shift)
+        self.reset = reset
+        self.alpha = alpha
+        self.detach_reset = detach_reset
+
+    def step(self, v: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        th = _per_channel(self.threshold, i)
+        if self.leak_shift:
+            v = v - v * 2.0 ** -self.leak_shift
+        v = v + i
+        s = heaviside(v - th, self.alpha)
+        sr = s.detach() if self.detach_reset else s
+        v = v - th * sr if self.reset == "subtract" else v * (1 - sr)
+        return v, s
+
+
+def _per_channel(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Broadcast a scalar or per-channel [C] tensor against ``like`` = [N, C, ...]."""
+    if t.dim() == 0 or t.numel() == 1:
+        return t.reshape(())
+    return t.reshape((1, -1) + (1,) * (like.dim() - 2))
+
+
+@dataclass
+class NeuronParams:
+    """What the integer neuron needs to know about a training neuron."""
+
+    threshold: torch.Tensor  # [C] float, > 0
+    leak_shift: int  # 0 = IF
+    reset: str
+    alpha: float
+    detach_reset: bool
+
+
+def neuron_params(neuron: nn.Module, channels: int, cfg=None) -> NeuronParams:
+    """Read threshold / leak / reset from a training neuron (attributes first, then the config)."""
+    th = getattr(neuron, "threshold", None)
+    if th is None:
+        th = cfg.neuron.threshold if cfg is not None else 1.0
+    th = torch.as_tensor(th, dtype=torch.float32).detach().flatten()
+    if th.numel() == 1:
+        th = th.expand(channels)
+    if th.numel() != channels:
+        raise SpikehlsError(f"neuron threshold has {th.numel()} entries, layer has {channels} channels")
+    if (th <= 0).any():
+        raise SpikehlsError("neuron thresholds must be positive to be expressed as integers")
+
+    ncfg = cfg.neuron if cfg is not None else None
+    kind = getattr(neuron, "kind", None) or (ncfg.kind if ncfg else None)
+    leak = getattr(neuron, "leak_shift", None)
+    if leak is None:
+        leak = ncfg.leak_shift if ncfg else 0
+    if kind is not None and str(kind).lower() == "if":
+        leak = 0
+    reset = getattr(neuron, "reset", None) or (ncfg.reset if ncfg else "zero")
+    if isinstance(reset, str):
+        reset = reset.lower()
+    if reset not in ("zero", "subtract"):
+        raise SpikehlsError(f"neuron reset '{reset}' cannot be exported (allowed: zero, subtract)")
+    alpha = float(getattr(neuron, "alpha", None) or (ncfg.alpha if ncfg else 4.0))
+    detach = getattr(neuron, "detach_reset", None)
+    if detach is None:
+        detach = ncfg.detach_reset if ncfg else True
+    return NeuronParams(th.clone(), int(leak), reset, alpha, bool(detach))
+
+
+def run_neuron(neuron: nn.Module, current: torch.Tensor) -> torch.Tensor:
+    """Run ``neuron.step`` over the time axis of ``current`` [N, T, C, ...] from V = 0."""
+    v = torch.zeros_like(current[:, 0])
+    out = []
+    for t in range(current.shape[1]):
+        v, s = neuron.step(v, current[:, t])
+        out.append(s)
+    return torch.stack(out, 1)
+
+
+def _bt(fn, x: torch.Tensor) -> torch.Tensor:
+    """Apply a per-frame op to [N, T, ...] by folding T into the batch."""
+    n, t = x.shape[:2]
+    y = fn(x.reshape((n * t,) + x.shape[2:]))
+    return y.reshape((n, t) + y.shape[1:])
+
+
+# ---- layers --------------------------------------------------------------------------------------
+class FSkip(nn.Module):
+    """Residual input of a spiking conv: the spikes of layer ``source`` (identity) or a 1x1 conv+BN of them."""
+
+    def __init__(self, source: str, conv: Optional[nn.Conv2d] = None, bn: Optional[nn.BatchNorm2d] = None):
+        super().__init__()
+        self.source = source
+        self.conv = conv
+        self.bn = bn
+
+    @property
+    def stride(self) -> int:
+        return int(self.conv.stride[0]) if self.conv is not None else 1
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        if self.conv is None:
+            return s
+        return _bt(lambda z: self.bn(self.conv(z)) if self.bn is not None else self.conv(z), s)
+
+
+class FConv(nn.Module):
+    """Spiking conv layer: conv (-> BN) (+ skip) -> neuron."""
+
+    kind = "conv"
+
+    def __init__(self, name: str, conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], neuron: nn.Module,
+                 skip: Optional[FSkip] = None):
+        super().__init__()
+        if conv.groups != 1 or conv.dilation[0] != 1 or conv.dilation[1] != 1:
+            raise SpikehlsError(f"layer {name}: grouped or dilated convolutions cannot be exported")
+        if conv.stride[0] != conv.stride[1] or conv.padding[0] != conv.padding[1] or isinstance(conv.padding, str):
+            raise SpikehlsError(f"layer {name}: only square stride and padding can be exported")
+        if conv.padding_mode != "zeros":
+            raise SpikehlsError(f"layer {name}: padding mode '{conv.padding_mode}' cannot be exported (only zeros)")
+        self.name, self.conv, self.bn, self.neuron, self.skip = name, conv, bn, neuron, skip
+
+    def current(self, x: torch.Tensor, skip_in: Optional[torch.Tensor] = None) -> torch.Tensor:
+        i = _bt(lambda z: self.bn(self.conv(z)) if self.bn is not None else self.conv(z), x)
+        if self.skip is not None:
+            i = i + self.skip(skip_in)
+        return i
+
+    def forward(self, x, skip_in=None):
+        return run_neuron(self.neuron, self.current(x, skip_in))
+
+
+class FDense(nn.Module):
+    """Spiking dense layer on the flattened (C, H, W) input: linear (-> BN1d) -> neuron."""
+
+    kind = "dense"
+
+    def __init__(self, name: str, linear: nn.Linear, bn: Optional[nn.BatchNorm1d], neuron: nn.Module):
+        super().__init__()
+        self.name, self.linear, self.bn, self.neuron = name, linear, bn, neuron
+
+    def current(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(2)
+        return _bt(lambda z: self.bn(self.linear(z)) if self.bn is not None else self.linear(z), x)
+
+    def forward(self, x, skip_in=None):
+        return run_neuron(self.neuron, self.current(x))
+
+
+class FPool(nn.Module):
+    """Max pool on spikes (an OR over the window)."""
+
+    kind = "maxpool"
+
+    def __init__(self, name: str, kernel: int = 2, stride: int = 2):
+        super().__init__()
+        self.name, self.kernel, self.stride = name, int(kernel), int(stride)
+
+    def forward(self, x, skip_in=None):
+        return _bt(lambda z: F.max_pool2d(z, self.kernel, self.stride), x)
+
+
+class FReadout(nn.Module):
+    """Non-spiking readout: linear on the flattened spikes of every step, summed over T."""
+
+    kind = "readout"
+
+    def __init__(self, name: str, linear: nn.Linear):
+        super().__init__()
+        self.name, self.linear = name, linear
+
+    def forward(self, x, skip_in=None):
+        return self.linear(x.flatten(2)).sum(1)
+
+
+class FloatNet(nn.Module):
+    """The lowered float network. ``forward(x[N,T,C,H,W]) -> readout [N, K]`` (summed over T)."""
+
+    def __init__(self, layers: list[nn.Module], input_shape: tuple[int, int, int], time_steps: int,
+                 encoding: str):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.time_steps = int(time_steps)
+        self.encoding = encoding
+        if not layers or not isinstance(layers[-1], FReadout):
+            raise SpikehlsError("the network must end with a readout layer")
+
+    @property
+    def in_scale(self) -> float:
+        return 2.0**-8 if self.encoding == "direct" else 1.0
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        outs: dict[str, torch.Tensor] = {"input": x}
+        for lyr in self.layers:
+            skip = getattr(lyr, "skip", None)
+            x = lyr(x, outs[skip.source] if skip is not None else None)
+            outs[lyr.name] = x
+        return (x, outs) if record else x
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-step output shape of every layer (and of "input")."""
+        with torch.no_grad():
+            was = self.training
+            self.eval()
+            _, outs = self.forward(torch.zeros((1, 1) + self.input_shape), record=True)
+            self.train(was)
+        return {k: tuple(v.shape[2:]) for k, v in outs.items()}
+
+
+# ---- lowering the training models ----------------------------------------------------------------
+def _pool(name: str, mod: nn.Module) -> FPool:
+    if not isinstance(mod, nn.MaxPool2d):
+        raise SpikehlsError(f"layer {name}: {type(mod).__name__} cannot be exported (only max pooling on spikes)")
+    k = mod.kernel_size if isinstance(mod.kernel_size, int) else mod.kernel_size[0]
+    s = mod.stride if isinstance(mod.stride, int) else mod.stride[0]
+    pad = mod.padding if isinstance(mod.padding, int) else max(mod.padding)
+    if pad or mod.ceil_mode or (mod.dilation not in (1, (1, 1))):
+        raise SpikehlsError(f"layer {name}: only unpadded, floor-mode max pooling can be exported")
+    return FPool(name, int(k), int(s or k))
+
+
+def _neuron_ok(name: str, mod: nn.Module) -> nn.Module:
+    if not hasattr(mod, "step"):
+        raise SpikehlsError(f"layer {name}: {type(mod).__name__} is not a spiking neuron with a step(v, i) update")
+    return copy.deepcopy(mod)
+
+
+def from_training_model(model: nn.Module, encoding: str, time_steps: int) -> FloatNet:
+    """Lower a VGG or post-activation ResNet from :mod:`spikehls.training.models` into a FloatNet.
+
+    Layer names are the names of the layer's conv / linear in the training model (the names the
+    masks use): ``features.0.conv``, ``stem.conv``, ``stages.0.0.conv1`` ... ``hidden.0.fc``,
+    ``readout``; pools are ``features.0.pool`` / ``pools.0``. Anything the integer contract cannot
+    express (pre-activation ResNets, average pooling, ...) is a :class:`SpikehlsError`.
+    """
+    from spikehls.training import models as M  # late: training imports are heavy and optional here
+
+    model = copy.deepcopy(model).eval()
+    layers: list[nn.Module] = []
+
+    def conv_block(prefix: str, blk: nn.Module) -> None:
+        layers.append(FConv(f"{prefix}.conv", blk.conv, blk.bn, _neuron_ok(prefix, blk.neuron)))
+        if blk.pool is not None:
+            layers.append(_pool(f"{prefix}.pool", blk.pool))
+
+    if isinstance(model, M.PreResNet):
+        raise SpikehlsError("model: PreResNet (pre-activation) cannot be exported: its residual stream is a float "
+                            "current, not spikes; train arch 'resnet' or 'vgg' instead")
+    if isinstance(model, M.VGG):
+        for i, blk in enumerate(model.features):
+            if not isinstance(blk, M.ConvBlock):
+                raise SpikehlsError(f"layer features.{i}: {type(blk).__name__} cannot be exported")
+            conv_block(f"features.{i}", blk)
+    elif isinstance(model, M.ResNet):
+        conv_block("stem", model.stem)
+        prev = layers[-1].name
+        for si, stage in enumerate(model.stages):
+            for bi, blk in enumerate(stage):
+                if not isinstance(blk, M.BasicBlock):
+                    raise SpikehlsError(f"layer stages.{si}.{bi}: {type(blk).__name__} cannot be exported")
+                p = f"stages.{si}.{bi}"
+                layers.append(FConv(f"{p}.conv1", blk.conv1, blk.bn1, _neuron_ok(p, blk.neuron1)))
+                if blk.shortcut is None:
+                    skip = FSkip(prev)
+                else:
+                    sc = list(blk.shortcut)
+                    if len(sc) != 2 or not isinstance(sc[0], nn.Conv2d) or not isinstance(sc[1], nn.BatchNorm2d):
+                        raise SpikehlsError(f"layer {p}.shortcut: only a 1x1 conv + BatchNorm shortcut can be exported")
+                    skip = FSkip(prev, sc[0], sc[1])
+                layers.append(FConv(f"{p}.conv2", blk.conv2, blk.bn2, _neuron_ok(p, blk.neuron2), skip))
+                prev = layers[-1].name
+        for i, pool in enumerate(model.pools):
+            layers.append(_pool(f"pools.{i}", pool))
+    else:
+        raise SpikehlsError(f"model: {type(model).__name__} cannot be exported (supported: VGG, ResNet)")
+    for i, blk in enumerate(getattr(model, "hidden", [])):
+        layers.append(FDense(f"hidden.{i}.fc", blk.fc, blk.bn, _neuron_ok(f"hidden.{i}", blk.neuron)))
+    layers.append(FReadout("readout", model.readout))
+    first = layers[0]
+    h, w = model.model_args["image_hw"]
+    net = FloatNet(layers, (first.conv.in_channels, int(h), int(w)), time_steps, encoding)
+    return net.eval()
