@@ -1,0 +1,306 @@
+"""The training loop: SNN + SCA pruning, metrics, checkpoints, resume.
+
+Run directory (every file written atomically; see spikehls.fileio)::
+
+    DIR/config.yaml      the full config (model preset resolved), the run's whole description
+    DIR/metrics.jsonl    one line per epoch (loss, accuracies, firing rates, channels kept, SynOps, lr, seconds)
+    DIR/checkpoint.pt    best epoch: model state, masks, config, epoch, accuracy, model_args
+    DIR/masks.json       the best epoch's masks (spikehls.training.masks.Masks)
+    DIR/last.pt          everything needed to resume: model, optimizer, pruner, RNG states, epoch
+    DIR/summary.json     the result (test_accuracy, channels_total/kept, per-layer counts, SynOps, seconds, ...)
+
+Order of one epoch: train (masks re-applied after every optimizer step, SCA scores accumulated)
+-> evaluate on the test set (SynOps, firing rates) -> maybe save as best -> SCA mask update
+(not after the last epoch: nothing would train under the new masks) -> metrics line -> last.pt.
+
+"Best" epoch: with SCA on, only epochs evaluated under SCA masks qualify (otherwise the dense
+first epoch could win and the run would return an unpruned model); ties keep the earliest.
+
+The learning rate is a pure function of the epoch (``lr_at``), so resuming, or extending a run
+with more epochs, needs no scheduler state. Randomness comes from explicit generators (init,
+shuffling, encoding, augmentation, SCA re-init) whose states are saved: a fixed seed gives
+identical metrics on CPU, with or without an interruption and ``resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from spikehls.config import Config, load_config
+from spikehls.errors import SpikehlsError
+from spikehls.fileio import append_jsonl, atomic_path, write_json, write_text
+from spikehls.training.datasets import augment, batches, load_dataset
+from spikehls.training.encoding import check_encoding, encode, encoded_channels
+from spikehls.training.masks import Masks, apply_masks
+from spikehls.training.models import build_model, resolve_model_config
+from spikehls.training.sca import SCAPruner
+from spikehls.training.synops import ActivityMonitor
+
+CHECKPOINT_FORMAT = "spikehls.checkpoint/1"
+#: config fields that may differ between the original run and a resumed one
+_RESUMABLE_CHANGES = {("train", "epochs"), ("train", "device"), ("train", "num_threads")}
+EVAL_BATCH = 256
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SpikehlsError("train.device: 'cuda' requested but no CUDA device is available (use auto or cpu)")
+    return torch.device(name)
+
+
+def lr_at(epoch: int, cfg: Config) -> float:
+    """Learning rate for 0-based ``epoch`` (cosine over train.epochs, step decay, or constant)."""
+    o = cfg.optim
+    if o.schedule == "cosine":
+        return o.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.train.epochs))
+    if o.schedule == "step":
+        return o.lr * o.gamma ** (epoch // o.step_size)
+    return o.lr
+
+
+def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    o = cfg.optim
+    params = model.parameters()
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+    return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+
+
+def _resolved(cfg: Config) -> Config:
+    return cfg.model_copy(update={"model": resolve_model_config(cfg.model)})
+
+
+def _config_diff(a: Config, b: Config) -> Optional[str]:
+    da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
+    for sec in da:
+        for key in da[sec]:
+            if (sec, key) not in _RESUMABLE_CHANGES and da[sec][key] != db[sec][key]:
+                return f"{sec}.{key}"
+    return None
+
+
+def _torch_save(obj: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data, cfg: Config, device: torch.device, progress: bool = False) -> dict:
+    """Test accuracy, loss, SynOps/MACs per sample and firing rates (eval mode, fixed encoding seed)."""
+    model.eval()
+    gen = torch.Generator().manual_seed(cfg.encoding.seed)
+    correct, loss_sum, n = 0, 0.0, 0
+    with ActivityMonitor(model, direct_input=cfg.encoding.kind == "direct") as mon:
+        for imgs, labels in tqdm(batches(data, EVAL_BATCH, shuffle=False), desc="  eval", leave=False,
+                                 disable=not progress, total=math.ceil(len(data) / EVAL_BATCH)):
+            x = encode(imgs.to(device), cfg.encoding.kind, cfg.train.time_steps, gen)
+            labels = labels.to(device)
+            out = model(x)
+            loss_sum += float(F.cross_entropy(out, labels, reduction="sum"))
+            correct += int((out.argmax(1) == labels).sum())
+            n += labels.numel()
+    res = mon.result()
+    res.update(test_acc=correct / max(n, 1), test_loss=loss_sum / max(n, 1))
+    return res
+
+
+def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool = True,
+          on_epoch: Optional[Callable[[dict], Optional[bool]]] = None) -> dict:
+    """Train ``cfg`` into ``out_dir``; returns the summary dict (also written to summary.json).
+
+    ``resume`` continues from ``out_dir/last.pt`` (``cfg`` must equal the run's config except
+    train.epochs/device/num_threads). ``on_epoch(record)`` is called after every epoch with the
+    metrics line; returning False stops training early (the summary is still written).
+    """
+    out = Path(out_dir)
+    cfg = _resolved(cfg)
+    last_path = out / "last.pt"
+    if resume:
+        if not last_path.is_file():
+            raise SpikehlsError(f"{out}: nothing to resume (no last.pt); run without --resume to start")
+        saved = load_config(out / "config.yaml")
+        diff = _config_diff(saved, cfg)
+        if diff:
+            raise SpikehlsError(f"{out}/config.yaml: {diff} differs from the given config; resume needs the same config "
+                                "(only train.epochs, train.device, train.num_threads may change)")
+    elif out.exists() and any((out / f).exists() for f in ("metrics.jsonl", "last.pt", "checkpoint.pt", "summary.json")):
+        raise SpikehlsError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
+
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    device = resolve_device(cfg.train.device)
+    seed = cfg.train.seed
+
+    train_set, test_set = load_dataset(cfg.dataset, seed)
+    check_encoding(train_set.is_sequence, train_set.time_steps, cfg.encoding.kind, cfg.train.time_steps)
+    c, h, w = train_set.frame_shape
+    in_ch = encoded_channels(cfg.encoding.kind, c)
+
+    torch.manual_seed(seed)
+    model = build_model(cfg, in_ch, (h, w), train_set.num_classes).to(device)
+    optimizer = make_optimizer(model, cfg)
+    pruner = SCAPruner.from_config(model, cfg.sca, seed=seed + 3) if cfg.sca.enabled else None
+    g_shuffle = torch.Generator().manual_seed(seed + 1)
+    g_encode = torch.Generator().manual_seed(cfg.encoding.seed + seed * 1000 + 2)
+    g_aug = torch.Generator().manual_seed(seed + 4)
+
+    start_epoch, seconds = 0, 0.0
+    best: dict = {"test_acc": -1.0, "epoch": 0}
+    if resume:
+        st = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(st["model"])
+        optimizer.load_state_dict(st["optimizer"])
+        if pruner is not None:
+            pruner.load_state_dict(st["pruner"])
+        torch.set_rng_state(st["rng"]["torch"])
+        g_shuffle.set_state(st["rng"]["shuffle"])
+        g_encode.set_state(st["rng"]["encode"])
+        g_aug.set_state(st["rng"]["augment"])
+        start_epoch, seconds, best = int(st["epoch"]), float(st["seconds"]), dict(st["best"])
+        # drop metric lines of epochs that did not reach last.pt (interrupted in between)
+        lines = (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else []
+        write_text(out / "metrics.jsonl", "".join(ln + "\n" for ln in lines if json.loads(ln)["epoch"] <= start_epoch))
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "config.yaml", cfg.to_yaml())
+    write_text(out / "config.yaml", cfg.to_yaml())  # epochs may have been extended on resume
+
+    epochs = cfg.train.epochs
+    kind, T = cfg.encoding.kind, cfg.train.time_steps
+    n_batches = math.ceil(len(train_set) / cfg.optim.batch_size)
+    last_eval: dict = {}
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        lr = lr_at(epoch, cfg)
+        for grp in optimizer.param_groups:
+            grp["lr"] = lr
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(batches(train_set, cfg.optim.batch_size, shuffle=True, generator=g_shuffle), total=n_batches,
+                   desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False, dynamic_ncols=True)
+        for imgs, labels in bar:
+            if cfg.dataset.augment:
+                imgs = augment(imgs, g_aug)
+            x = encode(imgs.to(device), kind, T, g_encode)
+            labels = labels.to(device)
+            logits = model(x)
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if pruner is not None:
+                pruner.after_backward()
+            optimizer.step()
+            if pruner is not None:
+                pruner.after_step()
+            loss_sum += float(loss.detach()) * labels.numel()
+            correct += int((logits.detach().argmax(1) == labels).sum())
+            seen += labels.numel()
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+
+        ev = evaluate(model, test_set, cfg, device, progress)
+        masks = pruner.masks.copy() if pruner is not None else Masks.full(model.prunable_groups())
+        sca_masked = pruner is None or epoch > cfg.sca.start_epoch or epochs - 1 <= cfg.sca.start_epoch
+        epoch_no = epoch + 1
+        is_best = sca_masked and ev["test_acc"] > best["test_acc"]
+        if is_best:
+            best = {"test_acc": ev["test_acc"], "epoch": epoch_no,
+                    **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
+            _torch_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "masks": masks.to_json(),
+                         "config": cfg.model_dump(mode="json"), "epoch": epoch_no, "test_accuracy": ev["test_acc"],
+                         "model_args": model.model_args}, out / "checkpoint.pt")
+            masks.save(out / "masks.json")
+        update = None
+        if pruner is not None and cfg.sca.start_epoch <= epoch < epochs - 1:
+            pruner.update_masks()
+            update = dict(pruner.last_update)
+        seconds += time.perf_counter() - t0
+        record = {
+            "epoch": epoch_no, "loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+            "test_acc": ev["test_acc"], "test_loss": ev["test_loss"], "lr": lr,
+            "channels_kept_total": masks.kept(), "channels_total": masks.total(),
+            "channels_kept": {k: v["kept"] for k, v in masks.layer_counts().items()},
+            "firing_rate": ev["firing_rate"], "synops_per_sample": ev["synops_per_sample"],
+            "macs_per_sample": ev["macs_per_sample"], "energy_pj_per_sample": ev["energy_pj_per_sample"],
+            "best": is_best, "mask_update": update, "seconds": time.perf_counter() - t0,
+        }
+        append_jsonl(out / "metrics.jsonl", record)
+        _torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "pruner": pruner.state_dict() if pruner is not None else None,
+                     "rng": {"torch": torch.get_rng_state(), "shuffle": g_shuffle.get_state(),
+                             "encode": g_encode.get_state(), "augment": g_aug.get_state()},
+                     "epoch": epoch_no, "seconds": seconds, "best": best}, last_path)
+        last_eval = record
+        if progress:
+            tqdm.write(f"epoch {epoch_no:>3}/{epochs}  loss {record['loss']:.4f}  train {record['train_acc']:.2%}  "
+                       f"test {record['test_acc']:.2%}  channels {masks.kept()}/{masks.total()}  "
+                       f"SynOps/sample {record['synops_per_sample']:,.0f}  {record['seconds']:.1f}s")
+        if on_epoch is not None and on_epoch(record) is False:
+            break
+
+    return _write_summary(out, cfg, best, last_eval, seconds, device)
+
+
+def _write_summary(out: Path, cfg: Config, best: dict, last: dict, seconds: float, device: torch.device) -> dict:
+    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    masks = Masks.from_json(ck["masks"])
+    weights_total = weights_nonzero = 0
+    for k, v in ck["model"].items():
+        if k.endswith("weight") and v.ndim >= 2:
+            weights_total += v.numel()
+            weights_nonzero += int(v.ne(0).sum())
+    summary = {
+        "test_accuracy": best["test_acc"],
+        "best_epoch": best["epoch"],
+        "final_test_accuracy": last.get("test_acc", best["test_acc"]),
+        "epochs": int(last.get("epoch", best["epoch"])),
+        "channels_total": masks.total(),
+        "channels_kept": masks.kept(),
+        "channels_per_layer": masks.layer_counts(),
+        "synops_per_sample": best.get("synops_per_sample"),
+        "macs_per_sample": best.get("macs_per_sample"),
+        "energy_pj_per_sample": best.get("energy_pj_per_sample"),
+        "firing_rate": best.get("firing_rate"),
+        "weights_total": weights_total,
+        "weights_nonzero": weights_nonzero,
+        "sca": {"enabled": cfg.sca.enabled, "p": cfg.sca.p, "q": cfg.sca.q},
+        "dataset": cfg.dataset.name,
+        "time_steps": cfg.train.time_steps,
+        "seconds": seconds,
+        "device": str(device),
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def load_run(run_dir: str | Path):
+    """Load a trained run: ``(cfg, model, masks, summary)``; the model in eval mode, masks applied."""
+    d = Path(run_dir)
+    ck_path = d / "checkpoint.pt"
+    if not ck_path.is_file():
+        raise SpikehlsError(f"{d}: not a training run (no checkpoint.pt); run 'spikehls train --out {d}' first")
+    cfg = load_config(d / "config.yaml")
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    if ck.get("format") != CHECKPOINT_FORMAT:
+        raise SpikehlsError(f"{ck_path}: unknown checkpoint format (expected {CHECKPOINT_FORMAT})")
+    a = ck["model_args"]
+    model = build_model(cfg, a["in_channels"], tuple(a["image_hw"]), a["num_classes"])
+    model.load_state_dict(ck["model"])
+    masks = Masks.from_json(ck["masks"], str(ck_path))
+    apply_masks(model, masks)
+    model.eval()
+    summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").is_file() else {}
+    return cfg, model, masks, summary
