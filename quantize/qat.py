@@ -195,6 +195,7 @@ class QConv(_QuantWeighted):
         if f.bn is not None:
             raise ValueError(f"layer {f.name}: fold the BatchNorm before quantizing")
         self.name, self.w_bits, self.bias_bits, self.in_scale = f.name, bits, bias_bits, float(in_scale)
+        self.per_channel = bool(per_channel)
         self.wmod = _qconv(f.conv, bits, per_channel)
         self.stride, self.padding = int(f.conv.stride[0]), int(f.conv.padding[0])
         b = f.conv.bias.detach() if f.conv.bias is not None else torch.zeros(f.conv.out_channels)
@@ -263,6 +264,7 @@ class QDense(_QuantWeighted):
         if f.bn is not None:
             raise ValueError(f"layer {f.name}: fold the BatchNorm before quantizing")
         self.name, self.w_bits, self.bias_bits, self.in_scale = f.name, bits, bias_bits, float(in_scale)
+        self.per_channel = bool(per_channel)
         self.wmod = _qlinear(f.linear, bits, per_channel)
         b = f.linear.bias.detach() if f.linear.bias is not None else torch.zeros(f.linear.out_features)
         self.bias = nn.Parameter(b.clone().float())
@@ -289,6 +291,7 @@ class QReadout(_QuantWeighted):
     def __init__(self, f: FReadout, bits: int, per_channel: bool, bias_bits: int, in_scale: float):
         super().__init__()
         self.name, self.w_bits, self.bias_bits, self.in_scale = f.name, bits, bias_bits, float(in_scale)
+        self.per_channel = bool(per_channel)
         self.wmod = _qlinear(f.linear, bits, per_channel)
         b = f.linear.bias.detach() if f.linear.bias is not None else torch.zeros(f.linear.out_features)
         self.bias = nn.Parameter(b.clone().float())
@@ -382,3 +385,198 @@ def quantize_net(net: FloatNet, qcfg, cfg=None) -> QuantSNN:
     out = QuantSNN(layers, net.input_shape, net.time_steps, net.encoding, qcfg.v_bits)
     out.eval()
     return out
+
+
+# ---- fine-tuning ---------------------------------------------------------------------------------
+def finetune(model: QuantSNN, train_set, cfg, epochs: int, lr: float, progress: bool = True,
+             log=None) -> list[dict]:
+    """Quantization-aware fine-tuning of ``model`` on ``train_set`` (an ImageSet) for ``epochs``.
+
+    Adam at ``lr``, cross-entropy on the readout mean over T (the training model's logits), the
+    encoding of the run config, batches of ``cfg.optim.batch_size``. Returns one dict per epoch
+    (loss, train accuracy). The model is left in eval mode.
+    """
+    from tqdm import tqdm
+
+    from spikehls.training.datasets import batches
+    from spikehls.training.encoding import encode
+
+    history: list[dict] = []
+    if epochs <= 0:
+        model.eval()
+        return history
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(int(cfg.train.seed) + 1)
+    enc_gen = torch.Generator().manual_seed(int(cfg.encoding.seed) + 1)
+    t_steps = model.time_steps
+    n_batches = (len(train_set) + cfg.optim.batch_size - 1) // cfg.optim.batch_size
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * n_batches))
+    for ep in range(epochs):
+        model.train()
+        tot_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(batches(train_set, cfg.optim.batch_size, shuffle=True, generator=gen), total=n_batches,
+                   desc=f"QAT epoch {ep + 1}/{epochs}", disable=not progress, leave=False)
+        for images, labels in bar:
+            x = encode(images, cfg.encoding.kind, t_steps, enc_gen).transpose(0, 1)
+            out = model(x) / t_steps
+            loss = F.cross_entropy(out, labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot_loss += float(loss.detach()) * len(labels)
+            correct += int((out.argmax(1) == labels).sum())
+            seen += len(labels)
+            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        rec = {"epoch": ep + 1, "loss": tot_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+        history.append(rec)
+        if log is not None:
+            log(rec)
+    model.eval()
+    return history
+
+
+# ---- QAT during SCA training (weights only; BN is not folded yet) ---------------------------------
+def pow2_fake_quant(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
+    """Power-of-two-scale fake quantization with a straight-through gradient.
+
+    Scale ``2^ceil(log2(max|w| / (2^(b-1)-1)))`` (per tensor or per output channel): the rule of
+    Brevitas' ``*FixedPoint`` weight quantizers, so the weights learn to live on the grid they get
+    after export. Zero stays zero (pruned filters stay pruned).
+    """
+    lo, hi = int_range(bits)
+    dims = tuple(range(1, w.dim()))
+    m = w.detach().abs().amax(dim=dims, keepdim=True) if per_channel else w.detach().abs().max()
+    scale = torch.exp2(torch.ceil(torch.log2(torch.clamp(m / hi, min=2.0**-24))))
+    return torch.clamp(ste_round(w / scale), lo, hi) * scale
+
+
+class _FQConv2d(nn.Conv2d):
+    """nn.Conv2d whose forward uses fake-quantized weights (class swapped in place, see below)."""
+
+    def forward(self, x):
+        return self._conv_forward(x, pow2_fake_quant(self.weight, self.qat_bits, self.qat_per_channel), self.bias)
+
+
+class _FQLinear(nn.Linear):
+    def forward(self, x):
+        return F.linear(x, pow2_fake_quant(self.weight, self.qat_bits, self.qat_per_channel), self.bias)
+
+
+def enable_weight_qat(model: nn.Module, qcfg) -> list[str]:
+    """Make every conv/linear of a *training* model fake-quantize its weights (QAT during SCA).
+
+    The modules keep their identity and their ``weight`` Parameter (the class is swapped in
+    place), so SCA masks, optimizers and checkpoints keep working; the state dict is unchanged.
+    Bits per layer come from ``quant.layer_w_bits`` (by module name) or ``quant.w_bits``.
+    Returns the names of the layers changed. BN is still separate here, so this only prepares
+    the weights for the grid; the exact integer model is the one fine-tuned after folding.
+    """
+    names = []
+    for name, mod in model.named_modules():
+        if type(mod) in (nn.Conv2d, nn.Linear):
+            bits = _check_bits(name, qcfg.layer_w_bits.get(name, qcfg.w_bits))
+            mod.__class__ = _FQConv2d if isinstance(mod, nn.Conv2d) else _FQLinear
+            mod.qat_bits, mod.qat_per_channel = bits, bool(qcfg.per_channel)
+            names.append(name)
+    return names
+
+
+def disable_weight_qat(model: nn.Module) -> None:
+    """Undo :func:`enable_weight_qat` (plain float modules again)."""
+    for mod in model.modules():
+        if type(mod) is _FQConv2d:
+            mod.__class__ = nn.Conv2d
+        elif type(mod) is _FQLinear:
+            mod.__class__ = nn.Linear
+
+
+# ---- persistence (Brevitas modules do not pickle: save a layer spec + the state dict) -------------
+QUANTIZED_FORMAT = "spikehls.quantized/1"
+
+
+def _neuron_spec(n: IntNeuron) -> dict:
+    return {"leak_shift": n.leak_shift, "reset": n.reset, "alpha": n.alpha, "detach_reset": n.detach_reset,
+            "surrogate": n.surrogate, "v_bits": n.v_bits, "channels": int(n.threshold.numel())}
+
+
+def model_spec(model: QuantSNN) -> dict:
+    """Everything but the tensors needed to rebuild ``model`` (see :func:`load_quantized`)."""
+    layers = []
+    for q in model.layers:
+        if isinstance(q, QConv):
+            w = q.wmod
+            d = {"kind": "conv", "name": q.name, "cin": w.in_channels, "cout": w.out_channels,
+                 "kernel": list(w.kernel_size), "stride": q.stride, "padding": q.padding, "neuron": _neuron_spec(q.neuron),
+                 "skip": None if q.skip_source is None else {
+                     "source": q.skip_source, "stride": q.skip_stride, "bits": q.skip_bits,
+                     "cin": None if q.skip_weight is None else int(q.skip_weight.shape[1])}}
+        elif isinstance(q, QDense):
+            d = {"kind": "dense", "name": q.name, "cin": q.wmod.in_features, "cout": q.wmod.out_features,
+                 "neuron": _neuron_spec(q.neuron)}
+        elif isinstance(q, QReadout):
+            d = {"kind": "readout", "name": q.name, "cin": q.wmod.in_features, "cout": q.wmod.out_features}
+        else:
+            layers.append({"kind": "maxpool", "name": q.name, "kernel": q.kernel, "stride": q.stride})
+            continue
+        d.update(w_bits=q.w_bits, per_channel=q.per_channel, bias_bits=q.bias_bits, in_scale=q.in_scale)
+        layers.append(d)
+    return {"input_shape": list(model.input_shape), "time_steps": model.time_steps, "encoding": model.encoding,
+            "v_bits": model.v_bits, "layers": layers}
+
+
+def build_from_spec(spec: dict) -> QuantSNN:
+    """An untrained QuantSNN with the structure of ``spec`` (load a state dict into it)."""
+    from .floatnet import FSkip
+
+    layers: list[nn.Module] = []
+    for d in spec["layers"]:
+        if d["kind"] == "maxpool":
+            layers.append(FPool(d["name"], d["kernel"], d["stride"]))
+            continue
+        n = d.get("neuron")
+        neuron = None
+        if n is not None:
+            p = NeuronParams(torch.ones(n["channels"]), n["leak_shift"], n["reset"], n["alpha"], n["detach_reset"])
+            neuron = IntNeuron(p, n["v_bits"], n["surrogate"])
+        if d["kind"] == "conv":
+            skip = None
+            if d["skip"] is not None:
+                sk = d["skip"]
+                sconv = None if sk["cin"] is None else nn.Conv2d(sk["cin"], d["cout"], 1, stride=sk["stride"], bias=False)
+                skip = FSkip(sk["source"], sconv)
+            f = FConv(d["name"], nn.Conv2d(d["cin"], d["cout"], tuple(d["kernel"]), d["stride"], d["padding"]), None,
+                      nn.Identity(), skip)
+            layers.append(QConv(f, d["w_bits"], d["per_channel"], d["bias_bits"], n["v_bits"], d["in_scale"], neuron,
+                                d["skip"]["bits"] if d["skip"] else None))
+        elif d["kind"] == "dense":
+            f = FDense(d["name"], nn.Linear(d["cin"], d["cout"]), None, nn.Identity())
+            layers.append(QDense(f, d["w_bits"], d["per_channel"], d["bias_bits"], n["v_bits"], d["in_scale"], neuron))
+        else:
+            f = FReadout(d["name"], nn.Linear(d["cin"], d["cout"]))
+            layers.append(QReadout(f, d["w_bits"], d["per_channel"], d["bias_bits"], d["in_scale"]))
+    return QuantSNN(layers, spec["input_shape"], spec["time_steps"], spec["encoding"], spec["v_bits"])
+
+
+def save_quantized(model: QuantSNN, path, config_yaml: str = "") -> None:
+    """Write ``quantized.pt``: format tag, layer spec, state dict and the run config (YAML)."""
+    from spikehls.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"format": QUANTIZED_FORMAT, "spec": model_spec(model), "state_dict": model.state_dict(),
+                    "config": config_yaml}, tmp)
+
+
+def load_quantized(path) -> QuantSNN:
+    """Read ``quantized.pt`` back into an eval-mode QuantSNN."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpikehlsError(f"{p}: quantized model file not found")
+    ck = torch.load(p, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or ck.get("format") != QUANTIZED_FORMAT:
+        raise SpikehlsError(f"{p}: not a spikehls quantized model (format {QUANTIZED_FORMAT})")
+    model = build_from_spec(ck["spec"])
+    model.load_state_dict(ck["state_dict"])
+    return model.eval()
