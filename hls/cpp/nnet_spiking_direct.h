@@ -1,0 +1,49 @@
+// spikehls: the direct-encoded first layer (8-bit pixels in, spikes out).
+//
+// With direct encoding the first layer sees pixel intensities, not spikes, so it is a
+// quantized multiply-accumulate layer (reported as such, DESIGN.md section 3). It shares the
+// event loop, the neuron and the nonzero table with the spiking layers; the element type of
+// its input (ap_ufixed<8,0> = pixel * 2^-8, what QONNX feeds) selects input_event's
+// multiply-accumulate overload (scatter_mac). Zero pixels and zero weights are skipped.
+// These wrappers exist so that the generated firmware names such a layer for what it is.
+#ifndef NNET_SPIKING_DIRECT_H_
+#define NNET_SPIKING_DIRECT_H_
+
+#include "nnet_spiking.h"
+
+namespace nnet {
+
+template <class data_T, class res_T, typename CONFIG_T>
+void direct_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
+                   typename CONFIG_T::bias_t bias[CONFIG_T::n_filt], typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
+                   typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
+                   typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                   typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
+    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, 0, 0, 0, 0);
+}
+
+template <class data_T, class skip_T, class res_T, typename CONFIG_T>
+void direct_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T skip[CONFIG_T::n_time * CONFIG_T::n_skip],
+                        res_T res[CONFIG_T::n_time * CONFIG_T::n_out], typename CONFIG_T::bias_t bias[CONFIG_T::n_filt],
+                        typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
+                        typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
+                        typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                        typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
+                        typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
+                        typename CONFIG_T::skip_target_t skip_targets[CONFIG_T::skip_table],
+                        typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
+    spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, skip, skip_offsets,
+                                                         skip_targets, skip_weights);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void direct_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
+                  typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::thr_t thr[CONFIG_T::n_out],
+                  typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                  typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
+    spiking_dense<data_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights);
+}
+
+} // namespace nnet
+
+#endif

@@ -1,0 +1,246 @@
+"""hls4ml IR layers for the spiking ops, their ONNX handlers, and the nonzero weight tables.
+
+Every spiking layer's output is a flat ``[T][C][H][W]`` array of ``ap_uint<1>`` spikes; the
+readout's is ``[K]`` integers. A layer's weights live in a *nonzero table* (see
+:func:`nonzero_table`): zero and pruned weights have no entry, so they get no adder and no
+cycle in hardware, and the kernels only ever do ``acc[target] += weight``.
+
+Bit widths are derived from the integers themselves (worst-case sums), never guessed, so
+the C++ is exact by construction: the accumulator of a channel holds
+``|bias| + sum |W|`` (+ skip) without overflow, the neuron update is computed two bits wider
+than ``max(acc, v_bits)`` before saturating to ``v_bits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hls4ml.model.layers import Layer
+from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
+
+from spikehls.errors import SpikehlsError
+
+
+# ---- nonzero tables -----------------------------------------------------------------------------
+@dataclass
+class NonzeroTable:
+    """CSR table of the nonzero weights grouped by input row.
+
+    Row ``r``'s entries are ``targets[offsets[r]:offsets[r+1]]`` (output channel) and
+    ``weights[...]`` (the integer weight). ``nnz`` is the real entry count; the stored arrays
+    are padded to at least one element because C++ has no zero-length arrays (the pad is
+    never addressed: no offset range covers it).
+    """
+
+    offsets: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    nnz: int
+
+    @property
+    def rows(self) -> int:
+        return len(self.offsets) - 1
+
+
+def nonzero_table(w_rows: np.ndarray) -> NonzeroTable:
+    """Build the table from ``w_rows [rows, targets]`` (entry ``[r, c]`` = weight of row r to output c)."""
+    w_rows = np.asarray(w_rows, dtype=np.int64)
+    r_idx, c_idx = np.nonzero(w_rows)  # row-major: grouped by row, targets ascending
+    counts = np.bincount(r_idx, minlength=w_rows.shape[0])
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    vals = w_rows[r_idx, c_idx]
+    nnz = len(vals)
+    if nnz == 0:
+        c_idx, vals = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    return NonzeroTable(offsets, c_idx.astype(np.int64), vals.astype(np.int64), nnz)
+
+
+def conv_rows(weight: np.ndarray) -> np.ndarray:
+    """Conv weight ``[Co, Ci, kh, kw]`` -> rows ``(ci, ky, kx)`` x targets ``co``."""
+    co = weight.shape[0]
+    return np.asarray(weight).reshape(co, -1).T
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Smallest signed width holding every integer in [lo, hi] (at least 2)."""
+    n = 2
+    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
+        n += 1
+    return n
+
+
+def unsigned_bits(hi: int) -> int:
+    return max(1, int(hi).bit_length())
+
+
+def sint(bits: int) -> IntegerPrecisionType:
+    return IntegerPrecisionType(width=int(bits), signed=True)
+
+
+def uint(bits: int) -> IntegerPrecisionType:
+    return IntegerPrecisionType(width=int(bits), signed=False)
+
+
+SPIKE_PRECISION = uint(1)
+PIXEL_PRECISION = FixedPrecisionType(width=8, integer=0, signed=False)  # pixel * 2^-8, as QONNX feeds it
+
+
+def _is_spike(prec) -> bool:
+    return isinstance(prec, IntegerPrecisionType) and prec.width == 1 and not prec.signed
+
+
+def _arr(v) -> np.ndarray:
+    return np.asarray(v, dtype=np.int64)
+
+
+# ---- IR layers ---------------------------------------------------------------------------------
+class _SpikeLayer(Layer):
+    """Shared helpers: time steps, parallelism, table weights, input kind (spikes or pixels)."""
+
+    def _time_steps(self) -> int:
+        return int(self.get_attr("n_time"))
+
+    def input_is_pixels(self) -> bool:
+        return not _is_spike(self.get_input_variable().type.precision)
+
+    def _parallelism(self) -> int:
+        p = self.get_attr("parallelism", None)
+        if p is None:
+            p = self.model.config.get_layer_config_value(self, "Parallelism", 1)
+        p = int(p)
+        if p < 1:
+            raise SpikehlsError(f"layer {self.name}: parallelism must be >= 1, got {p}")
+        self.set_attr("parallelism", p)
+        return p
+
+    def _add_table(self, prefix: str, table: NonzeroTable, w_bits: int, n_targets: int) -> None:
+        wmin = int(table.weights.min()) if table.nnz else 0
+        wmax = int(table.weights.max()) if table.nnz else 0
+        wb = max(int(w_bits), signed_bits(wmin, wmax))
+        self.add_weights_variable(name=f"{prefix}offsets", var_name=f"{prefix}off{{index}}", precision=uint(unsigned_bits(table.nnz)), data=table.offsets)
+        self.add_weights_variable(name=f"{prefix}targets", var_name=f"{prefix}tgt{{index}}", precision=uint(unsigned_bits(max(n_targets - 1, 1))), data=table.targets)
+        self.add_weights_variable(name=f"{prefix}weights", var_name=f"{prefix}w{{index}}", precision=sint(wb), data=table.weights)
+        self.set_attr(f"{prefix}nnz", table.nnz)
+        self.set_attr(f"{prefix}rows", table.rows)
+
+
+class _NeuronLayer(_SpikeLayer):
+    """A spiking layer with a fused IF/LIF neuron."""
+
+    def _add_neuron(self, n_chan: int, acc_hi: int, acc_lo: int) -> None:
+        thr = _arr(self.get_attr("threshold"))
+        v_bits = int(self.get_attr("v_bits"))
+        if thr.shape != (n_chan,):
+            raise SpikehlsError(f"layer {self.name}: threshold has {thr.size} values, needs {n_chan}")
+        if self.get_attr("reset") not in ("zero", "subtract"):
+            raise SpikehlsError(f"layer {self.name}: reset must be 'zero' or 'subtract', got {self.get_attr('reset')!r}")
+        if thr.min() < 1 or thr.max() > 2 ** (v_bits - 1) - 1:
+            raise SpikehlsError(f"layer {self.name}: thresholds must be in [1, 2^(v_bits-1)-1]")
+        acc_bits = signed_bits(acc_lo, acc_hi)
+        self.set_attr("acc_bits", acc_bits)
+        self.set_attr("sum_bits", max(acc_bits, v_bits) + 2)
+        self.add_weights_variable(name="thr", var_name="thr{index}", precision=sint(v_bits), data=thr)
+        self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
+        self.set_attr("n_time", self._time_steps())
+
+
+def _bias_and_bound(weights_by_chan: np.ndarray, bias: np.ndarray, scale: int) -> tuple[int, int]:
+    """Worst-case accumulator range per channel: bias + all positive (negative) weights x input max."""
+    pos = np.clip(weights_by_chan, 0, None).sum(axis=1) * scale
+    neg = np.clip(weights_by_chan, None, 0).sum(axis=1) * scale
+    return int((bias + pos).max(initial=0)), int((bias + neg).min(initial=0))
+
+
+class SpikingConv2D(_NeuronLayer):
+    """Spiking 2-D convolution, neuron fused, optional skip input (second input)."""
+
+    def initialize(self):
+        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
+        b = _arr(self.get_attr("bias_int"))
+        co, ci, kh, kw = w.shape
+        inp = self.get_attr("in_shape")  # [C, H, W]
+        if inp[0] != ci:
+            raise SpikehlsError(f"layer {self.name}: weight expects {ci} input channels, input has {inp[0]}")
+        s, p = int(self.get_attr("stride")), int(self.get_attr("padding"))
+        ho, wo = (inp[1] + 2 * p - kh) // s + 1, (inp[2] + 2 * p - kw) // s + 1
+        self.set_attr("out_shape", [co, ho, wo])
+        self._parallelism()
+        scale = 255 if self.input_is_pixels() else 1
+        by_chan = w.reshape(co, -1)
+        table = nonzero_table(conv_rows(w))
+        self._add_table("", table, int(self.get_attr("w_bits")), co)
+        if len(self.inputs) > 1:
+            if self.get_attr("skip_weight_int", None) is not None:
+                sw = _arr(self.get_attr("skip_weight_int")).reshape(self.get_attr("skip_weight_shape"))
+                sbits = int(self.get_attr("skip_w_bits", 2))
+            else:
+                gain = _arr(self.get_attr("skip_gain"))
+                sw = np.diag(gain)
+                sbits = 2
+            skip_shape = self.get_attr("skip_shape")
+            if sw.shape != (co, skip_shape[0]):
+                raise SpikehlsError(f"layer {self.name}: skip weight shape {sw.shape} != {(co, skip_shape[0])}")
+            self._add_table("skip_", nonzero_table(sw.T), sbits, co)
+        hi, lo = _bias_and_bound(by_chan, b, scale)
+        if len(self.inputs) > 1:  # the skip current adds to the same accumulator
+            sscale = 1 if _is_spike(self.get_input_variable(self.inputs[1]).type.precision) else 255
+            shi, slo = _bias_and_bound(sw, np.zeros(co, np.int64), sscale)
+            hi, lo = hi + shi, lo + slo
+        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
+        self._add_neuron(co, hi, lo)
+
+
+class SpikingDense(_NeuronLayer):
+    """Spiking fully connected layer, neuron fused; input flattened in (C, H, W) order."""
+
+    def initialize(self):
+        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
+        b = _arr(self.get_attr("bias_int"))
+        co, ci = w.shape
+        self.set_attr("out_shape", [co])
+        self._parallelism()
+        scale = 255 if self.input_is_pixels() else 1
+        self._add_table("", nonzero_table(w.T), int(self.get_attr("w_bits")), co)
+        hi, lo = _bias_and_bound(w, b, scale)
+        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
+        self._add_neuron(co, hi, lo)
+
+
+class SpikeReadout(_SpikeLayer):
+    """Non-spiking readout summed over T (accumulate-only); output ``[K]`` integers."""
+
+    def initialize(self):
+        if self.input_is_pixels():
+            raise SpikehlsError(f"layer {self.name}: a readout directly on the pixel input is not supported")
+        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
+        b = _arr(self.get_attr("bias_int"))
+        k = w.shape[0]
+        self._parallelism()
+        self._add_table("", nonzero_table(w.T), int(self.get_attr("w_bits")), k)
+        hi, lo = _bias_and_bound(w, b, 1)
+        t = self._time_steps()
+        acc_bits = signed_bits(lo * t, hi * t)
+        self.set_attr("acc_bits", acc_bits)
+        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
+        self.add_output_variable([k], precision=sint(acc_bits))
+
+
+class SpikeMaxPool2D(_SpikeLayer):
+    """Max pooling on spikes = OR over the window (no padding, floor size)."""
+
+    def initialize(self):
+        if self.input_is_pixels():
+            raise SpikehlsError(f"layer {self.name}: max pooling directly on the pixel input is not supported")
+        c, h, w = self.get_attr("in_shape")
+        k, s = int(self.get_attr("pool_size")), int(self.get_attr("stride"))
+        self.set_attr("out_shape", [c, (h - k) // s + 1, (w - k) // s + 1])
+        self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
+
+
+LAYER_CLASSES = {
+    "SpikingConv2D": SpikingConv2D,
+    "SpikingDense": SpikingDense,
+    "SpikeReadout": SpikeReadout,
+    "SpikeMaxPool2D": SpikeMaxPool2D,
+}

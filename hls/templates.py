@@ -1,0 +1,218 @@
+"""Config and function-call templates of the spiking layers (same text for Vivado and Vitis).
+
+The config struct carries every size, the bit widths derived in :mod:`spikehls.hls.layers`
+and ``layer_id`` (the hls4ml layer index, which keys the C-simulation spike counters and the
+spike capture of the csim driver). ``parallelism`` is the adds-per-cycle knob.
+"""
+
+from __future__ import annotations
+
+from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+from spikehls.hls.layers import SpikeMaxPool2D, SpikeReadout, SpikingConv2D, SpikingDense
+
+INCLUDES_SPIKING = ["nnet_utils/nnet_spiking.h"]
+INCLUDES_DIRECT = ["nnet_utils/nnet_spiking.h", "nnet_utils/nnet_spiking_direct.h"]
+
+
+def _wtype(node, name: str) -> str:
+    return node.get_weights(name).type.name
+
+
+def _wvar(node, name: str) -> str:
+    return node.get_weights(name).name
+
+
+def _table_lines(node, prefix: str = "") -> list[str]:
+    p = prefix
+    return [
+        f"    typedef {_wtype(node, p + 'offsets')} {p}index_t;",
+        f"    typedef {_wtype(node, p + 'targets')} {p}target_t;",
+        f"    typedef {_wtype(node, p + 'weights')} {p}weight_t;",
+    ]
+
+
+def _neuron_lines(node) -> list[str]:
+    vb = int(node.get_attr("v_bits"))
+    return [
+        f"    static const int leak_shift = {int(node.get_attr('leak_shift'))};",
+        f"    static const bool reset_subtract = {'true' if node.get_attr('reset') == 'subtract' else 'false'};",
+        f"    static const long long v_max = {2 ** (vb - 1) - 1}LL;",
+        f"    static const long long v_min = {-(2 ** (vb - 1))}LL;",
+        f"    typedef ap_int<{vb}> v_t;",
+        f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
+        f"    typedef ap_int<{int(node.get_attr('sum_bits'))}> sum_t;",
+        f"    typedef {_wtype(node, 'thr')} thr_t;",
+        f"    typedef {_wtype(node, 'bias')} bias_t;",
+    ]
+
+
+def _struct(node, lines: list[str]) -> str:
+    head = [
+        f"struct config{node.index} {{",
+        f"    // {node.class_name} '{node.name}'",
+        f"    static const unsigned layer_id = {node.index};",
+        f"    static const unsigned n_time = {int(node.get_attr('n_time'))};",
+        f"    static const unsigned n_in = {int(node.get_attr('n_in'))};",
+    ]
+    return "\n".join(head + lines + ["};"]) + "\n"
+
+
+class SpikingConv2DConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(SpikingConv2D)
+
+    def format(self, node):
+        c, h, w = node.get_attr("in_shape")
+        co, ho, wo = node.get_attr("out_shape")
+        kh, kw = node.get_attr("weight_shape")[2:]
+        s, p = int(node.get_attr("stride")), int(node.get_attr("padding"))
+        has_skip = len(node.inputs) > 1
+        lines = [
+            f"    static const unsigned n_out = {co * ho * wo};",
+            f"    static const unsigned n_chan = {c}, in_height = {h}, in_width = {w};",
+            f"    static const unsigned n_filt = {co}, out_height = {ho}, out_width = {wo};",
+            f"    static const unsigned filt_height = {kh}, filt_width = {kw};",
+            f"    static const unsigned stride_height = {s}, stride_width = {s}, pad_top = {p}, pad_left = {p};",
+            f"    static const unsigned n_rows = {int(node.get_attr('rows'))}, n_table = {len(node.get_weights('weights').data)};",
+            f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))}; // weight additions per full fan-out",
+            f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
+            f"    static const bool has_skip = {'true' if has_skip else 'false'};",
+        ]
+        lines += _table_lines(node)
+        if has_skip:
+            sc, sh, sw = node.get_attr("skip_shape")
+            lines += [
+                f"    static const unsigned skip_chan = {sc}, skip_height = {sh}, skip_width = {sw}, n_skip = {sc * sh * sw};",
+                f"    static const unsigned skip_stride = {int(node.get_attr('skip_stride'))};",
+                f"    static const unsigned skip_table = {len(node.get_weights('skip_weights').data)};",
+            ]
+            lines += _table_lines(node, "skip_")
+        else:  # unused, but the shared kernel names them
+            lines += [
+                f"    static const unsigned skip_chan = 1, skip_height = {ho}, skip_width = {wo}, n_skip = {ho * wo};",
+                "    static const unsigned skip_stride = 1, skip_table = 1;",
+                "    typedef index_t skip_index_t;",
+                "    typedef target_t skip_target_t;",
+                "    typedef weight_t skip_weight_t;",
+            ]
+        lines += _neuron_lines(node)
+        return _struct(node, lines)
+
+
+class SpikingDenseConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(SpikingDense)
+
+    def format(self, node):
+        co = node.get_attr("out_shape")[0]
+        lines = [
+            f"    static const unsigned n_out = {co}, n_filt = {co};",
+            f"    static const unsigned n_table = {len(node.get_weights('weights').data)};",
+            f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))};",
+            f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
+        ]
+        lines += _table_lines(node) + _neuron_lines(node)
+        return _struct(node, lines)
+
+
+class SpikeReadoutConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(SpikeReadout)
+
+    def format(self, node):
+        k = int(node.get_attr("weight_shape")[0])
+        lines = [
+            f"    static const unsigned n_out = {k};",
+            f"    static const unsigned n_table = {len(node.get_weights('weights').data)};",
+            f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))};",
+            f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
+            f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
+            f"    typedef {_wtype(node, 'bias')} bias_t;",
+        ]
+        lines += _table_lines(node)
+        return _struct(node, lines)
+
+
+class SpikeMaxPool2DConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(SpikeMaxPool2D)
+
+    def format(self, node):
+        c, h, w = node.get_attr("in_shape")
+        _, ho, wo = node.get_attr("out_shape")
+        k, s = int(node.get_attr("pool_size")), int(node.get_attr("stride"))
+        lines = [
+            f"    static const unsigned n_out = {c * ho * wo};",
+            f"    static const unsigned n_chan = {c}, in_height = {h}, in_width = {w};",
+            f"    static const unsigned out_height = {ho}, out_width = {wo};",
+            f"    static const unsigned pool_height = {k}, pool_width = {k}, stride_height = {s}, stride_width = {s};",
+        ]
+        return _struct(node, lines)
+
+
+def _table_args(node, prefix: str = "") -> str:
+    return ", ".join(_wvar(node, prefix + n) for n in ("offsets", "targets", "weights"))
+
+
+class SpikingConv2DFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(SpikingConv2D, include_header=INCLUDES_DIRECT)
+
+    def format(self, node):
+        p = self._default_function_params(node)
+        common = f"{_wvar(node, 'bias')}, {_wvar(node, 'thr')}, {_table_args(node)}"
+        prefix = "direct" if node.input_is_pixels() else "spiking"
+        if len(node.inputs) > 1:
+            skip = node.get_input_variable(node.inputs[1])
+            return (
+                f"nnet::{prefix}_conv2d_skip<{p['input_t']}, {skip.type.name}, {p['output_t']}, {p['config']}>"
+                f"({p['input']}, {skip.name}, {p['output']}, {common}, {_table_args(node, 'skip_')});"
+            )
+        return f"nnet::{prefix}_conv2d<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, {common});"
+
+
+class SpikingDenseFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(SpikingDense, include_header=INCLUDES_DIRECT)
+
+    def format(self, node):
+        p = self._default_function_params(node)
+        fn = "direct_dense" if node.input_is_pixels() else "spiking_dense"
+        return (
+            f"nnet::{fn}<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, "
+            f"{_wvar(node, 'bias')}, {_wvar(node, 'thr')}, {_table_args(node)});"
+        )
+
+
+class SpikeReadoutFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(SpikeReadout, include_header=INCLUDES_SPIKING)
+
+    def format(self, node):
+        p = self._default_function_params(node)
+        return (
+            f"nnet::spike_readout<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, "
+            f"{_wvar(node, 'bias')}, {_table_args(node)});"
+        )
+
+
+class SpikeMaxPool2DFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(SpikeMaxPool2D, include_header=INCLUDES_SPIKING)
+
+    def format(self, node):
+        p = self._default_function_params(node)
+        return f"nnet::spike_maxpool2d<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']});"
+
+
+TEMPLATES = (
+    SpikingConv2DConfigTemplate,
+    SpikingDenseConfigTemplate,
+    SpikeReadoutConfigTemplate,
+    SpikeMaxPool2DConfigTemplate,
+    SpikingConv2DFunctionTemplate,
+    SpikingDenseFunctionTemplate,
+    SpikeReadoutFunctionTemplate,
+    SpikeMaxPool2DFunctionTemplate,
+)

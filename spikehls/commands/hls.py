@@ -1,0 +1,62 @@
+"""``spikehls hls``: generate the hls4ml project of a run for a board."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SpikehlsError
+
+
+def _layer_par(text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected LAYER=N with N >= 1, got '{text}'")
+    return name, int(value)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "hls",
+        help="generate the HLS project (hls4ml) of an exported run for a board",
+        description=(
+            "Turn RUN/model.qonnx.onnx into a complete hls4ml project for the board's part and clock, "
+            "with spike-driven accumulate-only layers and a testbench filled from RUN/testvectors.npz."
+        ),
+    )
+    p.add_argument("--run", required=True, type=Path, help="run directory holding model.qonnx.onnx (and testvectors.npz)")
+    p.add_argument("--board", required=True, help="bundled board name or board YAML file")
+    p.add_argument("--out", required=True, type=Path, help="project directory to write (replaced atomically)")
+    p.add_argument("--parallelism", type=int, default=None, help="weight additions per cycle for every layer (default: board)")
+    p.add_argument(
+        "--layer-parallelism", type=_layer_par, nargs="+", default=[], metavar="LAYER=N", help="per-layer override(s)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikehls.hls.project import generate_project
+
+    onnx_path = args.run / "model.qonnx.onnx"
+    if not onnx_path.is_file():
+        raise SpikehlsError(f"{onnx_path}: not found (run 'spikehls export' first)")
+    if args.parallelism is not None and args.parallelism < 1:
+        raise SpikehlsError(f"--parallelism must be >= 1, got {args.parallelism}")
+    tv = args.run / "testvectors.npz"
+    model = generate_project(
+        onnx_path,
+        args.board,
+        args.out,
+        testvectors=tv if tv.is_file() else None,
+        parallelism=args.parallelism,
+        layer_overrides=dict(args.layer_parallelism),
+    )
+    cfg = model.config.config
+    print(f"wrote {args.out}  ({cfg['Backend']}, part {cfg['Part']}, clock {cfg['ClockPeriod']} ns)")
+    for lyr in model.get_layers():
+        if lyr.get_attr("nnz") is not None:
+            kind = "MAC" if getattr(lyr, "input_is_pixels", lambda: False)() else "add-only"
+            print(f"  {lyr.name:<16}{lyr.class_name:<16}{kind:<9}nonzero weights {lyr.get_attr('nnz'):>8}   parallelism {lyr.get_attr('parallelism')}")
+    if not tv.is_file():
+        print(f"  note: {tv} not found; tb_data/ is empty and 'spikehls csim' needs test vectors")
+    return 0
