@@ -13,6 +13,13 @@ max pool and quantised average pool, which hit the same error. Our own custom op
 onnxruntime, but ``cleanup_model`` / ``ConvertToChannelsLastAndClean`` / hls4ml preprocessing
 may insert standard nodes, and users may add their own.
 
+A second qonnx bug bites our graphs: ``ModelWrapper.rename_tensor`` (used by ``cleanup_model``
+through ``GiveReadableTensorNames``) renames only the *first* occurrence of a tensor among a
+node's inputs. A spiking conv whose skip reads the same tensor as its main input (a skip from
+the previous layer, or from the network input into the first layer) is left with a dangling
+input name and the cleaned model cannot run. :func:`patch_qonnx` also makes ``rename_tensor``
+rename every occurrence.
+
 What we do:
 * :func:`max_runtime_ir_version` asks onnxruntime itself (a tiny Identity model at decreasing IR
   versions, cached) instead of trusting a version table;
@@ -96,12 +103,36 @@ def _wrap(make_model: Callable[..., onnx.ModelProto]) -> Callable[..., onnx.Mode
     return qonnx_make_model
 
 
-def patch_qonnx() -> bool:
-    """Stamp the models qonnx builds for onnxruntime with an IR version it accepts.
+def _patch_rename_tensor() -> None:
+    """Make ``ModelWrapper.rename_tensor`` rename every occurrence in node inputs and outputs."""
+    from qonnx.core.modelwrapper import ModelWrapper
 
-    Returns True when a patch is (now) in place, False when none is needed. Safe to call any
-    number of times.
+    original = ModelWrapper.rename_tensor
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    def rename_tensor(self, old_name: str, new_name: str) -> None:
+        original(self, old_name, new_name)
+        for node in self.graph.node:
+            for i, name in enumerate(node.input):
+                if name == old_name:
+                    node.input[i] = new_name
+            for i, name in enumerate(node.output):
+                if name == old_name:
+                    node.output[i] = new_name
+
+    setattr(rename_tensor, _MARK, True)
+    ModelWrapper.rename_tensor = rename_tensor
+
+
+def patch_qonnx() -> bool:
+    """Apply both fixes: IR version of qonnx's onnxruntime models, complete tensor renaming.
+
+    Returns True when the IR-version patch is (now) in place, False when the installed onnx and
+    onnxruntime agree and it is not needed. Safe to call any number of times.
     """
+    _patch_rename_tensor()
     if onnx.IR_VERSION <= max_runtime_ir_version():
         return False
     basic = importlib.import_module("qonnx.util.basic")
