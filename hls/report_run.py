@@ -1,0 +1,448 @@
+"""The ``report`` stage: resources and latency of a generated project against its board.
+
+Reads ``PRJ/spikehls.json`` (written by :mod:`spikehls.hls.project`), the integer network it was
+generated from (``PRJ/spikehls/clean.onnx``), the layers' parallelism, and, when present, the
+C-simulation's event counts (``PRJ/csim.json``) and the reports of a real Vitis/Vivado run
+(:mod:`spikehls.hls.reports`). Writes ``PRJ/report.json``, prints a table, optionally plots.
+
+Which numbers win, and how that is said (DESIGN.md section 7: never mix silently):
+
+* ``total`` comes from one source as a whole: ``vivado_synth`` (post-synthesis utilization) if
+  ``PRJ/vivado_synth.rpt`` exists, else ``csynth`` (the HLS estimate of the top module) if the
+  HLS project was synthesized, else ``estimate`` (our model). ``source`` names it.
+* ``per_layer`` comes from the per-module ``csynth`` files when every layer was found in them,
+  else from the model for every layer; ``sources.per_layer`` names it.
+* ``latency`` is the csynth worst case when Vitis could bound it, else the model's (the
+  event-driven loops have data-dependent trip counts, which Vitis reports as ``undef``);
+  ``latency.source`` names it. The model's activity-based figure is always given when the
+  C-simulation counted events.
+* The model's own figures are always kept under ``estimate`` for comparison.
+
+``fits``: every resource within its budget fraction of the board, and, if the board sets
+``hls.max_latency_us``, the latency within it -- the activity-based latency when events were
+counted (what the design takes on real data), else the static worst case.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from spikehls.boards import RESOURCE_KINDS, Board, available_boards, load_board
+from spikehls.errors import SpikehlsError
+from spikehls.fileio import atomic_path, write_json
+from spikehls.hls import reports
+from spikehls.hls.estimate import Estimate, estimate
+from spikehls.quantize.intnet import IntNet
+
+REPORT_FILE = "report.json"
+PLOT_FILE = "report.png"
+META_FILE = "spikehls.json"
+CSIM_FILE = "csim.json"
+
+
+# ---- reading the project ------------------------------------------------------------------------
+
+
+def read_meta(prj: Path) -> dict[str, Any]:
+    f = prj / META_FILE
+    if not prj.is_dir():
+        raise SpikehlsError(f"{prj}: project folder not found")
+    if not f.is_file():
+        raise SpikehlsError(f"{f}: not found; is {prj} a project written by 'spikehls hls'?")
+    try:
+        meta = json.loads(f.read_text())
+    except json.JSONDecodeError as err:
+        raise SpikehlsError(f"{f}: invalid JSON ({err.msg}, line {err.lineno})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("layers"), list):
+        raise SpikehlsError(f"{f}: malformed project description: no 'layers' list")
+    for i, lyr in enumerate(meta["layers"]):
+        if not isinstance(lyr, dict) or "name" not in lyr or "index" not in lyr:
+            raise SpikehlsError(f"{f}: layers[{i}] lacks 'name' or 'index'")
+    return meta
+
+
+def project_board(prj: Path, meta: dict[str, Any], board: Optional[str | Path | Board]) -> Board:
+    """The board given on the command line, else the one the project was generated for."""
+    if isinstance(board, Board):
+        return board
+    if board is not None:
+        return load_board(board)
+    b = meta.get("board") or {}
+    src = str(b.get("source") or "")
+    stem = src[:-5] if src.endswith(".yaml") else src
+    if stem.lower() in available_boards() and not Path(src).is_file():
+        return load_board(stem)
+    if src and Path(src).is_file():
+        return load_board(src)
+    if src and not Path(src).is_absolute() and (prj / src).is_file():
+        return load_board(prj / src)
+    raise SpikehlsError(
+        f"{prj / META_FILE}: its board '{b.get('name', '?')}' ({src or 'no source'}) cannot be found; pass --board NAME|FILE"
+    )
+
+
+def project_net(prj: Path, meta: dict[str, Any]) -> IntNet:
+    """The integer network of the project, rebuilt from the clean ONNX graph it stores."""
+    import onnx
+
+    from spikehls.hls.transforms import intnet_from_clean
+
+    f = prj / "spikehls" / "clean.onnx"
+    if not f.is_file():
+        raise SpikehlsError(f"{f}: not found; regenerate the project with 'spikehls hls'")
+    try:
+        clean = onnx.load(str(f))
+    except Exception as err:  # onnx raises DecodeError & co.
+        raise SpikehlsError(f"{f}: not a readable ONNX file ({type(err).__name__})") from None
+    encoding = "direct" if meta.get("input_kind") == "pixels" else "rate"
+    net = intnet_from_clean(clean, encoding)
+    net.validate()
+    return net
+
+
+def _num(x: Any) -> Optional[float]:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def read_events(prj: Path, names: list[str]) -> Optional[dict[str, dict[str, float]]]:
+    """Per-layer event counts per sample from ``PRJ/csim.json``, or None when there is none.
+
+    Accepted layouts (per layer: ``in_events`` and optionally ``synops``, ``out_spikes``):
+    ``{"layers": {name: {...}}}`` or ``{"layers": [{"name": ..., ...}]}`` (also under
+    ``"events"``). Counts are per sample, unless the entry (or the file) says ``"per": "total"``
+    together with ``"samples"``, in which case they are divided by the sample count.
+    """
+    f = prj / CSIM_FILE
+    if not f.is_file():
+        return None
+    try:
+        data = json.loads(f.read_text())
+    except json.JSONDecodeError as err:
+        raise SpikehlsError(f"{f}: invalid JSON ({err.msg}, line {err.lineno})") from None
+    block = data.get("layers", data.get("events")) if isinstance(data, dict) else None
+    if block is None:
+        return None
+    if isinstance(block, list):
+        block = {e.get("name"): e for e in block if isinstance(e, dict)}
+    if not isinstance(block, dict):
+        raise SpikehlsError(f"{f}: 'layers' must be a mapping or a list of layer entries")
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        e = block.get(name)
+        if not isinstance(e, dict):
+            continue
+        per = e.get("per", data.get("per", "sample"))
+        samples = _num(e.get("samples", data.get("samples")))
+        div = samples if per == "total" and samples else 1.0
+        row = {k: _num(e.get(k)) for k in ("in_events", "synops", "out_spikes")}
+        if row["in_events"] is None:
+            continue
+        out[name] = {k: v / div for k, v in row.items() if v is not None}
+    return out or None
+
+
+def project_parallelism(meta: dict[str, Any]) -> dict[str, int]:
+    return {lyr["name"]: int(lyr.get("parallelism") or 1) for lyr in meta["layers"]}
+
+
+# ---- building the report ------------------------------------------------------------------------
+
+
+def _utilization(total: Mapping[str, float], board: Board) -> dict[str, dict[str, Optional[float]]]:
+    """Fractions of the board totals and of the allowed budget (None where the board has none)."""
+    allowed = board.allowed()
+    of_board: dict[str, Optional[float]] = {}
+    of_budget: dict[str, Optional[float]] = {}
+    for k in RESOURCE_KINDS:
+        used = float(total[k])
+        cap = float(getattr(board.resources, k))
+        of_board[k] = used / cap if cap > 0 else (0.0 if used == 0 else None)
+        of_budget[k] = used / allowed[k] if allowed[k] > 0 else (0.0 if used == 0 else None)
+    return {"of_board": of_board, "of_budget": of_budget}
+
+
+def _latency_for_bound(latency: dict[str, Any]) -> tuple[Optional[float], str]:
+    act = latency["us"].get("activity")
+    if act is not None:
+        return act, "activity"
+    return latency["us"].get("worst"), "worst"
+
+
+def fits_detail(report: Mapping[str, Any], board: Board) -> dict[str, Optional[bool]]:
+    """Per resource: within its allowed count? ``latency``: within the bound (None: no bound)."""
+    allowed = board.allowed()
+    out: dict[str, Optional[bool]] = {k: float(report["total"][k]) <= allowed[k] + 1e-9 for k in RESOURCE_KINDS}
+    bound = board.hls.max_latency_us
+    if bound is None:
+        out["latency"] = None
+    else:
+        us, _ = _latency_for_bound(report["latency"])
+        out["latency"] = us is not None and us <= bound
+    return out
+
+
+def over_budget(report: Mapping[str, Any], board: Board) -> dict[str, float]:
+    """What is over budget, and by how much: ``{resource: used / allowed - 1}`` (> 0 only).
+
+    A resource the board does not have at all (allowed 0) but the design uses reads ``inf``.
+    When the board bounds the latency (``hls.max_latency_us``) and the design exceeds it, the
+    key ``latency`` carries ``latency / bound - 1`` the same way. Empty dict = it fits. This is
+    what the co-design loop turns into per-layer sparsity targets.
+    """
+    allowed = board.allowed()
+    out: dict[str, float] = {}
+    for k in RESOURCE_KINDS:
+        used = float(report["total"][k])
+        if allowed[k] <= 0:
+            if used > 0:
+                out[k] = math.inf
+        elif used > allowed[k] + 1e-9:
+            out[k] = used / allowed[k] - 1.0
+    bound = board.hls.max_latency_us
+    if bound is not None:
+        us, _ = _latency_for_bound(report["latency"])
+        if us is not None and us > bound:
+            out["latency"] = us / bound - 1.0
+    return out
+
+
+def layer_shares(report: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Per layer, its share of each resource (and of ``cycles``) summed over the layers.
+
+    Shares of one resource add up to 1 over the layers (0 everywhere if no layer uses it).
+    ``cycles`` uses the activity-based cycles when every layer has them, else the worst case.
+    """
+    rows = report["per_layer"]
+    use_act = rows and all(r.get("cycles_activity") is not None for r in rows)
+    keys = list(RESOURCE_KINDS) + ["cycles"]
+
+    def val(r: Mapping[str, Any], k: str) -> float:
+        if k == "cycles":
+            return float(r["cycles_activity"] if use_act else r["cycles_worst"] or 0)
+        return float(r[k])
+
+    sums = {k: sum(val(r, k) for r in rows) for k in keys}
+    return {r["name"]: {k: (val(r, k) / sums[k] if sums[k] > 0 else 0.0) for k in keys} for r in rows}
+
+
+def _layer_row(le, meta_layer: Mapping[str, Any]) -> dict[str, Any]:
+    d = {
+        "name": le.name,
+        "kind": le.kind,
+        "parallelism": le.parallelism,
+        **le.resources(),
+        "cycles_worst": le.cycles_worst,
+        "cycles_activity": le.cycles_activity,
+        "source": "estimate",
+    }
+    if "index" in meta_layer:
+        d["hls_index"] = int(meta_layer["index"])
+    return d
+
+
+def build_report(
+    prj: str | Path,
+    board: Optional[str | Path | Board] = None,
+    net: Optional[IntNet] = None,
+) -> dict[str, Any]:
+    """Assemble the report of project ``prj`` (see the module docstring); writes nothing."""
+    prj = Path(prj)
+    meta = read_meta(prj)
+    brd = project_board(prj, meta, board)
+    net = net if net is not None else project_net(prj, meta)
+    names = [lyr.name for lyr in net.layers]
+    meta_layers = {lyr["name"]: lyr for lyr in meta["layers"]}
+    missing = [n for n in names if n not in meta_layers]
+    if missing:
+        raise SpikehlsError(f"{prj / META_FILE}: no entry for layer(s) {', '.join(missing)} of the network")
+    events = read_events(prj, names)
+    est: Estimate = estimate(net, brd, project_parallelism(meta), events)
+    est_d = est.to_dict()
+
+    per_layer = [_layer_row(le, meta_layers[le.name]) for le in est.per_layer]
+    total: dict[str, int] = dict(est.total)
+    source = "estimate"
+    per_layer_source = "estimate"
+    latency = {
+        "cycles": {"worst": est.cycles_worst, "activity": est.cycles_activity},
+        "us": {"worst": est.us_worst, "activity": est.us_activity},
+        "interval_cycles": est.interval_worst,
+        "clock_mhz": brd.clock_mhz,
+        "source": "estimate",
+    }
+    notes: list[str] = []
+    synth_files: dict[str, Any] = {}
+
+    top_name = meta.get("project_name") or reports.project_name(prj)
+    cs = reports.read_csynth(prj, top_name)
+    if cs is not None:
+        synth_files["csynth"] = cs.folder
+        total = dict(cs.top.resources)
+        source = "csynth"
+        keys = {n: [f"config{int(meta_layers[n]['index'])}"] for n in names}
+        matched = reports.match_layer_modules(cs.modules, keys, cs.hierarchy)
+        unmatched = [n for n in names if not matched[n]]
+        if unmatched:
+            notes.append(
+                f"per-layer figures are the model estimate: no csynth module found for {', '.join(unmatched)}"
+            )
+        else:
+            per_layer_source = "csynth"
+            for row in per_layer:
+                mods = matched[row["name"]]
+                for k in RESOURCE_KINDS:
+                    row[k] = sum(m.resources[k] for m in mods)
+                lat = [m.latency_worst for m in mods]
+                row["csynth_latency_worst"] = None if any(v is None for v in lat) else sum(lat)  # type: ignore[arg-type]
+                row["modules"] = [m.module for m in mods]
+                row["source"] = "csynth"
+        if cs.top.latency_worst is not None:
+            latency["cycles"]["worst"] = cs.top.latency_worst
+            latency["cycles"]["best"] = cs.top.latency_best
+            latency["us"]["worst"] = cs.top.latency_worst / brd.clock_mhz
+            latency["interval_cycles"] = cs.top.interval_max
+            latency["source"] = "csynth"
+            latency["activity_source"] = "estimate"
+        else:
+            notes.append("csynth could not bound the latency (data-dependent event loops): latency is the model estimate")
+    viv = reports.read_vivado_synth(prj)
+    if viv is not None:
+        synth_files["vivado_synth"] = str(prj / "vivado_synth.rpt")
+        total = dict(viv)
+        source = "vivado_synth"
+
+    report: dict[str, Any] = {
+        "format": "spikehls.report/1",
+        "project": str(prj),
+        "board": {"name": brd.name, "source": brd.source, "part": brd.part, "clock_mhz": brd.clock_mhz},
+        "source": source,
+        "sources": {"total": source, "per_layer": per_layer_source, "latency": latency["source"]},
+        "total": {k: int(total[k]) for k in RESOURCE_KINDS},
+        "latency": latency,
+        "per_layer": per_layer,
+        "events": events,
+        "estimate": {"source": "estimate", "total": est_d["total"], "latency": est_d["latency"]},
+        "synth_reports": synth_files,
+        "budget": {k: float(getattr(brd.budget, k)) for k in RESOURCE_KINDS},
+        "allowed": {k: float(v) for k, v in brd.allowed().items()},
+        "max_latency_us": brd.hls.max_latency_us,
+        "notes": notes,
+    }
+    report["utilization"] = _utilization(report["total"], brd)
+    detail = fits_detail(report, brd)
+    report["fits_detail"] = detail
+    report["fits"] = all(v is not False for v in detail.values())
+    if brd.hls.max_latency_us is not None:
+        report["latency"]["bound_checked"] = _latency_for_bound(latency)[1]
+    ob = over_budget(report, brd)
+    report["over_budget"] = {k: (None if math.isinf(v) else v) for k, v in ob.items()}  # JSON has no inf
+    report["layer_shares"] = layer_shares(report)
+    return report
+
+
+# ---- presenting it ----------------------------------------------------------------------------
+
+
+def _fmt_int(x: Any) -> str:
+    return "-" if x is None else f"{int(round(float(x))):,}"
+
+
+def _fmt_pct(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def format_table(report: Mapping[str, Any]) -> str:
+    """A readable table: every layer, the total, the allowed budget and the utilization."""
+    b = report["board"]
+    lines = [
+        f"{report['project']}  on {b['name']} ({b['part']}, {b['clock_mhz']:g} MHz)",
+        f"resources: {report['sources']['total']}   per layer: {report['sources']['per_layer']}"
+        f"   latency: {report['sources']['latency']}",
+        "",
+    ]
+    head = f"{'layer':<14}{'kind':<13}{'P':>4}" + "".join(f"{k:>9}" for k in RESOURCE_KINDS) + f"{'cycles worst':>14}{'cycles act.':>13}"
+    lines += [head, "-" * len(head)]
+    for r in report["per_layer"]:
+        lines.append(
+            f"{r['name'][:13]:<14}{r['kind'][:12]:<13}{r['parallelism']:>4}"
+            + "".join(f"{_fmt_int(r[k]):>9}" for k in RESOURCE_KINDS)
+            + f"{_fmt_int(r['cycles_worst']):>14}{_fmt_int(r.get('cycles_activity')):>13}"
+        )
+    lines.append("-" * len(head))
+    lines.append(f"{'total':<31}" + "".join(f"{_fmt_int(report['total'][k]):>9}" for k in RESOURCE_KINDS))
+    lines.append(f"{'allowed':<31}" + "".join(f"{_fmt_int(report['allowed'][k]):>9}" for k in RESOURCE_KINDS))
+    lines.append(
+        f"{'used / allowed':<31}" + "".join(f"{_fmt_pct(report['utilization']['of_budget'][k]):>9}" for k in RESOURCE_KINDS)
+    )
+    lines.append(
+        f"{'used / board':<31}" + "".join(f"{_fmt_pct(report['utilization']['of_board'][k]):>9}" for k in RESOURCE_KINDS)
+    )
+    lat = report["latency"]
+    act = lat["cycles"].get("activity")
+    s = f"latency (1 sample): worst {_fmt_int(lat['cycles']['worst'])} cycles = {lat['us']['worst']:.1f} us"
+    if act is not None:
+        s += f"; on the C-simulation's activity {_fmt_int(act)} cycles = {lat['us']['activity']:.1f} us"
+    lines += ["", s]
+    if report.get("max_latency_us") is not None:
+        lines.append(f"latency bound {report['max_latency_us']:g} us (checked: {lat.get('bound_checked', 'worst')})")
+    for n in report.get("notes", []):
+        lines.append(f"note: {n}")
+    if report["fits"]:
+        lines.append("fits the board budget: yes")
+    else:
+        over = ", ".join(
+            f"{k} +{100 * v:.0f}%" if v is not None else f"{k} (board has none)" for k, v in report["over_budget"].items()
+        )
+        lines.append(f"fits the board budget: NO ({over})")
+    return "\n".join(lines)
+
+
+def plot_report(report: Mapping[str, Any], path: str | Path) -> Path:
+    """Bar chart of per-layer resources as a fraction of the allowed budget, plus cycles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["per_layer"]
+    names = [r["name"] for r in rows]
+    kinds = [k for k in RESOURCE_KINDS if report["allowed"][k] > 0]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.0, 1.1 * len(names) + 3), 7), sharex=True)
+    width = 0.8 / max(1, len(kinds))
+    for j, k in enumerate(kinds):
+        vals = [100.0 * float(r[k]) / report["allowed"][k] for r in rows]
+        ax1.bar([i + (j - (len(kinds) - 1) / 2) * width for i in range(len(rows))], vals, width, label=k)
+    ax1.set_ylabel("% of allowed budget")
+    ax1.set_title(
+        f"{report['board']['name']}: per-layer resources ({report['sources']['per_layer']}); "
+        f"total {report['source']}, fits: {'yes' if report['fits'] else 'no'}"
+    )
+    ax1.legend(ncol=len(kinds), fontsize="small")
+    worst = [float(r["cycles_worst"]) for r in rows]
+    ax2.bar([i - 0.2 for i in range(len(rows))], worst, 0.4, label="worst case")
+    if all(r.get("cycles_activity") is not None for r in rows):
+        ax2.bar([i + 0.2 for i in range(len(rows))], [float(r["cycles_activity"]) for r in rows], 0.4, label="C-sim activity")
+    ax2.set_ylabel("cycles per sample")
+    ax2.set_yscale("log")
+    ax2.legend(fontsize="small")
+    ax2.set_xticks(range(len(rows)))
+    ax2.set_xticklabels(names, rotation=30, ha="right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_report(prj: str | Path, board: Optional[str | Path | Board] = None, plot: bool = False) -> dict[str, Any]:
+    """Build the report, write ``PRJ/report.json`` (and ``PRJ/report.png``), return it."""
+    prj = Path(prj)
+    report = build_report(prj, board)
+    if plot:
+        report["plot"] = str(plot_report(report, prj / PLOT_FILE))
+    write_json(prj / REPORT_FILE, report)
+    return report

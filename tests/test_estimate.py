@@ -1,0 +1,258 @@
+"""The analytic resource/latency model (hls/estimate.py): hand-computed cases and monotonicity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikehls.boards import load_board
+from spikehls.errors import SpikehlsError
+from spikehls.hls.estimate import (
+    D_FIRE,
+    D_INIT,
+    D_SCATTER,
+    LOOP_ENTRY,
+    SCAN_CYCLES,
+    TAP_CYCLES,
+    estimate,
+    lut_multiplier,
+    memory_cost,
+    mux_luts,
+    signed_bits,
+)
+from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout, SpikingConv2d, SpikingDense
+
+BRAM18_LUT_EQUIV = 18432 // 64
+PYNQ = load_board("pynq-z2")
+ZCU = load_board("zcu104")
+
+
+def tiny_dense_net() -> IntNet:
+    """rate-coded 4 inputs -> spiking dense 3 -> readout 2, T = 2; nonzero per input column: 2, 0, 3, 1."""
+    w = np.array([[1, 0, 2, 0], [-1, 0, 1, 0], [0, 0, 3, -2]])
+    dense = SpikingDense("d", w, np.array([0, 1, 0]), Neuron(np.array([2, 2, 2]), v_bits=8), w_bits=4)
+    ro = Readout("ro", np.array([[1, 2, 0], [0, -1, 1]]), np.zeros(2, np.int64), w_bits=4)
+    return IntNet((4, 1, 1), 2, "rate", [dense, ro])
+
+
+def mnist_like(c1: int = 16, c2: int = 32, seed: int = 0, zero_frac: float = 0.5, w_bits: int = 4, encoding="direct") -> IntNet:
+    rng = np.random.default_rng(seed)
+
+    def w(*shape):
+        a = rng.integers(-7, 8, size=shape)
+        a[rng.random(shape) < zero_frac] = 0
+        return a
+
+    full1, full2, fullr = w(32, 1, 3, 3), w(64, 32, 3, 3), w(10, 64 * 5 * 5)
+    # channel slimming keeps a prefix of channels: the smaller net is a sub-network of the larger
+    conv1 = full1[:c1]
+    conv2 = full2[:c2, :c1]
+    ro = fullr.reshape(10, 64, 5, 5)[:, :c2].reshape(10, -1)
+    return IntNet(
+        (1, 28, 28),
+        4,
+        encoding,
+        [
+            SpikingConv2d("conv1", conv1 if w_bits == 4 else conv1 * 16, np.zeros(c1, np.int64), Neuron(np.full(c1, 200)), w_bits=w_bits),
+            MaxPool2d("pool1"),
+            SpikingConv2d("conv2", conv2, np.zeros(c2, np.int64), Neuron(np.full(c2, 20)), w_bits=4),
+            MaxPool2d("pool2"),
+            Readout("fc", ro, np.zeros(10, np.int64), w_bits=4),
+        ],
+    )
+
+
+# ---- primitives, by hand -------------------------------------------------------------------------
+
+
+def test_memory_binding_by_size():
+    assert memory_cost(0, 10, rom=True, has_uram=False).kind == "none"
+    assert memory_cost(8, 2, rom=True, has_uram=False).kind == "const"
+    r = memory_cost(8, 2, rom=False, has_uram=False)
+    assert (r.kind, r.FF) == ("registers", 16)
+    # 800 bits: LUTRAM, 8 columns x ceil(100/64) LUT6 each
+    m = memory_cost(8, 100, rom=True, has_uram=False)
+    assert (m.kind, m.LUT, m.BRAM18) == ("lutram", 16, 0)
+    # 10816 x 16: 1Kx18 needs 11, 2Kx9 needs 6*2=12, 512x36 needs 22 -> 11 RAMB18
+    assert memory_cost(16, 10816, rom=False, has_uram=False).BRAM18 == 11
+    # 43264 x 1 bit: 16Kx1 -> 3
+    assert memory_cost(1, 43264, rom=False, has_uram=False).BRAM18 == 3
+    # 8192 x 72 with URAM: 2 URAM (4Kx72 each); without: 512x36 -> 16*2 = 32, 1Kx18 -> 8*4 = 32
+    u = memory_cost(72, 8192, rom=True, has_uram=True)
+    assert (u.kind, u.URAM, u.BRAM18) == ("uram", 2, 0)
+    assert memory_cost(72, 8192, rom=True, has_uram=False).BRAM18 == 32
+
+
+def test_bit_and_logic_helpers():
+    assert signed_bits(-8, 7) == 4
+    assert signed_bits(0, 8) == 5
+    assert signed_bits(-9, 0) == 5
+    assert lut_multiplier(4, 8) == (2 * 2 - 1) * 12  # FINN: (2 ceil((W+A)/6) - 1)(W+A)
+    assert mux_luts(1, 16) == 0
+    assert mux_luts(4, 16) == 16
+    assert mux_luts(8, 10) == 30
+
+
+def test_dense_layer_cycles_by_hand():
+    net = tiny_dense_net()
+    T, n_in, n_out = 2, 4, 3
+    fixed = n_out + T * (n_out + D_INIT + n_out + D_FIRE + 2 * LOOP_ENTRY)
+    walk = T * n_in * SCAN_CYCLES + T * n_in * (TAP_CYCLES + D_SCATTER)
+    for P, scatter_rows in ((1, [2, 0, 3, 1]), (2, [1, 0, 2, 1]), (4, [1, 0, 1, 1])):
+        e = estimate(net, PYNQ, P)
+        d = e.per_layer[0]
+        assert d.kind == "dense" and d.parallelism == P
+        assert d.cycles_worst == fixed + walk + T * sum(scatter_rows)
+        assert d.detail["nonzero_weights"] == 6
+        assert d.detail["synops_worst"] == T * 6
+    # 3 + 2*(3+2+3+4+2) + 16 + 32 + 2*6 = 91 with the documented constants
+    assert estimate(net, PYNQ, 1).per_layer[0].cycles_worst == 91
+
+
+def test_dense_layer_resources_by_hand():
+    net = tiny_dense_net()
+    e = estimate(net, PYNQ, 4)
+    d = e.per_layer[0]
+    # currents: bias + positive fan-in = max(0+3, 1+1, 0+3) = 3; negative: min(0, -1+1, -2) = -2 -> 3 bits
+    acc_bits = d.detail["acc_bits"]
+    assert acc_bits == signed_bits(-2, 3) == 3
+    b = d.detail["breakdown"]
+    assert b["lanes"] == {"LUT": 4 * acc_bits, "FF": 4 * acc_bits}  # 1 LUT + 1 FF per bit per lane
+    assert b["crossbar"] == {"LUT": 2 * 4 * mux_luts(4, acc_bits)}
+    sum_bits = max(8, acc_bits) + 2
+    assert b["neuron"] == {"LUT": 4 * sum_bits, "FF": 3 * sum_bits}  # IF: no leak subtractor
+    assert d.DSP == 0 and d.URAM == 0 and d.BRAM18 == 0  # everything this small is LUTRAM/registers
+    assert d.LUT == sum(v.get("LUT", 0) for v in b.values())
+    assert d.FF == sum(v.get("FF", 0) for v in b.values())
+    # readout accumulates over T = 2: range 2 * [bias + sums] = 2 * [-1, 3] -> 4 bits
+    assert e.per_layer[1].kind == "readout"
+    assert e.per_layer[1].detail["acc_bits"] == signed_bits(-2, 6)
+    assert e.total["LUT"] == sum(le.LUT for le in e.per_layer)
+    assert e.cycles_worst == sum(le.cycles_worst for le in e.per_layer)
+    assert e.interval_worst == max(le.cycles_worst for le in e.per_layer)
+
+
+def test_lif_neuron_costs_a_subtractor():
+    net = tiny_dense_net()
+    lif = tiny_dense_net()
+    lif.layers[0].neuron.leak_shift = 2
+    a = estimate(net, PYNQ, 1).per_layer[0].detail["breakdown"]["neuron"]["LUT"]
+    b = estimate(lif, PYNQ, 1).per_layer[0].detail["breakdown"]["neuron"]["LUT"]
+    assert b - a == 8  # v_bits
+
+
+def test_latency_in_us_at_board_clock_and_labels():
+    net = mnist_like()
+    e = estimate(net, PYNQ, 8)
+    assert e.source == "estimate" and all(le.source == "estimate" for le in e.per_layer)
+    assert e.us_worst == pytest.approx(e.cycles_worst / 100.0)
+    d = e.to_dict()
+    assert d["source"] == "estimate"
+    assert set(d["total"]) == {"LUT", "FF", "BRAM18", "URAM", "DSP"}
+    assert d["latency"]["us"]["worst"] == pytest.approx(e.cycles_worst / 100.0)
+    assert [le["name"] for le in d["per_layer"]] == ["conv1", "pool1", "conv2", "pool2", "fc"]
+    z = estimate(net, ZCU, 8)  # same cycles, different clock
+    assert z.cycles_worst == e.cycles_worst and z.us_worst == pytest.approx(e.cycles_worst / ZCU.clock_mhz)
+
+
+# ---- the rules the brief names ---------------------------------------------------------------------
+
+
+def test_no_dsp_below_9_bit_weights():
+    e8 = estimate(mnist_like(w_bits=8), PYNQ, 4)
+    assert e8.total["DSP"] == 0
+    assert e8.per_layer[0].kind == "direct_conv"
+    assert e8.per_layer[0].detail["breakdown"]["multipliers"] == {"LUT": 4 * lut_multiplier(8, 8)}
+    e9 = estimate(mnist_like(w_bits=9), PYNQ, 4)
+    assert e9.total["DSP"] == 4  # one DSP per lane of the multiply-accumulate first layer
+    assert "LUT" not in e9.per_layer[0].detail["breakdown"]["multipliers"]
+    # a spike-coded first layer is accumulate-only: no multiplier at all
+    r = estimate(mnist_like(encoding="rate"), PYNQ, 4)
+    assert r.per_layer[0].kind == "conv" and "multipliers" not in r.per_layer[0].detail["breakdown"]
+
+
+def test_uram_only_where_the_part_has_it():
+    big = mnist_like(c1=32, c2=64, zero_frac=0.0)
+    assert estimate(big, PYNQ, 1).total["URAM"] == 0
+    z = estimate(big, ZCU, 1)
+    assert z.total["URAM"] > 0
+    assert z.total["BRAM18"] < estimate(big, PYNQ, 1).total["BRAM18"]
+
+
+def test_fewer_channels_never_cost_more():
+    """Block memories, DSPs and cycles never grow; LUT/FF only by what an array that leaves BRAM
+    for LUTRAM costs there, so the memory-equivalent area (a RAMB18 = 288 LUT6 of 64 bits) shrinks."""
+    prev = None
+    for c1, c2 in ((32, 64), (16, 32), (8, 16), (4, 8), (2, 3)):
+        e = estimate(mnist_like(c1, c2), PYNQ, 8)
+        if prev is not None:
+            for k in ("BRAM18", "URAM", "DSP"):
+                assert e.total[k] <= prev.total[k], (c1, c2, k)
+            for k in ("LUT", "FF"):
+                assert e.total[k] + BRAM18_LUT_EQUIV * e.total["BRAM18"] < prev.total[k] + BRAM18_LUT_EQUIV * prev.total["BRAM18"]
+            assert e.total["LUT"] < prev.total["LUT"]
+            assert e.cycles_worst < prev.cycles_worst
+        prev = e
+
+
+def test_fewer_channels_in_one_layer_cost_less_there():
+    a = estimate(mnist_like(16, 32), PYNQ, 8)
+    b = estimate(mnist_like(16, 24), PYNQ, 8)
+    assert b.per_layer[0].resources() == a.per_layer[0].resources()  # conv1 untouched
+    for i in (2, 4):  # conv2 and the readout see fewer channels
+        assert b.per_layer[i].cycles_worst < a.per_layer[i].cycles_worst
+        for k in ("LUT", "FF", "BRAM18"):
+            assert b.per_layer[i].resources()[k] <= a.per_layer[i].resources()[k]
+
+
+def test_more_parallelism_fewer_cycles_more_luts():
+    net = mnist_like(zero_frac=0.2)
+    prev = None
+    for p in (1, 2, 4, 8, 16):
+        e = estimate(net, PYNQ, p)
+        if prev is not None:
+            assert e.cycles_worst < prev.cycles_worst, p
+            assert e.total["LUT"] > prev.total["LUT"], p
+        prev = e
+
+
+def test_pruned_weights_cost_no_cycles():
+    dense = mnist_like(zero_frac=0.0)
+    sparse = mnist_like(zero_frac=0.7)
+    a, b = estimate(dense, PYNQ, 1), estimate(sparse, PYNQ, 1)
+    assert b.cycles_worst < a.cycles_worst
+    assert b.per_layer[2].detail["synops_worst"] < a.per_layer[2].detail["synops_worst"]
+    for k in ("LUT", "FF", "BRAM18"):
+        assert b.total[k] <= a.total[k]
+
+
+def test_per_layer_parallelism_mapping_and_errors():
+    net = mnist_like()
+    e = estimate(net, PYNQ, {"conv2": 16})
+    assert e.per_layer[2].parallelism == 16
+    assert e.per_layer[0].parallelism == PYNQ.hls.parallelism  # board default for the rest
+    with pytest.raises(SpikehlsError, match="conv1"):
+        estimate(net, PYNQ, {"conv1": 0})
+
+
+# ---- activity-based cycles ---------------------------------------------------------------------------
+
+
+def test_activity_cycles_between_idle_and_worst():
+    net = mnist_like()
+    worst = estimate(net, PYNQ, 8)
+    full = {le.name: {"in_events": le.detail["events_worst"], "synops": le.detail["synops_worst"]} for le in worst.per_layer if "events_worst" in le.detail}
+    e_full = estimate(net, PYNQ, 8, full)
+    for le, lw in zip(e_full.per_layer, worst.per_layer):
+        assert le.cycles_activity == pytest.approx(lw.cycles_worst)  # everything spiking = the worst case
+    assert e_full.cycles_activity == pytest.approx(worst.cycles_worst)
+    idle = estimate(net, PYNQ, 8, {n: 0 for n in full})
+    half = estimate(net, PYNQ, 8, {n: {"in_events": v["in_events"] / 2, "synops": v["synops"] / 2} for n, v in full.items()})
+    assert idle.cycles_activity < half.cycles_activity < worst.cycles_worst
+    # without synops, scatter cycles scale with the input events alone
+    only_events = estimate(net, PYNQ, 8, {n: v["in_events"] / 2 for n, v in full.items()})
+    assert only_events.cycles_activity == pytest.approx(half.cycles_activity)
+    # a layer without counts leaves the total activity unknown
+    part = dict(full)
+    part.pop("conv2")
+    assert estimate(net, PYNQ, 8, part).cycles_activity is None
