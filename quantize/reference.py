@@ -9,10 +9,10 @@ Shapes: every kernel works on a whole batch, ``x`` is ``[N, T, C, H, W]`` (or ``
 dense inputs). Spikes are returned as ``uint8`` arrays, currents and membranes are ``int64``.
 
 Exactness: the weighted sums are computed with a matrix product. When the largest possible
-magnitude of any partial sum (``max|x| * max_c sum|W[c]|`` plus the bias) is below 2**53, float64
-BLAS is used: every partial sum is then an exactly representable integer, so the result is exact
-whatever the summation order, and it is much faster than NumPy's int64 matmul (which has no BLAS).
-Otherwise the product is done in int64. Membrane updates are always int64 with ``>>`` (arithmetic
+magnitude of any partial sum (``max|x| * max_c sum|W[c]|``) is below 2**24 (2**53), float32
+(float64) BLAS is used: every partial sum is then an exactly representable integer, so the result
+is exact whatever the summation order, and it is much faster than NumPy's int64 matmul (which
+has no BLAS). Otherwise the product is done in int64. The bias is added in int64. Membrane updates are always int64 with ``>>`` (arithmetic
 shift, i.e. floor for negative values) and saturation to ``v_bits`` signed.
 """
 
@@ -34,8 +34,9 @@ from spikehls.quantize.intnet import (
     SpikingDense,
 )
 
-# float64 represents every integer up to 2**53 exactly; stay one bit below for the bias add.
-_F64_EXACT = 2**52
+# float32 / float64 represent every integer below 2**24 / 2**53 exactly
+_F32_EXACT = 2**24
+_F64_EXACT = 2**53
 # elements of the largest temporary (im2col matrix / currents) per chunk of samples: 64 MB float64
 _CHUNK_ELEMS = 8_000_000
 
@@ -51,15 +52,33 @@ class RefResult:
 
 
 # ---- exact integer products ---------------------------------------------------------------------
+def exact_dtype(amax: int, b: np.ndarray):
+    """The cheapest dtype in which ``a @ b`` is exact when ``|a| <= amax``.
+
+    Every partial sum of a row of ``a`` with a column of ``b`` is an integer of magnitude at most
+    ``amax * max_col sum|b|``; float32 holds all integers below 2**24 exactly and float64 those
+    below 2**53, so in that range BLAS gives the exact result whatever its summation order.
+    """
+    bound = amax * int(np.abs(b.astype(np.int64)).sum(axis=0).max()) if b.size else 0
+    if bound < _F32_EXACT:
+        return np.float32
+    if bound < _F64_EXACT:
+        return np.float64
+    return np.int64
+
+
+def _absmax(a: np.ndarray) -> int:
+    if a.size == 0:
+        return 0
+    return int(a.max()) if a.dtype.kind in "ub" else int(np.abs(a.astype(np.int64, copy=False)).max())
+
+
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for integer arrays, exact, as int64 (float64 BLAS when provably exact)."""
+    """``a @ b`` for integer arrays, exact, as int64 (float BLAS when provably exact)."""
     if a.size == 0 or b.size == 0:
         return np.zeros(a.shape[:-1] + b.shape[-1:], dtype=np.int64)
-    amax = int(np.abs(a).max()) if a.dtype.kind == "i" else int(a.max())
-    bcol = int(np.abs(b.astype(np.int64)).sum(axis=0).max())
-    if amax * bcol < _F64_EXACT:
-        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
-    return np.matmul(a.astype(np.int64), b.astype(np.int64))
+    dt = exact_dtype(_absmax(a), b)
+    return np.matmul(a.astype(dt, copy=False), b.astype(dt)).astype(np.int64, copy=False)
 
 
 def _chunks(n: int, per_sample: int):
@@ -73,19 +92,22 @@ def conv_current(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -
     """Weighted input of a 2-D convolution (no bias): ``[M, C, H, W]`` -> int64 ``[M, Co, Ho, Wo]``.
 
     Zero padding, floor output size (like ``torch.nn.Conv2d``). Implemented as im2col + one matrix
-    product; callers chunk ``M`` to bound memory.
+    product in the cheapest exact dtype; callers chunk ``M`` to bound memory.
     """
     co, ci, kh, kw = weight.shape
     m, c, h, w = x.shape
     if c != ci:
         raise ValueError(f"conv expects {ci} input channels, got {c}")
+    wmat = weight.reshape(co, -1).T
+    dt = exact_dtype(_absmax(x), wmat)
+    x = x.astype(dt, copy=False)  # convert before im2col: one copy of the big matrix, not two
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     ho = (h + 2 * padding - kh) // stride + 1
     wo = (w + 2 * padding - kw) // stride + 1
     win = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(m * ho * wo, ci * kh * kw)
-    out = exact_matmul(cols, weight.reshape(co, -1).T)  # [M*Ho*Wo, Co]
+    out = np.matmul(cols, wmat.astype(dt)).astype(np.int64, copy=False)  # [M*Ho*Wo, Co]
     return out.reshape(m, ho, wo, co).transpose(0, 3, 1, 2)
 
 
@@ -159,7 +181,13 @@ def spiking_conv2d(x: np.ndarray, layer: SpikingConv2d, skip_x: Optional[np.ndar
     per_sample = t_steps * ho * wo * max(ci * kh * kw, co)
     for sl in _chunks(n, per_sample):
         m = sl.stop - sl.start
-        cur = conv_current(x[sl].reshape(m * t_steps, c, h, w), layer.weight, layer.stride, layer.padding)
+        xc = x[sl]
+        if t_steps > 1 and (xc == xc[:, :1]).all():
+            # the same frame at every step (direct encoding repeats the image): convolve it once
+            cur = conv_current(xc[:, 0], layer.weight, layer.stride, layer.padding)
+            cur = np.broadcast_to(cur[:, None], (m, t_steps) + cur.shape[1:]).reshape((m * t_steps,) + cur.shape[1:])
+        else:
+            cur = conv_current(xc.reshape(m * t_steps, c, h, w), layer.weight, layer.stride, layer.padding)
         if layer.skip is not None:
             sx = _check_input(skip_x, 5, f"{layer.name} skip")[sl]
             cur = cur + skip_current(sx.reshape((m * t_steps,) + sx.shape[2:]), layer.skip, (co, ho, wo))
@@ -191,9 +219,13 @@ def spike_maxpool2d(x: np.ndarray, layer: MaxPool2d) -> np.ndarray:
     n, t_steps, c, h, w = x.shape
     ho = (h - layer.kernel) // layer.stride + 1
     wo = (w - layer.kernel) // layer.stride + 1
-    win = sliding_window_view(x, (layer.kernel, layer.kernel), axis=(3, 4))
-    win = win[:, :, :, :: layer.stride, :: layer.stride][:, :, :, :ho, :wo]
-    return win.max(axis=(5, 6))
+    k, st = layer.kernel, layer.stride
+    out = None
+    for dy in range(k):  # max of k*k strided slices: far faster than reducing tiny windows
+        for dx in range(k):
+            sl = x[:, :, :, dy : dy + st * (ho - 1) + 1 : st, dx : dx + st * (wo - 1) + 1 : st]
+            out = sl.copy() if out is None else np.maximum(out, sl, out=out)
+    return out
 
 
 def readout(x: np.ndarray, layer: Readout) -> np.ndarray:
