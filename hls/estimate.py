@@ -52,6 +52,10 @@ first layer), per sample::
   * The output spike array ``res[T * n_out]`` (1 bit) is a memory owned by the producing layer,
     two copies (ping-pong between dataflow processes).
   * Control: a base FSM cost plus one counter per loop (``2 * bits`` LUT, ``bits`` FF).
+  * The first layer reads the top-level input, which the project reshapes completely into one
+    ``T * n_in * input_bits`` wide port (``ARRAY_RESHAPE complete``): the walk's variable-index
+    read of it is a ``T * n_in : 1`` multiplexer (``input_bits * ceil((T n_in - 1) / 3)`` LUT), and
+    the DATAFLOW region holds the port value in one register channel (``T n_in input_bits`` FF).
 
 Readout (``spike_readout``): the same accumulate engine with accumulators wide enough for the
 sum over T (``out[k] = sum_t (b_k + sum_i W_ki s_t[i])``), no neuron, no output spike array.
@@ -77,7 +81,7 @@ count can rise by a few dozen where a shrinking array leaves BRAM for LUTRAM, as
 Vitis; the co-design loop should therefore compare budgets, not single steps of one resource.
 
 Known limits (say so when quoting these numbers): bank conflicts of the P lanes are ignored
-(Vitis may raise the scatter II), the top-level input and output ports are not counted, and
+(Vitis may raise the scatter II), the AXI/handshake logic of the top is not counted, and
 the model was calibrated on no real synthesis run -- it is a consistent, monotone yardstick
 for co-design, not a promise of post-route figures.
 """
@@ -391,6 +395,10 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     a.mem("weights", P * (target_bits + lyr.w_bits), math.ceil(n_table / P), rom=True, has_uram=has_uram)
     a.mem("offsets", index_bits, n_rows + 1, rom=True, has_uram=has_uram)
     a.mem("bias", signed_bits(int(lyr.bias.min(initial=0)), int(lyr.bias.max(initial=0))), co, rom=True, has_uram=has_uram)
+    if first:
+        in_bits = net.input_bits
+        n_in_total = T * int(np.prod(in_shape))
+        a.add("input_port", LUT=mux_luts(n_in_total, in_bits), FF=n_in_total * in_bits)
     a.add("control", LUT=CTRL_LUT, FF=CTRL_FF)
     a.counter(T)
     a.counter(n_rows)

@@ -107,13 +107,13 @@ def _num(x: Any) -> Optional[float]:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def read_events(prj: Path, names: list[str]) -> Optional[dict[str, dict[str, float]]]:
+def read_events(prj: Path, names: Mapping[str, str]) -> Optional[dict[str, dict[str, float]]]:
     """Per-layer event counts per sample from ``PRJ/csim.json``, or None when there is none.
 
-    Accepted layouts (per layer: ``in_events`` and optionally ``synops``, ``out_spikes``):
-    ``{"layers": {name: {...}}}`` or ``{"layers": [{"name": ..., ...}]}`` (also under
-    ``"events"``). Counts are per sample, unless the entry (or the file) says ``"per": "total"``
-    together with ``"samples"``, in which case they are divided by the sample count.
+    ``names`` maps each network layer to its name in the project (hls4ml's layer name). The file
+    is what :func:`spikehls.hls.csim.csim` writes: ``{"layers": {hls_name: {"in_events_per_sample",
+    "synops_per_sample", "out_spikes_per_sample", ...}}}``. Plain ``in_events`` / ``synops`` keys
+    (per sample) and a list of ``{"name": ...}`` entries are read too.
     """
     f = prj / CSIM_FILE
     if not f.is_file():
@@ -122,7 +122,7 @@ def read_events(prj: Path, names: list[str]) -> Optional[dict[str, dict[str, flo
         data = json.loads(f.read_text())
     except json.JSONDecodeError as err:
         raise SpikehlsError(f"{f}: invalid JSON ({err.msg}, line {err.lineno})") from None
-    block = data.get("layers", data.get("events")) if isinstance(data, dict) else None
+    block = data.get("layers") if isinstance(data, dict) else None
     if block is None:
         return None
     if isinstance(block, list):
@@ -130,22 +130,28 @@ def read_events(prj: Path, names: list[str]) -> Optional[dict[str, dict[str, flo
     if not isinstance(block, dict):
         raise SpikehlsError(f"{f}: 'layers' must be a mapping or a list of layer entries")
     out: dict[str, dict[str, float]] = {}
-    for name in names:
-        e = block.get(name)
+    for name, hls_name in names.items():
+        e = block.get(hls_name, block.get(name))
         if not isinstance(e, dict):
             continue
-        per = e.get("per", data.get("per", "sample"))
-        samples = _num(e.get("samples", data.get("samples")))
-        div = samples if per == "total" and samples else 1.0
-        row = {k: _num(e.get(k)) for k in ("in_events", "synops", "out_spikes")}
-        if row["in_events"] is None:
-            continue
-        out[name] = {k: v / div for k, v in row.items() if v is not None}
+        row = {}
+        for k in ("in_events", "synops", "out_spikes"):
+            v = _num(e.get(f"{k}_per_sample", e.get(k)))
+            if v is not None:
+                row[k] = v
+        if "in_events" in row:
+            out[name] = row
     return out or None
 
 
+def meta_layers_by_net_name(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Project layer entries keyed by the network's layer name (``source_name``, the QONNX node
+    name, where hls4ml renamed the layer; else ``name``)."""
+    return {lyr.get("source_name") or lyr["name"]: lyr for lyr in meta["layers"]}
+
+
 def project_parallelism(meta: dict[str, Any]) -> dict[str, int]:
-    return {lyr["name"]: int(lyr.get("parallelism") or 1) for lyr in meta["layers"]}
+    return {n: int(lyr.get("parallelism") or 1) for n, lyr in meta_layers_by_net_name(meta).items()}
 
 
 # ---- building the report ------------------------------------------------------------------------
@@ -254,11 +260,11 @@ def build_report(
     brd = project_board(prj, meta, board)
     net = net if net is not None else project_net(prj, meta)
     names = [lyr.name for lyr in net.layers]
-    meta_layers = {lyr["name"]: lyr for lyr in meta["layers"]}
+    meta_layers = meta_layers_by_net_name(meta)
     missing = [n for n in names if n not in meta_layers]
     if missing:
         raise SpikehlsError(f"{prj / META_FILE}: no entry for layer(s) {', '.join(missing)} of the network")
-    events = read_events(prj, names)
+    events = read_events(prj, {n: meta_layers[n]["name"] for n in names})
     est: Estimate = estimate(net, brd, project_parallelism(meta), events)
     est_d = est.to_dict()
 

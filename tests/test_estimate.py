@@ -121,6 +121,9 @@ def test_dense_layer_resources_by_hand():
     assert b["crossbar"] == {"LUT": 2 * 4 * mux_luts(4, acc_bits)}
     sum_bits = max(8, acc_bits) + 2
     assert b["neuron"] == {"LUT": 4 * sum_bits, "FF": 3 * sum_bits}  # IF: no leak subtractor
+    # the first layer reads the completely reshaped top-level input: T*n_in = 8 one-bit words
+    assert b["input_port"] == {"LUT": mux_luts(8, 1), "FF": 8}
+    assert "input_port" not in e.per_layer[1].detail["breakdown"]
     assert d.DSP == 0 and d.URAM == 0 and d.BRAM18 == 0  # everything this small is LUTRAM/registers
     assert d.LUT == sum(v.get("LUT", 0) for v in b.values())
     assert d.FF == sum(v.get("FF", 0) for v in b.values())

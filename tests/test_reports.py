@@ -354,18 +354,29 @@ def test_layer_shares_sum_to_one(tmp_path):
 def test_csim_events_give_activity_latency(tmp_path):
     net = small_net()
     prj = fabricate_project(tmp_path / "prj", net)
+    # hls4ml may rename a layer: the project keeps the network's name as source_name
+    meta = json.loads((prj / "spikehls.json").read_text())
+    meta["layers"][2].update(name="conv2_hls", source_name="conv2")
+    (prj / "spikehls.json").write_text(json.dumps(meta))
     worst = estimate(net, load_board("pynq-z2"), 4)
-    layers = [
-        {"name": le.name, "in_events": le.detail["events_worst"] * 0.25 * 10, "synops": le.detail["synops_worst"] * 0.25 * 10}
-        for le in worst.per_layer
-        if "events_worst" in le.detail
-    ]
-    (prj / "csim.json").write_text(json.dumps({"per": "total", "samples": 10, "layers": layers}))
+    layers = {}
+    for le, entry in zip(worst.per_layer, meta["layers"]):
+        if "events_worst" in le.detail:  # the layout spikehls.hls.csim writes
+            layers[entry["name"]] = {
+                "class": entry["class"],
+                "in_events_per_sample": le.detail["events_worst"] * 0.25,
+                "synops_per_sample": le.detail["synops_worst"] * 0.25,
+                "out_spikes_per_sample": 3.0,
+            }
+    (prj / "csim.json").write_text(json.dumps({"samples": 10, "exact": True, "layers": layers}))
     r = build_report(prj)
     act = r["latency"]["cycles"]["activity"]
     assert act is not None and act < r["latency"]["cycles"]["worst"]
     assert r["events"]["conv2"]["in_events"] == pytest.approx(worst.per_layer[2].detail["events_worst"] * 0.25)
     assert r["latency"]["us"]["activity"] == pytest.approx(act / 100)
+    expect = estimate(net, load_board("pynq-z2"), 4, {n: v for n, v in r["events"].items()})
+    assert act == pytest.approx(expect.cycles_activity)
+    assert all(row["cycles_activity"] is not None for row in r["per_layer"])
 
 
 def test_errors_name_the_file(tmp_path):
@@ -420,3 +431,49 @@ def test_cli_table_says_no_when_over(tmp_path, capsys):
     assert "fits the board budget: NO (LUT +100%)" in out
     assert json.loads((prj / "report.json").read_text())["fits"] is False
     assert "NO" in format_table(run_report(prj, tight_board(tmp_path, lut=used)))
+
+
+# ---- on a project the HLS stage really generates ---------------------------------------------------
+
+
+def _real_project(tmp_path: Path, n: int = 6) -> Path:
+    from spikehls.hls.project import generate_project
+    from spikehls.quantize import reference
+    from spikehls.quantize.qonnx_export import export_qonnx
+    from spikehls.quantize.testvectors import save_testvectors
+
+    net = small_net()
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(n, net.time_steps, 1, 12, 12))
+    x[rng.random(x.shape) < 0.5] = 0
+    x[:, 1:] = x[:, :1]  # direct encoding repeats the frame
+    save_testvectors(tmp_path / "tv.npz", x, np.zeros(n, np.int64), reference.run(net, x))
+    export_qonnx(net, tmp_path / "m.onnx")
+    generate_project(tmp_path / "m.onnx", "pynq-z2", tmp_path / "prj", testvectors=tmp_path / "tv.npz", parallelism=2)
+    return tmp_path / "prj"
+
+
+def test_report_on_a_generated_project(tmp_path):
+    prj = _real_project(tmp_path)
+    r = build_report(prj)
+    assert [row["name"] for row in r["per_layer"]] == ["conv1", "pool1", "conv2", "pool2", "fc"]
+    assert [row["hls_index"] for row in r["per_layer"]] == [2, 3, 4, 5, 6]  # the config<index> the firmware uses
+    fw = (prj / "firmware" / "myproject.cpp").read_text()
+    for row in r["per_layer"]:
+        assert f"config{row['hls_index']}>" in fw
+    assert all(row["parallelism"] == 2 for row in r["per_layer"] if row["kind"] != "maxpool")
+    assert r["board"]["name"] == "PYNQ-Z2" and r["source"] == "estimate"
+    assert r["total"] == estimate(small_net(), load_board("pynq-z2"), 2).total
+
+
+@pytest.mark.slow
+def test_report_after_csim_uses_its_events(tmp_path):
+    from spikehls.hls.csim import csim
+
+    prj = _real_project(tmp_path)
+    res = csim(prj)
+    assert res["exact"]
+    r = build_report(prj)
+    assert r["events"]["conv2"]["in_events"] == pytest.approx(res["layers"]["conv2"]["in_events_per_sample"])
+    act, worst = r["latency"]["cycles"]["activity"], r["latency"]["cycles"]["worst"]
+    assert act is not None and 0 < act <= worst
