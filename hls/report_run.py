@@ -337,16 +337,55 @@ def build_report(
         "max_latency_us": brd.hls.max_latency_us,
         "notes": notes,
     }
+    return _judge(report, brd)
+
+
+def _judge(report: dict[str, Any], brd: Board) -> dict[str, Any]:
+    """Add utilization, fits, over_budget and layer shares to a report with total/latency/per_layer."""
     report["utilization"] = _utilization(report["total"], brd)
     detail = fits_detail(report, brd)
     report["fits_detail"] = detail
     report["fits"] = all(v is not False for v in detail.values())
     if brd.hls.max_latency_us is not None:
-        report["latency"]["bound_checked"] = _latency_for_bound(latency)[1]
+        report["latency"]["bound_checked"] = _latency_for_bound(report["latency"])[1]
     ob = over_budget(report, brd)
     report["over_budget"] = {k: (None if math.isinf(v) else v) for k, v in ob.items()}  # JSON has no inf
     report["layer_shares"] = layer_shares(report)
     return report
+
+
+def estimate_report(
+    net: IntNet,
+    board: str | Path | Board,
+    parallelism: int | Mapping[str, int] | None = None,
+    events: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Any]:
+    """The same report, straight from an integer network and the model (no HLS project needed).
+
+    For sweeps and for the co-design loop between two HLS generations: ``source`` is always
+    ``estimate``; ``parallelism``/``events`` as in :func:`spikehls.hls.estimate.estimate`.
+    """
+    brd = board if isinstance(board, Board) else load_board(board)
+    est = estimate(net, brd, parallelism, events)
+    d = est.to_dict()
+    report: dict[str, Any] = {
+        "format": "spikehls.report/1",
+        "project": None,
+        "board": {"name": brd.name, "source": brd.source, "part": brd.part, "clock_mhz": brd.clock_mhz},
+        "source": "estimate",
+        "sources": {"total": "estimate", "per_layer": "estimate", "latency": "estimate"},
+        "total": dict(est.total),
+        "latency": {**d["latency"], "source": "estimate"},
+        "per_layer": [_layer_row(le, {}) for le in est.per_layer],
+        "events": dict(events) if events else None,
+        "estimate": {"source": "estimate", "total": d["total"], "latency": d["latency"]},
+        "synth_reports": {},
+        "budget": {k: float(getattr(brd.budget, k)) for k in RESOURCE_KINDS},
+        "allowed": {k: float(v) for k, v in brd.allowed().items()},
+        "max_latency_us": brd.hls.max_latency_us,
+        "notes": [],
+    }
+    return _judge(report, brd)
 
 
 # ---- presenting it ----------------------------------------------------------------------------

@@ -262,6 +262,22 @@ def test_report_from_estimate(tmp_path):
     assert r["latency"]["cycles"]["activity"] is None  # no csim.json
 
 
+def test_estimate_report_without_a_project(tmp_path):
+    from spikehls.hls.report_run import estimate_report
+
+    net = small_net()
+    prj = fabricate_project(tmp_path / "prj", net)
+    a, b = build_report(prj), estimate_report(net, "pynq-z2", 4)
+    for k in ("source", "sources", "total", "latency", "utilization", "fits", "over_budget", "layer_shares"):
+        assert b[k] == a[k], k
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "hls_index"} for r in rows]  # noqa: E731
+    assert strip(b["per_layer"]) == strip(a["per_layer"])
+    used = b["total"]["LUT"]
+    tight = estimate_report(net, tight_board(tmp_path, lut=used), 4)
+    assert tight["fits"] is False and tight["over_budget"]["LUT"] == pytest.approx(1.0)
+    assert "NO" in format_table({**tight, "project": "(model)"})
+
+
 def test_parsed_reports_override_and_say_so(tmp_path):
     prj = fabricate_project(tmp_path / "prj", small_net())
     shutil.copytree(VITIS / "myproject_prj", prj / "myproject_prj")
