@@ -29,7 +29,7 @@ from spikehls.fileio import atomic_path, write_json, write_text
 
 DRIVER_SRC = Path(__file__).resolve().parent / "cpp" / "spikehls_csim.cpp"
 CXX = os.environ.get("CXX", "g++")
-CXXFLAGS = ["-O2", "-std=c++14", "-w"]
+CXXFLAGS = ["-O2", "-std=c++11", "-w"]  # C++11: what Vitis HLS csim uses (-std=c++0x)
 
 
 @dataclass
