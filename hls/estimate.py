@@ -80,8 +80,11 @@ area (LUT or FF + 288 per RAMB18, the LUT6 count of 18 Kbit of LUTRAM). A single
 count can rise by a few dozen where a shrinking array leaves BRAM for LUTRAM, as it does in
 Vitis; the co-design loop should therefore compare budgets, not single steps of one resource.
 
-Known limits (say so when quoting these numbers): bank conflicts of the P lanes are ignored
-(Vitis may raise the scatter II), the AXI/handshake logic of the top is not counted, and
+Known limits (say so when quoting these numbers): the scatter loop is taken at II = 1 with P
+lanes, as the kernel intends; Vitis reaches that only if it can see that the lanes hit different
+accumulator banks, that the table ROMs have P read ports and that iterations do not depend on
+each other through ``acc`` (else it raises the II). The AXI/handshake logic of the top is not
+counted, and
 the model was calibrated on no real synthesis run -- it is a consistent, monotone yardstick
 for co-design, not a promise of post-route figures.
 """
