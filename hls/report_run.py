@@ -243,6 +243,9 @@ def _layer_row(le, meta_layer: Mapping[str, Any]) -> dict[str, Any]:
         "cycles_worst": le.cycles_worst,
         "cycles_activity": le.cycles_activity,
         "source": "estimate",
+        # where the model puts this layer's cost (labelled: it stays the model's even when
+        # csynth figures replace the numbers above)
+        "estimate_detail": le.detail,
     }
     if "index" in meta_layer:
         d["hls_index"] = int(meta_layer["index"])
