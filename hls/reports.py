@@ -203,6 +203,13 @@ def find_csynth_folder(prj: str | Path, top: Optional[str] = None) -> Optional[t
             folder = sln_dir / sol / "syn" / "report"
             if (folder / f"{name}_csynth.xml").is_file() or (folder / "csynth.xml").is_file():
                 return folder, name
+    # other layouts (e.g. the unified Vitis flow's <work_dir>/hls/syn/report): any syn/report
+    # folder a few levels down holding the top report
+    if top:
+        for depth in ("*/syn/report", "*/*/syn/report", "*/*/*/syn/report"):
+            for folder in sorted(prj.glob(depth)):
+                if (folder / f"{top}_csynth.xml").is_file() or (folder / "csynth.xml").is_file():
+                    return folder, top
     return None
 
 

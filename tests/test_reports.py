@@ -97,6 +97,15 @@ def test_per_layer_modules_with_instance_tree():
     assert reports.match_layer_modules(rep.modules, {"x": ["config9"]}, rep.hierarchy) == {"x": []}
 
 
+def test_other_layout_without_solution_file(tmp_path):
+    # a report folder outside hls4ml's <top>_prj/<solution> layout (e.g. the unified Vitis flow)
+    src = VITIS / "myproject_prj" / "solution1" / "syn" / "report"
+    shutil.copytree(src, tmp_path / "myproject" / "hls" / "syn" / "report")
+    (tmp_path / "project.tcl").write_text((VITIS / "project.tcl").read_text())
+    rep = reports.read_csynth(tmp_path)
+    assert rep is not None and rep.top.resources["LUT"] == 7184 and len(rep.modules) == 9
+
+
 def test_no_synthesis_run_is_none(tmp_path):
     (tmp_path / "project.tcl").write_text('set project_name "myproject"\n')
     assert reports.read_csynth(tmp_path) is None
