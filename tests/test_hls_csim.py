@@ -1,0 +1,126 @@
+"""Slow tests: generate, compile (g++) and C-simulate real projects, equal to the reference on
+every sample, every layer and every spike. Compiles are kept few: each costs seconds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _hls_nets import handmade_inputs, handmade_net, write_run  # noqa: E402
+
+from spikehls.cli import main  # noqa: E402
+from spikehls.hls.csim import csim, simulate  # noqa: E402
+from spikehls.hls.project import generate_project  # noqa: E402
+from spikehls.quantize import reference as ref  # noqa: E402
+from spikehls.quantize.intnet import MaxPool2d, SpikingConv2d, SpikingDense  # noqa: E402
+from spikehls.quantize.random_net import random_inputs, random_intnet  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+# Seeds of random_intnet chosen (by looking at what they draw) so that together they hold every
+# layer type, identity and 1x1 skips (from a layer and from the input, spikes and pixels), IF and
+# LIF, both resets, all three encodings and T = 1; test_random_seeds_cover_everything checks it.
+SEEDS = (9, 14, 120, 13, 3)
+
+
+def _describe(net) -> set[str]:
+    tags = {f"enc:{net.encoding}"} | ({"T=1"} if net.time_steps == 1 else set())
+    for lyr in net.layers:
+        tags.add(type(lyr).__name__)
+        nrn = getattr(lyr, "neuron", None)
+        if nrn is not None:
+            tags |= {f"reset:{nrn.reset}", "LIF" if nrn.leak_shift else "IF"}
+        skip = getattr(lyr, "skip", None)
+        if skip is not None:
+            tags.add("skip:identity" if skip.weight is None else "skip:1x1")
+            if skip.source == "input":
+                tags.add(f"skip:input-{net.encoding}")
+    return tags
+
+
+def test_random_seeds_cover_everything():
+    tags = set().union(*(_describe(random_intnet(np.random.default_rng(s))) for s in SEEDS))
+    need = {
+        "SpikingConv2d", "SpikingDense", "MaxPool2d", "Readout", "reset:zero", "reset:subtract", "IF", "LIF",
+        "skip:identity", "skip:1x1", "skip:input-direct", "enc:direct", "enc:rate", "enc:bitplane", "T=1",
+    }
+    assert need <= tags, need - tags
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_network_csim_equals_reference(seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    net = random_intnet(rng)
+    x = random_inputs(rng, net, 12)
+    run = write_run(net, tmp_path / "run", x)
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz")
+    r = csim(tmp_path / "prj")
+    assert r["samples"] == 12
+    assert r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0 and r["exact"]
+    # and independently of the stored test vectors: run again, compare with a fresh reference
+    sim = simulate(tmp_path / "prj", x)
+    want = ref.run(net, x)
+    np.testing.assert_array_equal(sim.readout, want.readout)
+    for lyr in net.layers[:-1]:
+        np.testing.assert_array_equal(sim.spikes[lyr.name], want.spikes[lyr.name])
+        # the C-simulation counters: output spikes per sample of every spiking layer
+        np.testing.assert_array_equal(sim.counters[lyr.name][:, 2], want.spikes[lyr.name].reshape(len(x), -1).sum(1))
+
+
+@pytest.fixture(scope="module")
+def handmade_project(tmp_path_factory):
+    net = handmade_net(reset="zero", leak_shift=2, encoding="bitplane")
+    x = handmade_inputs(net, 20)
+    base = tmp_path_factory.mktemp("hand")
+    run = write_run(net, base / "run", x, labels=np.arange(20) % 3)
+    assert main(["hls", "--run", str(run), "--board", "zcu104", "--out", str(base / "prj"), "--parallelism", "4",
+                 "--layer-parallelism", "conv1=2"]) == 0
+    return net, x, run, base / "prj"
+
+
+def test_cli_csim_exact_and_counters(handmade_project, capsys):
+    net, x, run, prj = handmade_project
+    assert main(["csim", "--project", str(prj)]) == 0
+    out = capsys.readouterr().out
+    assert "EXACT" in out
+    r = json.loads((prj / "csim.json").read_text())
+    for key in ("samples", "spike_mismatches", "readout_mismatches", "accuracy", "seconds", "compile_seconds"):
+        assert key in r
+    assert r["samples"] == 20 and r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0
+    want = ref.run(net, x)
+    assert r["accuracy"] == pytest.approx(float((want.prediction == np.arange(20) % 3).mean()))
+    # events per sample: conv0 sees every input spike, the readout every fc0 spike
+    assert r["layers"]["conv0"]["in_events_per_sample"] == pytest.approx(x.reshape(20, -1).sum(1).mean())
+    assert r["layers"]["readout"]["in_events_per_sample"] == pytest.approx(want.spikes["fc0"].reshape(20, -1).sum(1).mean())
+    assert main(["csim", "--project", str(prj), "--samples", "5"]) == 0
+    assert json.loads((prj / "csim.json").read_text())["samples"] == 5
+
+
+def test_cli_csim_exit_1_on_any_difference(handmade_project, capsys, tmp_path):
+    net, x, run, prj = handmade_project
+    z = dict(np.load(run / "testvectors.npz"))
+    z["spikes__conv1"] = z["spikes__conv1"].copy()
+    z["spikes__conv1"][3, 0, 0, 0, 0] ^= 1  # one spike of one sample differs from the reference
+    np.savez(prj / "spikehls" / "testvectors.npz", **z)
+    assert main(["csim", "--project", str(prj)]) == 1
+    assert "MISMATCH: spike mismatches 1, readout mismatches 0" in capsys.readouterr().out
+    r = json.loads((prj / "csim.json").read_text())
+    assert r["layers"]["conv1"]["spike_mismatches"] == 1 and r["layers"]["conv1"]["first_mismatch_sample"] == 3
+    shutil.copyfile(run / "testvectors.npz", prj / "spikehls" / "testvectors.npz")
+
+
+def test_hls4ml_compile_and_predict_still_work(tmp_path):
+    """People who know hls4ml get a normal ModelGraph: compile() + predict() give the readout."""
+    net = handmade_net(reset="subtract", leak_shift=0, encoding="direct")
+    x = handmade_inputs(net, 4)
+    run = write_run(net, tmp_path / "run", x)
+    model = generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz")
+    model.compile()
+    y = model.predict((x.reshape(4, -1) * 2.0**-8).astype(np.float32))  # the QONNX input: pixel * 2^-8
+    np.testing.assert_array_equal(np.asarray(y).reshape(4, -1), ref.run(net, x).readout)
