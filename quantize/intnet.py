@@ -226,6 +226,10 @@ class IntNet:
                         raise SpikehlsError(f"layer {lyr.name}: identity skip from {skip.source} has {src[0]} channels, needs {dst[0]}")
                 elif skip.weight.shape != (dst[0], src[0]):
                     raise SpikehlsError(f"layer {lyr.name}: skip weight shape {skip.weight.shape} != {(dst[0], src[0])}")
+                else:
+                    lo, hi = -(2 ** (skip.w_bits - 1)), 2 ** (skip.w_bits - 1) - 1
+                    if skip.weight.size and (skip.weight.min() < lo or skip.weight.max() > hi):
+                        raise SpikehlsError(f"layer {lyr.name}: skip weights exceed {skip.w_bits}-bit range [{lo}, {hi}]")
                 if ((src[1] - 1) // skip.stride + 1, (src[2] - 1) // skip.stride + 1) != dst[1:]:
                     raise SpikehlsError(f"layer {lyr.name}: skip from {skip.source} has spatial size {src[1:]} (stride {skip.stride}), needs {dst[1:]}")
 

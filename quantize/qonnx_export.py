@@ -67,8 +67,13 @@ def _check_exportable(net: IntNet, bias_bits: int) -> None:
         if lyr.bias.size and (lyr.bias.min() < blo or lyr.bias.max() > bhi):
             need = int(max(abs(int(lyr.bias.min())) - 1, int(lyr.bias.max()))).bit_length() + 1
             raise SpikehlsError(f"layer {lyr.name}: bias needs {need} bits, more than bias_bits={bias_bits}")
-        if not 1 <= lyr.w_bits <= 24:
-            raise SpikehlsError(f"layer {lyr.name}: w_bits={lyr.w_bits}, allowed 1..24")
+        # qonnx's Quant turns signed 1-bit values into bipolar +-1, so 1-bit weights cannot pass it
+        bits = [("w_bits", lyr.w_bits)]
+        if getattr(lyr, "skip", None) is not None and lyr.skip.weight is not None:
+            bits.append(("skip w_bits", lyr.skip.w_bits))
+        for what, b in bits:
+            if not 2 <= b <= 24:
+                raise SpikehlsError(f"layer {lyr.name}: {what}={b}, QONNX export allows 2..24")
 
 
 class _GraphBuilder:

@@ -184,6 +184,11 @@ def test_export_rejects_what_it_cannot_express(tmp_path):
     with pytest.raises(SpikehlsError, match="bias_bits"):
         export_qonnx(_skip_net(), path, bias_bits=40)
     net = _skip_net()
+    net.layers[2].skip.w_bits = 1
+    net.layers[2].skip.weight = -(net.layers[2].skip.weight > 0).astype(np.int64)  # fits signed 1 bit
+    with pytest.raises(SpikehlsError, match="conv2: skip w_bits=1"):
+        export_qonnx(net, path)
+    net = _skip_net()
     net.layers[1].in_scale = 2**-8
     with pytest.raises(SpikehlsError, match="in_scale"):
         export_qonnx(net, path)
@@ -305,3 +310,10 @@ def test_rename_tensor_renames_every_occurrence():
     mw = cleanup_model(ModelWrapper(build_qonnx(net)))
     _assert_matches(mw, net, random_inputs(np.random.default_rng(0), net, 2))
     assert intnets_equal(intnet_from_qonnx(mw), net)
+
+
+def test_skip_weights_must_fit_their_bits():
+    net = _skip_net()
+    net.layers[2].skip.w_bits = 2  # weights drawn in [-3, 3] do not fit [-2, 1]
+    with pytest.raises(SpikehlsError, match="conv2: skip weights exceed 2-bit range"):
+        net.validate()
