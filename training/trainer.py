@@ -9,7 +9,8 @@ Run directory (every file written atomically; see spikehls.fileio)::
     DIR/last.pt          everything needed to resume: model, optimizer, pruner, RNG states, epoch
     DIR/summary.json     the result (test_accuracy, channels_total/kept, per-layer counts, SynOps, seconds, ...)
 
-Order of one epoch: train (masks re-applied after every optimizer step, SCA scores accumulated)
+Order of one epoch (evaluation every ``train.eval_every`` epochs and always after the last; the
+metrics of epochs without evaluation hold null): train (masks re-applied after every optimizer step, SCA scores accumulated)
 -> evaluate on the test set (SynOps, firing rates) -> maybe save as best -> SCA mask update
 (not after the last epoch: nothing would train under the new masks) -> metrics line -> last.pt.
 
@@ -48,6 +49,7 @@ CHECKPOINT_FORMAT = "spikehls.checkpoint/1"
 #: config fields that may differ between the original run and a resumed one
 _RESUMABLE_CHANGES = {("train", "epochs"), ("train", "device"), ("train", "num_threads")}
 EVAL_BATCH = 256
+_EVAL_KEYS = ("test_acc", "test_loss", "synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -139,8 +141,16 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool
     elif out.exists() and any((out / f).exists() for f in ("metrics.jsonl", "last.pt", "checkpoint.pt", "summary.json")):
         raise SpikehlsError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
 
+    threads = torch.get_num_threads()
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
+    try:
+        return _train(cfg, out, resume, progress, on_epoch, last_path)
+    finally:
+        torch.set_num_threads(threads)  # do not leak a global setting into the caller
+
+
+def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_path: Path) -> dict:
     device = resolve_device(cfg.train.device)
     seed = cfg.train.seed
 
@@ -211,11 +221,12 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         bar.close()
 
-        ev = evaluate(model, test_set, cfg, device, progress)
+        evaluated = (epoch + 1) % cfg.train.eval_every == 0 or epoch == epochs - 1
+        ev = evaluate(model, test_set, cfg, device, progress) if evaluated else dict.fromkeys(_EVAL_KEYS)
         masks = pruner.masks.copy() if pruner is not None else Masks.full(model.prunable_groups())
         sca_masked = pruner is None or epoch > cfg.sca.start_epoch or epochs - 1 <= cfg.sca.start_epoch
         epoch_no = epoch + 1
-        is_best = sca_masked and ev["test_acc"] > best["test_acc"]
+        is_best = evaluated and sca_masked and ev["test_acc"] > best["test_acc"]
         if is_best:
             best = {"test_acc": ev["test_acc"], "epoch": epoch_no,
                     **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
@@ -244,7 +255,7 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool
                              "encode": g_encode.get_state(), "augment": g_aug.get_state()},
                      "epoch": epoch_no, "seconds": seconds, "best": best}, last_path)
         last_eval = record
-        if progress:
+        if progress and evaluated:
             tqdm.write(f"epoch {epoch_no:>3}/{epochs}  loss {record['loss']:.4f}  train {record['train_acc']:.2%}  "
                        f"test {record['test_acc']:.2%}  channels {masks.kept()}/{masks.total()}  "
                        f"SynOps/sample {record['synops_per_sample']:,.0f}  {record['seconds']:.1f}s")

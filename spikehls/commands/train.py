@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _print_epoch(r: dict) -> None:
+    if r["test_acc"] is None:  # not an evaluation epoch (train.eval_every)
+        return
     print(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  train {r['train_acc']:.2%}  test {r['test_acc']:.2%}  "
           f"channels {r['channels_kept_total']}/{r['channels_total']}  SynOps/sample {r['synops_per_sample']:,.0f}  "
           f"{r['seconds']:.1f}s", flush=True)

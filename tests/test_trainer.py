@@ -1,0 +1,186 @@
+"""Training loop: artifacts, determinism, resume, load_run, and the CLI's errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from spikehls.cli import main
+from spikehls.config import config_from_dict, load_config
+from spikehls.errors import SpikehlsError
+from spikehls.training.masks import Masks
+from spikehls.training.trainer import evaluate, load_run, train
+
+TINY = {
+    "dataset": {"name": "digits", "train_limit": 160, "test_limit": 80},
+    "model": {"preset": None, "arch": "vgg", "layers": [4, "M", 6, "M"]},
+    "sca": {"p": 0.5, "q": 0.1},
+    "optim": {"batch_size": 40},
+    "train": {"epochs": 3, "time_steps": 2, "seed": 7},
+}
+
+
+def _tiny(**over) -> dict:
+    cfg = json.loads(json.dumps(TINY))
+    for sec, vals in over.items():
+        cfg.setdefault(sec, {}).update(vals)
+    return cfg
+
+
+def _metrics(d: Path) -> list[dict]:
+    rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        r.pop("seconds")
+    return rows
+
+
+def test_run_artifacts_and_summary(tmp_path):
+    s = train(config_from_dict(_tiny()), tmp_path / "run", progress=False)
+    d = tmp_path / "run"
+    for f in ("config.yaml", "metrics.jsonl", "checkpoint.pt", "masks.json", "last.pt", "summary.json"):
+        assert (d / f).is_file(), f
+    assert not list(d.glob(".*tmp"))  # no temporary leftovers
+    rows = _metrics(d)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    for key in ("loss", "train_acc", "test_acc", "firing_rate", "channels_kept", "synops_per_sample", "lr"):
+        assert key in rows[0]
+    assert rows[0]["channels_kept_total"] == 10 and rows[1]["channels_kept_total"] == 4 + 1  # floor(.4*10)+floor(.1*10)
+    assert rows[0]["mask_update"] is not None and rows[-1]["mask_update"] is None
+    assert not rows[0]["best"]  # dense epoch does not qualify under SCA
+    on_disk = json.loads((d / "summary.json").read_text())
+    assert on_disk == s
+    for key in ("test_accuracy", "channels_total", "channels_kept", "channels_per_layer", "synops_per_sample", "seconds"):
+        assert key in s
+    assert s["channels_total"] == 10 and s["channels_kept"] == Masks.load(d / "masks.json").kept()
+    assert load_config(d / "config.yaml").model.layers == [4, "M", 6, "M"]
+
+
+def test_fixed_seed_identical_metrics(tmp_path):
+    cfg = config_from_dict(_tiny(encoding={"kind": "rate"}))
+    train(cfg, tmp_path / "a", progress=False)
+    train(cfg, tmp_path / "b", progress=False)
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+
+
+def test_resume_after_interruption_gives_identical_run(tmp_path):
+    cfg = config_from_dict(_tiny(encoding={"kind": "rate"}))
+    train(cfg, tmp_path / "full", progress=False)
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_first(rec):
+        if rec["epoch"] == 1:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train(cfg, tmp_path / "cut", progress=False, on_epoch=crash_after_first)
+    assert len(_metrics(tmp_path / "cut")) == 1
+    s = train(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "full")
+    assert s["test_accuracy"] == json.loads((tmp_path / "full" / "summary.json").read_text())["test_accuracy"]
+
+
+def test_on_epoch_false_stops_and_resume_extends(tmp_path):
+    cfg = config_from_dict(_tiny())
+    s = train(cfg, tmp_path / "r", progress=False, on_epoch=lambda r: r["epoch"] < 2)
+    assert s["epochs"] == 2
+    cfg.train.epochs = 4
+    train(cfg, tmp_path / "r", resume=True, progress=False)
+    assert [r["epoch"] for r in _metrics(tmp_path / "r")] == [1, 2, 3, 4]
+
+
+def test_refuses_overwrite_and_bad_resume(tmp_path):
+    cfg = config_from_dict(_tiny(train={"epochs": 1}))
+    train(cfg, tmp_path / "r", progress=False)
+    with pytest.raises(SpikehlsError, match="already holds a training run"):
+        train(cfg, tmp_path / "r", progress=False)
+    with pytest.raises(SpikehlsError, match="nothing to resume"):
+        train(cfg, tmp_path / "other", resume=True, progress=False)
+    changed = config_from_dict(_tiny(train={"epochs": 1}, sca={"p": 0.3}))
+    with pytest.raises(SpikehlsError, match="sca.p differs"):
+        train(changed, tmp_path / "r", resume=True, progress=False)
+
+
+def test_load_run_reproduces_best_accuracy(tmp_path):
+    s = train(config_from_dict(_tiny()), tmp_path / "r", progress=False)
+    cfg, model, masks, summary = load_run(tmp_path / "r")
+    assert summary == s and not model.training
+    assert masks.kept() == s["channels_kept"]
+    from spikehls.training.datasets import load_dataset
+
+    _, test = load_dataset(cfg.dataset, cfg.train.seed)
+    assert evaluate(model, test, cfg, torch.device("cpu"))["test_acc"] == s["test_accuracy"]
+    with pytest.raises(SpikehlsError, match="not a training run"):
+        load_run(tmp_path / "missing")
+
+
+def test_resnet_run(tmp_path):
+    cfg = config_from_dict(_tiny(model={"preset": "resnet_small", "arch": "resnet", "layers": None}, train={"epochs": 2}))
+    s = train(cfg, tmp_path / "r", progress=False)
+    counts = s["channels_per_layer"]
+    assert counts["stem.conv"] == counts["stages.0.0.conv2"]
+
+
+# ---- CLI ------------------------------------------------------------------------------------------
+
+
+def _write(tmp_path: Path, data) -> str:
+    p = tmp_path / "c.yaml"
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return str(p)
+
+
+def test_cli_train_and_summary(tmp_path, capsys):
+    rc = main(["train", "--config", _write(tmp_path, _tiny()), "--out", str(tmp_path / "r"), "--epochs", "2", "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "test acc" in out and "channels" in out and "SynOps" in out
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["epochs"] == 2
+    rc = main(["train", "--config", _write(tmp_path, _tiny()), "--out", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("error:") and "--resume" in err
+    rc = main(["train", "--out", str(tmp_path / "r"), "--resume", "--epochs", "3", "--no-progress"])
+    assert rc == 0 and len(_metrics(tmp_path / "r")) == 3
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("dataset: [unclosed", "invalid YAML"),
+        ({"sca": {"p": 0.9, "q": 0.2}}, "sca.p + sca.q"),
+        ({"train": {"time_steps": 0}}, "train.time_steps"),
+        ({"dataset": {"name": "mnist", "path": "/nonexistent/mnist"}}, "/nonexistent/mnist"),
+        ({"model": {"preset": "resnet_small", "arch": "vgg"}}, "model.arch"),
+        ({"sca": {"layer_caps": {"nope": 2}}}, "unknown layer 'nope'"),
+    ],
+)
+def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, content, needle):
+    rc = main(["train", "--config", _write(tmp_path, content), "--out", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("error:") and err.count("\n") == 1 and needle in err, err
+    assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_cli_bad_option_value(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--device", "tpu"])
+    assert e.value.code == 2 and capsys.readouterr().err.startswith("error:")
+
+
+@pytest.mark.slow
+def test_default_config_reaches_90_percent(tmp_path):
+    s = train(load_config(None), tmp_path / "r", progress=False)
+    assert s["test_accuracy"] >= 0.90
+    assert s["channels_kept"] < s["channels_total"]
+
+
+def test_eval_every_skips_evaluation_but_not_the_last_epoch(tmp_path):
+    s = train(config_from_dict(_tiny(train={"epochs": 3, "eval_every": 2})), tmp_path / "r", progress=False)
+    rows = _metrics(tmp_path / "r")
+    assert [r["test_acc"] is None for r in rows] == [True, False, False]
+    assert s["best_epoch"] in (2, 3)
