@@ -108,7 +108,8 @@ def layer_from_node(
     if n_in >= 4:
         stride = int(op.get_nodeattr("skip_stride"))
         if n_in == 4:
-            skip = ir.Skip(source="?", gain=np.asarray(op.get_nodeattr("skip_gain"), dtype=np.int64), stride=stride)
+            gain = np.asarray(op.get_nodeattr("skip_gain"), dtype=np.int64)
+            skip = ir.Skip(source="?", gain=gain if gain.size else np.ones(co, np.int64), stride=stride)
         else:
             s_scale = (acc / float(op.get_nodeattr("skip_in_scale"))).reshape(co, 1)
             s_int = to_int(skip_weight, s_scale, f"{name} skip weights")
@@ -167,15 +168,16 @@ class _SpikehlsOp(CustomOp):
             for name, spec in self.get_nodeattr_types().items():
                 if spec[1]:
                     self.get_nodeattr(name)
-            info.append("All required attributes are set and valid")
         except Exception as err:  # get_nodeattr raises plain Exception / AssertionError
-            info.append(f"attribute problem: {err}")
+            return info + [f"attribute problem: {' '.join(str(err).split())}"]
         if "threshold" in self.get_nodeattr_types():
             th = self.get_nodeattr("threshold")
             if len(th) != len(self.get_nodeattr("acc_scale")):
                 info.append("threshold and acc_scale need one entry per output channel")
             if any(t < 1 for t in th):
                 info.append("thresholds must be >= 1")
+        if not info:
+            info.append("All required attributes are set and valid")
         return info
 
 

@@ -317,3 +317,26 @@ def test_skip_weights_must_fit_their_bits():
     net.layers[2].skip.w_bits = 2  # weights drawn in [-3, 3] do not fit [-2, 1]
     with pytest.raises(SpikehlsError, match="conv2: skip weights exceed 2-bit range"):
         net.validate()
+
+
+def test_verify_node_reports_problems():
+    model = build_qonnx(_skip_net())
+    conv0 = next(n for n in model.graph.node if n.name == "conv0")
+    del conv0.attribute[[a.name for a in conv0.attribute].index("threshold")]
+    info = getCustomOp(conv0).verify_node()
+    assert len(info) == 1 and "threshold" in info[0]
+    dense = helper.make_node("SpikingDense", ["x", "w"], ["y"], domain=qonnx_ops.DOMAIN, threshold=[0, 2], acc_scale=[1.0])
+    info = getCustomOp(dense).verify_node()
+    assert any("takes 3 inputs" in m for m in info)
+    assert "threshold and acc_scale need one entry per output channel" in info
+    assert "thresholds must be >= 1" in info
+
+
+def test_identity_skip_without_gain_attribute_means_gain_one():
+    model = build_qonnx(_skip_net())
+    conv1 = next(n for n in model.graph.node if n.name == "conv1")
+    names = [a.name for a in conv1.attribute]
+    del conv1.attribute[names.index("skip_gain")]
+    net = intnet_from_qonnx(model)
+    assert net.layer("conv1").skip.gain.tolist() == [1, 1, 1]
+    _assert_matches(ModelWrapper(model), net, random_inputs(np.random.default_rng(3), net, 1))
