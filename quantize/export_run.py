@@ -130,6 +130,17 @@ def float_accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarra
 
 
 @torch.no_grad()
+def quantized_accuracy(q: QuantSNN, images: np.ndarray, labels: np.ndarray, cfg: Config) -> float:
+    """Accuracy of the quantized torch model in eval mode (the integer semantics)."""
+    q.eval()
+    correct = 0
+    for i, x in encoded_batches(images, cfg):
+        q(_as_float(x, q.in_scale))
+        correct += int((q.readout_int().argmax(1).numpy() == labels[i:i + len(x)]).sum())
+    return correct / max(len(labels), 1)
+
+
+@torch.no_grad()
 def check_quantized(q: QuantSNN, net: IntNet, images: np.ndarray, labels: np.ndarray, cfg: Config,
                     progress: bool = True) -> dict:
     """Quantized torch (eval) vs the NumPy reference on every sample; accuracy and SynOps.
@@ -200,20 +211,29 @@ def prepare(run_dir: Path, config_path: Optional[str | Path]):
 
 
 def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, progress: bool = True,
-               log: Callable[[str], None] = print) -> dict:
-    """Run the whole export stage for ``run_dir``; return the ``export.json`` content."""
+               log: Callable[[str], None] = print, out_dir: Optional[str | Path] = None,
+               quant_override: Optional[dict] = None) -> dict:
+    """Run the whole export stage for ``run_dir``; return the ``export.json`` content.
+
+    Artifacts go to ``out_dir`` (default: the run directory). ``quant_override`` (a dict of
+    ``quant`` fields, validated) is applied after ``config_path``; benchmarks use it to sweep bits.
+    """
     from spikehls.training.datasets import load_dataset
     from spikehls.training.masks import apply_masks
 
     t0 = time.time()
     run_dir = Path(run_dir)
     cfg, model, masks = prepare(run_dir, config_path)
+    if quant_override:
+        from spikehls.config import config_from_dict
+
+        cfg.quant = config_from_dict({"quant": {**cfg.quant.model_dump(), **quant_override}}, "quant override").quant
+    out = Path(out_dir) if out_dir is not None else run_dir
     T = cfg.train.time_steps
-    fnet = from_training_model(model, cfg.encoding.kind, T)  # refuses what cannot be expressed
-    layer_bits(fnet, cfg.quant)  # unknown layer names in quant.layer_w_bits: fail before training
     if masks is not None:
-        apply_masks(model, masks)
-        fnet = from_training_model(model, cfg.encoding.kind, T)
+        apply_masks(model, masks)  # load_run applies them already; a hand-made run may not
+    fnet = from_training_model(model, cfg.encoding.kind, T)  # refuses what cannot be expressed
+    layer_bits(fnet, cfg.quant)  # unknown layer names in quant.layer_w_bits: fail before any work
     train_set, test_set = load_dataset(cfg.dataset, seed=cfg.train.seed)
 
     float_acc = float_accuracy(model, test_set.images, test_set.labels, cfg)
@@ -221,6 +241,9 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
     keep = keep_from_masks(fnet, masks) if masks is not None else {}
     slim_net = fold_bn(slim(fnet, keep))
     q = quantize_net(slim_net, cfg.quant, cfg)
+    acc_before = quantized_accuracy(q, test_set.images, test_set.labels, cfg) if cfg.quant.qat_epochs else None
+    if acc_before is not None:
+        log(f"quantized test accuracy before QAT {acc_before:.4f}")
     history = finetune(q, train_set, cfg, cfg.quant.qat_epochs, cfg.quant.qat_lr, progress=progress,
                        log=lambda r: log(f"QAT epoch {r['epoch']}: loss {r['loss']:.4f}, train accuracy {r['train_accuracy']:.4f}"))
     net = extract(q)
@@ -238,8 +261,8 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
 
     dense = count_params(fnet)
     kept = count_params(slim_net)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export.", suffix=".tmp", dir=run_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export.", suffix=".tmp", dir=out))
     try:
         from .qonnx_export import export_qonnx
         from .testvectors import save_testvectors
@@ -254,6 +277,7 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
             "float_accuracy": float_acc,
             "quantized_accuracy": checks["quantized_accuracy"],
             "accuracy_drop": float_acc - checks["quantized_accuracy"],
+            "quantized_accuracy_before_qat": acc_before,
             "reference_mismatches": checks["reference_mismatches"],
             "reference_checked_samples": len(test_set),
             "qonnx_mismatches": qonnx_bad,
@@ -288,7 +312,7 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
         }
         write_json(tmp / "export.json", summary)
         for name in ARTIFACTS:  # export.json last: its presence marks a complete export
-            os.replace(tmp / name, run_dir / name)
+            os.replace(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary

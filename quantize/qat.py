@@ -284,12 +284,18 @@ class QDense(_QuantWeighted):
 
 
 class QReadout(_QuantWeighted):
-    """Quantized readout, summed over T. Eval mode also leaves the integers in ``last_int``."""
+    """Quantized readout, summed over T. Eval mode also leaves the integers in ``last_int``.
+
+    Always one weight scale for all classes (``per_channel`` is ignored): the prediction is the
+    argmax of the readout *integers*, which equals the argmax of the float readout only when every
+    class shares the scale.
+    """
 
     kind = "readout"
 
     def __init__(self, f: FReadout, bits: int, per_channel: bool, bias_bits: int, in_scale: float):
         super().__init__()
+        per_channel = False
         self.name, self.w_bits, self.bias_bits, self.in_scale = f.name, bits, bias_bits, float(in_scale)
         self.per_channel = bool(per_channel)
         self.wmod = _qlinear(f.linear, bits, per_channel)

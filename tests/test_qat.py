@@ -32,17 +32,20 @@ from spikehls.training.masks import Masks, apply_masks
 from spikehls.training.models import build_model
 
 
-def torch_run(q, x_int: np.ndarray):
-    """Eval-mode quantized torch model on integer inputs: (spikes by layer, readout ints)."""
+def torch_run(q, x_int: np.ndarray, with_float: bool = False):
+    """Eval-mode quantized torch model on integer inputs: (spikes by layer, readout ints[, float readout])."""
     q.eval()
     with torch.no_grad():
-        _, outs = q(torch.from_numpy(x_int).float() * q.in_scale, record=True)
-    return {k: v.numpy().astype(np.uint8) for k, v in outs.items() if k != "input"}, q.readout_int().numpy()
+        out, outs = q(torch.from_numpy(x_int).float() * q.in_scale, record=True)
+    res = ({k: v.numpy().astype(np.uint8) for k, v in outs.items() if k != "input"}, q.readout_int().numpy())
+    return res + (out.numpy(),) if with_float else res
 
 
 def assert_same(q, net: IntNet, x_int: np.ndarray) -> ref.RefResult:
-    spikes, readout = torch_run(q, x_int)
+    spikes, readout, out = torch_run(q, x_int, with_float=True)
     r = ref.run(net, x_int)
+    # the float readout the model is trained on ranks the classes exactly as the integers do
+    np.testing.assert_array_equal(out.argmax(1), r.prediction)
     for name, s in r.spikes.items():
         np.testing.assert_array_equal(spikes[name], s, err_msg=f"layer {name}")
     np.testing.assert_array_equal(readout, r.readout)
