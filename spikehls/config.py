@@ -153,6 +153,19 @@ class QuantConfig(_Strict):
         return v
 
 
+class CodesignConfig(_Strict):
+    """The hardware feedback loop (``spikehls codesign`` / ``spikehls run``)."""
+
+    max_iters: int = Field(4, ge=1, le=20, description="train -> HLS -> report rounds at most")
+    epochs_per_iter: int = Field(4, ge=1, description="training epochs after each new set of per-layer caps")
+    margin: float = Field(0.9, gt=0, le=1, description="plan caps to use at most this fraction of the budget")
+    strategy: Literal["cost_per_activity", "uniform"] = Field(
+        "cost_per_activity",
+        description="cost_per_activity: channels that cost most per unit of activity go first; "
+        "uniform: the same sparsity in every layer (baseline)",
+    )
+
+
 class Config(_Strict):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     encoding: EncodingConfig = Field(default_factory=EncodingConfig)
@@ -162,6 +175,7 @@ class Config(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     quant: QuantConfig = Field(default_factory=QuantConfig)
+    codesign: CodesignConfig = Field(default_factory=CodesignConfig)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

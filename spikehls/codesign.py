@@ -1,0 +1,170 @@
+"""The hardware feedback loop: train with SCA -> HLS -> C-sim -> report -> caps -> train more.
+
+``codesign(cfg, board, DIR)`` runs :func:`spikehls.flow.pipeline` once with the plain SCA rule
+(the baseline, and the answer when the design already fits). While the report says the design
+does not fit the board's budget (or its latency bound), it plans per-layer channel caps on the
+integer network with the resource model (:mod:`spikehls.planning`), continues training from the
+last checkpoint with those caps given to SCA (the planned channels removed at once, SCA then
+prunes and regrows within the caps), and goes round again, up to ``codesign.max_iters`` times.
+
+Layout of DIR::
+
+    DIR/iter0/ ...      one training run + export per iteration (iterK/hls/ is its project)
+    DIR/hls/            the final HLS project (a copy of the last fitting iteration's)
+    DIR/codesign.json   every iteration: caps, channels, accuracy, resources, latency, fits, plan
+    DIR/codesign.png    the trajectory
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from spikehls.boards import RESOURCE_KINDS, Board, load_board
+from spikehls.config import Config
+from spikehls.errors import SpikehlsError
+from spikehls.fileio import atomic_dir, atomic_path, write_json
+from spikehls.flow import pipeline
+
+FORMAT = "spikehls.codesign/1"
+
+
+def codesign(
+    cfg: Config,
+    board: Board | str | Path,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    parallelism: Optional[int] = None,
+) -> dict[str, Any]:
+    """Run the feedback loop into ``out_dir``; returns (and writes) the codesign.json content."""
+    from spikehls.planning import channel_activity, plan
+    from spikehls.quantize.intnet import IntNet
+    from spikehls.quantize.testvectors import load_testvectors
+    from spikehls.training.masks import GroupMask, Masks
+
+    brd = board if isinstance(board, Board) else load_board(board)
+    out = Path(out_dir)
+    if (out / "codesign.json").exists() or (out / "iter0").exists():
+        raise SpikehlsError(f"{out}: already holds a co-design run; choose another --out (nothing was changed)")
+    out.mkdir(parents=True, exist_ok=True)
+    cd = cfg.codesign
+    t_start = time.perf_counter()
+    result: dict[str, Any] = {
+        "format": FORMAT,
+        "board": {"name": brd.name, "source": brd.source, "part": brd.part, "clock_mhz": brd.clock_mhz,
+                  "allowed": brd.allowed(), "max_latency_us": brd.hls.max_latency_us},
+        "strategy": cd.strategy,
+        "margin": cd.margin,
+        "iterations": [],
+        "fits": False,
+        "final": None,
+    }
+    caps: dict[str, int] = dict(cfg.sca.layer_caps)
+    init_from: Optional[Path] = None
+    init_masks: Optional[Masks] = None
+    for k in range(cd.max_iters):
+        it_dir = out / f"iter{k}"
+        cfg_k = cfg.model_copy(deep=True)
+        if k > 0:
+            cfg_k.sca.layer_caps = dict(caps)
+            cfg_k.train.epochs = cd.epochs_per_iter
+        log(f"== co-design iteration {k + 1}/{cd.max_iters}" + (f": caps {caps}" if k > 0 else ": plain SCA"))
+        rec = pipeline(cfg_k, brd, it_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
+                       init_masks=init_masks, parallelism=parallelism)
+        rec["iteration"] = k
+        rec["caps"] = dict(caps) if k > 0 else {}
+        result["iterations"].append(rec)
+        _log_iteration(rec, brd, log)
+        done = rec["fits"] and rec["csim_exact"]
+        if not done and k + 1 < cd.max_iters:
+            net = IntNet.load(it_dir / "intnet.npz")
+            _, _, ref = load_testvectors(it_dir / "testvectors.npz")
+            report = json.loads((it_dir / "hls" / "report.json").read_text())
+            pl = plan(net, brd, channel_activity(ref.spikes), parallelism, cd.margin, cd.strategy, report.get("events"))
+            rec["plan"] = pl.summary()
+            log(f"   plan ({pl.strategy}): caps {pl.caps}; predicted fit {pl.fits}")
+            if not pl.steps:
+                log("   the plan removes nothing more: stopping")
+                _write(out, result)
+                break
+            caps = {**caps, **pl.caps}
+            masks = Masks.load(it_dir / "masks.json")
+            groups = {}
+            for name, gm in masks.groups.items():
+                member = next((m for m in gm.members if m in pl.keep), None)
+                keep = gm.keep.copy()
+                if member is not None:
+                    orig = np.nonzero(gm.keep)[0]
+                    keep = np.zeros_like(gm.keep)
+                    keep[orig[pl.keep[member]]] = True
+                groups[name] = GroupMask(list(gm.members), keep)
+            init_masks = Masks(groups)
+            init_from = it_dir / "checkpoint.pt"
+        _write(out, result)
+        if done:
+            break
+
+    fitting = [r for r in result["iterations"] if r["fits"] and r["csim_exact"]]
+    final = fitting[-1] if fitting else result["iterations"][-1]
+    result["fits"] = bool(fitting)
+    result["final"] = {"iteration": final["iteration"], "project": str(out / "hls"), "run_dir": final["run_dir"]}
+    result["seconds"] = round(time.perf_counter() - t_start, 1)
+    with atomic_dir(out / "hls") as tmp:
+        shutil.copytree(final["project"], tmp, dirs_exist_ok=True)
+    _write(out, result)
+    try:
+        plot_trajectory(result, out / "codesign.png")
+    except Exception as err:  # a plot must never lose the results
+        log(f"   (no plot: {err})")
+    return result
+
+
+def _log_iteration(rec: dict, brd: Board, log: Callable[[str], None]) -> None:
+    util = rec["utilization"]
+    worst = max(util, key=lambda r: util[r] or 0.0)
+    log(f"   accuracy {rec['csim_accuracy']:.2%} (C-sim, {rec['csim_samples']} samples; quantized "
+        f"{rec['quantized_accuracy']:.2%}), channels {rec['channels_kept']}/{rec['channels_total']}, "
+        f"LUT {rec['LUT']:,.0f}, BRAM18 {rec['BRAM18']:,.0f}, DSP {rec['DSP']:,.0f}, "
+        f"max use {worst} {util[worst]:.0%} of budget, fits: {'yes' if rec['fits'] else 'no'}")
+
+
+def _write(out: Path, result: dict) -> None:
+    write_json(out / "codesign.json", result)
+
+
+def plot_trajectory(result: dict, path: Path) -> Path:
+    """Accuracy and budget use per iteration (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    its = result["iterations"]
+    x = [r["iteration"] for r in its]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax[0].plot(x, [r["quantized_accuracy"] for r in its], "o-", label="quantized (test set)")
+    ax[0].plot(x, [r["csim_accuracy"] for r in its], "s--", label="C-sim (test vectors)")
+    ax[0].set_xlabel("iteration")
+    ax[0].set_ylabel("accuracy")
+    ax[0].legend()
+    for res in RESOURCE_KINDS:
+        ys = [r["utilization"].get(res) for r in its]
+        if any(y for y in ys):
+            ax[1].plot(x, ys, "o-", label=res)
+    ax[1].axhline(1.0, color="k", lw=1, ls=":", label="budget")
+    ax[1].set_xlabel("iteration")
+    ax[1].set_ylabel("used / allowed")
+    ax[1].legend()
+    fig.suptitle(f"co-design on {result['board']['name']} ({result['strategy']})")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,47 @@
+"""``spikehls codesign``: the hardware feedback loop until the design fits the board."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "codesign",
+        help="train, export, generate HLS, C-simulate and report until the design fits the board",
+        description=(
+            "The co-design loop: train with SCA pruning -> slim -> QAT -> QONNX -> HLS -> C-sim -> report. "
+            "While the design is over the board's budget (any resource over its allowed fraction, or the "
+            "board's optional hls.max_latency_us), plan per-layer channel caps with the resource model "
+            "(channels that cost most per unit of activity go first), continue training under those caps, "
+            "and repeat (codesign.max_iters in the config). Writes DIR/codesign.json, DIR/codesign.png "
+            "and the final project in DIR/hls/."
+        ),
+    )
+    p.add_argument("--config", type=Path, default=None, help="run config YAML (default: the embedded digits config)")
+    p.add_argument("--board", default="pynq-z2", help="bundled board name or board YAML file (default: pynq-z2)")
+    p.add_argument("--out", type=Path, default=Path("runs/codesign"), help="output directory (default: runs/codesign)")
+    p.add_argument("--parallelism", type=int, default=None, help="weight additions per cycle per layer (default: board)")
+    p.add_argument("--max-iters", type=int, default=None, help="override codesign.max_iters")
+    p.add_argument("--strategy", choices=["cost_per_activity", "uniform"], default=None,
+                   help="override codesign.strategy (uniform = same sparsity in every layer, the baseline)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikehls.boards import load_board
+    from spikehls.codesign import codesign
+    from spikehls.config import load_config
+    from spikehls.summary import print_summary
+
+    cfg = load_config(args.config)
+    if args.max_iters is not None:
+        cfg.codesign.max_iters = args.max_iters
+    if args.strategy is not None:
+        cfg.codesign.strategy = args.strategy
+    board = load_board(args.board)  # fail on a bad board before any work
+    result = codesign(cfg, board, args.out, progress=not args.quiet, parallelism=args.parallelism)
+    print_summary(result, args.out)
+    return 0 if result["fits"] else 1

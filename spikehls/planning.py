@@ -1,0 +1,269 @@
+"""From a hardware report to per-layer channel caps: the planning half of the co-design loop.
+
+The co-design loop (:mod:`spikehls.codesign`) asks one question between two training rounds:
+*which channels should go so that the design fits the board?* This module answers it on the
+integer network alone, with the analytic resource/latency model (:mod:`spikehls.hls.estimate`)
+as the cost function, so that a plan costs milliseconds, not an HLS run:
+
+* :func:`prune_intnet` removes output channels from an :class:`~spikehls.quantize.intnet.IntNet`
+  (and the matching inputs of every consumer: the next conv, a dense/readout after the flatten, a
+  1x1 shortcut; identity shortcuts tie channels into one group).
+* :func:`channel_activity` measures each channel's mean spike rate on the test vectors: SCA's
+  notion of how much a channel carries (DESIGN.md section 4), available without the float model.
+* :func:`plan` removes channels greedily until the estimate fits ``margin`` x the board budget.
+  Strategy ``cost_per_activity`` (the default): each step removes the least active channels of
+  the group whose removal buys the most over-budget resource per unit of activity lost, so the
+  layers that cost most per unit of what they carry give up most. Strategy ``uniform`` (the
+  baseline): the same sparsity in every group, the smallest that fits.
+
+Caps are reported per prunable group, keyed by the group's first conv layer name (which
+:class:`~spikehls.training.sca.SCAPruner` resolves to its group).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+
+from spikehls.boards import RESOURCE_KINDS, Board
+from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
+
+Parallelism = Union[int, Mapping[str, int], None]
+
+
+# ---- the network side ---------------------------------------------------------------------------
+def prunable_groups(net: IntNet) -> list[list[str]]:
+    """Spiking convs whose output channels may be removed, tied by identity shortcuts into groups.
+
+    A conv fed an identity shortcut must keep exactly the channels of the shortcut's source; a
+    group tied to the network input cannot shrink at all and is left out.
+    """
+    convs = [lyr.name for lyr in net.layers if isinstance(lyr, SpikingConv2d)]
+    parent = {n: n for n in convs}
+    pooled_from: dict[str, str] = {}  # a pool's output carries its input layer's channels
+    prev = "input"
+    fixed: set[str] = set()
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for lyr in net.layers:
+        if isinstance(lyr, MaxPool2d):
+            pooled_from[lyr.name] = pooled_from.get(prev, prev)
+        if isinstance(lyr, SpikingConv2d) and lyr.skip is not None and lyr.skip.weight is None:
+            src = pooled_from.get(lyr.skip.source, lyr.skip.source)
+            if src == "input":
+                fixed.add(lyr.name)
+            elif src in parent:
+                parent[root(lyr.name)] = root(src)
+            else:  # identity skip from a dense layer: leave both alone
+                fixed.add(lyr.name)
+        prev = lyr.name
+    groups: dict[str, list[str]] = {}
+    for n in convs:
+        groups.setdefault(root(n), []).append(n)
+    fixed_roots = {root(n) for n in fixed}
+    return [g for r, g in groups.items() if r not in fixed_roots]
+
+
+def prune_intnet(net: IntNet, keep: Mapping[str, np.ndarray]) -> IntNet:
+    """A copy of ``net`` keeping, for each conv named in ``keep``, only those output channels.
+
+    ``keep[name]`` holds channel indices (ascending) of that layer's current outputs. Consumers
+    lose the matching inputs. Tied layers (identity shortcuts) must be given the same indices.
+    """
+    shapes = net.shapes()
+    sel: dict[str, Optional[np.ndarray]] = {"input": None}  # kept output channels of each layer (None = all)
+    layers = []
+    prev = "input"
+    for lyr in net.layers:
+        new = copy.deepcopy(lyr)
+        in_sel = sel[prev]
+        if isinstance(lyr, SpikingConv2d):
+            out_sel = np.asarray(keep[lyr.name]) if lyr.name in keep else None
+            w = new.weight if in_sel is None else new.weight[:, in_sel]
+            if out_sel is not None:
+                w = w[out_sel]
+                new.bias = new.bias[out_sel]
+                new.w_scale = new.w_scale[out_sel]
+                new.neuron.threshold = new.neuron.threshold[out_sel]
+            new.weight = w
+            if new.skip is not None:
+                src_sel = sel[new.skip.source]
+                if new.skip.weight is None:
+                    if not _same(src_sel, out_sel):
+                        raise ValueError(f"{lyr.name}: identity shortcut from {new.skip.source} needs the same channels")
+                    if out_sel is not None:
+                        new.skip.gain = new.skip.gain[out_sel]
+                else:
+                    sw = new.skip.weight if src_sel is None else new.skip.weight[:, src_sel]
+                    new.skip.weight = sw if out_sel is None else sw[out_sel]
+            sel[lyr.name] = out_sel
+        elif isinstance(lyr, MaxPool2d):
+            sel[lyr.name] = in_sel
+        elif isinstance(lyr, (SpikingDense, Readout)):
+            if in_sel is not None:
+                shp = shapes[prev]
+                hw = int(np.prod(shp[1:])) if len(shp) == 3 else 1
+                cols = (in_sel[:, None] * hw + np.arange(hw)[None, :]).reshape(-1)
+                new.weight = new.weight[:, cols]
+            sel[lyr.name] = None
+        layers.append(new)
+        prev = lyr.name
+    out = IntNet(tuple(net.input_shape), net.time_steps, net.encoding, layers)
+    out.validate()
+    return out
+
+
+def _same(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool((a == b).all())
+
+
+def channel_activity(spikes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Mean spike rate of every channel (over samples, time and space): ``[N, T, C, ...] -> [C]``."""
+    out = {}
+    for name, s in spikes.items():
+        s = np.asarray(s, dtype=np.float64)
+        axes = (0, 1) + tuple(range(3, s.ndim))
+        out[name] = s.mean(axis=axes)
+    return out
+
+
+# ---- the hardware side --------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """Which channels to keep so that the estimate fits; ``caps`` are what SCA is given."""
+
+    strategy: str
+    fits: bool
+    keep: dict[str, np.ndarray]  # conv name -> kept indices (into the current network's channels)
+    caps: dict[str, int]  # group key (first conv of the group) -> channels kept
+    channels_before: dict[str, int]
+    report: dict[str, Any]  # predicted estimate of the planned network
+    steps: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "fits": self.fits,
+            "caps": dict(self.caps),
+            "channels_before": dict(self.channels_before),
+            "predicted_total": dict(self.report["total"]),
+            "predicted_latency_us": self.report["latency"]["us"],
+            "steps": self.steps,
+            "notes": list(self.notes),
+        }
+
+
+def _pressure(report: Mapping[str, Any], board: Board, margin: float) -> dict[str, float]:
+    """used / (margin x allowed) for each resource (and the latency bound, if the board sets one)."""
+    allowed = board.allowed()
+    out = {}
+    for k in RESOURCE_KINDS:
+        used = float(report["total"][k])
+        lim = allowed[k] * margin
+        out[k] = used / lim if lim > 0 else (math.inf if used > 0 else 0.0)
+    if board.hls.max_latency_us is not None:
+        lat = report["latency"]["us"]
+        us = lat.get("activity") or lat.get("worst")
+        out["latency"] = float(us) / (board.hls.max_latency_us * margin)
+    return out
+
+
+def plan(
+    net: IntNet,
+    board: Board,
+    activity: Mapping[str, np.ndarray],
+    parallelism: Parallelism = None,
+    margin: float = 0.9,
+    strategy: str = "cost_per_activity",
+    events: Optional[Mapping[str, Any]] = None,
+) -> Plan:
+    """Plan per-group channel caps so that ``net``'s estimate fits ``margin`` x the board budget."""
+    from spikehls.hls.report_run import estimate_report
+
+    groups = prunable_groups(net)
+    size = {g[0]: int(net.layer(g[0]).weight.shape[0]) for g in groups}
+    # removal order inside a group: least active first (activity summed over tied members)
+    order = {}
+    for g in groups:
+        act = sum(np.asarray(activity.get(n, np.zeros(size[g[0]])), dtype=np.float64) for n in g)
+        order[g[0]] = np.lexsort((np.arange(size[g[0]]), act))  # ascending activity, ties by index
+    act_sorted = {
+        g[0]: np.sort(sum(np.asarray(activity.get(n, np.zeros(size[g[0]])), dtype=np.float64) for n in g))
+        for g in groups
+    }
+    removed = {g[0]: 0 for g in groups}
+
+    def keep_of(rem: Mapping[str, int]) -> dict[str, np.ndarray]:
+        keep = {}
+        for g in groups:
+            idx = np.sort(order[g[0]][rem[g[0]]:])
+            for n in g:
+                keep[n] = idx
+        return keep
+
+    def evaluate(rem: Mapping[str, int]) -> tuple[dict, dict[str, float]]:
+        # event counts are kept as measured on the unpruned network: removing channels only
+        # lowers them, so the activity latency of a plan is a conservative (upper) estimate
+        rep = estimate_report(prune_intnet(net, keep_of(rem)), board, parallelism, events)
+        return rep, _pressure(rep, board, margin)
+
+    rep, press = evaluate(removed)
+    steps = 0
+    notes: list[str] = []
+    if strategy == "uniform":
+        s = 0.0
+        while max(press.values()) > 1.0 and s < 1.0:
+            s = round(s + 0.01, 2)
+            removed = {k: size[k] - max(1, math.floor((1 - s) * size[k])) for k in size}
+            rep, press = evaluate(removed)
+            steps += 1
+        notes.append(f"uniform sparsity {s:.2f} in every prunable group")
+    elif strategy == "cost_per_activity":
+        while max(press.values()) > 1.0:
+            over = {k: v for k, v in press.items() if v > 1.0}
+            best = None
+            for k in size:
+                left = size[k] - removed[k]
+                if left <= 1:
+                    continue
+                chunk = min(left - 1, max(1, math.ceil(0.03 * size[k])))
+                cand = dict(removed)
+                cand[k] += chunk
+                c_rep, c_press = evaluate(cand)
+                gain = sum(max(0.0, over[r] - c_press[r]) for r in over)
+                if gain <= 0:
+                    continue
+                lost = float(act_sorted[k][removed[k]:cand[k]].sum())
+                ratio = gain / (lost + 1e-6)
+                if best is None or ratio > best[0]:
+                    best = (ratio, cand, c_rep, c_press)
+            if best is None:
+                notes.append("no channel removal reduces the over-budget resources any further")
+                break
+            _, removed, rep, press = best
+            steps += 1
+    else:
+        raise ValueError(f"unknown strategy '{strategy}' (allowed: cost_per_activity, uniform)")
+    keep = keep_of(removed)
+    return Plan(
+        strategy=strategy,
+        fits=max(press.values()) <= 1.0,
+        keep=keep,
+        caps={k: int(size[k] - removed[k]) for k in size},
+        channels_before=dict(size),
+        report=rep,
+        steps=steps,
+        notes=notes,
+    )
+

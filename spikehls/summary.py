@@ -1,0 +1,41 @@
+"""The closing summary printed by ``spikehls run`` and ``spikehls codesign``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from spikehls.boards import RESOURCE_KINDS
+
+
+def format_summary(result: Mapping[str, Any], out: Path) -> str:
+    its = result["iterations"]
+    fin = next(r for r in its if r["iteration"] == result["final"]["iteration"])
+    b = result["board"]
+    lines = [
+        "",
+        f"spikehls: {'design fits' if result['fits'] else 'design does NOT fit'} {b['name']} ({b['part']}, "
+        f"{b['clock_mhz']:g} MHz) after {len(its)} iteration(s), {result.get('seconds', 0):.0f} s",
+        f"  accuracy    {fin['quantized_accuracy']:.2%} quantized on the test set "
+        f"(float {fin['float_accuracy']:.2%}); C-sim {fin['csim_accuracy']:.2%} on {fin['csim_samples']} test vectors",
+        f"  channels    {fin['channels_kept']}/{fin['channels_total']} kept  {fin['channels_per_layer']}",
+        f"  C-sim       {'spike-exact' if fin['csim_exact'] else 'MISMATCH'}: spike mismatches "
+        f"{fin['spike_mismatches']}, readout mismatches {fin['readout_mismatches']}",
+        f"  resources   ({fin['resource_source']})",
+    ]
+    for k in RESOURCE_KINDS:
+        used, allowed = fin[k], b["allowed"][k]
+        pct = f"{used / allowed:6.1%}" if allowed else ("  -   " if not used else "  over")
+        lines.append(f"      {k:<7}{used:>10,.0f} of {allowed:>10,.0f} allowed  {pct}")
+    act = fin.get("latency_us_activity")
+    lines.append(
+        f"  latency     {fin['latency_cycles_worst']:,} cycles = {fin['latency_us_worst']:,.1f} us worst case"
+        + (f"; {act:,.1f} us on the C-sim's activity" if act is not None else "")
+    )
+    lines.append(f"  project     {out / 'hls'}   (take it to Vitis HLS: vitis_hls -f build_prj.tcl)")
+    lines.append(f"  details     {out / 'codesign.json'}, {out / 'codesign.png'}")
+    return "\n".join(lines)
+
+
+def print_summary(result: Mapping[str, Any], out: Path) -> None:
+    print(format_summary(result, Path(out)))
