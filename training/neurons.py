@@ -31,7 +31,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from spikehls.training.surrogate import SURROGATES, spike
+from spikehls.training.surrogate import SURROGATES, spike, surrogate_grad
 
 
 class SpikingNeuron(nn.Module):
@@ -103,6 +103,13 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Currents ``[T, N, C, ...]`` -> spikes ``[T, N, C, ...]``; membrane starts at 0."""
+        if self._can_fuse(x):
+            th = self._thr(x[0])
+            spikes, score = _FusedNeuron.apply(x, th, 2.0 ** -self.leak_shift if self.leak_shift else 0.0,
+                                               self.reset == "zero", self.surrogate, self.alpha, self.record)
+            if self.record:
+                self._record(spikes.detach(), score)
+            return spikes
         v = torch.zeros_like(x[0])
         out = []
         score = None
@@ -118,6 +125,12 @@ class SpikingNeuron(nn.Module):
             self._record(spikes.detach(), score)
         return spikes
 
+    def _can_fuse(self, x: torch.Tensor) -> bool:
+        """The fused BPTT kernel computes exactly what ``step`` does; use it only for this class's
+        own ``step`` (a subclass such as the integer-exact one keeps its override) and with the
+        reset detached (its backward assumes no gradient through the reset)."""
+        return type(self).step is SpikingNeuron.step and self.detach_reset and torch.is_grad_enabled() and x.requires_grad
+
     @torch.no_grad()
     def _record(self, spikes: torch.Tensor, score_sum: torch.Tensor) -> None:
         dims = [0] + list(range(2, score_sum.ndim))  # all but channel, for [N, C, ...]
@@ -131,3 +144,55 @@ class SpikingNeuron(nn.Module):
         """Forget accumulated spike counts (the score of the last call is kept)."""
         self.spike_count = None
         self.positions = 0
+
+
+class _FusedNeuron(torch.autograd.Function):
+    """All T steps of :meth:`SpikingNeuron.step` (detached reset) with a hand-written BPTT.
+
+    Autograd on the per-step loop records ~8 small ops per step and keeps their inputs; this keeps
+    the membrane before reset and the spikes (bool) and runs the recurrence backwards once, one
+    time step at a time so each step's tensors stay in cache:
+    ``dL/dv_t = dL/ds_t * sg(v_t - th) + c_t * (1 - s_t | 1)``, ``dL/di_t = dL/dv_t``,
+    ``c_{t-1} = lam * dL/dv_t`` with ``lam = 1 - 2**-k`` (1 for IF). Checked against autograd on
+    the loop in tests/test_neurons.py.
+    """
+
+    @staticmethod
+    def forward(ctx, x, th, leak: float, zero_reset: bool, kind: str, alpha: float, record: bool):  # noqa: D102
+        spikes = torch.empty_like(x)
+        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+        v_pre = torch.empty_like(x)
+        score = torch.zeros_like(x[0]) if record else None
+        v = torch.zeros_like(x[0])
+        for t in range(x.shape[0]):
+            if leak:
+                v = v - v * leak  # the same float ops as step(): identical spikes in train and eval
+            torch.add(v, x[t], out=v_pre[t])
+            torch.ge(v_pre[t], th, out=fired[t])
+            spikes[t].copy_(fired[t])
+            if zero_reset:
+                v = v_pre[t].masked_fill(fired[t], 0.0)
+            else:
+                v = v_pre[t] - spikes[t] * th
+            if record:
+                score += spikes[t]
+                score += v.abs()
+        ctx.save_for_backward(v_pre, fired, th)
+        ctx.leak, ctx.zero_reset, ctx.kind, ctx.alpha = leak, zero_reset, kind, alpha
+        if record:
+            ctx.mark_non_differentiable(score)
+        return spikes, score
+
+    @staticmethod
+    def backward(ctx, grad_s, _grad_score):  # noqa: D102
+        v_pre, fired, th = ctx.saved_tensors
+        lam = 1.0 - ctx.leak
+        grad_x = torch.empty_like(grad_s)
+        carry = None
+        for t in range(grad_s.shape[0] - 1, -1, -1):
+            g = grad_s[t] * surrogate_grad(v_pre[t] - th, ctx.kind, ctx.alpha)
+            if carry is not None:
+                g += carry.masked_fill_(fired[t], 0.0) if ctx.zero_reset else carry
+            grad_x[t] = g
+            carry = g * lam if ctx.leak else g.clone() if ctx.zero_reset else g
+        return grad_x, None, None, None, None, None, None
