@@ -250,10 +250,8 @@ def test_qonnx_per_node_execution_works_with_standard_ops():
     mw = _std_ops_model(onnx_compat.target_ir_version())
     x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     out = execute_onnx(mw, {"x": x})["y"]
-    import torch
-
-    t = torch.nn.functional.conv2d(torch.tensor(x), torch.ones(1, 1, 3, 3), padding=1)
-    want = torch.nn.functional.max_pool2d(t, 2).reshape(1, 4).numpy()
+    conv = ref.conv_current(x.astype(np.int64), np.ones((1, 1, 3, 3), np.int64), 1, 1)  # [1, 1, 4, 4]
+    want = conv.reshape(2, 2, 2, 2).max(axis=(1, 3)).reshape(1, 4)  # 2x2 max pool
     np.testing.assert_array_equal(out, want)
 
 
@@ -340,3 +338,28 @@ def test_identity_skip_without_gain_attribute_means_gain_one():
     net = intnet_from_qonnx(model)
     assert net.layer("conv1").skip.gain.tolist() == [1, 1, 1]
     _assert_matches(ModelWrapper(model), net, random_inputs(np.random.default_rng(3), net, 1))
+
+
+def test_without_the_patch_qonnx_execution_of_standard_ops_fails(tmp_path):
+    """Where it bites: plain qonnx + onnx 1.23 + onnxruntime 1.31 cannot run a Conv/MaxPool/Reshape graph."""
+    if onnx.IR_VERSION <= onnx_compat.max_runtime_ir_version():
+        pytest.skip("the installed onnx and onnxruntime agree on the IR version; nothing to work around")
+    path = tmp_path / "std.onnx"
+    _std_ops_model(onnx_compat.target_ir_version()).save(str(path))
+    code = (
+        "import numpy as np\n"
+        "from qonnx.core.modelwrapper import ModelWrapper\n"
+        "from qonnx.core.onnx_exec import execute_onnx\n"
+        f"m = ModelWrapper(r'{path}')\n"
+        "x = {'x': np.zeros((1, 1, 4, 4), np.float32)}\n"
+        "try:\n"
+        "    execute_onnx(m, x)\n"
+        "    print('unpatched: ran')\n"
+        "except Exception as err:\n"
+        "    print('unpatched: failed', 'IR version' in str(err))\n"
+        "import spikehls.quantize.qonnx_export\n"
+        "print('patched:', execute_onnx(m, x)['y'].shape)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n")[:2] == ["unpatched: failed True", "patched: (1, 4)"]
