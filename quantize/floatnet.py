@@ -26,57 +26,6 @@ import torch.nn.functional as F
 from spikehls.errors import SpikehlsError
 
 
-# ---- a plain float neuron (used where no training neuron is at hand: tests, random nets) -------
-class _Heaviside(torch.autograd.Function):
-    """Spike = (x >= 0); gradient of a sigmoid of sharpness alpha (the SCA paper's surrogate)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        sg = torch.sigmoid(ctx.alpha * x)
-        return grad * ctx.alpha * sg * (1 - sg), None
-
-
-def heaviside(x: torch.Tensor, alpha: float = 4.0) -> torch.Tensor:
-    return _Heaviside.apply(x, alpha)
-
-
-class FloatNeuron(nn.Module):
-    """IF/LIF float neuron with the training semantics: ``V = V - V*2^-k + I``, spike ``V >= θ``."""
-
-    def __init__(self, threshold, leak_shift: int = 0, reset: str = "zero", alpha: float = 4.0,
-                 detach_reset: bool = True):
-        super().__init__()
-        self.register_buffer("threshold", torch.as_tensor(threshold, dtype=torch.float32).clone())
-        self.leak_shift = int(leak_shift)
-        self.reset = reset
-        self.alpha = alpha
-        self.detach_reset = detach_reset
-
-    def step(self, v: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        th = _per_channel(self.threshold, i)
-        if self.leak_shift:
-            v = v - v * 2.0 ** -self.leak_shift
-        v = v + i
-        s = heaviside(v - th, self.alpha)
-        sr = s.detach() if self.detach_reset else s
-        v = v - th * sr if self.reset == "subtract" else v * (1 - sr)
-        return v, s
-
-
-def _per_channel(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Broadcast a scalar or per-channel [C] tensor against ``like`` = [N, C, ...]."""
-    if t.dim() == 0 or t.numel() == 1:
-        return t.reshape(())
-    return t.reshape((1, -1) + (1,) * (like.dim() - 2))
-
-
 @dataclass
 class NeuronParams:
     """What the integer neuron needs to know about a training neuron."""
@@ -88,7 +37,7 @@ class NeuronParams:
     detach_reset: bool
 
 
-def neuron_params(neuron: nn.Module, channels: int, cfg=None) -> NeuronParams:
+def neuron_params(neuron: nn.Module, channels: int, cfg=None, name: str = "?") -> NeuronParams:
     """Read threshold / leak / reset from a training neuron (attributes first, then the config)."""
     th = getattr(neuron, "threshold", None)
     if th is None:
@@ -97,22 +46,20 @@ def neuron_params(neuron: nn.Module, channels: int, cfg=None) -> NeuronParams:
     if th.numel() == 1:
         th = th.expand(channels)
     if th.numel() != channels:
-        raise SpikehlsError(f"neuron threshold has {th.numel()} entries, layer has {channels} channels")
+        raise SpikehlsError(f"layer {name}: neuron threshold has {th.numel()} entries, the layer has {channels} channels")
     if (th <= 0).any():
-        raise SpikehlsError("neuron thresholds must be positive to be expressed as integers")
+        raise SpikehlsError(f"layer {name}: neuron thresholds must be positive to be expressed as integers")
 
     ncfg = cfg.neuron if cfg is not None else None
-    kind = getattr(neuron, "kind", None) or (ncfg.kind if ncfg else None)
+    # the neuron's own attributes win: they are what the float model actually computed
     leak = getattr(neuron, "leak_shift", None)
     if leak is None:
-        leak = ncfg.leak_shift if ncfg else 0
-    if kind is not None and str(kind).lower() == "if":
-        leak = 0
+        leak = ncfg.leak_shift if ncfg is not None and ncfg.kind == "lif" else 0
     reset = getattr(neuron, "reset", None) or (ncfg.reset if ncfg else "zero")
     if isinstance(reset, str):
         reset = reset.lower()
     if reset not in ("zero", "subtract"):
-        raise SpikehlsError(f"neuron reset '{reset}' cannot be exported (allowed: zero, subtract)")
+        raise SpikehlsError(f"layer {name}: neuron reset '{reset}' cannot be exported (allowed: zero, subtract)")
     alpha = float(getattr(neuron, "alpha", None) or (ncfg.alpha if ncfg else 4.0))
     detach = getattr(neuron, "detach_reset", None)
     if detach is None:

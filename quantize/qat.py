@@ -36,7 +36,7 @@ from spikehls.errors import SpikehlsError
 from spikehls.training.neurons import SpikingNeuron
 from spikehls.training.surrogate import spike
 
-from .floatnet import FConv, FDense, FloatNet, FPool, FReadout, NeuronParams, neuron_params
+from .floatnet import FConv, FDense, FloatNet, FPool, FReadout, NeuronParams, _bt, neuron_params
 
 MIN_BITS, MAX_BITS = 2, 8
 
@@ -117,12 +117,6 @@ class IntNeuron(SpikingNeuron):
     def run(self, current: torch.Tensor) -> torch.Tensor:
         """Float training path over ``[N, T, C, ...]`` (the training neuron is time-first)."""
         return super().forward(current.transpose(0, 1)).transpose(0, 1)
-
-
-def _bt(fn, x: torch.Tensor) -> torch.Tensor:
-    n, t = x.shape[:2]
-    y = fn(x.reshape((n * t,) + x.shape[2:]))
-    return y.reshape((n, t) + y.shape[1:])
 
 
 def _to_int(x: torch.Tensor, scale: float, what: str) -> torch.Tensor:
@@ -365,12 +359,13 @@ def quantize_net(net: FloatNet, qcfg, cfg=None) -> QuantSNN:
         raise SpikehlsError(f"quant.w_bits must be in {MIN_BITS}..{MAX_BITS} (got {qcfg.w_bits})")
     bits = layer_bits(net, qcfg)
     layers: list[nn.Module] = []
-    prev = "input"
+    cur_scale = net.in_scale  # scale of the tensor entering the next layer (pools keep it)
     for lyr in net.layers:
-        in_scale = net.in_scale if prev == "input" else 1.0
+        in_scale = cur_scale
+        cur_scale = in_scale if isinstance(lyr, FPool) else 1.0
         if isinstance(lyr, (FConv, FDense)):
             co = lyr.conv.out_channels if isinstance(lyr, FConv) else lyr.linear.out_features
-            p = neuron_params(lyr.neuron, co, cfg)
+            p = neuron_params(lyr.neuron, co, cfg, lyr.name)
             surrogate = getattr(lyr.neuron, "surrogate", None) or (cfg.neuron.surrogate if cfg is not None else "sigmoid")
             neuron = IntNeuron(p, qcfg.v_bits, surrogate)
             if isinstance(lyr, FConv):
@@ -387,7 +382,6 @@ def quantize_net(net: FloatNet, qcfg, cfg=None) -> QuantSNN:
         else:  # pragma: no cover
             raise SpikehlsError(f"layer {getattr(lyr, 'name', lyr)}: cannot be quantized")
         layers.append(q)
-        prev = lyr.name
     out = QuantSNN(layers, net.input_shape, net.time_steps, net.encoding, qcfg.v_bits)
     out.eval()
     return out

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from spikehls.config import config_from_dict
-from spikehls.quantize.floatnet import FConv, FDense, FloatNet, FloatNeuron, FPool, FReadout, FSkip
+from spikehls.quantize.floatnet import FConv, FDense, FloatNet, FPool, FReadout, FSkip
+from spikehls.training.neurons import SpikingNeuron
 
 
 def randomize_bn(model: nn.Module, gen: torch.Generator, negative: bool = True) -> None:
@@ -32,6 +33,13 @@ def model_config(arch: str, neuron: str = "if", reset: str = "zero", encoding: s
     return config_from_dict(d)
 
 
+def float_neuron(threshold, leak_shift: int = 0, reset: str = "zero") -> SpikingNeuron:
+    """A training neuron with a scalar or per-channel threshold."""
+    n = SpikingNeuron(1.0, leak_shift, reset)
+    n.threshold = torch.as_tensor(threshold, dtype=torch.float32).clone()
+    return n
+
+
 def random_floatnet(rng: np.random.Generator) -> tuple[FloatNet, dict]:
     """A random small FloatNet (convs with pools, skips, dense layers, BN, IF/LIF) and quant settings."""
     enc = str(rng.choice(["direct", "rate", "bitplane"]))
@@ -45,9 +53,9 @@ def random_floatnet(rng: np.random.Generator) -> tuple[FloatNet, dict]:
     cur, c = "input", c0
     bits: dict[str, int] = {}
 
-    def neuron(co: int) -> FloatNeuron:
-        th = rng.uniform(0.2, 1.2, size=co) if rng.random() < 0.5 else float(rng.uniform(0.3, 1.0))
-        return FloatNeuron(torch.as_tensor(th, dtype=torch.float32), leak, reset)
+    def neuron(co: int) -> SpikingNeuron:
+        return float_neuron(rng.uniform(0.2, 1.2, size=co) if rng.random() < 0.5 else float(rng.uniform(0.3, 1.0)),
+                            leak, reset)
 
     def init(mod: nn.Module, gain: float) -> None:
         fan_in = mod.weight[0].numel()
@@ -71,7 +79,7 @@ def random_floatnet(rng: np.random.Generator) -> tuple[FloatNet, dict]:
         cands = [(n, sh) for n, sh in shapes.items() if n != "input" and any(((sh[1] - 1) // st + 1, (sh[2] - 1) // st + 1) == (ho, wo) for st in (1, 2))]
         if cands and rng.random() < 0.6:
             src, sh = cands[int(rng.integers(len(cands)))]
-            st = 1 if ((sh[1] - 1) + 1, (sh[2] - 1) + 1) == (ho, wo) else 2
+            st = 1 if (sh[1], sh[2]) == (ho, wo) else 2
             if sh[0] == co and st == 1 and rng.random() < 0.5:
                 skip = FSkip(src)
             else:

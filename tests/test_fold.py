@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from _qnets import random_floatnet, randomize_bn
-from spikehls.quantize.floatnet import FConv, FDense, FloatNet, FloatNeuron, FReadout, FSkip
+from _qnets import float_neuron, random_floatnet, randomize_bn
+from spikehls.quantize.floatnet import FConv, FDense, FloatNet, FReadout, FSkip
 from spikehls.quantize.fold import fold_bn
 
 
@@ -38,7 +38,7 @@ def test_fold_formula_and_negative_gamma_keeps_threshold_positive():
     randomize_bn(nn.Sequential(bn), torch.Generator().manual_seed(0))
     with torch.no_grad():
         bn.weight.copy_(torch.tensor([-1.5, 0.7, -0.2]))
-    neuron = FloatNeuron(torch.tensor(0.5))
+    neuron = float_neuron(torch.tensor(0.5))
     net = FloatNet([FConv("c", conv, bn, neuron), FReadout("r", nn.Linear(3 * 4 * 4, 2))], (2, 4, 4), 3, "rate")
     f = fold_bn(net.eval())
     std = torch.sqrt(bn.running_var + bn.eps)
@@ -49,10 +49,10 @@ def test_fold_formula_and_negative_gamma_keeps_threshold_positive():
 
 
 def test_fold_shortcut_bias_moves_into_receiving_layer():
-    c1 = FConv("a", nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.BatchNorm2d(2), FloatNeuron(0.3))
+    c1 = FConv("a", nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.BatchNorm2d(2), float_neuron(0.3))
     sc = FSkip("a", nn.Conv2d(2, 4, 1, stride=2, bias=False), nn.BatchNorm2d(4))
-    c2 = FConv("b", nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4), FloatNeuron(0.3), sc)
-    d = FDense("d", nn.Linear(4 * 3 * 3, 5, bias=False), nn.BatchNorm1d(5), FloatNeuron(0.2))
+    c2 = FConv("b", nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4), float_neuron(0.3), sc)
+    d = FDense("d", nn.Linear(4 * 3 * 3, 5, bias=False), nn.BatchNorm1d(5), float_neuron(0.2))
     net = FloatNet([c1, c2, d, FReadout("r", nn.Linear(5, 3))], (1, 6, 6), 4, "direct")
     randomize_bn(net, torch.Generator().manual_seed(2))
     net.eval()
