@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -119,11 +120,15 @@ def test_load_run_reproduces_best_accuracy(tmp_path):
         load_run(tmp_path / "missing")
 
 
-def test_resnet_run(tmp_path):
-    cfg = config_from_dict(_tiny(model={"preset": "resnet_small", "arch": "resnet", "layers": None}, train={"epochs": 2}))
+@pytest.mark.parametrize("preset,tied", [("resnet_small", ("stem.conv", "stages.0.0.conv2")),
+                                         ("preresnet_small", ("stem", "blocks.0.conv2"))])
+def test_residual_runs(tmp_path, preset, tied):
+    arch = "resnet" if preset == "resnet_small" else "preresnet"
+    cfg = config_from_dict(_tiny(model={"preset": preset, "arch": arch, "layers": None}, train={"epochs": 2}))
     s = train(cfg, tmp_path / "r", progress=False)
     counts = s["channels_per_layer"]
-    assert counts["stem.conv"] == counts["stages.0.0.conv2"]
+    assert counts[tied[0]] == counts[tied[1]]
+    assert s["channels_kept"] < s["channels_total"]
 
 
 # ---- CLI ------------------------------------------------------------------------------------------
@@ -184,3 +189,25 @@ def test_eval_every_skips_evaluation_but_not_the_last_epoch(tmp_path):
     rows = _metrics(tmp_path / "r")
     assert [r["test_acc"] is None for r in rows] == [True, False, False]
     assert s["best_epoch"] in (2, 3)
+
+
+@pytest.mark.parametrize("sca", [True, False])
+def test_init_from_checkpoint_and_masks(tmp_path, sca):
+    """The co-design loop's use: fine-tune a trained, pruned run under new masks."""
+    cfg = config_from_dict(_tiny(train={"epochs": 2}))
+    train(cfg, tmp_path / "a", progress=False)
+    masks = Masks.load(tmp_path / "a" / "masks.json")
+    g0 = next(iter(masks.groups))
+    keep = masks[g0].copy()
+    keep[np.flatnonzero(keep)[1:]] = False  # keep only one channel of the first group
+    masks.groups[g0].keep = keep
+    cfg2 = config_from_dict(_tiny(train={"epochs": 1}, sca={"enabled": sca, "layer_caps": {g0: 1}}))
+    s = train(cfg2, tmp_path / "b", progress=False, init_from=tmp_path / "a" / "checkpoint.pt", init_masks=masks)
+    rows = _metrics(tmp_path / "b")
+    assert rows[0]["best"]  # starts pruned: the first epoch qualifies
+    assert s["channels_per_layer"][g0]["kept"] == 1
+    _, model, m_back, _ = load_run(tmp_path / "b")
+    conv = model.get_submodule(g0)
+    assert int(conv.weight.flatten(1).ne(0).any(1).sum()) == 1
+    with pytest.raises(SpikehlsError, match="not found"):
+        train(cfg2, tmp_path / "c", progress=False, init_from=tmp_path / "nope")

@@ -120,12 +120,19 @@ def evaluate(model: torch.nn.Module, data, cfg: Config, device: torch.device, pr
 
 
 def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool = True,
-          on_epoch: Optional[Callable[[dict], Optional[bool]]] = None) -> dict:
+          on_epoch: Optional[Callable[[dict], Optional[bool]]] = None,
+          init_from: Optional[str | Path] = None, init_masks: Optional[Masks] = None) -> dict:
     """Train ``cfg`` into ``out_dir``; returns the summary dict (also written to summary.json).
 
     ``resume`` continues from ``out_dir/last.pt`` (``cfg`` must equal the run's config except
     train.epochs/device/num_threads). ``on_epoch(record)`` is called after every epoch with the
     metrics line; returning False stops training early (the summary is still written).
+
+    ``init_from`` (a ``checkpoint.pt`` or a run directory) starts from trained weights instead of
+    a fresh init, and ``init_masks`` from given masks (default with ``init_from``: that
+    checkpoint's masks). The co-design loop uses both to fine-tune a pruned network under new
+    per-layer caps. Every epoch of such a run counts for "best" (it starts pruned). With SCA off,
+    the initial masks stay fixed (re-applied after every optimizer step).
     """
     out = Path(out_dir)
     cfg = _resolved(cfg)
@@ -145,12 +152,27 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     try:
-        return _train(cfg, out, resume, progress, on_epoch, last_path)
+        return _train(cfg, out, resume, progress, on_epoch, last_path, init_from, init_masks)
     finally:
         torch.set_num_threads(threads)  # do not leak a global setting into the caller
 
 
-def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_path: Path) -> dict:
+def _initial_state(init_from: Optional[str | Path]) -> Optional[dict]:
+    if init_from is None:
+        return None
+    p = Path(init_from)
+    if p.is_dir():
+        p = p / "checkpoint.pt"
+    if not p.is_file():
+        raise SpikehlsError(f"{p}: checkpoint to start from not found")
+    ck = torch.load(p, map_location="cpu", weights_only=False)
+    if ck.get("format") != CHECKPOINT_FORMAT:
+        raise SpikehlsError(f"{p}: unknown checkpoint format (expected {CHECKPOINT_FORMAT})")
+    return ck
+
+
+def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_path: Path,
+           init_from: Optional[str | Path] = None, init_masks: Optional[Masks] = None) -> dict:
     device = resolve_device(cfg.train.device)
     seed = cfg.train.seed
 
@@ -162,13 +184,29 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
     torch.manual_seed(seed)
     model = build_model(cfg, in_ch, (h, w), train_set.num_classes).to(device)
     optimizer = make_optimizer(model, cfg)
+    init = _initial_state(init_from) if not resume else None
+    if init is not None:
+        try:
+            model.load_state_dict(init["model"])
+        except RuntimeError as err:
+            raise SpikehlsError(f"{init_from}: checkpoint does not fit the configured model ({str(err).splitlines()[0]})") from None
+        if init_masks is None:
+            init_masks = Masks.from_json(init["masks"], str(init_from))
     pruner = SCAPruner.from_config(model, cfg.sca, seed=seed + 3) if cfg.sca.enabled else None
+    fixed_masks = None
+    if init_masks is not None and not resume:
+        apply_masks(model, init_masks)  # also checks that the groups fit the model
+        if pruner is not None:
+            pruner.masks = init_masks.copy()
+        else:
+            fixed_masks = init_masks.copy()
     g_shuffle = torch.Generator().manual_seed(seed + 1)
     g_encode = torch.Generator().manual_seed(cfg.encoding.seed + seed * 1000 + 2)
     g_aug = torch.Generator().manual_seed(seed + 4)
 
     start_epoch, seconds = 0, 0.0
     best: dict = {"test_acc": -1.0, "epoch": 0}
+    started_pruned = init_masks is not None
     if resume:
         st = torch.load(last_path, map_location=device, weights_only=False)
         model.load_state_dict(st["model"])
@@ -180,6 +218,10 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
         g_encode.set_state(st["rng"]["encode"])
         g_aug.set_state(st["rng"]["augment"])
         start_epoch, seconds, best = int(st["epoch"]), float(st["seconds"]), dict(st["best"])
+        started_pruned = bool(st.get("started_pruned", False))
+        if st.get("fixed_masks") is not None:
+            fixed_masks = Masks.from_json(st["fixed_masks"], str(last_path))
+            apply_masks(model, fixed_masks)
         # drop metric lines of epochs that did not reach last.pt (interrupted in between)
         lines = (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else []
         write_text(out / "metrics.jsonl", "".join(ln + "\n" for ln in lines if json.loads(ln)["epoch"] <= start_epoch))
@@ -215,6 +257,8 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
             optimizer.step()
             if pruner is not None:
                 pruner.after_step()
+            elif fixed_masks is not None:
+                apply_masks(model, fixed_masks)
             loss_sum += float(loss.detach()) * labels.numel()
             correct += int((logits.detach().argmax(1) == labels).sum())
             seen += labels.numel()
@@ -223,8 +267,12 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
 
         evaluated = (epoch + 1) % cfg.train.eval_every == 0 or epoch == epochs - 1
         ev = evaluate(model, test_set, cfg, device, progress) if evaluated else dict.fromkeys(_EVAL_KEYS)
-        masks = pruner.masks.copy() if pruner is not None else Masks.full(model.prunable_groups())
-        sca_masked = pruner is None or epoch > cfg.sca.start_epoch or epochs - 1 <= cfg.sca.start_epoch
+        if pruner is not None:
+            masks = pruner.masks.copy()
+        else:
+            masks = fixed_masks.copy() if fixed_masks is not None else Masks.full(model.prunable_groups())
+        sca_masked = (pruner is None or started_pruned or epoch > cfg.sca.start_epoch
+                      or epochs - 1 <= cfg.sca.start_epoch)
         epoch_no = epoch + 1
         is_best = evaluated and sca_masked and ev["test_acc"] > best["test_acc"]
         if is_best:
@@ -253,7 +301,8 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
                      "pruner": pruner.state_dict() if pruner is not None else None,
                      "rng": {"torch": torch.get_rng_state(), "shuffle": g_shuffle.get_state(),
                              "encode": g_encode.get_state(), "augment": g_aug.get_state()},
-                     "epoch": epoch_no, "seconds": seconds, "best": best}, last_path)
+                     "fixed_masks": fixed_masks.to_json() if fixed_masks is not None else None,
+                     "started_pruned": started_pruned, "epoch": epoch_no, "seconds": seconds, "best": best}, last_path)
         last_eval = record
         if progress and evaluated:
             tqdm.write(f"epoch {epoch_no:>3}/{epochs}  loss {record['loss']:.4f}  train {record['train_acc']:.2%}  "
