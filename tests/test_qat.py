@@ -268,3 +268,13 @@ def test_enable_weight_qat_keeps_modules_and_masks():
         y_f = model(x)
     assert type(model.features[0].conv) is torch.nn.Conv2d
     assert not torch.equal(y_q, y_f)
+
+
+def test_lowering_refuses_what_the_contract_cannot_express():
+    cfg, model, _ = _trained_like("vgg", "if", "zero", "direct")
+    model.features[0].pool = torch.nn.AvgPool2d(2)
+    with pytest.raises(SpikehlsError, match="AvgPool2d"):
+        from_training_model(model, "direct", 2)
+    pre = build_model(model_config("vgg", model={"preset": "preresnet_small", "arch": "preresnet"}), 1, (8, 8), 10)
+    with pytest.raises(SpikehlsError, match="PreResNet"):
+        from_training_model(pre, "direct", 2)
