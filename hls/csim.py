@@ -94,7 +94,7 @@ def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]
     for f in _sources(project) + [work / "spikehls_layers.h"]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
-    h.update(" ".join([CXX] + CXXFLAGS).encode())
+    h.update(" ".join([CXX] + CXXFLAGS + [str((project / "firmware" / "weights").resolve())]).encode())
     digest = h.hexdigest()
     stamp = work / "spikehls_csim.sha256"
     if not force and exe.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
@@ -102,7 +102,10 @@ def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]
     if shutil.which(CXX) is None:
         raise SpikehlsError(f"C++ compiler '{CXX}' not found (install g++ or set CXX)")
     fw = project / "firmware"
-    inc = [f"-I{fw}", f"-I{fw / 'ap_types'}", f"-I{work}"]
+    # the firmware reads its weights from firmware/weights/*.txt in C-simulation (hls4ml's
+    # write_weights_txt): far faster to compile than large initialised ap_int arrays
+    weights_dir = (fw / "weights").resolve()
+    inc = [f"-I{fw}", f"-I{fw / 'ap_types'}", f"-I{work}", f'-DWEIGHTS_DIR="{weights_dir}"']
     t0 = time.perf_counter()
     # the two translation units compile in parallel (2 cores), then link
     objs = {src: work / f"{src.stem}.o" for src in (fw / "myproject.cpp", DRIVER_SRC)}

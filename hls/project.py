@@ -133,7 +133,7 @@ def generate_project(
                 clock_period=round(brd.clock_period_ns, 6),
                 io_type=brd.hls.io_type,
                 hls_config=hls_config,
-                write_weights_txt=False,
+                write_weights_txt=True,  # csim loads weights from .txt: compiles much faster
             )
             for lyr in hls_model.get_layers():
                 if lyr.class_name in LAYER_CLASSES and lyr.class_name != "SpikeReadout":

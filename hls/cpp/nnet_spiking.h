@@ -26,7 +26,7 @@ namespace nnet {
 
 // Add the nonzero weights of table row `row` to acc[target * stride + base].
 template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-inline unsigned scatter_add(unsigned row, unsigned base, unsigned stride, const T_idx offsets[], const T_tgt targets[],
+SPK_INLINE unsigned scatter_add(unsigned row, unsigned base, unsigned stride, const T_idx offsets[], const T_tgt targets[],
                             const T_w weights[], T_acc acc[]) {
     #pragma HLS INLINE
     const unsigned begin = offsets[row], end = offsets[row + 1];
@@ -34,7 +34,8 @@ ScatterAdd:
     for (unsigned e = begin; e < end; e++) {
         #pragma HLS PIPELINE II = 1
         #pragma HLS UNROLL factor = CONFIG_T::parallelism
-        acc[base + targets[e] * stride] += weights[e];
+        const unsigned target = targets[e]; // index arithmetic in plain unsigned
+        acc[base + target * stride] += weights[e];
     }
     return end - begin;
 }
@@ -42,7 +43,7 @@ ScatterAdd:
 // Multiply-accumulate twin of scatter_add, for 8-bit pixels (direct encoding) only: used by the
 // direct-encoded first layer and by a skip taken from a direct-encoded input. Never on spikes.
 template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-inline unsigned scatter_mac(unsigned row, unsigned base, unsigned stride, ap_uint<8> pixel, const T_idx offsets[],
+SPK_INLINE unsigned scatter_mac(unsigned row, unsigned base, unsigned stride, ap_uint<8> pixel, const T_idx offsets[],
                             const T_tgt targets[], const T_w weights[], T_acc acc[]) {
     #pragma HLS INLINE
     const unsigned begin = offsets[row], end = offsets[row + 1];
@@ -50,7 +51,8 @@ ScatterMac:
     for (unsigned e = begin; e < end; e++) {
         #pragma HLS PIPELINE II = 1
         #pragma HLS UNROLL factor = CONFIG_T::parallelism
-        acc[base + targets[e] * stride] += weights[e] * pixel;
+        const unsigned target = targets[e];
+        acc[base + target * stride] += weights[e] * pixel;
     }
     return end - begin;
 }
@@ -59,7 +61,7 @@ ScatterMac:
 // 8-bit pixel (direct encoding) multiplies them (scatter_mac). Chosen by overload on the
 // element type, so a spiking tensor can never reach the multiplier. Returns the synops done.
 template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-inline unsigned input_event(spike_t s, unsigned row, unsigned base, unsigned stride, const T_idx offsets[],
+SPK_INLINE unsigned input_event(spike_t s, unsigned row, unsigned base, unsigned stride, const T_idx offsets[],
                             const T_tgt targets[], const T_w weights[], T_acc acc[]) {
     #pragma HLS INLINE
     (void)s; // callers only pass active inputs (is_active)
@@ -67,15 +69,18 @@ inline unsigned input_event(spike_t s, unsigned row, unsigned base, unsigned str
 }
 
 template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-inline unsigned input_event(ap_ufixed<8, 0> px, unsigned row, unsigned base, unsigned stride, const T_idx offsets[],
+SPK_INLINE unsigned input_event(ap_ufixed<8, 0> px, unsigned row, unsigned base, unsigned stride, const T_idx offsets[],
                             const T_tgt targets[], const T_w weights[], T_acc acc[]) {
     #pragma HLS INLINE
     const ap_uint<8> pixel = px.range(7, 0);
     return scatter_mac<CONFIG_T>(row, base, stride, pixel, offsets, targets, weights, acc);
 }
 
-inline bool is_active(spike_t s) { return s != 0; }
-inline bool is_active(ap_ufixed<8, 0> px) { return px != 0; }
+SPK_INLINE bool is_active(spike_t s) { return s != 0; }
+SPK_INLINE bool is_active(ap_ufixed<8, 0> px) {
+    const ap_uint<8> bits = px.range(7, 0);
+    return bits != 0;
+}
 
 // Skip (residual) current of a spiking conv: the earlier layer's output sampled with
 // skip_stride, through a 1x1 table (identity skips are the diagonal table of their gains).
@@ -108,7 +113,7 @@ SkipChan:
 
 // Fire every neuron of one time step and write its spike.
 template <class res_T, typename CONFIG_T>
-inline void fire_all(unsigned t, typename CONFIG_T::v_t v[], const typename CONFIG_T::accum_t acc[],
+SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[], const typename CONFIG_T::accum_t acc[],
                      const typename CONFIG_T::thr_t thr[], res_T res[]) {
     #pragma HLS INLINE
     const unsigned PER_CH = CONFIG_T::n_out / CONFIG_T::n_filt;
@@ -127,7 +132,7 @@ FireChan:
     SPK_STAT(CONFIG_T, out_spikes, spikes);
 }
 
-template <typename CONFIG_T> inline void init_currents(const typename CONFIG_T::bias_t bias[], typename CONFIG_T::accum_t acc[]) {
+template <typename CONFIG_T> SPK_INLINE void init_currents(const typename CONFIG_T::bias_t bias[], typename CONFIG_T::accum_t acc[]) {
     #pragma HLS INLINE
     const unsigned PER_CH = CONFIG_T::n_out / CONFIG_T::n_filt;
 BiasChan:
@@ -141,7 +146,7 @@ BiasChan:
 }
 
 // Output position (oy, ox) that input pixel (iy, ix) reaches through kernel tap (ky, kx), if any.
-template <typename CONFIG_T> inline bool conv_target(int iy, int ix, int ky, int kx, unsigned &oy, unsigned &ox) {
+template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky, int kx, unsigned &oy, unsigned &ox) {
     #pragma HLS INLINE
     const int ny = iy + CONFIG_T::pad_top - ky, nx = ix + CONFIG_T::pad_left - kx;
     if (ny < 0 || nx < 0 || ny % CONFIG_T::stride_height || nx % CONFIG_T::stride_width)

@@ -12,6 +12,13 @@
 
 #include "ap_int.h"
 
+// g++ ignores "#pragma HLS INLINE"; force the same inlining in C-simulation (speed only).
+#if defined(__GNUC__) && !defined(__SYNTHESIS__)
+#define SPK_INLINE inline __attribute__((always_inline))
+#else
+#define SPK_INLINE inline
+#endif
+
 namespace nnet {
 
 typedef ap_uint<1> spike_t;
@@ -59,7 +66,7 @@ template <unsigned N> inline void spike_capture(int layer_id, const spike_t out[
 //   V = V - (V >> k) (k > 0), V = sat(V + I, v_bits), s = V >= thr, reset by subtract or to zero.
 // Only shifts, adds, a compare and a clamp: no multiplier.
 template <typename CONFIG_T>
-inline spike_t neuron_step(typename CONFIG_T::v_t &v_state, typename CONFIG_T::accum_t current,
+SPK_INLINE spike_t neuron_step(typename CONFIG_T::v_t &v_state, typename CONFIG_T::accum_t current,
                            typename CONFIG_T::thr_t thr) {
     #pragma HLS INLINE
     typedef typename CONFIG_T::sum_t sum_t;
