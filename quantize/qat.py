@@ -14,12 +14,20 @@
 
 Two execution paths, one meaning:
 
-* training mode: float32, everything a multiple of ``acc``, differentiable (STE);
+* training mode: float32, everything a multiple of ``acc``, differentiable (STE). It computes
+  the same spikes as eval mode while the integers stay below 2**24 (float32 is exact there; the
+  tests check train == eval); beyond that only the gradients' forward values are approximate;
 * eval mode: the currents are computed from ``quant_weight().int()`` in float64 (every partial sum
   is an integer far below 2**53, so it is exact) and the membrane runs in int64. This is the
   "PyTorch quantized model" that must equal the NumPy reference and QONNX spike for spike.
 
-Tensors are ``[N, T, ...]``; the readout is summed over T (as the training model does).
+Tensors are ``[N, T, ...]``; the readout is summed over T (as the training model does) and uses
+one weight scale for all classes, so the float argmax is the integer argmax.
+
+Residual inputs: an identity shortcut adds ``gain = max(1, round(1/acc))`` integers per skip spike
+(1.0 in float); a 1x1 shortcut conv (BN folded, its bias moved into the layer bias) is quantized
+on the *receiving* layer's weight scale with ``quant.layer_w_bits["<layer>.shortcut"]`` bits
+(default: the layer's bits), because the contract adds its integers to the same accumulator.
 """
 
 from __future__ import annotations
