@@ -1,0 +1,176 @@
+"""The results folder of a sweep: records that survive a kill, and the resume that reads them.
+
+``DIR/results.jsonl`` is the source of truth: one JSON line per finished point (ok or failed),
+appended with a single fsynced write as soon as the point finishes. A line cut short by a kill
+is ignored on reading; a later line for the same id (``--retry-failed``) supersedes an earlier one.
+``DIR/results.csv`` is rewritten atomically from it after every point (so it always holds every
+finished point, and never a half-written row), with the Pareto column filled in.
+
+``DIR/sweep.json`` records what the folder was made with (base config, board, reuse settings:
+:meth:`SweepSpec.fingerprint`); resuming into a folder made from something else is refused,
+since the point ids hash only the axes. ``DIR/.lock`` keeps two sweeps from writing one folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from spikehls.boards import RESOURCE_KINDS
+from spikehls.errors import SpikehlsError
+from spikehls.fileio import append_jsonl, write_json, write_text
+
+from .spec import SweepSpec
+
+FORMAT = "spikehls.sweep/1"
+RESULTS_JSONL = "results.jsonl"
+RESULTS_CSV = "results.csv"
+SWEEP_JSON = "sweep.json"
+
+#: CSV columns after the id, status and the axes (in this order)
+METRIC_COLUMNS = (
+    ["quantized_accuracy", "float_accuracy", "csim_accuracy", "csim_samples", "csim_exact", "spike_mismatches",
+     "readout_mismatches", "synops_per_sample", "channels_kept", "channels_total", "parameters_kept"]
+    + list(RESOURCE_KINDS)
+    + [f"util_{k}" for k in RESOURCE_KINDS]
+    + ["latency_cycles_worst", "latency_cycles_activity", "latency_us_worst", "latency_us_activity", "fits",
+       "resource_source", "seconds_export", "seconds_hls", "seconds_csim", "seconds_report", "wall_seconds",
+       "train_seconds", "train_key", "warm_start", "error", "pareto"]
+)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every complete line of a results.jsonl (a torn last line from a kill is skipped)."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "id" in rec:
+            out.append(rec)
+    return out
+
+
+def latest(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """id -> the last record written for it (insertion order: first appearance)."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for r in records:
+        by_id.pop(r["id"], None)
+        by_id[r["id"]] = r
+    return by_id
+
+
+def csv_row(rec: dict[str, Any], axes: list[str], pareto: str = "") -> dict[str, Any]:
+    row: dict[str, Any] = {"id": rec["id"], "status": rec.get("status")}
+    for a in axes:
+        row[a] = rec.get("settings", {}).get(a, "")
+    util = rec.get("utilization") or {}
+    secs = rec.get("seconds") or {}
+    for col in METRIC_COLUMNS:
+        if col.startswith("util_"):
+            v = util.get(col[5:])
+        elif col.startswith("seconds_"):
+            v = secs.get(col[8:])
+        elif col == "pareto":
+            v = pareto
+        else:
+            v = rec.get(col)
+        row[col] = "" if v is None else v
+    return row
+
+
+class ResultsStore:
+    """One sweep's results folder, locked for the lifetime of the object (``close()`` releases it)."""
+
+    def __init__(self, out: Path, spec: SweepSpec):
+        self.out = Path(out)
+        self.spec = spec
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.out / ".lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise SpikehlsError(f"{self.out}: another sweep is writing into this folder (wait for it or choose another --out)") from None
+        self._check_or_write_header()
+        self.records = latest(read_records(self.jsonl))
+
+    @staticmethod
+    def check_reusable(out: Path, spec: SweepSpec) -> None:
+        """Refuse a folder made from another base config/board, before anything is started or written."""
+        f = Path(out) / SWEEP_JSON
+        if not f.is_file():
+            if Path(out).exists() and not Path(out).is_dir():
+                raise SpikehlsError(f"{out}: exists and is not a folder")
+            return
+        try:
+            old = json.loads(f.read_text())
+        except json.JSONDecodeError:
+            raise SpikehlsError(f"{f}: unreadable (not JSON); choose another --out") from None
+        if old.get("fingerprint") != spec.fingerprint():
+            raise SpikehlsError(f"{out}: holds a sweep of another base config, board or reuse setting "
+                                f"(from {old.get('source')}); choose another --out")
+
+    def _check_or_write_header(self) -> None:
+        self.check_reusable(self.out, self.spec)
+        head = {"format": FORMAT, "fingerprint": self.spec.fingerprint(), "source": self.spec.source,
+                "board": self.spec.board_ref, "search": self.spec.search, "budget": self.spec.budget,
+                "seed": self.spec.seed, "reuse_dense": self.spec.reuse_dense,
+                "finetune_epochs": self.spec.finetune_epochs,
+                "axes": {k: (v if isinstance(v, list) else v.model_dump()) for k, v in self.spec.axes.items()},
+                "base": self.spec.base.model_dump(mode="json")}
+        write_json(self.out / SWEEP_JSON, head)
+
+    @property
+    def jsonl(self) -> Path:
+        return self.out / RESULTS_JSONL
+
+    @property
+    def csv(self) -> Path:
+        return self.out / RESULTS_CSV
+
+    def finished(self, retry_failed: bool = False) -> set[str]:
+        """Ids a rerun skips: every recorded point (or only the successful ones with ``retry_failed``)."""
+        return {i for i, r in self.records.items() if r.get("status") == "ok" or not retry_failed}
+
+    def add(self, rec: dict[str, Any], pareto: Optional[dict[str, list[str]]] = None) -> None:
+        """Append one finished point (fsynced), then rewrite the CSV atomically."""
+        append_jsonl(self.jsonl, rec)
+        self.records.pop(rec["id"], None)
+        self.records[rec["id"]] = rec
+        self.write_csv(pareto)
+
+    def axes(self) -> list[str]:
+        names = list(self.spec.axes)
+        for r in self.records.values():
+            names += [a for a in r.get("settings", {}) if a not in names]
+        return names
+
+    def write_csv(self, pareto: Optional[dict[str, list[str]]] = None) -> None:
+        axes = self.axes()
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["id", "status", *axes, *METRIC_COLUMNS], lineterminator="\n")
+        w.writeheader()
+        for rid, rec in self.records.items():
+            w.writerow(csv_row(rec, axes, ";".join((pareto or {}).get(rid, []))))
+        write_text(self.csv, buf.getvalue())
+
+    def close(self) -> None:
+        if not self._lock.closed:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()  # the file stays: unlinking it could let a waiting sweep lock a stale inode
+
+    def __enter__(self) -> "ResultsStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

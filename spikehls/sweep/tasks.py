@@ -1,0 +1,143 @@
+"""The two kinds of work a sweep hands to a worker (a local process or a Ray task).
+
+Both take and return plain dicts (picklable, and the same for both runners) and never raise:
+a failure comes back as ``{"ok": False, "error": "<one line>"}`` for a training run, or as a
+point record with ``status: "failed"``, so one bad point cannot stop the others.
+
+* :func:`run_train_job` trains one shared run into ``DIR/train/KEY`` (atomically: the folder
+  appears only when training finished, so a killed run is simply trained again on resume).
+* :func:`run_point_job` exports a trained run with the point's quantization settings, generates
+  the HLS project, C-simulates it and reports, into ``DIR/points/ID/`` (``run/`` and ``hls/``),
+  and returns the flat record of :func:`spikehls.flow.point_record` plus the point's settings.
+
+Workers run one task at a time on one core: torch is limited to one thread, and everything the
+stages print goes to the task's ``log.txt`` instead of the progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Iterator
+
+RECORD_FORMAT = "spikehls.sweep.point/1"
+
+
+def init_worker() -> None:
+    """One core per worker: no intra-op thread pools fighting over the same cores."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send fd 1 and 2 (Python and C level) to ``path`` for the duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def one_line(err: BaseException) -> str:
+    msg = " ".join(str(err).split()) or "(no message)"
+    name = type(err).__name__
+    text = msg if name == "SpikehlsError" else f"{name}: {msg}"
+    return text[:500]
+
+
+def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Train ``job['config']`` into ``job['dir']``, warm-started from ``job['init_from']`` if given."""
+    init_worker()
+    from spikehls.config import config_from_dict
+    from spikehls.fileio import atomic_dir
+
+    out = Path(job["dir"])
+    t0 = time.perf_counter()
+    if (out / "summary.json").is_file():
+        return {"key": job["key"], "ok": True, "error": None, "seconds": 0.0, "reused": True}
+    log = out.parent / f"{out.name}.log"
+    try:
+        cfg = config_from_dict(job["config"], f"train job {job['key']}")
+        with _output_to(log), atomic_dir(out) as tmp:
+            if job.get("init_from"):
+                from spikehls.flow import train_stage
+
+                train_stage(cfg, tmp, progress=False, init_from=Path(job["init_from"]) / "checkpoint.pt")
+            else:
+                from spikehls.training.trainer import train
+
+                train(cfg, tmp, progress=False)
+        return {"key": job["key"], "ok": True, "error": None, "seconds": round(time.perf_counter() - t0, 2),
+                "reused": False}
+    except Exception as err:  # noqa: BLE001 - reported, never raised: other points go on
+        with open(log, "a") as fh:
+            traceback.print_exc(file=fh)
+        return {"key": job["key"], "ok": False, "error": one_line(err), "seconds": round(time.perf_counter() - t0, 2),
+                "reused": False}
+
+
+def run_point_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Export, HLS, C-sim and report one point; return its record (status ok or failed)."""
+    init_worker()
+    t0 = time.perf_counter()
+    pdir = Path(job["dir"])
+    base = {"format": RECORD_FORMAT, "id": job["id"], "settings": job["settings"], "train_key": job["train_key"],
+            "warm_start": job.get("warm_start"), "train_seconds": job.get("train_seconds")}
+    if pdir.exists():
+        shutil.rmtree(pdir)  # a point that was interrupted: its record was never written, start it over
+    pdir.mkdir(parents=True)
+    try:
+        with _output_to(pdir / "log.txt"):
+            rec = _point(job, pdir)
+        return {**base, "status": "ok", "error": None, **rec, "wall_seconds": round(time.perf_counter() - t0, 2)}
+    except Exception as err:  # noqa: BLE001 - recorded, never raised: other points go on
+        with open(pdir / "log.txt", "a") as fh:
+            traceback.print_exc(file=fh)
+        return {**base, "status": "failed", "error": one_line(err), "wall_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _point(job: dict[str, Any], pdir: Path) -> dict[str, Any]:
+    from spikehls.boards import load_board
+    from spikehls.fileio import write_text
+    from spikehls.flow import csim_stage, hls_stage, point_record, report_stage
+    from spikehls.quantize.export_run import export_run
+
+    train_dir = Path(job["train_dir"])
+    run_dir, prj_dir = pdir / "run", pdir / "hls"
+    write_text(pdir / "config.yaml", job["config_yaml"])  # the point's whole run config
+    board = load_board(job["board"])
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    export_run(train_dir, out_dir=run_dir, quant_override=job["quant"], progress=False, log=print)
+    shutil.copy2(train_dir / "summary.json", run_dir / "summary.json")  # point_record reads the training summary
+    seconds["export"] = time.perf_counter() - t
+    t = time.perf_counter()
+    hls_stage(run_dir, board, prj_dir, job.get("parallelism"))
+    seconds["hls"] = time.perf_counter() - t
+    t = time.perf_counter()
+    csim_res = csim_stage(prj_dir)
+    seconds["csim"] = time.perf_counter() - t
+    t = time.perf_counter()
+    report = report_stage(prj_dir, board)
+    seconds["report"] = time.perf_counter() - t
+    return point_record(run_dir, prj_dir, report, csim_res, seconds)
