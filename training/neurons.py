@@ -150,7 +150,7 @@ class _FusedNeuron(torch.autograd.Function):
     """All T steps of :meth:`SpikingNeuron.step` (detached reset) with a hand-written BPTT.
 
     Autograd on the per-step loop records ~8 small ops per step and keeps their inputs; this keeps
-    the membrane before reset and the spikes (bool) and runs the recurrence backwards once, one
+    the membrane before reset and ``1 - s`` and runs the recurrence backwards once, one
     time step at a time so each step's tensors stay in cache:
     ``dL/dv_t = dL/ds_t * sg(v_t - th) + c_t * (1 - s_t | 1)``, ``dL/di_t = dL/dv_t``,
     ``c_{t-1} = lam * dL/dv_t`` with ``lam = 1 - 2**-k`` (1 for IF). Checked against autograd on
@@ -160,7 +160,7 @@ class _FusedNeuron(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, th, leak: float, zero_reset: bool, kind: str, alpha: float, record: bool):  # noqa: D102
         spikes = torch.empty_like(x)
-        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+        keep = torch.empty_like(x) if zero_reset else None  # 1 - s: what a zero reset leaves of v
         v_pre = torch.empty_like(x)
         score = torch.zeros_like(x[0]) if record else None
         v = torch.zeros_like(x[0])
@@ -168,16 +168,16 @@ class _FusedNeuron(torch.autograd.Function):
             if leak:
                 v = v - v * leak  # the same float ops as step(): identical spikes in train and eval
             torch.add(v, x[t], out=v_pre[t])
-            torch.ge(v_pre[t], th, out=fired[t])
-            spikes[t].copy_(fired[t])
-            if zero_reset:
-                v = v_pre[t].masked_fill(fired[t], 0.0)
+            spikes[t].copy_(v_pre[t] >= th)
+            if zero_reset:  # multiplications, not masked_fill: 2x faster on CPU, and the same ops as step()
+                torch.sub(1.0, spikes[t], out=keep[t])
+                v = v_pre[t] * keep[t]
             else:
                 v = v_pre[t] - spikes[t] * th
             if record:
                 score += spikes[t]
                 score += v.abs()
-        ctx.save_for_backward(v_pre, fired, th)
+        ctx.save_for_backward(v_pre, keep, th)
         ctx.leak, ctx.zero_reset, ctx.kind, ctx.alpha = leak, zero_reset, kind, alpha
         if record:
             ctx.mark_non_differentiable(score)
@@ -185,14 +185,14 @@ class _FusedNeuron(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_s, _grad_score):  # noqa: D102
-        v_pre, fired, th = ctx.saved_tensors
+        v_pre, keep, th = ctx.saved_tensors
         lam = 1.0 - ctx.leak
         grad_x = torch.empty_like(grad_s)
         carry = None
         for t in range(grad_s.shape[0] - 1, -1, -1):
             g = grad_s[t] * surrogate_grad(v_pre[t] - th, ctx.kind, ctx.alpha)
             if carry is not None:
-                g += carry.masked_fill_(fired[t], 0.0) if ctx.zero_reset else carry
+                g += carry * keep[t] if ctx.zero_reset else carry
             grad_x[t] = g
-            carry = g * lam if ctx.leak else g.clone() if ctx.zero_reset else g
+            carry = g * lam if ctx.leak else g
         return grad_x, None, None, None, None, None, None
