@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,12 @@ def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]
     return exe, time.perf_counter() - t0
 
 
-def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True) -> SimResult:
-    """Run ``inputs`` (int ``[N, T, C, H, W]``: spikes or 8-bit pixels) through the compiled firmware."""
+def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs: Optional[int] = None) -> SimResult:
+    """Run ``inputs`` (int ``[N, T, C, H, W]``: spikes or 8-bit pixels) through the compiled firmware.
+
+    ``jobs`` driver processes (default: one per CPU) share the samples; ``seconds`` is the wall
+    time of the simulation itself (not the compile).
+    """
     project = Path(project)
     meta = load_meta(project)
     exe, _ = build_driver(project)
@@ -147,22 +152,38 @@ def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True) -> S
     layers = meta["layers"]
     k = int(meta["num_classes"])
     work = project / "spikehls"
-    fin, fout = work / "csim_in.bin", work / "csim_out.bin"
-    with open(fin, "wb") as fh:
-        np.array([n, int(np.prod(shape))], dtype=np.int64).tofile(fh)
-        inputs.astype(np.uint8).reshape(n, -1).tofile(fh)
+    # one driver process per core, each on a contiguous chunk of the samples
+    jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), n // 32 or 1))
+    bounds = np.linspace(0, n, jobs + 1).astype(int)
+    flat = inputs.astype(np.uint8).reshape(n, -1)
+    procs = []
+    scratch = Path(tempfile.mkdtemp(prefix=".csim-", dir=work))  # private to this call
     t0 = time.perf_counter()
-    proc = subprocess.run([str(exe), str(fin), str(fout), "1" if capture else "0"], capture_output=True, text=True)
+    for j in range(jobs):
+        fin, fout = scratch / f"in{j}.bin", scratch / f"out{j}.bin"
+        with open(fin, "wb") as fh:
+            np.array([bounds[j + 1] - bounds[j], flat.shape[1]], dtype=np.int64).tofile(fh)
+            flat[bounds[j] : bounds[j + 1]].tofile(fh)
+        cmd = [str(exe), str(fin), str(fout), "1" if capture else "0"]
+        procs.append((fin, fout, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+    errors = []
+    for fin, _, p in procs:
+        err = p.communicate()[1]
+        fin.unlink(missing_ok=True)
+        if p.returncode != 0:
+            errors.append(_first_error(err))
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SpikehlsError(f"C-simulation driver failed: {_first_error(proc.stderr)}")
+    if errors:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise SpikehlsError(f"C-simulation driver failed: {errors[0]}")
     spiking = [lyr for lyr in layers if lyr["spiking"]]
     fields = [("readout", np.int64, (k,)), ("counters", np.uint64, (len(layers), 3))]
     if capture:
         fields += [(f"s{i}", np.uint8, ((lyr["output_size"] + 7) // 8,)) for i, lyr in enumerate(spiking)]
-    rec = np.fromfile(fout, dtype=np.dtype(fields))
-    fin.unlink(missing_ok=True)
-    fout.unlink(missing_ok=True)
+    try:
+        rec = np.concatenate([np.fromfile(fout, dtype=np.dtype(fields)) for _, fout, _ in procs])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if len(rec) != n:
         raise SpikehlsError(f"C-simulation driver wrote {len(rec)} samples, expected {n}")
     t = int(meta["time_steps"])
