@@ -211,3 +211,10 @@ def test_init_from_checkpoint_and_masks(tmp_path, sca):
     assert int(conv.weight.flatten(1).ne(0).any(1).sum()) == 1
     with pytest.raises(SpikehlsError, match="not found"):
         train(cfg2, tmp_path / "c", progress=False, init_from=tmp_path / "nope")
+
+
+def test_stop_before_any_pruned_epoch_still_gives_a_checkpoint(tmp_path):
+    s = train(config_from_dict(_tiny()), tmp_path / "r", progress=False, on_epoch=lambda r: False)
+    assert s["best_epoch"] == 1 and (tmp_path / "r" / "checkpoint.pt").is_file()
+    # the state after the first mask update, evaluated as saved
+    assert load_run(tmp_path / "r")[2].kept() == s["channels_kept"] == 5

@@ -278,10 +278,7 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
         if is_best:
             best = {"test_acc": ev["test_acc"], "epoch": epoch_no,
                     **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
-            _torch_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "masks": masks.to_json(),
-                         "config": cfg.model_dump(mode="json"), "epoch": epoch_no, "test_accuracy": ev["test_acc"],
-                         "model_args": model.model_args}, out / "checkpoint.pt")
-            masks.save(out / "masks.json")
+            _save_checkpoint(out, model, masks, cfg, epoch_no, ev["test_acc"])
         update = None
         if pruner is not None and cfg.sca.start_epoch <= epoch < epochs - 1:
             pruner.update_masks()
@@ -311,7 +308,21 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
         if on_epoch is not None and on_epoch(record) is False:
             break
 
+    if not (out / "checkpoint.pt").is_file():  # stopped before any epoch qualified as "best": keep the last
+        ev = evaluate(model, test_set, cfg, device)
+        masks = pruner.masks.copy() if pruner is not None else (
+            fixed_masks.copy() if fixed_masks is not None else Masks.full(model.prunable_groups()))
+        best = {"test_acc": ev["test_acc"], "epoch": int(last_eval.get("epoch", 0)),
+                **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
+        _save_checkpoint(out, model, masks, cfg, best["epoch"], ev["test_acc"])
     return _write_summary(out, cfg, best, last_eval, seconds, device)
+
+
+def _save_checkpoint(out: Path, model, masks: Masks, cfg: Config, epoch: int, acc: float) -> None:
+    _torch_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "masks": masks.to_json(),
+                 "config": cfg.model_dump(mode="json"), "epoch": epoch, "test_accuracy": acc,
+                 "model_args": model.model_args}, out / "checkpoint.pt")
+    masks.save(out / "masks.json")
 
 
 def _write_summary(out: Path, cfg: Config, best: dict, last: dict, seconds: float, device: torch.device) -> dict:
