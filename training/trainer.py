@@ -206,7 +206,8 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
 
     start_epoch, seconds = 0, 0.0
     best: dict = {"test_acc": -1.0, "epoch": 0}
-    started_pruned = init_masks is not None
+    # a warm start from a dense checkpoint (full masks) is not pruned yet: its first epoch must not win "best"
+    started_pruned = init_masks is not None and init_masks.kept() < init_masks.total()
     if resume:
         st = torch.load(last_path, map_location=device, weights_only=False)
         model.load_state_dict(st["model"])
