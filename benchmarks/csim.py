@@ -155,6 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "csim.json")
     args = ap.parse_args(argv)
 
+    load_start = [round(v, 2) for v in os.getloadavg()]
     train_x, train_y, test_x, test_y = load_mnist(args.mnist)
     test_x, test_y = test_x[: args.samples], test_y[: args.samples]
     with tempfile.TemporaryDirectory(prefix="spikehls-bench-") as tmp:
@@ -209,7 +210,9 @@ def main(argv=None) -> int:
         print(json.dumps(ours, indent=1))
         result = {
             "benchmark": "csim",
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+                        # a shared machine: the load says how many other processes competed for the cores
+                        "loadavg_start": load_start, "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
             "targets": {"samples_10000_seconds_max": 120, "compile_seconds_max": 30},
             "spikehls": ours,
         }
