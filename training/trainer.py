@@ -337,7 +337,7 @@ def _write_summary(out: Path, cfg: Config, best: dict, last: dict, seconds: floa
     summary = {
         "test_accuracy": best["test_acc"],
         "best_epoch": best["epoch"],
-        "final_test_accuracy": last.get("test_acc", best["test_acc"]),
+        "final_test_accuracy": last["test_acc"] if last.get("test_acc") is not None else best["test_acc"],
         "epochs": int(last.get("epoch", best["epoch"])),
         "channels_total": masks.total(),
         "channels_kept": masks.kept(),
