@@ -19,7 +19,9 @@ void direct_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
                    typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
                    typename CONFIG_T::target_t targets[CONFIG_T::n_table],
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
-    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, 0, 0, 0, 0);
+    spike_t no_skip[1] = {0}; // never read: has_skip is false (the skip table types alias the main ones)
+    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, no_skip, offsets,
+                                                          targets, weights);
 }
 
 template <class data_T, class skip_T, class res_T, typename CONFIG_T>
