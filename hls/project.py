@@ -89,7 +89,8 @@ def generate_project(
     graph_input = _rename_input(clean, INPUT_NAME)
     kind = _input_kind(clean)
     names = [n.name for n in clean.graph.node]
-    par = layer_parallelism(brd, names, parallelism, layer_overrides or {})
+    weighted = [n.name for n in clean.graph.node if n.op_type != "SpikeMaxPool2d"]  # the layers that add weights
+    par = layer_parallelism(brd, weighted, parallelism, layer_overrides or {})
     in_shape = [d.dim_value for d in clean.graph.input[0].type.tensor_type.shape.dim][1:]
 
     tv = None
@@ -105,7 +106,7 @@ def generate_project(
         "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency", "PipelineStyle": "dataflow"},
         "LayerName": {INPUT_NAME: {"Precision": {"result": PIXEL_TYPE if kind == "pixels" else SPIKE_TYPE}}},
     }
-    for n in names:
+    for n in weighted:
         hls_config["LayerName"][n] = {"Parallelism": par[n]}
 
     out_dir = Path(out_dir)

@@ -169,7 +169,7 @@ def test_parallelism_board_global_and_per_layer(run_dir, tmp_path):
         if m:
             par[re.search(r"// \w+ '(\w+)'", body).group(1)] = m.group(1)
     assert par == {"conv0": "2", "conv1": "16", "fc0": "2", "readout": "2"}
-    with pytest.raises(SpikehlsError, match=r"unknown layer\(s\) nope; layers are conv0, pool0, conv1, fc0, readout"):
+    with pytest.raises(SpikehlsError, match=r"unknown layer\(s\) nope; layers are conv0, conv1, fc0, readout"):
         generate_project(run_dir / "model.qonnx.onnx", "pynq-z2", tmp_path / "q", layer_overrides={"nope": 2})
 
 

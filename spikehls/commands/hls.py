@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     for lyr in model.get_layers():
         if lyr.get_attr("nnz") is not None:
             kind = "MAC" if getattr(lyr, "input_is_pixels", lambda: False)() else "add-only"
-            print(f"  {lyr.name:<16}{lyr.class_name:<16}{kind:<9}nonzero weights {lyr.get_attr('nnz'):>8}   parallelism {lyr.get_attr('parallelism')}")
+            print(f"  {lyr.name:<20}{lyr.class_name:<15}{kind:<9}nonzero weights {lyr.get_attr('nnz'):>8}   parallelism {lyr.get_attr('parallelism')}")
     if not tv.is_file():
         print(f"  note: {tv} not found; tb_data/ is empty and 'spikehls csim' needs test vectors")
     return 0
