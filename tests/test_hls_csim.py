@@ -18,7 +18,6 @@ from spikehls.cli import main  # noqa: E402
 from spikehls.hls.csim import csim, simulate  # noqa: E402
 from spikehls.hls.project import generate_project  # noqa: E402
 from spikehls.quantize import reference as ref  # noqa: E402
-from spikehls.quantize.intnet import MaxPool2d, SpikingConv2d, SpikingDense  # noqa: E402
 from spikehls.quantize.random_net import random_inputs, random_intnet  # noqa: E402
 
 pytestmark = pytest.mark.slow
