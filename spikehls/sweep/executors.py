@@ -31,6 +31,30 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class SerialExecutor:
+    """Every task in this process, one after the other (debugging, and tests of the scheduler)."""
+
+    name = "serial"
+    capacity = 1
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[object, Callable[[dict], dict], dict]] = []
+
+    def submit(self, fn: Callable[[dict], dict], job: dict) -> Any:
+        handle = object()
+        self._queue.append((handle, fn, job))
+        return handle
+
+    def wait(self, timeout: float) -> list[tuple[Any, Any]]:
+        if not self._queue:
+            return []
+        handle, fn, job = self._queue.pop(0)
+        return [(handle, fn(job))]
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self._queue.clear()
+
+
 class LocalExecutor:
     """``workers`` processes (spawned: no torch or OpenMP state inherited), one task each at a time."""
 
@@ -72,6 +96,11 @@ class LocalExecutor:
                                             initializer=init_worker)
 
     def shutdown(self, cancel: bool = False) -> None:
+        if cancel:
+            # interrupted: stop the running tasks too (each is redone on resume); otherwise the
+            # interpreter would wait for them at exit. ProcessPoolExecutor has no public call for it.
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                proc.terminate()
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 

@@ -61,11 +61,14 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None, ray_address: Optional[str] = None,
-              progress: bool = True, retry_failed: bool = False, log: Log = print) -> SweepResult:
-    """Run (or resume) the sweep ``spec`` into ``out``; returns counts and the Pareto table."""
+              progress: bool = True, retry_failed: bool = False, log: Log = print, executor=None) -> SweepResult:
+    """Run (or resume) the sweep ``spec`` into ``out``; returns counts and the Pareto table.
+
+    ``executor`` overrides the one ``workers``/``ray_address`` choose (e.g. ``SerialExecutor()``).
+    """
     out = Path(out).resolve()
     ResultsStore.check_reusable(out, spec)  # before Ray or any folder is touched
-    executor = make_executor(workers, ray_address)  # an unreachable Ray address fails here
+    executor = executor or make_executor(workers, ray_address)  # an unreachable Ray address fails here
     try:
         with ResultsStore(out, spec) as store:
             source = make_source(spec, store.records)
@@ -89,6 +92,8 @@ class _Scheduler:
         self.done = self.failed = self.skipped = self.trained = 0
         self.seen: set[str] = set()
         self.bar = None
+        self._last_postfix = ""
+        self.train_fn, self.point_fn = run_train_job, run_point_job  # module-level functions: picklable for workers
 
     # ---- bookkeeping ------------------------------------------------------------------------
     def _train_dir(self, key: str) -> Path:
@@ -170,7 +175,7 @@ class _Scheduler:
             self.done += 1
         else:
             self.failed += 1
-            self.log(f"point {point.id} ({point.label()}) failed: {rec['error']}")
+            self._say(f"point {point.id} ({point.label()}) failed: {rec['error']}")
         if self.bar is not None:
             self.bar.update(1)
 
@@ -179,7 +184,7 @@ class _Scheduler:
         job = {"key": run.job.key, "config": run.job.config, "dir": str(self._train_dir(run.job.key)),
                "init_from": str(self._train_dir(run.job.warm_from)) if run.job.warm_from else None}
         run.state = "running"
-        self.inflight[self.ex.submit(run_train_job, job)] = ("train", run.job.key)
+        self.inflight[self.ex.submit(self.train_fn, job)] = ("train", run.job.key)
 
     def _submit_point(self, plan: PointPlan) -> None:
         run = self.runs[plan.train.key]
@@ -188,7 +193,7 @@ class _Scheduler:
                "warm_start": plan.train.warm_from, "train_seconds": run.seconds,
                "config_yaml": plan.config.to_yaml(), "quant": quant_override(plan),
                "parallelism": plan.parallelism, "board": self.spec.board_ref}
-        self.inflight[self.ex.submit(run_point_job, job)] = ("point", plan)
+        self.inflight[self.ex.submit(self.point_fn, job)] = ("point", plan)
 
     def _fill(self) -> None:
         while len(self.inflight) < self.ex.capacity:
@@ -213,7 +218,7 @@ class _Scheduler:
                 self.ready_points += run.points
                 run.points = []
             else:
-                self.log(f"training run {run.job.key} failed: {result['error']}")
+                self._say(f"training run {run.job.key} failed: {result['error']}")
                 self._fail_run(run, result["error"])
         else:
             plan: PointPlan = what
@@ -222,12 +227,21 @@ class _Scheduler:
             else:
                 self._finish(plan.point, result)
 
+    def _say(self, msg: str) -> None:
+        """A message that does not tear the progress bar."""
+        if self.bar is not None and not self.bar.disable and self.log is print:
+            self.bar.write(msg)
+        else:
+            self.log(msg)
+
     def _postfix(self) -> None:
         if self.bar is not None:
             running = sum(1 for k, _ in self.inflight.values() if k == "point")
             training = sum(1 for k, _ in self.inflight.values() if k == "train")
-            self.bar.set_postfix_str(f"done {self.done + self.skipped} running {running} training {training} "
-                                     f"failed {self.failed}")
+            text = f"done {self.done + self.skipped} running {running} training {training} failed {self.failed}"
+            if text != self._last_postfix:
+                self.bar.set_postfix_str(text)
+                self._last_postfix = text
 
     def run(self) -> SweepResult:
         from tqdm import tqdm
@@ -235,10 +249,10 @@ class _Scheduler:
         t0 = time.perf_counter()
         self._pull_points()
         total = getattr(self.source, "total", None)
-        self.bar = tqdm(total=total, initial=self.skipped, desc=f"sweep ({self.ex.name}, {self.ex.capacity} workers)",
-                        unit="pt", disable=not self.progress, dynamic_ncols=True)
         if self.skipped:
             self.log(f"resuming: {self.skipped} finished point(s) in {self.out / 'results.jsonl'} are skipped")
+        self.bar = tqdm(total=total, initial=self.skipped, desc=f"sweep ({self.ex.name}, {self.ex.capacity} workers)",
+                        unit="pt", disable=not self.progress, dynamic_ncols=True)
         try:
             while True:
                 self._pull_points()
@@ -266,12 +280,13 @@ def analyse(spec: SweepSpec, out: Path, store: ResultsStore, log: Log = print) -
     obj = pareto.objectives(records)
     write_json(out / "pareto.json", {"accuracy": pareto.ACCURACY, "costs": obj,
                                      "fronts": {name: [i for i, m in marks.items() if name in m] for name in obj}})
-    for fn, args in ((pareto.plot_pareto, (records, out / "pareto.png", f"{spec.board.name}: accuracy vs cost")),
-                     (pareto.plot_axes, (records, axes, out / "axes.png"))):
+    plots = (("pareto.png", lambda p: pareto.plot_pareto(records, p, f"{spec.board.name}: accuracy vs cost")),
+             ("axes.png", lambda p: pareto.plot_axes(records, axes, p)))
+    for name, plot in plots:
         try:
-            fn(*args)
+            plot(out / name)
         except Exception as err:  # noqa: BLE001 - a plot must never lose the results
-            log(f"(no {Path(args[1] if fn is pareto.plot_pareto else args[2]).name}: {err})")
+            log(f"(no {name}: {err})")
     return pareto.format_front_table(records, axes, marks)
 
 

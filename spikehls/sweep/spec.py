@@ -137,6 +137,8 @@ def normalise_value(source: str, base: Config, name: str, value: Any) -> Any:
             raise _err(source, f"axes.{name}", f"{value!r} is not an integer in 1..4096")
         return value
     sec, fld = name.split(".")
+    if name == "dataset.path" and isinstance(value, str):
+        value = _absolute(value)
     section = getattr(base, sec).model_copy(deep=True)
     try:
         setattr(section, fld, value)  # validate_assignment: the field's own checks
@@ -145,7 +147,20 @@ def normalise_value(source: str, base: Config, name: str, value: Any) -> Any:
     return getattr(section, fld)
 
 
+def _absolute(path: str) -> str:
+    """A dataset path as the run config means it (relative to the working directory), made absolute
+    so that workers started elsewhere (Ray) read the same files."""
+    return str(Path(path).expanduser().resolve())
+
+
 def _resolve_base(source: str, here: Path, base: Union[str, dict, None]) -> Config:
+    cfg = _load_base(source, here, base)
+    if cfg.dataset.path:
+        cfg.dataset.path = _absolute(cfg.dataset.path)
+    return cfg
+
+
+def _load_base(source: str, here: Path, base: Union[str, dict, None]) -> Config:
     if base is None:
         return load_config(None)
     if isinstance(base, dict):

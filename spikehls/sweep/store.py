@@ -102,7 +102,17 @@ class ResultsStore:
             self._lock.close()
             raise SpikehlsError(f"{self.out}: another sweep is writing into this folder (wait for it or choose another --out)") from None
         self._check_or_write_header()
+        self._end_torn_line()
         self.records = latest(read_records(self.jsonl))
+
+    def _end_torn_line(self) -> None:
+        """A kill during a write can leave a last line without its newline: end it, or the next record
+        would be glued onto it and lost."""
+        if self.jsonl.is_file() and self.jsonl.stat().st_size:
+            with open(self.jsonl, "rb+") as fh:
+                fh.seek(-1, 2)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
 
     @staticmethod
     def check_reusable(out: Path, spec: SweepSpec) -> None:
@@ -142,12 +152,14 @@ class ResultsStore:
         """Ids a rerun skips: every recorded point (or only the successful ones with ``retry_failed``)."""
         return {i for i, r in self.records.items() if r.get("status") == "ok" or not retry_failed}
 
-    def add(self, rec: dict[str, Any], pareto: Optional[dict[str, list[str]]] = None) -> None:
-        """Append one finished point (fsynced), then rewrite the CSV atomically."""
+    def add(self, rec: dict[str, Any]) -> None:
+        """Append one finished point (fsynced), then rewrite the CSV atomically (fronts so far marked)."""
+        from .pareto import fronts
+
         append_jsonl(self.jsonl, rec)
         self.records.pop(rec["id"], None)
         self.records[rec["id"]] = rec
-        self.write_csv(pareto)
+        self.write_csv(fronts(list(self.records.values())))
 
     def axes(self) -> list[str]:
         names = list(self.spec.axes)
