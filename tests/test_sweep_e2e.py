@@ -35,7 +35,7 @@ SAME = ["status", "quantized_accuracy", "float_accuracy", "csim_accuracy", "csim
 
 def _write(tmp_path: Path, axes: dict, **kw) -> Path:
     f = tmp_path / "sweep.yaml"
-    f.write_text(yaml.safe_dump({"base": BASE, "board": "pynq-z2", "finetune_epochs": 2, "axes": axes, **kw}))
+    f.write_text(yaml.safe_dump({"base": BASE, "board": "pynq-z2", "finetune_epochs": 2, "axes": axes, **kw}, sort_keys=False))
     return f
 
 

@@ -242,3 +242,19 @@ def test_real_train_jobs_warm_start_sca_from_the_dense_run(tmp_path):
     bad = run_train_job({"key": "x", "config": {**plan.dense.config, "train": {"epochs": 0}}, "dir": str(tmp_path / "x"),
                          "init_from": None})
     assert not bad["ok"] and "train.epochs" in bad["error"] and not (tmp_path / "x").exists()
+
+
+def test_optuna_search_budget_and_resume(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    axes = {"sca.p": {"low": 0.1, "high": 0.7}, "quant.w_bits": [2, 3, 4, 8], "hls.parallelism": [4, 16]}
+    t = Tasks()
+    res = _run(tmp_path, t, monkeypatch, _spec(axes=axes, search="optuna", budget=5, seed=1))
+    assert res.done == 5 and len(set(t.points)) == 5
+    recs = load_results(tmp_path / "out")
+    assert all(0.1 <= r["settings"]["sca.p"] <= 0.7 and r["settings"]["quant.w_bits"] in (2, 3, 4, 8) for r in recs)
+    # a larger budget on the same folder: the 5 finished points are given back to the study, 3 new ones run
+    t2 = Tasks()
+    res = _run(tmp_path, t2, monkeypatch, _spec(axes=axes, search="optuna", budget=8, seed=1))
+    assert res.skipped == 0 and res.done == 3 and len(t2.points) == 3
+    assert set(t2.points).isdisjoint(t.points)
+    assert len(load_results(tmp_path / "out")) == 8

@@ -18,6 +18,8 @@ Afterwards :func:`analyse` marks the Pareto fronts in ``results.csv``, writes
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,11 @@ class _Scheduler:
         self.train_fn, self.point_fn = run_train_job, run_point_job  # module-level functions: picklable for workers
 
     # ---- bookkeeping ------------------------------------------------------------------------
+    def _remove_stale_tmp(self) -> None:
+        """Training folders a killed sweep left half-written (we hold the folder's lock: nobody else uses them)."""
+        for tmp in (self.out / "train").glob(".*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def _train_dir(self, key: str) -> Path:
         return self.out / "train" / key
 
@@ -103,8 +110,10 @@ class _Scheduler:
         run = self.runs.get(job.key)
         if run is None:
             run = self.runs[job.key] = _Run(job)
-            if (self._train_dir(job.key) / "summary.json").is_file():
-                run.state = "done"  # trained by an earlier, interrupted, sweep
+            summary = self._train_dir(job.key) / "summary.json"
+            if summary.is_file():  # trained by an earlier, interrupted, sweep
+                run.state = "done"
+                run.seconds = round(float(json.loads(summary.read_text()).get("seconds") or 0.0), 2)
         return run
 
     def _add_point(self, plan: PointPlan) -> None:
@@ -247,6 +256,7 @@ class _Scheduler:
         from tqdm import tqdm
 
         t0 = time.perf_counter()
+        self._remove_stale_tmp()
         self._pull_points()
         total = getattr(self.source, "total", None)
         if self.skipped:

@@ -59,6 +59,7 @@ class OptunaSource:
         sampler = optuna.samplers.NSGAIISampler(seed=spec.seed)
         self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
         self._trials: dict[str, Any] = {}  # point id -> open trial
+        self._known: set[str] = set()  # points the study already holds (finished before, or asked)
         self.asked = 0
         for rec in finished.values():
             if set(rec.get("settings", {})) == set(self.dists) and self.asked < self.total:
@@ -87,6 +88,7 @@ class OptunaSource:
         except ValueError:
             return  # a value outside the current axes: not part of this search any more
         self.study.add_trial(trial)
+        self._known.add(rec["id"])
         self.asked += 1
 
     def ask(self, n: int) -> list[Point]:
@@ -96,7 +98,7 @@ class OptunaSource:
             tries += 1
             trial = self.study.ask(self.dists)
             p = Point({name: trial.params[name] for name in self.spec.axes})
-            if p.id in self._trials or any(q.id == p.id for q in out):
+            if p.id in self._known:
                 self.study.tell(trial, state=self._optuna.trial.TrialState.PRUNED)  # a repeat: draw again
                 continue
             try:
@@ -105,6 +107,7 @@ class OptunaSource:
                 self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
                 continue
             self._trials[p.id] = trial
+            self._known.add(p.id)
             self.asked += 1
             out.append(p)
         return out
