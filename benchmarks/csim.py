@@ -161,12 +161,17 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="spikehls-bench-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
+        run_config = None
         if args.run is not None:
             from spikehls.training.encoding import encode_int
 
             onnx_path = args.run / "model.qonnx.onnx"
             net = intnet_from_qonnx(load_qonnx(onnx_path))
             model_desc = f"trained run {args.run}"
+            if (args.run / "config.yaml").is_file():  # what was trained, so the numbers can be reproduced
+                import yaml
+
+                run_config = yaml.safe_load((args.run / "config.yaml").read_text())
         else:
             net = build_snn(train_x, train_y)
             onnx_path = work / "model.qonnx.onnx"
@@ -193,6 +198,7 @@ def main(argv=None) -> int:
         pred = np.argmax(sim.readout, axis=1)
         ours = {
             "model": model_desc,
+            "run_config": run_config,
             "encoding": net.encoding, "time_steps": net.time_steps,
             "layers": [f"{type(lyr).__name__} {lyr.name}" for lyr in net.layers],
             "generate_seconds": round(gen_s, 2),

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         mm = lyr.get("spike_mismatches")
         mm_text = "" if mm is None else f"   spike mismatches {mm}"
         print(
-            f"  {name:<16}in events {lyr['in_events_per_sample']:>10.1f}   adds {lyr['synops_per_sample']:>11.1f}"
+            f"  {name:<20}in events {lyr['in_events_per_sample']:>10.1f}   adds {lyr['synops_per_sample']:>11.1f}"
             f"   out spikes {lyr['out_spikes_per_sample']:>10.1f}{mm_text}"
         )
     verdict = "EXACT" if r["exact"] else "MISMATCH"
