@@ -191,3 +191,10 @@ def test_plan_dense_point_is_the_dense_run_and_scratch_trains_each():
     assert [pl.train.kind for pl in plans] == ["scratch", "scratch"]
     assert len({pl.train.key for pl in plans}) == 2
     assert all(pl.train.config["train"]["epochs"] == 2 and pl.train.warm_from is None for pl in plans)
+
+
+def test_cli_ray_auto_without_a_cluster(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    err = _cli_err(tmp_path, capsys, {"base": BASE, "axes": {"quant.w_bits": [2]}}, "--ray-address", "auto")
+    assert "--ray-address auto: cannot connect to a Ray cluster" in err
