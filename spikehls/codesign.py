@@ -67,46 +67,59 @@ def codesign(
         "final": None,
     }
     caps: dict[str, int] = dict(cfg.sca.layer_caps)
+    layer_par: Optional[dict[str, int]] = None
     init_from: Optional[Path] = None
     init_masks: Optional[Masks] = None
+    run_dir: Optional[Path] = None
+    retrain = True
     for k in range(cd.max_iters):
         it_dir = out / f"iter{k}"
         cfg_k = cfg.model_copy(deep=True)
         if k > 0:
             cfg_k.sca.layer_caps = dict(caps)
             cfg_k.train.epochs = cd.epochs_per_iter
-        log(f"== co-design iteration {k + 1}/{cd.max_iters}" + (f": caps {caps}" if k > 0 else ": plain SCA"))
-        rec = pipeline(cfg_k, brd, it_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
-                       init_masks=init_masks, parallelism=parallelism)
+        what = "plain SCA" if k == 0 else (f"caps {caps}" if retrain else "same network") + (
+            f", parallelism {layer_par}" if layer_par else "")
+        log(f"== co-design iteration {k + 1}/{cd.max_iters}: {what}")
+        if retrain:
+            run_dir = it_dir
+        rec = pipeline(cfg_k, brd, run_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
+                       init_masks=init_masks, parallelism=parallelism if layer_par is None else None,
+                       layer_parallelism=layer_par, skip_train=not retrain, skip_export=not retrain)
         rec["iteration"] = k
         rec["caps"] = dict(caps) if k > 0 else {}
+        rec["retrained"] = retrain
         result["iterations"].append(rec)
         _log_iteration(rec, brd, log)
         done = rec["fits"] and rec["csim_exact"]
         if not done and k + 1 < cd.max_iters:
-            net = IntNet.load(it_dir / "intnet.npz")
-            _, _, ref = load_testvectors(it_dir / "testvectors.npz")
+            net = IntNet.load(run_dir / "intnet.npz")
+            _, _, ref = load_testvectors(run_dir / "testvectors.npz")
             report = json.loads((it_dir / "hls" / "report.json").read_text())
-            pl = plan(net, brd, channel_activity(ref.spikes), parallelism, cd.margin, cd.strategy, report.get("events"))
+            pl = plan(net, brd, channel_activity(ref.spikes), rec["parallelism"] or parallelism, cd.margin,
+                      cd.strategy, report.get("events"))
             rec["plan"] = pl.summary()
-            log(f"   plan ({pl.strategy}): caps {pl.caps}; predicted fit {pl.fits}")
+            log(f"   plan ({pl.strategy}): parallelism {pl.parallelism}, caps {pl.caps}; predicted fit {pl.fits}")
             if not pl.steps:
-                log("   the plan removes nothing more: stopping")
+                log("   the plan changes nothing: stopping")
                 _write(out, result)
                 break
-            caps = {**caps, **pl.caps}
-            masks = Masks.load(it_dir / "masks.json")
-            groups = {}
-            for name, gm in masks.groups.items():
-                member = next((m for m in gm.members if m in pl.keep), None)
-                keep = gm.keep.copy()
-                if member is not None:
-                    orig = np.nonzero(gm.keep)[0]
-                    keep = np.zeros_like(gm.keep)
-                    keep[orig[pl.keep[member]]] = True
-                groups[name] = GroupMask(list(gm.members), keep)
-            init_masks = Masks(groups)
-            init_from = it_dir / "checkpoint.pt"
+            layer_par = dict(pl.parallelism)
+            retrain = pl.removes_channels
+            if retrain:
+                caps = {**caps, **pl.caps}
+                masks = Masks.load(run_dir / "masks.json")
+                groups = {}
+                for name, gm in masks.groups.items():
+                    member = next((m for m in gm.members if m in pl.keep), None)
+                    keep = gm.keep.copy()
+                    if member is not None:
+                        orig = np.nonzero(gm.keep)[0]
+                        keep = np.zeros_like(gm.keep)
+                        keep[orig[pl.keep[member]]] = True
+                    groups[name] = GroupMask(list(gm.members), keep)
+                init_masks = Masks(groups)
+                init_from = run_dir / "checkpoint.pt"
         _write(out, result)
         if done:
             break
@@ -114,7 +127,8 @@ def codesign(
     fitting = [r for r in result["iterations"] if r["fits"] and r["csim_exact"]]
     final = fitting[-1] if fitting else result["iterations"][-1]
     result["fits"] = bool(fitting)
-    result["final"] = {"iteration": final["iteration"], "project": str(out / "hls"), "run_dir": final["run_dir"]}
+    result["final"] = {"iteration": final["iteration"], "project": str(out / "hls"), "run_dir": final["run_dir"],
+                       "parallelism": final.get("parallelism")}
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     with atomic_dir(out / "hls") as tmp:
         shutil.copytree(final["project"], tmp, dirs_exist_ok=True)

@@ -73,10 +73,16 @@ def pipeline(
     init_from: Optional[Path] = None,
     init_masks: Any = None,
     parallelism: Optional[int] = None,
+    layer_parallelism: Optional[Mapping[str, int]] = None,
     plot: bool = False,
     skip_train: bool = False,
+    skip_export: bool = False,
 ) -> dict:
-    """Train (unless ``skip_train``), export, generate HLS, C-simulate and report one configuration."""
+    """Train, export, generate HLS, C-simulate and report one configuration.
+
+    ``skip_train`` / ``skip_export`` reuse what ``run_dir`` already holds (a new HLS project with
+    other parallelism needs neither).
+    """
     brd = board if isinstance(board, Board) else load_board(board)
     run_dir, prj_dir = Path(run_dir), Path(prj_dir)
     seconds: dict[str, float] = {}
@@ -86,12 +92,13 @@ def pipeline(
         train_stage(cfg, run_dir, progress, init_from, init_masks)
     seconds["train"] = time.perf_counter() - t
     t = time.perf_counter()
-    log(f"[export] quantization-aware fine-tuning, integer network, QONNX -> {run_dir}")
-    export_stage(run_dir, progress, log=log if progress else _quiet)
+    if not skip_export:
+        log(f"[export] quantization-aware fine-tuning, integer network, QONNX -> {run_dir}")
+        export_stage(run_dir, progress, log=log if progress else _quiet)
     seconds["export"] = time.perf_counter() - t
     t = time.perf_counter()
     log(f"[hls] {brd.name} ({brd.part}, {brd.clock_mhz:g} MHz) -> {prj_dir}")
-    hls_stage(run_dir, brd, prj_dir, parallelism)
+    hls_stage(run_dir, brd, prj_dir, parallelism, layer_parallelism)
     seconds["hls"] = time.perf_counter() - t
     t = time.perf_counter()
     csim_res = csim_stage(prj_dir)
@@ -101,7 +108,10 @@ def pipeline(
     t = time.perf_counter()
     report = report_stage(prj_dir, brd, plot=plot)
     seconds["report"] = time.perf_counter() - t
-    return point_record(run_dir, prj_dir, report, csim_res, seconds)
+    rec = point_record(run_dir, prj_dir, report, csim_res, seconds)
+    rec["parallelism"] = {lyr["source_name"]: lyr["parallelism"] for lyr in _read_json(prj_dir / "spikehls.json").get(
+        "layers", []) if "parallelism" in lyr and "source_name" in lyr}
+    return rec
 
 
 def point_record(run_dir: Path, prj_dir: Path, report: Mapping[str, Any], csim_res: Mapping[str, Any],

@@ -140,16 +140,21 @@ def channel_activity(spikes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 # ---- the hardware side --------------------------------------------------------------------------
 @dataclass
 class Plan:
-    """Which channels to keep so that the estimate fits; ``caps`` are what SCA is given."""
+    """What to change so that the estimate fits: per-layer parallelism first, then channel caps."""
 
     strategy: str
     fits: bool
     keep: dict[str, np.ndarray]  # conv name -> kept indices (into the current network's channels)
     caps: dict[str, int]  # group key (first conv of the group) -> channels kept
     channels_before: dict[str, int]
+    parallelism: dict[str, int]  # layer -> weight additions per cycle
     report: dict[str, Any]  # predicted estimate of the planned network
     steps: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def removes_channels(self) -> bool:
+        return any(self.caps[k] < self.channels_before[k] for k in self.caps)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -157,6 +162,7 @@ class Plan:
             "fits": self.fits,
             "caps": dict(self.caps),
             "channels_before": dict(self.channels_before),
+            "parallelism": dict(self.parallelism),
             "predicted_total": dict(self.report["total"]),
             "predicted_latency_us": self.report["latency"]["us"],
             "steps": self.steps,
@@ -179,6 +185,26 @@ def _pressure(report: Mapping[str, Any], board: Board, margin: float) -> dict[st
     return out
 
 
+def _excess(press: Mapping[str, float]) -> float:
+    """How far over budget, summed over resources (0 when everything fits)."""
+    return sum(max(0.0, v - 1.0) for v in press.values())
+
+
+def resolve_parallelism(net: IntNet, board: Board, parallelism: Parallelism) -> dict[str, int]:
+    """Per-layer adds per cycle of every layer that adds weights (the board's defaults filled in)."""
+    out = {}
+    for lyr in net.layers:
+        if isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
+            if isinstance(parallelism, Mapping):
+                p = parallelism.get(lyr.name, board.hls.layer_parallelism.get(lyr.name, board.hls.parallelism))
+            elif parallelism is None:
+                p = board.hls.layer_parallelism.get(lyr.name, board.hls.parallelism)
+            else:
+                p = parallelism
+            out[lyr.name] = int(p)
+    return out
+
+
 def plan(
     net: IntNet,
     board: Board,
@@ -187,22 +213,27 @@ def plan(
     margin: float = 0.9,
     strategy: str = "cost_per_activity",
     events: Optional[Mapping[str, Any]] = None,
+    max_parallelism: int = 256,
 ) -> Plan:
-    """Plan per-group channel caps so that ``net``'s estimate fits ``margin`` x the board budget."""
+    """Plan per-layer parallelism and channel caps so that ``net`` fits ``margin`` x the budget.
+
+    Phase 1 costs no accuracy: halve or double one layer's parallelism at a time (fewer lanes
+    free LUT/FF, more lanes cut latency), taking the move that reduces the total excess over the
+    budget most, while any move does. Phase 2 removes channels by ``strategy`` until it fits.
+    """
     from spikehls.hls.report_run import estimate_report
 
+    if strategy not in ("cost_per_activity", "uniform"):
+        raise ValueError(f"unknown strategy '{strategy}' (allowed: cost_per_activity, uniform)")
     groups = prunable_groups(net)
     size = {g[0]: int(net.layer(g[0]).weight.shape[0]) for g in groups}
+    group_act = {g[0]: sum(np.asarray(activity.get(n, np.zeros(size[g[0]])), dtype=np.float64) for n in g)
+                 for g in groups}
     # removal order inside a group: least active first (activity summed over tied members)
-    order = {}
-    for g in groups:
-        act = sum(np.asarray(activity.get(n, np.zeros(size[g[0]])), dtype=np.float64) for n in g)
-        order[g[0]] = np.lexsort((np.arange(size[g[0]]), act))  # ascending activity, ties by index
-    act_sorted = {
-        g[0]: np.sort(sum(np.asarray(activity.get(n, np.zeros(size[g[0]])), dtype=np.float64) for n in g))
-        for g in groups
-    }
-    removed = {g[0]: 0 for g in groups}
+    order = {k: np.lexsort((np.arange(size[k]), a)) for k, a in group_act.items()}
+    act_sorted = {k: np.sort(a) for k, a in group_act.items()}
+    removed = {k: 0 for k in size}
+    par = resolve_parallelism(net, board, parallelism)
 
     def keep_of(rem: Mapping[str, int]) -> dict[str, np.ndarray]:
         keep = {}
@@ -212,58 +243,78 @@ def plan(
                 keep[n] = idx
         return keep
 
-    def evaluate(rem: Mapping[str, int]) -> tuple[dict, dict[str, float]]:
-        # event counts are kept as measured on the unpruned network: removing channels only
-        # lowers them, so the activity latency of a plan is a conservative (upper) estimate
-        rep = estimate_report(prune_intnet(net, keep_of(rem)), board, parallelism, events)
+    def evaluate(rem: Mapping[str, int], p: Mapping[str, int]) -> tuple[dict, dict[str, float]]:
+        # event counts stay as measured on the unpruned network: removing channels only lowers
+        # them, so the activity latency of a plan is a conservative (upper) estimate
+        rep = estimate_report(prune_intnet(net, keep_of(rem)), board, dict(p), events)
         return rep, _pressure(rep, board, margin)
 
-    rep, press = evaluate(removed)
+    rep, press = evaluate(removed, par)
     steps = 0
     notes: list[str] = []
-    if strategy == "uniform":
+
+    # phase 1: parallelism (no accuracy cost)
+    while _excess(press) > 0:
+        best = None
+        for name, p in par.items():
+            for q in (p // 2, p * 2):
+                if q < 1 or q > max_parallelism or q == p:
+                    continue
+                cand = {**par, name: q}
+                c_rep, c_press = evaluate(removed, cand)
+                if _excess(c_press) < _excess(press) - 1e-9 and (best is None or _excess(c_press) < _excess(best[2])):
+                    best = (cand, c_rep, c_press)
+        if best is None:
+            break
+        par, rep, press = best
+        steps += 1
+    if steps:
+        notes.append(f"parallelism changed in {steps} step(s)")
+
+    # phase 2: channels
+    if _excess(press) > 0 and strategy == "uniform":
         s = 0.0
-        while max(press.values()) > 1.0 and s < 1.0:
+        while _excess(press) > 0 and s < 1.0:
             s = round(s + 0.01, 2)
             removed = {k: size[k] - max(1, math.floor((1 - s) * size[k])) for k in size}
-            rep, press = evaluate(removed)
+            rep, press = evaluate(removed, par)
             steps += 1
         notes.append(f"uniform sparsity {s:.2f} in every prunable group")
-    elif strategy == "cost_per_activity":
-        while max(press.values()) > 1.0:
-            over = {k: v for k, v in press.items() if v > 1.0}
+    elif _excess(press) > 0:
+        while _excess(press) > 0:
             best = None
-            for k in size:
-                left = size[k] - removed[k]
-                if left <= 1:
-                    continue
-                chunk = min(left - 1, max(1, math.ceil(0.03 * size[k])))
-                cand = dict(removed)
-                cand[k] += chunk
-                c_rep, c_press = evaluate(cand)
-                gain = sum(max(0.0, over[r] - c_press[r]) for r in over)
-                if gain <= 0:
-                    continue
-                lost = float(act_sorted[k][removed[k]:cand[k]].sum())
-                ratio = gain / (lost + 1e-6)
-                if best is None or ratio > best[0]:
-                    best = (ratio, cand, c_rep, c_press)
+            # memories come in whole blocks, so one channel may free nothing: if no group gains
+            # from its smallest step, try doubling steps (a plateau is crossed, not stopped at)
+            chunk_scale = 1
+            while best is None and chunk_scale <= max(size.values(), default=1):
+                for k in size:
+                    left = size[k] - removed[k]
+                    if left <= 1:
+                        continue
+                    chunk = min(left - 1, max(1, math.ceil(0.03 * size[k])) * chunk_scale)
+                    cand = {**removed, k: removed[k] + chunk}
+                    c_rep, c_press = evaluate(cand, par)
+                    gain = _excess(press) - _excess(c_press)
+                    if gain <= 1e-12:
+                        continue
+                    lost = float(act_sorted[k][removed[k]:cand[k]].sum())
+                    ratio = gain / (lost + 1e-6)
+                    if best is None or ratio > best[0]:
+                        best = (ratio, cand, c_rep, c_press)
+                chunk_scale *= 2
             if best is None:
-                notes.append("no channel removal reduces the over-budget resources any further")
+                notes.append("no channel removal reduces the excess any further")
                 break
             _, removed, rep, press = best
             steps += 1
-    else:
-        raise ValueError(f"unknown strategy '{strategy}' (allowed: cost_per_activity, uniform)")
-    keep = keep_of(removed)
     return Plan(
         strategy=strategy,
-        fits=max(press.values()) <= 1.0,
-        keep=keep,
+        fits=_excess(press) == 0,
+        keep=keep_of(removed),
         caps={k: int(size[k] - removed[k]) for k in size},
         channels_before=dict(size),
+        parallelism=dict(par),
         report=rep,
         steps=steps,
         notes=notes,
     )
-

@@ -1,0 +1,142 @@
+"""Co-design planning: pruning an integer network, and plans that fit a tight board."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikehls.boards import load_board
+from spikehls.planning import channel_activity, plan, prunable_groups, prune_intnet
+from spikehls.quantize import reference as ref
+from spikehls.quantize.intnet import SpikingConv2d
+from spikehls.quantize.random_net import random_inputs, random_intnet
+
+BOARD = """name: tight
+part: xc7z020clg400-1
+clock_mhz: 100
+resources: {{LUT: {lut}, FF: 106400, BRAM18: {bram}, URAM: 0, DSP: 220}}
+budget: {{LUT: 1.0, BRAM18: 1.0}}
+hls: {{parallelism: 8}}
+"""
+
+
+def _silence(net, group, channel):
+    """Make ``channel`` of every member of ``group`` receive no current: it can never spike."""
+    for name in group:
+        lyr = net.layer(name)
+        lyr.weight[channel] = 0
+        lyr.bias[channel] = 0
+        if lyr.skip is not None:
+            if lyr.skip.weight is None:
+                lyr.skip.gain[channel] = 0
+            else:
+                lyr.skip.weight[channel] = 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_removing_a_silent_channel_changes_nothing_else(seed):
+    """The pruned network computes exactly the same spikes (minus that channel) and readout."""
+    rng = np.random.default_rng(seed)
+    net = random_intnet(rng)
+    groups = [g for g in prunable_groups(net) if net.layer(g[0]).weight.shape[0] >= 2]
+    if not groups:
+        pytest.skip("no prunable group of two or more channels in this network")
+    group = groups[int(rng.integers(len(groups)))]
+    size = net.layer(group[0]).weight.shape[0]
+    ch = int(rng.integers(size))
+    _silence(net, group, ch)
+    x = random_inputs(rng, net, 6)
+    full = ref.run(net, x)
+    keep = np.array([c for c in range(size) if c != ch])
+    slim = prune_intnet(net, {n: keep for n in group})
+    small = ref.run(slim, x)
+    np.testing.assert_array_equal(small.readout, full.readout)
+    for name, s in full.spikes.items():
+        want = s
+        if name in group or _carries(net, name, group):
+            want = np.delete(s, ch, axis=2)
+        np.testing.assert_array_equal(small.spikes[name], want, err_msg=name)
+
+
+def _carries(net, name, group):
+    """A pool right after a group member carries its channels."""
+    names = [lyr.name for lyr in net.layers]
+    i = names.index(name)
+    while i > 0 and net.layers[i].kind == "maxpool":
+        i -= 1
+        if names[i] in group:
+            return True
+    return False
+
+
+def test_prunable_groups_tie_identity_shortcuts():
+    for seed in range(40):
+        net = random_intnet(np.random.default_rng(seed))
+        for lyr in net.layers:
+            if isinstance(lyr, SpikingConv2d) and lyr.skip is not None and lyr.skip.weight is None:
+                src = lyr.skip.source
+                member_groups = [g for g in prunable_groups(net) if lyr.name in g]
+                if member_groups and src != "input" and net.layer(src).kind == "conv":
+                    assert src in member_groups[0]
+
+
+def _trained_like_net():
+    """A deterministic small network shaped like the digits preset, for planning."""
+    for seed in range(100):
+        net = random_intnet(np.random.default_rng(seed), max_convs=3)
+        convs = [lyr for lyr in net.layers if isinstance(lyr, SpikingConv2d)]
+        if len(prunable_groups(net)) >= 2 and sum(c.weight.shape[0] for c in convs) >= 12:
+            return net
+    raise AssertionError("no suitable random network")
+
+
+def test_plan_reduces_parallelism_before_channels(tmp_path):
+    net = _trained_like_net()
+    from spikehls.hls.report_run import estimate_report
+
+    base = estimate_report(net, load_board("pynq-z2"), 8)["total"]
+    board = tmp_path / "b.yaml"
+    board.write_text(BOARD.format(lut=int(base["LUT"] * 0.95), bram=280))
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(0), net, 4)).spikes)
+    p = plan(net, load_board(board), act, margin=1.0)
+    assert p.fits
+    assert not p.removes_channels  # LUT alone: fewer lanes are enough, no accuracy given up
+    assert any(v < 8 for v in p.parallelism.values())
+
+
+def test_plan_prunes_when_it_must_and_uniform_removes_at_least_as_many(tmp_path):
+    net = _trained_like_net()
+    board_b = load_board("pynq-z2")
+    from spikehls.hls.report_run import estimate_report
+
+    base = estimate_report(net, board_b, 1)["total"]
+    board = tmp_path / "b.yaml"
+    # LUT below what any parallelism alone reaches, so channels must go
+    board.write_text(BOARD.format(lut=max(1, int(base["LUT"] * 0.8)), bram=280))
+    brd = load_board(board)
+    x = random_inputs(np.random.default_rng(0), net, 4)
+    act = channel_activity(ref.run(net, x).spikes)
+    smart = plan(net, brd, act, margin=1.0)
+    uni = plan(net, brd, act, margin=1.0, strategy="uniform")
+    for p in (smart, uni):
+        assert all(1 <= p.caps[k] <= p.channels_before[k] for k in p.caps)
+        if p.fits:
+            assert p.report["total"]["LUT"] <= brd.allowed()["LUT"]
+    if smart.fits and uni.fits:
+        assert sum(smart.caps.values()) >= sum(uni.caps.values()) - 1
+    if uni.fits:
+        fracs = {k: uni.caps[k] / uni.channels_before[k] for k in uni.caps}
+        assert max(fracs.values()) - min(fracs.values()) < 0.5  # the same sparsity everywhere (up to rounding)
+
+
+def test_plan_on_a_board_it_already_fits_changes_nothing():
+    net = _trained_like_net()
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(0), net, 2)).spikes)
+    p = plan(net, load_board("alveo-u250"), act)
+    assert p.fits and p.steps == 0 and not p.removes_channels
+
+
+def test_plan_rejects_an_unknown_strategy():
+    net = _trained_like_net()
+    with pytest.raises(ValueError, match="allowed"):
+        plan(net, load_board("pynq-z2"), {}, strategy="random")
