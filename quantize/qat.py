@@ -479,6 +479,12 @@ def enable_weight_qat(model: nn.Module, qcfg) -> list[str]:
     Bits per layer come from ``quant.layer_w_bits`` (by module name) or ``quant.w_bits``.
     Returns the names of the layers changed. BN is still separate here, so this only prepares
     the weights for the grid; the exact integer model is the one fine-tuned after folding.
+
+    Measured (benchmarks/quant_mnist.py, MNIST, SCA p=0.7, 4 bits, one QAT epoch after folding):
+    QAT during SCA gave 92.64 % (its own float model 92.70 %, before the final QAT 92.02 %);
+    float SCA then QAT gave 93.44 % (float 93.26 %, before QAT 92.74 %). Folding BN rescales every
+    channel, so a grid learnt before folding is not the grid after it: no gain was seen, and
+    "QAT after SCA" (``quant.qat_during_sca: false``) stays the default. One seed each.
     """
     names = []
     for name, mod in model.named_modules():
