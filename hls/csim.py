@@ -148,6 +148,9 @@ def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs
     hi = 255 if meta["input_kind"] == "pixels" else 1
     if inputs.size and (inputs.min() < 0 or inputs.max() > hi):
         raise SpikehlsError(f"input values must be in [0, {hi}] for {meta['input_kind']} input")
+    if meta["input_kind"] == "pixels" and inputs.ndim > 2 and inputs.shape[1] > 1 and not (inputs == inputs[:, :1]).all():
+        # the direct-encoded first layer reads frame 0 only (the encoding repeats it T times)
+        raise SpikehlsError("direct-encoded inputs must repeat the same frame at every time step")
     n = len(inputs)
     layers = meta["layers"]
     k = int(meta["num_classes"])

@@ -5,6 +5,13 @@ graph into HLS: the ONNX handlers, the IR layer classes, the config and function
 templates for the Vivado **and** Vitis backends, and the C++ headers (``hls/cpp``), which
 hls4ml copies into ``firmware/nnet_utils`` of every project.
 
+It also wraps hls4ml's writer of the top function (:func:`_memory_input_port`): for a model
+holding our layers, the input array becomes a memory port (``ap_memory``) instead of hls4ml's
+io_parallel default (the whole input reshaped into one ``T * n_in * bits`` register port,
+which for MNIST alone would cost ~25k FF): the first layer reads it one word per cycle, and
+only frame 0 of it for direct encoding. The wrapper sits in the writer, so hls4ml's own
+``write()`` / ``compile()`` keep producing the same top.
+
 hls4ml raises when a handler or pass is registered twice, and tests and notebooks import
 twice, so every step checks hls4ml's own registries first: calling :func:`register` again
 (or after a module reload) is a no-op.
@@ -29,6 +36,45 @@ CPP_DIR = Path(__file__).resolve().parent / "cpp"
 CPP_HEADERS = ("nnet_spiking_common.h", "nnet_spiking.h", "nnet_spiking_direct.h")
 
 
+def _memory_input_port(top: str, inputs: list[str], outputs: list[str]) -> str:
+    """The top's IO pragmas with the inputs as memory ports (outputs keep hls4ml's ap_vld registers)."""
+    lines = []
+    for line in top.splitlines(keepends=True):
+        st = line.strip()
+        if any(st.startswith(f"#pragma HLS ARRAY_RESHAPE variable={i} ") for i in inputs):
+            continue
+        if st.startswith("#pragma HLS INTERFACE ap_vld port=") and inputs:
+            indent = line[: len(line) - len(line.lstrip())]
+            for i in inputs:
+                lines.append(f"{indent}#pragma HLS INTERFACE ap_memory port={i}\n")
+            lines.append(f"{indent}#pragma HLS INTERFACE ap_vld port={','.join(outputs)}\n")
+            continue
+        lines.append(line)
+    return "".join(lines)
+
+
+def _wrap_top_writer() -> None:
+    from hls4ml.writer.vivado_writer import VivadoWriter
+
+    original = VivadoWriter.write_project_cpp
+    if getattr(original, "_spikehls", False):
+        return
+
+    def write_project_cpp(self, model):
+        original(self, model)
+        if not any(lyr.class_name in LAYER_CLASSES for lyr in model.get_layers()):
+            return
+        if model.config.get_config_value("IOType") != "io_parallel":
+            return
+        top = Path(model.config.get_output_dir()) / "firmware" / f"{model.config.get_project_name()}.cpp"
+        ins = [v.name for v in model.get_input_variables()]
+        outs = [v.name for v in model.get_output_variables()]
+        top.write_text(_memory_input_port(top.read_text(), ins, outs))
+
+    write_project_cpp._spikehls = True  # type: ignore[attr-defined]
+    VivadoWriter.write_project_cpp = write_project_cpp
+
+
 def register() -> None:
     """Register handlers, layers, templates and sources with hls4ml (idempotent)."""
     # the module, not the function of the same name that hls4ml.converters re-exports
@@ -47,3 +93,4 @@ def register() -> None:
                 backend.register_template(tmpl_cls)
         for header in CPP_HEADERS:
             backend.register_source(CPP_DIR / header)  # a dict entry: re-registering is harmless
+    _wrap_top_writer()

@@ -1,9 +1,9 @@
 """hls4ml IR layers for the spiking ops, their ONNX handlers, and the nonzero weight tables.
 
 Every spiking layer's output is a flat ``[T][C][H][W]`` array of ``ap_uint<1>`` spikes; the
-readout's is ``[K]`` integers. A layer's weights live in a *nonzero table* (see
-:func:`nonzero_table`): zero and pruned weights have no entry, so they get no adder and no
-cycle in hardware, and the kernels only ever do ``acc[target] += weight``.
+readout's is ``[K]`` integers. A layer's weights live in a *chunked nonzero table* (see
+:func:`chunk_table`): zero and pruned weights have no entry, so they get no adder and no
+cycle in hardware, and the kernels only ever do ``acc[bank][word] += weight``.
 
 Bit widths are derived from the integers themselves (worst-case sums), never guessed, so
 the C++ is exact by construction: the accumulator of a channel holds
@@ -20,40 +20,56 @@ from hls4ml.model.layers import Layer
 from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
 
 from spikehls.errors import SpikehlsError
+from spikehls.hls.lanes import fire_lanes, scatter_lanes
 
 
-# ---- nonzero tables -----------------------------------------------------------------------------
+# ---- chunked nonzero tables --------------------------------------------------------------------
 @dataclass
-class NonzeroTable:
-    """CSR table of the nonzero weights grouped by input row.
+class ChunkTable:
+    """The weights of a layer as the kernels read them: per input row, chunks of ``lanes`` slots.
 
-    Row ``r``'s entries are ``targets[offsets[r]:offsets[r+1]]`` (output channel) and
-    ``weights[...]`` (the integer weight). ``nnz`` is the real entry count; the stored arrays
-    are padded to at least one element because C++ has no zero-length arrays (the pad is
-    never addressed: no offset range covers it).
+    Outputs are split into groups of ``lanes`` consecutive channels; a row gets one chunk per
+    group holding at least one nonzero weight of that row, and slot ``j`` of a chunk of group
+    ``g`` is the weight to output ``g * lanes + j`` (0: no weight, that lane adds nothing).
+    Row ``r``'s chunks are ``groups[offsets[r]:offsets[r+1]]`` and
+    ``weights[chunk * lanes + j]``. Why chunks and not a flat list of (target, weight): lane
+    ``j`` then only ever adds into accumulator bank ``j``, so P lanes provably write P
+    different banks in one cycle (no crossbar, no bank conflict), and one chunk is one wide
+    word of the reshaped weight memory. A group with no nonzero weight in a row has no chunk:
+    pruned channels and zero weights cost no cycle; a zero inside a chunk costs a slot, no add.
+    ``nnz`` counts the real nonzero weights; the arrays are padded to at least one chunk
+    because C++ has no zero-length arrays (the pad is never addressed).
     """
 
     offsets: np.ndarray
-    targets: np.ndarray
-    weights: np.ndarray
+    groups: np.ndarray
+    weights: np.ndarray  # [n_chunks * lanes], flat
     nnz: int
+    lanes: int
+    n_chunks: int
 
     @property
     def rows(self) -> int:
         return len(self.offsets) - 1
 
 
-def nonzero_table(w_rows: np.ndarray) -> NonzeroTable:
+def chunk_table(w_rows: np.ndarray, lanes: int) -> ChunkTable:
     """Build the table from ``w_rows [rows, targets]`` (entry ``[r, c]`` = weight of row r to output c)."""
     w_rows = np.asarray(w_rows, dtype=np.int64)
-    r_idx, c_idx = np.nonzero(w_rows)  # row-major: grouped by row, targets ascending
-    counts = np.bincount(r_idx, minlength=w_rows.shape[0])
+    rows, n_t = w_rows.shape
+    lanes = max(1, int(lanes))
+    n_groups = -(-n_t // lanes)
+    padded = np.zeros((rows, n_groups * lanes), np.int64)
+    padded[:, :n_t] = w_rows
+    by_group = padded.reshape(rows, n_groups, lanes)
+    r_idx, g_idx = np.nonzero((by_group != 0).any(axis=2))  # row-major: grouped by row, groups ascending
+    counts = np.bincount(r_idx, minlength=rows)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    vals = w_rows[r_idx, c_idx]
-    nnz = len(vals)
-    if nnz == 0:
-        c_idx, vals = np.zeros(1, np.int64), np.zeros(1, np.int64)
-    return NonzeroTable(offsets, c_idx.astype(np.int64), vals.astype(np.int64), nnz)
+    chunks = by_group[r_idx, g_idx]  # [n_chunks, lanes]
+    n_chunks = len(chunks)
+    if n_chunks == 0:
+        g_idx, chunks = np.zeros(1, np.int64), np.zeros((1, lanes), np.int64)
+    return ChunkTable(offsets, g_idx.astype(np.int64), chunks.reshape(-1), int(np.count_nonzero(w_rows)), lanes, n_chunks)
 
 
 def conv_rows(weight: np.ndarray) -> np.ndarray:
@@ -114,15 +130,25 @@ class _SpikeLayer(Layer):
         self.set_attr("parallelism", p)
         return p
 
-    def _add_table(self, prefix: str, table: NonzeroTable, w_bits: int, n_targets: int) -> None:
+    def _add_table(self, prefix: str, table: ChunkTable, w_bits: int, n_targets: int) -> None:
         wmin = int(table.weights.min()) if table.nnz else 0
         wmax = int(table.weights.max()) if table.nnz else 0
         wb = max(int(w_bits), signed_bits(wmin, wmax))
-        self.add_weights_variable(name=f"{prefix}offsets", var_name=f"{prefix}off{{index}}", precision=uint(unsigned_bits(table.nnz)), data=table.offsets)
-        self.add_weights_variable(name=f"{prefix}targets", var_name=f"{prefix}tgt{{index}}", precision=uint(unsigned_bits(max(n_targets - 1, 1))), data=table.targets)
+        n_groups = -(-int(n_targets) // table.lanes)
+        self.add_weights_variable(name=f"{prefix}offsets", var_name=f"{prefix}off{{index}}", precision=uint(unsigned_bits(table.n_chunks)), data=table.offsets)
+        self.add_weights_variable(name=f"{prefix}groups", var_name=f"{prefix}grp{{index}}", precision=uint(unsigned_bits(max(n_groups - 1, 1))), data=table.groups)
         self.add_weights_variable(name=f"{prefix}weights", var_name=f"{prefix}w{{index}}", precision=sint(wb), data=table.weights)
         self.set_attr(f"{prefix}nnz", table.nnz)
         self.set_attr(f"{prefix}rows", table.rows)
+        self.set_attr(f"{prefix}chunks", table.n_chunks)
+
+    def _set_lanes(self, n_targets: int, plane: int) -> int:
+        """Scatter lanes (channels) and fire lanes (positions) from the parallelism knob."""
+        p = self._parallelism()
+        lanes = scatter_lanes(p, n_targets)
+        self.set_attr("n_lanes", lanes)
+        self.set_attr("fire_lanes", fire_lanes(p, plane))
+        return lanes
 
 
 class _NeuronLayer(_SpikeLayer):
@@ -165,10 +191,10 @@ class SpikingConv2D(_NeuronLayer):
         s, p = int(self.get_attr("stride")), int(self.get_attr("padding"))
         ho, wo = (inp[1] + 2 * p - kh) // s + 1, (inp[2] + 2 * p - kw) // s + 1
         self.set_attr("out_shape", [co, ho, wo])
-        self._parallelism()
+        lanes = self._set_lanes(co, ho * wo)
         scale = 255 if self.input_is_pixels() else 1
         by_chan = w.reshape(co, -1)
-        table = nonzero_table(conv_rows(w))
+        table = chunk_table(conv_rows(w), lanes)
         self._add_table("", table, int(self.get_attr("w_bits")), co)
         if len(self.inputs) > 1:
             if self.get_attr("skip_weight_int", None) is not None:
@@ -181,7 +207,7 @@ class SpikingConv2D(_NeuronLayer):
             skip_shape = self.get_attr("skip_shape")
             if sw.shape != (co, skip_shape[0]):
                 raise SpikehlsError(f"layer {self.name}: skip weight shape {sw.shape} != {(co, skip_shape[0])}")
-            self._add_table("skip_", nonzero_table(sw.T), sbits, co)
+            self._add_table("skip_", chunk_table(sw.T, lanes), sbits, co)
         hi, lo = _bias_and_bound(by_chan, b, scale)
         if len(self.inputs) > 1:  # the skip current adds to the same accumulator
             sscale = 1 if _is_spike(self.get_input_variable(self.inputs[1]).type.precision) else 255
@@ -199,9 +225,9 @@ class SpikingDense(_NeuronLayer):
         b = _arr(self.get_attr("bias_int"))
         co, ci = w.shape
         self.set_attr("out_shape", [co])
-        self._parallelism()
+        lanes = self._set_lanes(co, 1)
         scale = 255 if self.input_is_pixels() else 1
-        self._add_table("", nonzero_table(w.T), int(self.get_attr("w_bits")), co)
+        self._add_table("", chunk_table(w.T, lanes), int(self.get_attr("w_bits")), co)
         hi, lo = _bias_and_bound(w, b, scale)
         self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
         self._add_neuron(co, hi, lo)
@@ -216,8 +242,9 @@ class SpikeReadout(_SpikeLayer):
         w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
         b = _arr(self.get_attr("bias_int"))
         k = w.shape[0]
-        self._parallelism()
-        self._add_table("", nonzero_table(w.T), int(self.get_attr("w_bits")), k)
+        lanes = self._set_lanes(k, 1)
+        self.set_attr("fire_lanes", 1)  # no neurons: the accumulators are banked by lane only
+        self._add_table("", chunk_table(w.T, lanes), int(self.get_attr("w_bits")), k)
         hi, lo = _bias_and_bound(w, b, 1)
         t = self._time_steps()
         acc_bits = signed_bits(lo * t, hi * t)

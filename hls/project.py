@@ -139,8 +139,10 @@ def generate_project(
             for lyr in hls_model.get_layers():
                 if lyr.class_name in LAYER_CLASSES and lyr.class_name != "SpikeReadout":
                     # spike tensors stay memories read one element per cycle by the event loop of the
-                    # next layer; hls4ml's default complete partition would turn them into registers
-                    lyr.get_output_variable().pragma = None
+                    # next layer; hls4ml's default complete partition would turn them into registers.
+                    # A layer that fires F neurons per cycle writes F banks (pos % F): cyclic by F.
+                    f = int(lyr.get_attr("fire_lanes", 1) or 1)
+                    lyr.get_output_variable().pragma = ("partition", "cyclic", f) if f > 1 else None
             hls_model.write()
         shutil.copyfile(onnx_path, meta_dir / "model.qonnx.onnx")
         onnx.save(clean, str(meta_dir / "clean.onnx"))
@@ -163,6 +165,9 @@ def generate_project(
                     "mac": bool(getattr(lyr, "input_is_pixels", lambda: False)()),
                     "nonzero_weights": int(lyr.get_attr("nnz", 0)) + int(lyr.get_attr("skip_nnz", 0) or 0),
                     "parallelism": int(lyr.get_attr("parallelism", 1) or 1),
+                    "lanes": int(lyr.get_attr("n_lanes", 1) or 1),
+                    "fire_lanes": int(lyr.get_attr("fire_lanes", 1) or 1),
+                    "table_chunks": int(lyr.get_attr("chunks", 0) or 0) + int(lyr.get_attr("skip_chunks", 0) or 0),
                     "out_shape": [int(x) for x in lyr.get_attr("out_shape", [])] or None,
                 }
             )

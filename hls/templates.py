@@ -2,7 +2,10 @@
 
 The config struct carries every size, the bit widths derived in :mod:`spikehls.hls.layers`
 and ``layer_id`` (the hls4ml layer index, which keys the C-simulation spike counters and the
-spike capture of the csim driver). ``parallelism`` is the adds-per-cycle knob.
+spike capture of the csim driver). ``parallelism`` is the knob; the kernels use what it
+becomes: ``n_lanes`` (scatter lanes = accumulator banks by channel), ``fire_lanes`` (neurons
+fired per cycle = banks by position), ``n_groups``, ``plane_words``, ``acc_depth``, ``v_depth``
+(:func:`_lane_lines`; see hls/cpp/nnet_spiking.h for why the banks are what they are).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ def _table_lines(node, prefix: str = "") -> list[str]:
     p = prefix
     return [
         f"    typedef {_wtype(node, p + 'offsets')} {p}index_t;",
-        f"    typedef {_wtype(node, p + 'targets')} {p}target_t;",
+        f"    typedef {_wtype(node, p + 'groups')} {p}group_t;",
         f"    typedef {_wtype(node, p + 'weights')} {p}weight_t;",
     ]
 
@@ -44,6 +47,22 @@ def _neuron_lines(node) -> list[str]:
         f"    typedef ap_int<{int(node.get_attr('sum_bits'))}> sum_t;",
         f"    typedef {_wtype(node, 'thr')} thr_t;",
         f"    typedef {_wtype(node, 'bias')} bias_t;",
+    ]
+
+
+def _lane_lines(node, n_filt: int, plane: int) -> list[str]:
+    """Lane counts and bank geometry of the state arrays (acc [lanes][fire][acc_depth], v [fire][v_depth])."""
+    lanes, fire = int(node.get_attr("n_lanes")), int(node.get_attr("fire_lanes"))
+    groups = -(-n_filt // lanes)
+    words = plane // fire
+    return [
+        f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
+        f"    static const unsigned n_lanes = {lanes}, fire_lanes = {fire}, n_groups = {groups};",
+        f"    static const unsigned out_hw = {plane}, plane_words = {words};",
+        f"    static const unsigned acc_depth = {groups * words}, v_depth = {n_filt * words};",
+        f"    static const unsigned n_chunks = {len(node.get_weights('groups').data)}, n_table = {len(node.get_weights('weights').data)};",
+        f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))}; // weight additions per full fan-out",
+        f"    static const bool current_once = {'true' if getattr(node, 'input_is_pixels', lambda: False)() else 'false'}; // direct: one frame",
     ]
 
 
@@ -74,26 +93,25 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned n_filt = {co}, out_height = {ho}, out_width = {wo};",
             f"    static const unsigned filt_height = {kh}, filt_width = {kw};",
             f"    static const unsigned stride_height = {s}, stride_width = {s}, pad_top = {p}, pad_left = {p};",
-            f"    static const unsigned n_rows = {int(node.get_attr('rows'))}, n_table = {len(node.get_weights('weights').data)};",
-            f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))}; // weight additions per full fan-out",
-            f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
+            f"    static const unsigned n_rows = {int(node.get_attr('rows'))};",
             f"    static const bool has_skip = {'true' if has_skip else 'false'};",
         ]
+        lines += _lane_lines(node, co, ho * wo)
         lines += _table_lines(node)
         if has_skip:
             sc, sh, sw = node.get_attr("skip_shape")
             lines += [
                 f"    static const unsigned skip_chan = {sc}, skip_height = {sh}, skip_width = {sw}, n_skip = {sc * sh * sw};",
                 f"    static const unsigned skip_stride = {int(node.get_attr('skip_stride'))};",
-                f"    static const unsigned skip_table = {len(node.get_weights('skip_weights').data)};",
+                f"    static const unsigned skip_chunks = {len(node.get_weights('skip_groups').data)}, skip_table = {len(node.get_weights('skip_weights').data)};",
             ]
             lines += _table_lines(node, "skip_")
         else:  # unused, but the shared kernel names them
             lines += [
                 f"    static const unsigned skip_chan = 1, skip_height = {ho}, skip_width = {wo}, n_skip = {ho * wo};",
-                "    static const unsigned skip_stride = 1, skip_table = 1;",
+                "    static const unsigned skip_stride = 1, skip_chunks = 1, skip_table = 1;",
                 "    typedef index_t skip_index_t;",
-                "    typedef target_t skip_target_t;",
+                "    typedef group_t skip_group_t;",
                 "    typedef weight_t skip_weight_t;",
             ]
         lines += _neuron_lines(node)
@@ -108,10 +126,8 @@ class SpikingDenseConfigTemplate(LayerConfigTemplate):
         co = node.get_attr("out_shape")[0]
         lines = [
             f"    static const unsigned n_out = {co}, n_filt = {co};",
-            f"    static const unsigned n_table = {len(node.get_weights('weights').data)};",
-            f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))};",
-            f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
         ]
+        lines += _lane_lines(node, co, 1)
         lines += _table_lines(node) + _neuron_lines(node)
         return _struct(node, lines)
 
@@ -124,9 +140,7 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
         k = int(node.get_attr("weight_shape")[0])
         lines = [
             f"    static const unsigned n_out = {k};",
-            f"    static const unsigned n_table = {len(node.get_weights('weights').data)};",
-            f"    static const unsigned n_nonzero = {int(node.get_attr('nnz'))};",
-            f"    static const unsigned parallelism = {int(node.get_attr('parallelism'))};",
+            *_lane_lines(node, k, 1),
             f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
             f"    typedef {_wtype(node, 'bias')} bias_t;",
         ]
@@ -152,7 +166,7 @@ class SpikeMaxPool2DConfigTemplate(LayerConfigTemplate):
 
 
 def _table_args(node, prefix: str = "") -> str:
-    return ", ".join(_wvar(node, prefix + n) for n in ("offsets", "targets", "weights"))
+    return ", ".join(_wvar(node, prefix + n) for n in ("offsets", "groups", "weights"))
 
 
 class SpikingConv2DFunctionTemplate(FunctionCallTemplate):

@@ -97,22 +97,35 @@ def test_board_file_sets_part_clock_and_backend(run_dir, tmp_path):
 def test_spiking_layers_only_add_weights(project):
     src = (project / "firmware" / "nnet_utils" / "nnet_spiking.h").read_text()
     src = re.sub(r"//[^\n]*", "", src)
+    # set the direct-encoding MAC (pixels, never spikes) aside: everything else must be add-only
+    mac_at = src.index("SPK_INLINE unsigned chunk_mac(")
+    mac_end = src.index("\n}\n", mac_at) + 3
+    mac, src = src[mac_at:mac_end], src[:mac_at] + src[mac_end:]
+    assert "acc[j][bank][addr] += w * pixel" in mac
     funcs = _functions(src)
-    for name in ("spiking_conv2d_core", "spiking_dense", "spike_readout", "scatter_add", "skip_current", "fire_all"):
+    for name in ("spiking_conv2d_core", "spiking_dense", "spike_readout", "chunk_add", "input_event", "skip_current", "fire_all"):
         assert name in funcs, name
-    weight_uses = 0
+    loads, adds = set(), set()
     for name, body in funcs.items():
-        for m in re.finditer(r"[^\n;]*\bweights\[[^\n;]*", body):
+        for m in re.finditer(r"[^\n;{}]*\bweights\[[^\n;]*", body):
             stmt = m.group(0).strip()
-            if name == "scatter_mac":  # the direct-encoding MAC: pixels, never spikes
+            loads.add(stmt)  # a weight is only ever loaded into w ...
+            assert re.fullmatch(r"const T_w w = weights\[[^\]]*\]", stmt), f"{name}: {stmt}"
+        for m in re.finditer(r"[^\n;{}]*\bw\b[^\n;{}]*", body):
+            stmt = m.group(0).strip()
+            if stmt.startswith("const T_w w = weights["):
                 continue
-            weight_uses += 1
-            assert re.fullmatch(r"acc\[(?:(?!weights).)*\]\s*\+=\s*weights\[e\]", stmt), f"{name}: {stmt}"
-    assert weight_uses == 1  # the single accumulate of scatter_add
-    # a spike can only reach scatter_add: input_event's spike_t overload never calls the MAC
-    spike_overload = re.search(r"input_event\(spike_t s[^{]*\{(.*?)\n\}", src, re.S).group(1)
-    assert "scatter_add" in spike_overload and "scatter_mac" not in spike_overload
-    assert "scatter_mac" not in funcs["scatter_add"]
+            # ... and w is only tested for zero (a zero slot adds nothing) or added into an accumulator
+            assert stmt in ("if (w != 0)",) or re.fullmatch(r"acc\[[^=*]*\]\s*\+=\s*w", stmt), f"{name}: {stmt}"
+            if stmt.startswith("acc"):
+                adds.add(stmt)
+    assert len(loads) == 1 and adds == {"acc[j][bank][addr] += w"}  # the single accumulate, in chunk_add
+    # a spike can only reach chunk_add: chunk_event's spike_t overload never calls the MAC
+    spike_overload = re.search(r"chunk_event\(spike_t s[^{]*\{(.*?)\n\}", src, re.S).group(1)
+    assert "chunk_add" in spike_overload and "chunk_mac" not in spike_overload
+    assert "chunk_mac" not in funcs["chunk_add"]
+    # the only products in chunk_add are index arithmetic with compile-time constants
+    assert not re.search(r"\*", re.sub(r"[\w\[\]]+\s*\*\s*CONFIG_T::\w+", "", funcs["chunk_add"]))
     # the generated top calls accumulate-only kernels only (rate encoding: no MAC layer)
     top = (project / "firmware" / "myproject.cpp").read_text()
     calls = [c for c in re.findall(r"nnet::(\w+)<", top) if c != "load_weights_from_txt"]
@@ -130,24 +143,49 @@ def test_direct_encoding_first_layer_is_the_mac_layer(tmp_path):
 
 
 # ---- zero / pruned weights generate no add ------------------------------------------------------
-def test_zero_weights_have_no_table_entry(project):
+def _lanes(params: str, idx: int) -> int:
+    body = re.search(rf"struct config{idx} \{{(.*?)\n\}};", params, re.S).group(1)
+    return int(re.search(r"n_lanes = (\d+)", body).group(1))
+
+
+def test_zero_weights_have_no_add(project):
+    """Every nonzero weight sits in exactly one chunk slot (slot j of group g = output g*lanes+j);
+    a group with no nonzero weight in a row has no chunk (no cycle), and a zero slot is no add."""
     net = handmade_net(reset="subtract", encoding="rate")
     w = project / "firmware" / "weights"
     params = (project / "firmware" / "parameters.h").read_text()
     for lyr, idx in (("conv0", 2), ("conv1", 4), ("fc0", 5), ("readout", 6)):
         W = net.layer(lyr).weight
-        vals, tgts, offs = _array(w / f"w{idx}.h"), _array(w / f"tgt{idx}.h"), _array(w / f"off{idx}.h")
+        lanes = _lanes(params, idx)
+        vals, grps, offs = _array(w / f"w{idx}.h"), _array(w / f"grp{idx}.h"), _array(w / f"off{idx}.h")
         nnz = int(np.count_nonzero(W))
-        assert len(vals) == nnz and (vals != 0).all(), lyr  # one adder-input per nonzero weight, no zeros
-        assert offs[-1] == nnz and f"n_nonzero = {nnz};" in params
+        assert f"n_nonzero = {nnz};" in params and np.count_nonzero(vals) == nnz, lyr
         rows = W.reshape(W.shape[0], -1).T  # [inputs, outputs]
-        for r in range(rows.shape[0]):  # the table row of every input holds exactly its nonzero weights
-            seg = slice(offs[r], offs[r + 1])
-            np.testing.assert_array_equal(tgts[seg], np.nonzero(rows[r])[0])
-            np.testing.assert_array_equal(vals[seg], rows[r][rows[r] != 0])
-    assert 1 not in set(_array(w / "tgt2.h").tolist())  # the pruned channel of conv0 gets no add at all
+        for r in range(rows.shape[0]):
+            got = np.zeros(rows.shape[1], np.int64)
+            for e in range(offs[r], offs[r + 1]):
+                slots = vals[e * lanes : (e + 1) * lanes]
+                assert slots.any(), (lyr, r)  # no chunk without a weight to add
+                tgt = grps[e] * lanes + np.arange(lanes)
+                assert (slots[tgt >= rows.shape[1]] == 0).all()
+                got[tgt[tgt < rows.shape[1]]] += slots[tgt < rows.shape[1]]
+            np.testing.assert_array_equal(got, rows[r])  # exactly the row's weights, each once
+            want_chunks = len({int(c) // lanes for c in np.nonzero(rows[r])[0]})
+            assert offs[r + 1] - offs[r] == want_chunks, (lyr, r)
     skip_vals = _array(w / "skip_w4.h")  # 1x1 skip [[1,0,2,0],[0,0,0,0],[3,-1,0,1]]: 5 nonzeros
-    assert sorted(skip_vals.tolist()) == [-1, 1, 1, 2, 3]
+    assert sorted(skip_vals[skip_vals != 0].tolist()) == [-1, 1, 1, 2, 3]
+
+
+def test_chunks_put_lane_j_on_channel_bank_j(run_dir, tmp_path):
+    """P=2 on conv0 (4 channels, channel 1 pruned): groups {0,1} and {2,3}; a row's chunk for
+    group 0 only holds channel 0 (slot 0) since channel 1 has no weight: lane 1 idles, no add."""
+    generate_project(run_dir / "model.qonnx.onnx", "pynq-z2", tmp_path / "p", parallelism=2)
+    w = tmp_path / "p" / "firmware" / "weights"
+    params = (tmp_path / "p" / "firmware" / "parameters.h").read_text()
+    assert _lanes(params, 2) == 2
+    vals, grps = _array(w / "w2.h").reshape(-1, 2), _array(w / "grp2.h")
+    assert (vals[grps == 0][:, 1] == 0).all()  # channel 1 (group 0, lane 1) is pruned
+    assert re.search(r"n_lanes = 2, fire_lanes = 2, n_groups = 2;", params)
 
 
 def test_all_zero_layer_has_empty_table(tmp_path):
@@ -155,7 +193,7 @@ def test_all_zero_layer_has_empty_table(tmp_path):
     net.layer("fc0").weight[:] = 0
     run = write_run(net, tmp_path / "run", handmade_inputs(net, 2))
     generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "p")
-    assert (_array(tmp_path / "p" / "firmware" / "weights" / "off5.h") == 0).all()  # every row empty
+    assert (_array(tmp_path / "p" / "firmware" / "weights" / "off5.h") == 0).all()  # every row empty: no chunk
     assert "n_nonzero = 0;" in (tmp_path / "p" / "firmware" / "parameters.h").read_text()
 
 

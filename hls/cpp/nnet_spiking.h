@@ -5,13 +5,26 @@
 // those of quantize/intnet.py, bit for bit.
 //
 // Arithmetic on weights: in spiking_conv2d / spiking_dense / spike_readout the only use of a
-// weight is `acc[...] += weights[e]` for an input that spiked. The table holds nonzero
-// weights only (zero / pruned weights have no entry: no adder, no cycle). The inner loop over
-// an input's nonzero fan-out is unrolled by CONFIG_T::parallelism (adds per cycle) with the
-// accumulators partitioned to match: the area/latency knob of a layer.
+// weight is `acc[...] += w` for an input that spiked. Zero / pruned weights are never added.
 // The direct-encoded first layer (8-bit pixels) is the one multiply-accumulate layer
-// (direct_conv2d / direct_dense in nnet_spiking_direct.h), reported as such; scatter_mac is
-// its inner loop, also used by a skip whose source is the direct-encoded input.
+// (direct_conv2d / direct_dense in nnet_spiking_direct.h), reported as such; chunk_mac is
+// its inner step, also used by a skip whose source is the direct-encoded input.
+//
+// Parallelism (DESIGN.md section 6, docs/hls.md): a layer has two lane counts, both derived
+// from its `parallelism` knob P by spikehls.hls.layers and fixed at compile time:
+//   * n_lanes  = min(P, channels): the scatter lanes. The weight table is stored in *chunks*
+//     of n_lanes slots: slot j of a chunk of group g is the weight to output channel
+//     g * n_lanes + j (0 = no weight: that lane adds nothing). Lane j therefore only ever
+//     touches accumulator bank j -- different banks by construction, no crossbar, and the P
+//     weights of a chunk are one wide word (the table is reshaped by n_lanes).
+//   * fire_lanes = the largest power of two <= P dividing the output plane H*W: fire / reset
+//     handle fire_lanes neighbouring positions of one channel per cycle. Membranes and output
+//     spikes are banked by position (pos % fire_lanes), accumulators by (channel % n_lanes,
+//     pos % fire_lanes), so both passes hit distinct banks by construction as well.
+// Within one input event the targets of a row are distinct (one entry per channel, and the
+// taps of one input reach distinct output positions), which is what licenses
+// `DEPENDENCE inter false` on the accumulators inside that event's pipelined loop; the loop
+// drains between events, so no two events overlap.
 #ifndef NNET_SPIKING_H_
 #define NNET_SPIKING_H_
 
@@ -21,59 +34,89 @@
 namespace nnet {
 
 // ------------------------------------------------------------------------------------------
-// helpers: scatter one input event through a nonzero table into the accumulators
+// helpers: one table chunk of one input event into the accumulator banks
 // ------------------------------------------------------------------------------------------
+// acc is [n_lanes][fire_lanes][acc_depth]: neuron (c, pos) lives in bank (c % n_lanes,
+// pos % fire_lanes) at word (c / n_lanes) * plane_words + pos / fire_lanes. A chunk of group g
+// adds slot j to channel g * n_lanes + j: lane j writes bank row j only.
 
-// Add the nonzero weights of table row `row` to acc[target * stride + base].
-template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-SPK_INLINE unsigned scatter_add(unsigned row, unsigned base, unsigned stride, const T_idx offsets[], const T_tgt targets[],
-                            const T_w weights[], T_acc acc[]) {
+// Add chunk `e` (spikes): the only arithmetic on a weight is acc += w, and a zero slot adds nothing.
+template <typename CONFIG_T, typename T_grp, typename T_w>
+SPK_INLINE unsigned chunk_add(unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
+                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
-    const unsigned begin = offsets[row], end = offsets[row + 1];
-ScatterAdd:
-    for (unsigned e = begin; e < end; e++) {
-        #pragma HLS PIPELINE II = 1
-        #pragma HLS UNROLL factor = CONFIG_T::parallelism
-        const unsigned target = targets[e]; // index arithmetic in plain unsigned
-        acc[base + target * stride] += weights[e];
+    const unsigned addr = groups[e] * CONFIG_T::plane_words + word; // index arithmetic in plain unsigned
+    unsigned n = 0;
+ChunkLanes:
+    for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+        #pragma HLS UNROLL
+        const T_w w = weights[e * CONFIG_T::n_lanes + j];
+        if (w != 0) {
+            acc[j][bank][addr] += w;
+            n++;
+        }
     }
-    return end - begin;
+    return n;
 }
 
-// Multiply-accumulate twin of scatter_add, for 8-bit pixels (direct encoding) only: used by the
+// Multiply-accumulate twin of chunk_add, for 8-bit pixels (direct encoding) only: used by the
 // direct-encoded first layer and by a skip taken from a direct-encoded input. Never on spikes.
-template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-SPK_INLINE unsigned scatter_mac(unsigned row, unsigned base, unsigned stride, ap_uint<8> pixel, const T_idx offsets[],
-                            const T_tgt targets[], const T_w weights[], T_acc acc[]) {
+template <typename CONFIG_T, typename T_grp, typename T_w>
+SPK_INLINE unsigned chunk_mac(unsigned e, unsigned bank, unsigned word, ap_uint<8> pixel, const T_grp groups[],
+                              const T_w weights[],
+                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
-    const unsigned begin = offsets[row], end = offsets[row + 1];
-ScatterMac:
-    for (unsigned e = begin; e < end; e++) {
-        #pragma HLS PIPELINE II = 1
-        #pragma HLS UNROLL factor = CONFIG_T::parallelism
-        const unsigned target = targets[e];
-        acc[base + target * stride] += weights[e] * pixel;
+    const unsigned addr = groups[e] * CONFIG_T::plane_words + word;
+    unsigned n = 0;
+MacLanes:
+    for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+        #pragma HLS UNROLL
+        const T_w w = weights[e * CONFIG_T::n_lanes + j];
+        if (w != 0) {
+            acc[j][bank][addr] += w * pixel;
+            n++;
+        }
     }
-    return end - begin;
+    return n;
 }
 
-// One input value hitting table row `row`: a spike adds the row's weights (scatter_add); an
-// 8-bit pixel (direct encoding) multiplies them (scatter_mac). Chosen by overload on the
-// element type, so a spiking tensor can never reach the multiplier. Returns the synops done.
-template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-SPK_INLINE unsigned input_event(spike_t s, unsigned row, unsigned base, unsigned stride, const T_idx offsets[],
-                            const T_tgt targets[], const T_w weights[], T_acc acc[]) {
+// One chunk hit by one input value: a spike adds (chunk_add), an 8-bit pixel multiplies
+// (chunk_mac). Chosen by overload on the element type, so a spike can never reach the multiplier.
+template <typename CONFIG_T, typename T_grp, typename T_w>
+SPK_INLINE unsigned chunk_event(spike_t s, unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
+                                typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     (void)s; // callers only pass active inputs (is_active)
-    return scatter_add<CONFIG_T>(row, base, stride, offsets, targets, weights, acc);
+    return chunk_add<CONFIG_T>(e, bank, word, groups, weights, acc);
 }
 
-template <typename CONFIG_T, typename T_idx, typename T_tgt, typename T_w, typename T_acc>
-SPK_INLINE unsigned input_event(ap_ufixed<8, 0> px, unsigned row, unsigned base, unsigned stride, const T_idx offsets[],
-                            const T_tgt targets[], const T_w weights[], T_acc acc[]) {
+template <typename CONFIG_T, typename T_grp, typename T_w>
+SPK_INLINE unsigned chunk_event(ap_ufixed<8, 0> px, unsigned e, unsigned bank, unsigned word, const T_grp groups[],
+                                const T_w weights[],
+                                typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     const ap_uint<8> pixel = px.range(7, 0);
-    return scatter_mac<CONFIG_T>(row, base, stride, pixel, offsets, targets, weights, acc);
+    return chunk_mac<CONFIG_T>(e, bank, word, pixel, groups, weights, acc);
+}
+
+// Every chunk of table row `row` for one input value reaching output position `pos`.
+// Pipelined II=1: the chunks of one row are different groups, so their words differ and the
+// accumulator updates of consecutive iterations are independent (DEPENDENCE inter false).
+template <typename CONFIG_T, typename data_T, typename T_idx, typename T_grp, typename T_w>
+SPK_INLINE unsigned input_event(data_T x, unsigned row, unsigned pos, const T_idx offsets[], const T_grp groups[],
+                                const T_w weights[],
+                                typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+    #pragma HLS INLINE
+    const unsigned begin = offsets[row], end = offsets[row + 1];
+    const unsigned bank = pos % CONFIG_T::fire_lanes, word = pos / CONFIG_T::fire_lanes; // fire_lanes: a power of two
+    unsigned n = 0;
+RowChunks:
+    for (unsigned e = begin; e < end; e++) {
+        #pragma HLS PIPELINE II = 1
+        #pragma HLS DEPENDENCE variable = acc inter false
+        n += chunk_event<CONFIG_T>(x, e, bank, word, groups, weights, acc);
+    }
+    return n;
 }
 
 SPK_INLINE bool is_active(spike_t s) { return s != 0; }
@@ -86,11 +129,11 @@ SPK_INLINE bool is_active(ap_ufixed<8, 0> px) {
 // skip_stride, through a 1x1 table (identity skips are the diagonal table of their gains).
 template <class skip_T, typename CONFIG_T>
 inline void skip_current(const skip_T skip[], unsigned t, const typename CONFIG_T::skip_index_t skip_offsets[],
-                         const typename CONFIG_T::skip_target_t skip_targets[],
-                         const typename CONFIG_T::skip_weight_t skip_weights[], typename CONFIG_T::accum_t acc[]) {
+                         const typename CONFIG_T::skip_group_t skip_groups[],
+                         const typename CONFIG_T::skip_weight_t skip_weights[],
+                         typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     const unsigned S_HW = CONFIG_T::skip_height * CONFIG_T::skip_width;
-    const unsigned O_HW = CONFIG_T::out_height * CONFIG_T::out_width;
     const unsigned base_t = t * CONFIG_T::skip_chan * S_HW;
 SkipChan:
     for (unsigned cs = 0; cs < CONFIG_T::skip_chan; cs++) {
@@ -103,7 +146,7 @@ SkipChan:
                 if (!is_active(x))
                     continue;
                 SPK_STAT(CONFIG_T, in_events, 1);
-                unsigned n = input_event<CONFIG_T>(x, cs, oy * CONFIG_T::out_width + ox, O_HW, skip_offsets, skip_targets,
+                unsigned n = input_event<CONFIG_T>(x, cs, oy * CONFIG_T::out_width + ox, skip_offsets, skip_groups,
                                                    skip_weights, acc);
                 SPK_STAT(CONFIG_T, synops, n);
             }
@@ -111,38 +154,83 @@ SkipChan:
     }
 }
 
-// Fire every neuron of one time step and write its spike.
-template <class res_T, typename CONFIG_T>
-SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[], const typename CONFIG_T::accum_t acc[],
-                     const typename CONFIG_T::thr_t thr[], res_T res[]) {
+// Accumulators = bias (n_lanes x fire_lanes words per cycle) and membranes = 0 (fire_lanes per
+// cycle). Flat pipelined loops with running counters (no divider, one pipeline fill per pass).
+template <typename CONFIG_T>
+SPK_INLINE void init_state(const typename CONFIG_T::bias_t bias[],
+                           typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+                           typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth]) {
     #pragma HLS INLINE
-    const unsigned PER_CH = CONFIG_T::n_out / CONFIG_T::n_filt;
+    unsigned g = 0, a = 0;
+InitAcc:
+    for (unsigned word = 0; word < CONFIG_T::acc_depth; word++) {
+        #pragma HLS PIPELINE II = 1
+    InitAccLane:
+        for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+            #pragma HLS UNROLL
+            const unsigned c = g * CONFIG_T::n_lanes + j;
+            const typename CONFIG_T::accum_t b = c < CONFIG_T::n_filt ? typename CONFIG_T::accum_t(bias[c]) : typename CONFIG_T::accum_t(0);
+        InitAccBank:
+            for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+                #pragma HLS UNROLL
+                acc[j][f][word] = b;
+            }
+        }
+        if (++a == CONFIG_T::plane_words) {
+            a = 0;
+            g++;
+        }
+    }
+InitV:
+    for (unsigned word = 0; word < CONFIG_T::v_depth; word++) {
+        #pragma HLS PIPELINE II = 1
+    InitVBank:
+        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+            #pragma HLS UNROLL
+            v[f][word] = 0;
+        }
+    }
+}
+
+// Fire every neuron of one time step (fire_lanes neighbouring positions of one channel per
+// cycle, one flat pipelined pass over channels x plane words), write the spikes, and -- unless
+// the current is kept for every step (direct encoding) -- reset the accumulators to the bias
+// for the next step in the same pass (no separate init pass per step).
+template <class res_T, typename CONFIG_T>
+SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth],
+                         typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+                         const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[], res_T res[]) {
+    #pragma HLS INLINE
     unsigned spikes = 0;
-FireChan:
-    for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
-    FireNeuron:
-        for (unsigned j = 0; j < PER_CH; j++) {
-            #pragma HLS PIPELINE II = 1
-            const unsigned n = f * PER_CH + j;
-            spike_t s = neuron_step<CONFIG_T>(v[n], acc[n], thr[f]);
-            res[t * CONFIG_T::n_out + n] = s;
+    unsigned c = 0, j = 0, a = 0, acc_word = 0, out_base = t * CONFIG_T::n_out;
+FireWord:
+    for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
+        #pragma HLS PIPELINE II = 1
+        // v_word = c * plane_words + a; acc_word = (c / n_lanes) * plane_words + a; j = c % n_lanes
+        const typename CONFIG_T::thr_t th = thr[c];
+        const typename CONFIG_T::accum_t b = bias[c];
+    FireBank:
+        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+            #pragma HLS UNROLL
+            spike_t s = neuron_step<CONFIG_T>(v[f][v_word], acc[j][f][acc_word], th);
+            if (!CONFIG_T::current_once)
+                acc[j][f][acc_word] = b;
+            res[out_base + a * CONFIG_T::fire_lanes + f] = s; // bank f: out_hw is a multiple of fire_lanes
             spikes += s;
+        }
+        acc_word++;
+        if (++a == CONFIG_T::plane_words) {
+            a = 0;
+            c++;
+            out_base += CONFIG_T::out_hw;
+            if (++j == CONFIG_T::n_lanes) {
+                j = 0; // next group: acc_word runs on
+            } else {
+                acc_word -= CONFIG_T::plane_words; // same group, next lane: same words
+            }
         }
     }
     SPK_STAT(CONFIG_T, out_spikes, spikes);
-}
-
-template <typename CONFIG_T> SPK_INLINE void init_currents(const typename CONFIG_T::bias_t bias[], typename CONFIG_T::accum_t acc[]) {
-    #pragma HLS INLINE
-    const unsigned PER_CH = CONFIG_T::n_out / CONFIG_T::n_filt;
-BiasChan:
-    for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
-    BiasNeuron:
-        for (unsigned j = 0; j < PER_CH; j++) {
-            #pragma HLS PIPELINE II = 1
-            acc[f * PER_CH + j] = bias[f];
-        }
-    }
 }
 
 // Output position (oy, ox) that input pixel (iy, ix) reaches through kernel tap (ky, kx), if any.
@@ -162,51 +250,75 @@ template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky,
 template <class data_T, class skip_T, class res_T, typename CONFIG_T>
 void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG_T::bias_t bias[],
                          const typename CONFIG_T::thr_t thr[], const typename CONFIG_T::index_t offsets[],
-                         const typename CONFIG_T::target_t targets[], const typename CONFIG_T::weight_t weights[],
+                         const typename CONFIG_T::group_t groups[], const typename CONFIG_T::weight_t weights[],
                          const skip_T *skip, const typename CONFIG_T::skip_index_t skip_offsets[],
-                         const typename CONFIG_T::skip_target_t skip_targets[],
+                         const typename CONFIG_T::skip_group_t skip_groups[],
                          const typename CONFIG_T::skip_weight_t skip_weights[]) {
+    #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
+    #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     const unsigned I_HW = CONFIG_T::in_height * CONFIG_T::in_width;
-    const unsigned O_HW = CONFIG_T::out_height * CONFIG_T::out_width;
-    typename CONFIG_T::v_t v[CONFIG_T::n_out];
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::parallelism
-InitV:
-    for (unsigned n = 0; n < CONFIG_T::n_out; n++)
-        v[n] = 0;
+    typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
+    typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
+    #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
+    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
+    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    init_state<CONFIG_T>(bias, acc, v);
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
-        init_currents<CONFIG_T>(bias, acc);
-        const unsigned base_t = t * CONFIG_T::n_chan * I_HW;
-    InChan:
-        for (unsigned ci = 0; ci < CONFIG_T::n_chan; ci++) {
-        InY:
-            for (unsigned iy = 0; iy < CONFIG_T::in_height; iy++) {
-            InX:
-                for (unsigned ix = 0; ix < CONFIG_T::in_width; ix++) {
-                    const data_T x = data[base_t + ci * I_HW + iy * CONFIG_T::in_width + ix];
-                    if (!is_active(x))
-                        continue; // event-driven: silent inputs cost nothing
-                    SPK_STAT(CONFIG_T, in_events, 1);
-                KernY:
-                    for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
-                    KernX:
-                        for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
-                            unsigned oy, ox;
-                            if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
-                                continue;
-                            const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
-                            unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, O_HW, offsets,
-                                                               targets, weights, acc);
-                            SPK_STAT(CONFIG_T, synops, n);
+        // direct encoding repeats one frame T times: its current is computed once, from frame 0
+        if (t == 0 || !CONFIG_T::current_once) {
+            const unsigned base_t = t * CONFIG_T::n_chan * I_HW;
+        InChan:
+            for (unsigned ci = 0; ci < CONFIG_T::n_chan; ci++) {
+            InY:
+                for (unsigned iy = 0; iy < CONFIG_T::in_height; iy++) {
+                InX:
+                    for (unsigned ix = 0; ix < CONFIG_T::in_width; ix++) {
+                        const data_T x = data[base_t + ci * I_HW + iy * CONFIG_T::in_width + ix];
+                        if (!is_active(x))
+                            continue; // event-driven: silent inputs cost nothing
+                        SPK_STAT(CONFIG_T, in_events, 1);
+                        if (CONFIG_T::n_groups == 1) {
+                            // one chunk per row at most: the taps of one input reach distinct
+                            // outputs, so the tap loop itself pipelines at II=1
+                        KernTap:
+                            for (unsigned k = 0; k < CONFIG_T::filt_height * CONFIG_T::filt_width; k++) {
+                                #pragma HLS PIPELINE II = 1
+                                #pragma HLS DEPENDENCE variable = acc inter false
+                                const unsigned ky = k / CONFIG_T::filt_width, kx = k % CONFIG_T::filt_width;
+                                unsigned oy, ox;
+                                if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
+                                    continue;
+                                const unsigned row = ci * CONFIG_T::filt_height * CONFIG_T::filt_width + k;
+                                if (offsets[row] == offsets[row + 1])
+                                    continue;
+                                const unsigned pos = oy * CONFIG_T::out_width + ox;
+                                unsigned n = chunk_event<CONFIG_T>(x, offsets[row], pos % CONFIG_T::fire_lanes,
+                                                                   pos / CONFIG_T::fire_lanes, groups, weights, acc);
+                                SPK_STAT(CONFIG_T, synops, n);
+                            }
+                        } else {
+                        KernY:
+                            for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
+                            KernX:
+                                for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
+                                    unsigned oy, ox;
+                                    if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
+                                        continue;
+                                    const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
+                                    unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, offsets,
+                                                                       groups, weights, acc);
+                                    SPK_STAT(CONFIG_T, synops, n);
+                                }
+                            }
                         }
                     }
                 }
             }
+            if (CONFIG_T::has_skip)
+                skip_current<skip_T, CONFIG_T>(skip, t, skip_offsets, skip_groups, skip_weights, acc);
         }
-        if (CONFIG_T::has_skip)
-            skip_current<skip_T, CONFIG_T>(skip, t, skip_offsets, skip_targets, skip_weights, acc);
-        fire_all<res_T, CONFIG_T>(t, v, acc, thr, res);
+        fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
     }
 #ifndef __SYNTHESIS__
     spike_capture<CONFIG_T::n_time * CONFIG_T::n_out>(CONFIG_T::layer_id, res);
@@ -217,11 +329,11 @@ template <class data_T, class res_T, typename CONFIG_T>
 void spiking_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
                     typename CONFIG_T::bias_t bias[CONFIG_T::n_filt], typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
                     typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
-                    typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                    typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                     typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
     spike_t no_skip[1] = {0}; // never read: has_skip is false (the skip table types alias the main ones)
-    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, no_skip, offsets,
-                                                          targets, weights);
+    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, no_skip, offsets,
+                                                          groups, weights);
 }
 
 template <class data_T, class skip_T, class res_T, typename CONFIG_T>
@@ -229,13 +341,14 @@ void spiking_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T 
                          res_T res[CONFIG_T::n_time * CONFIG_T::n_out], typename CONFIG_T::bias_t bias[CONFIG_T::n_filt],
                          typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
                          typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
-                         typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                         typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                          typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
                          typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
-                         typename CONFIG_T::skip_target_t skip_targets[CONFIG_T::skip_table],
+                         typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
                          typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
-    spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, skip, skip_offsets,
-                                                 skip_targets, skip_weights);
+    #pragma HLS ARRAY_RESHAPE variable = skip_weights cyclic factor = CONFIG_T::n_lanes
+    spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, skip, skip_offsets,
+                                                         skip_groups, skip_weights);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -244,27 +357,30 @@ void spiking_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T 
 template <class data_T, class res_T, typename CONFIG_T>
 void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
                    typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::thr_t thr[CONFIG_T::n_out],
-                   typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                   typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
-    typename CONFIG_T::v_t v[CONFIG_T::n_out];
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::parallelism
-InitV:
-    for (unsigned n = 0; n < CONFIG_T::n_out; n++)
-        v[n] = 0;
+    #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
+    #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
+    typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
+    typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
+    #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
+    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
+    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    init_state<CONFIG_T>(bias, acc, v);
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
-        init_currents<CONFIG_T>(bias, acc);
-    Inputs:
-        for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-            const data_T x = data[t * CONFIG_T::n_in + i];
-            if (!is_active(x))
-                continue; // event-driven
-            SPK_STAT(CONFIG_T, in_events, 1);
-            unsigned n = input_event<CONFIG_T>(x, i, 0, 1, offsets, targets, weights, acc);
-            SPK_STAT(CONFIG_T, synops, n);
+        if (t == 0 || !CONFIG_T::current_once) { // direct encoding: one frame, one current
+        Inputs:
+            for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+                const data_T x = data[t * CONFIG_T::n_in + i];
+                if (!is_active(x))
+                    continue; // event-driven
+                SPK_STAT(CONFIG_T, in_events, 1);
+                unsigned n = input_event<CONFIG_T>(x, i, 0, offsets, groups, weights, acc);
+                SPK_STAT(CONFIG_T, synops, n);
+            }
         }
-        fire_all<res_T, CONFIG_T>(t, v, acc, thr, res);
+        fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
     }
 #ifndef __SYNTHESIS__
     spike_capture<CONFIG_T::n_time * CONFIG_T::n_out>(CONFIG_T::layer_id, res);
@@ -277,30 +393,42 @@ TimeLoop:
 template <class data_T, class res_T, typename CONFIG_T>
 void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
                    typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1],
-                   typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                   typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::parallelism
+    #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
+    #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
+    typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
+    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
 InitAcc:
-    for (unsigned k = 0; k < CONFIG_T::n_out; k++)
-        acc[k] = 0;
+    for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+        #pragma HLS PIPELINE II = 1
+        for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
+            acc[j][0][g] = 0;
+    }
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
     Bias:
-        for (unsigned k = 0; k < CONFIG_T::n_out; k++)
-            acc[k] += bias[k];
+        for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+            #pragma HLS PIPELINE II = 1
+        BiasLane:
+            for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+                const unsigned k = g * CONFIG_T::n_lanes + j;
+                if (k < CONFIG_T::n_out)
+                    acc[j][0][g] += bias[k];
+            }
+        }
     Inputs:
         for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
             if (!data[t * CONFIG_T::n_in + i])
                 continue;
             SPK_STAT(CONFIG_T, in_events, 1);
-            unsigned n = scatter_add<CONFIG_T>(i, 0, 1, offsets, targets, weights, acc);
+            unsigned n = input_event<CONFIG_T>(spike_t(1), i, 0, offsets, groups, weights, acc);
             SPK_STAT(CONFIG_T, synops, n);
         }
     }
 Out:
     for (unsigned k = 0; k < CONFIG_T::n_out; k++)
-        res[k] = acc[k];
+        res[k] = acc[k % CONFIG_T::n_lanes][0][k / CONFIG_T::n_lanes];
 }
 
 // ------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 // quantized multiply-accumulate layer (reported as such, DESIGN.md section 3). It shares the
 // event loop, the neuron and the nonzero table with the spiking layers; the element type of
 // its input (ap_ufixed<8,0> = pixel * 2^-8, what QONNX feeds) selects input_event's
-// multiply-accumulate overload (scatter_mac). Zero pixels and zero weights are skipped.
+// multiply-accumulate overload (chunk_mac). Zero pixels and zero weights are skipped; the
+// repeated frame's current is computed once (CONFIG_T::current_once).
 // These wrappers exist so that the generated firmware names such a layer for what it is.
 #ifndef NNET_SPIKING_DIRECT_H_
 #define NNET_SPIKING_DIRECT_H_
@@ -17,11 +18,11 @@ template <class data_T, class res_T, typename CONFIG_T>
 void direct_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
                    typename CONFIG_T::bias_t bias[CONFIG_T::n_filt], typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
                    typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
-                   typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                   typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
     spike_t no_skip[1] = {0}; // never read: has_skip is false (the skip table types alias the main ones)
-    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, no_skip, offsets,
-                                                          targets, weights);
+    spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, no_skip, offsets,
+                                                          groups, weights);
 }
 
 template <class data_T, class skip_T, class res_T, typename CONFIG_T>
@@ -29,21 +30,22 @@ void direct_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T s
                         res_T res[CONFIG_T::n_time * CONFIG_T::n_out], typename CONFIG_T::bias_t bias[CONFIG_T::n_filt],
                         typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
                         typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
-                        typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                        typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                         typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
                         typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
-                        typename CONFIG_T::skip_target_t skip_targets[CONFIG_T::skip_table],
+                        typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
                         typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
-    spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights, skip, skip_offsets,
-                                                         skip_targets, skip_weights);
+    #pragma HLS ARRAY_RESHAPE variable = skip_weights cyclic factor = CONFIG_T::n_lanes
+    spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, skip, skip_offsets,
+                                                         skip_groups, skip_weights);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void direct_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
                   typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::thr_t thr[CONFIG_T::n_out],
-                  typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::target_t targets[CONFIG_T::n_table],
+                  typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                   typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
-    spiking_dense<data_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, targets, weights);
+    spiking_dense<data_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights);
 }
 
 } // namespace nnet
