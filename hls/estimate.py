@@ -12,55 +12,68 @@ memories (their complete partition is removed): each layer needs its producer's 
 new sample can enter every **max** layer latency (the interval). Every array between two
 dataflow processes is a ping-pong buffer: two copies.
 
+P is a layer's parallelism knob; the kernels turn it into two lane counts
+(:mod:`spikehls.hls.lanes`, the same functions the IR layers use): ``L = min(P, channels)``
+scatter lanes and ``F`` = the largest power of two <= P dividing the output plane H*W (1 for
+dense layers and the readout) fire lanes; ``G = ceil(C / L)`` channel groups, ``W = HW / F``
+plane words. Accumulators live in ``L x F`` banks (channel % L, position % F) of ``G W`` words,
+membranes and output spikes in ``F`` banks (position % F).
+
 Spiking conv / dense (``spiking_conv2d``, ``spiking_dense``; ``direct_*`` for the direct-encoded
 first layer), per sample::
 
-    InitV       v[n] = 0                                          n_out cycles
-    TimeLoop t < T:
-      init_currents  acc[n] = bias[c]     (pipelined, II=1)       n_out + D_INIT
+    init        acc = bias (L x F words per cycle), v = 0 (F)     G W + C W + 2 D_INIT
+    TimeLoop t < T  (direct encoding: the walk runs for t = 0 only -- the frame repeats, the
+                     current is kept; "frames" = 1 instead of T)
       walk inputs    for every input position (not pipelined):    SCAN cycles
-                       if it spiked: for each kernel tap (conv)   TAP cycles
-                         if the tap reaches an output:
-                           scatter_add over the row's NONZERO table entries,
-                           pipelined II=1, unrolled by P           ceil(nnz_row / P) + D_SCATTER
+                       if it spiked:
+                         G == 1: the tap loop is pipelined (each
+                         row has at most one chunk):               kh kw TAP + D_SCATTER
+                         G > 1: for each kernel tap                TAP cycles
+                           if the tap reaches an output: the row's
+                           chunks, pipelined II=1 (L adds each)    chunks_row + D_SCATTER
       skip current   same walk over the skip source (1x1 table)
-      fire_all       neuron_step per neuron (pipelined, II=1)     n_out + D_FIRE
+      fire_all       one flat pipelined pass, F neurons/cycle,
+                     also resets acc to bias for the next step     C W + D_FIRE + LOOP_ENTRY
 
-  Resources (P = parallelism = the unroll factor of scatter_add):
-  * P accumulate lanes, each an ``acc_bits``-wide adder with its pipeline register:
+  Resources:
+  * L accumulate lanes, each an ``acc_bits``-wide adder with its pipeline register:
     ``acc_bits`` LUT + ``acc_bits`` FF per lane ("a gated accumulator costs about 1 LUT and
     1 FF per bit on 7-series/UltraScale", DESIGN §7; FINN's ``acc_luts = acc_bits``).
     Direct encoding: each lane also multiplies an 8-bit pixel by a ``w_bits`` weight; below
     9-bit weights this is a LUT multiplier (hls4ml's rule: no DSP), costed with FINN's
     ``(2 ceil((W+A)/6) - 1)(W+A)`` LUT; from 9 bits one DSP per lane and no multiplier LUT.
-  * ``acc`` is partitioned cyclic by P (the pragma in the kernel): P banks of
-    ``ceil(n_out / P)`` words. Lanes write data-dependent targets, so every lane reaches every
-    bank: a P:1 read mux per lane and a P:1 write mux per bank, ``acc_bits * ceil((P-1)/3)`` LUT
-    each (a LUT6 is a 4:1 mux), plus an address adder per lane (two for conv: base + target*stride).
-  * ``v`` (membranes, ``v_bits``) is one unpartitioned array: one memory of ``n_out`` words.
-  * One neuron unit (fire_all is pipelined, not unrolled): leak subtract (LIF only), add,
-    saturate, compare, reset: ``4 * sum_bits (+ v_bits for LIF)`` LUT, ``3 * sum_bits`` FF, with
-    ``sum_bits = max(acc_bits, v_bits) + 2`` as :mod:`spikehls.hls.layers` sizes ``sum_t``.
+  * No crossbar: slot j of a table chunk is channel ``g L + j``, so lane j only ever writes
+    bank row j. A lane picks one of its F position banks (``pos % F``, the same for every
+    lane): an F:1 mux per lane, ``acc_bits * ceil((F-1)/3)`` LUT (a LUT6 is a 4:1 mux). One
+    shared word address (x2 for conv: ``oy Wo + ox`` first).
+  * ``acc``: ``L F`` banks of ``G W`` words; ``v`` (membranes, ``v_bits``): ``F`` banks of ``C W``.
+  * F neuron units (fire_all unrolled by F): leak subtract (LIF only), add, saturate, compare,
+    reset: ``4 * sum_bits (+ v_bits for LIF)`` LUT, ``3 * sum_bits`` FF each, with
+    ``sum_bits = max(acc_bits, v_bits) + 2`` as :mod:`spikehls.hls.layers` sizes ``sum_t``;
+    each reads its accumulator from one of the L lane banks (an L:1 mux per fire lane).
   * Widths are those :mod:`spikehls.hls.layers` derives from the integers: ``acc_bits`` holds
     bias + all positive (negative) fan-in weights (x255 for pixels, xT for the readout),
-    table targets ``bits(n_targets - 1)``, offsets ``bits(nnz)``.
-  * Weight memory = the compressed table of nonzero weights the kernel reads: ``targets`` and
-    ``weights`` (``n_table = nnz`` entries of ``target_bits + w_bits``), partitioned by P so a
-    cycle reads P entries (FINN's wide word: width ``P * entry_bits``, depth ``ceil(nnz / P)``),
-    ``offsets`` (``n_rows + 1`` words), ``bias`` and ``thr`` (one word per output channel).
-    Zero weights have no entry: pruning shrinks the table and the cycles, not the lanes.
-  * The output spike array ``res[T * n_out]`` (1 bit) is a memory owned by the producing layer,
-    two copies (ping-pong between dataflow processes).
+    groups ``bits(G - 1)``, offsets ``bits(chunks)``.
+  * Weight memory = the chunked table the kernel reads (:func:`spikehls.hls.layers.chunk_table`):
+    one word per chunk of ``L w_bits + group_bits`` (the weights array is reshaped by L, so a
+    chunk is one read), ``offsets`` (``n_rows + 1`` words), ``bias`` (partitioned by L) and
+    ``thr`` (one word per output channel). A channel group with no nonzero weight in a row has
+    no chunk: pruning shrinks the table and the cycles, not the lanes.
+  * The output spike array ``res[T * n_out]`` (1 bit) is a memory owned by the producing layer
+    in F banks (the project partitions it cyclic by F), two copies (ping-pong between
+    dataflow processes).
   * Control: a base FSM cost plus one counter per loop (``2 * bits`` LUT, ``bits`` FF).
-  * The first layer reads the top-level input, which the project reshapes completely into one
-    ``T * n_in * input_bits`` wide port (``ARRAY_RESHAPE complete``): the walk's variable-index
-    read of it is a ``T * n_in : 1`` multiplexer (``input_bits * ceil((T n_in - 1) / 3)`` LUT), and
-    the DATAFLOW region holds the port value in one register channel (``T n_in input_bits`` FF).
+  * The first layer reads the top-level input as a memory port (``ap_memory``, the project
+    rewrites hls4ml's io_parallel default of one ``T * n_in * bits`` register port): an address
+    counter, ``bits(words read)`` LUT and FF; direct encoding reads frame 0 only.
 
-Readout (``spike_readout``): the same accumulate engine with accumulators wide enough for the
-sum over T (``out[k] = sum_t (b_k + sum_i W_ki s_t[i])``), no neuron, no output spike array.
-Max pool (``spike_maxpool2d``): a pipelined OR over the window; its input array is a memory with
-two read ports, so the initiation interval is ``ceil(k*k / 2)``.
+Readout (``spike_readout``): the same accumulate engine (L lanes, F = 1) with accumulators wide
+enough for the sum over T (``out[k] = sum_t (b_k + sum_i W_ki s_t[i])``), a bias pass of G words
+per step, no neuron, no output spike array.
+Max pool (``spike_maxpool2d``): a pipelined OR over the window; its input array is the producer's
+output, F banks (position % F) of two read ports each, so the initiation interval is
+``ceil(k ceil(k / min(F, k)) / 2)`` (:func:`pool_interval`; 2 for an unbanked input and k = 2).
 
 Memories are costed by size as Vitis binds them by default (:func:`memory_cost`): registers for
 one or two words, LUTRAM / distributed ROM (``width * ceil(depth / 64)`` LUT, a LUT6 holds 64x1
@@ -80,13 +93,14 @@ area (LUT or FF + 288 per RAMB18, the LUT6 count of 18 Kbit of LUTRAM). A single
 count can rise by a few dozen where a shrinking array leaves BRAM for LUTRAM, as it does in
 Vitis; the co-design loop should therefore compare budgets, not single steps of one resource.
 
-Known limits (say so when quoting these numbers): the scatter loop is taken at II = 1 with P
-lanes, as the kernel intends; Vitis reaches that only if it can see that the lanes hit different
-accumulator banks, that the table ROMs have P read ports and that iterations do not depend on
-each other through ``acc`` (else it raises the II). The AXI/handshake logic of the top is not
-counted, and
-the model was calibrated on no real synthesis run -- it is a consistent, monotone yardstick
-for co-design, not a promise of post-route figures.
+Known limits (say so when quoting these numbers): the loops are taken at II = 1 as the
+kernels are written for it -- lanes on distinct banks by construction and ``DEPENDENCE inter
+false`` where one event's updates are provably distinct -- but no Vitis run has confirmed the
+schedule. The input scan reads one position per ``SCAN`` cycles and max pooling one window
+per ``pool_interval`` cycles (1 at best): at MNIST size these, not the adds, bound the latency.
+The AXI/handshake logic of the top is not counted, and the model was calibrated on no real
+synthesis run -- it is a consistent, monotone yardstick for co-design, not a promise of
+post-route figures.
 """
 
 from __future__ import annotations
@@ -99,6 +113,7 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
+from spikehls.hls.lanes import chunks_per_row, fire_lanes, scatter_lanes
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 # ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
@@ -293,12 +308,12 @@ def _conv_valid_counts(in_len: int, k: int, pad: int, stride: int, out_len: int)
 
 @dataclass
 class _Walk:
-    """Cycle parts of one accumulate phase (all time steps of one sample)."""
+    """Cycle parts of one accumulate phase (all frames of one sample)."""
 
     fixed: int = 0  # independent of activity (scan of every position)
     per_event_worst: int = 0  # tap checks + scatter loop entry/drain for every event
-    scatter_worst: int = 0  # sum of ceil(nnz_row / P) over every (event, valid tap)
-    events_worst: int = 0  # input positions x T
+    scatter_worst: int = 0  # table chunks over every (event, valid tap)
+    events_worst: int = 0  # input positions x frames
     synops_worst: int = 0  # additions when everything spikes
 
     def activity(self, in_events: float, synops: Optional[float]) -> float:
@@ -311,52 +326,62 @@ class _Walk:
             scatter = a * self.scatter_worst
         return self.fixed + a * self.per_event_worst + scatter
 
+    def __add__(self, o: "_Walk") -> "_Walk":
+        return _Walk(*(getattr(self, f) + getattr(o, f) for f in ("fixed", "per_event_worst", "scatter_worst", "events_worst", "synops_worst")))
 
-def _walk_conv(weight: np.ndarray, T: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, P: int) -> _Walk:
+
+def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, lanes: int) -> _Walk:
     co, ci, kh, kw = weight.shape
     _, H, W = in_shape
     _, Ho, Wo = out_shape
-    nnz = np.count_nonzero(weight, axis=0)  # [ci, kh, kw]: entries of table row (ci, ky, kx)
+    rows = weight.reshape(co, -1).T  # [(ci, ky, kx), co]
+    chunks = chunks_per_row(rows, lanes).reshape(ci, kh, kw)
+    nnz = np.count_nonzero(weight, axis=0)  # [ci, kh, kw]
     cy = _conv_valid_counts(H, kh, pad, stride, Ho)  # [kh]
     cx = _conv_valid_counts(W, kw, pad, stride, Wo)  # [kw]
     reach = cy[:, None] * cx[None, :]  # [kh, kw] input positions per channel reaching an output
     n_in = ci * H * W
-    ceil_rows = -(-nnz // P)
-    scatter = int((ceil_rows * reach[None]).sum())
     synops = int((nnz * reach[None]).sum())
-    valid_taps = int(reach.sum()) * ci
-    per_event = n_in * kh * kw * TAP_CYCLES + valid_taps * D_SCATTER
     fixed = n_in * SCAN_CYCLES + ci * H * LOOP_ENTRY + ci * LOOP_ENTRY
-    return _Walk(T * fixed, T * per_event, T * scatter, T * n_in, T * synops)
+    if -(-co // lanes) == 1:
+        # one chunk per row at most: the tap loop itself is pipelined (II=1, one drain per event)
+        per_event = n_in * (kh * kw * TAP_CYCLES + D_SCATTER)
+        scatter = 0
+    else:
+        valid_taps = int(reach.sum()) * ci
+        per_event = n_in * kh * kw * TAP_CYCLES + valid_taps * D_SCATTER
+        scatter = int((chunks * reach[None]).sum())
+    return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * synops)
 
 
-def _walk_dense(weight: np.ndarray, T: int, P: int) -> _Walk:
+def _walk_dense(weight: np.ndarray, frames: int, lanes: int) -> _Walk:
     n_in = weight.shape[1]
     nnz = np.count_nonzero(weight, axis=0)  # [n_in]: table row i
-    scatter = int((-(-nnz // P)).sum())
-    return _Walk(T * n_in * SCAN_CYCLES, T * n_in * (TAP_CYCLES + D_SCATTER), T * scatter, T * n_in, T * int(nnz.sum()))
+    scatter = int(chunks_per_row(weight.T, lanes).sum())
+    return _Walk(frames * n_in * SCAN_CYCLES, frames * n_in * (TAP_CYCLES + D_SCATTER), frames * scatter, frames * n_in, frames * int(nnz.sum()))
 
 
-def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[int, ...], T: int, P: int) -> _Walk:
+def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[int, ...], frames: int, lanes: int) -> _Walk:
     skip = lyr.skip
     co, Ho, Wo = out_shape
     cs = src_shape[0]
     table = np.diag(skip.gain) if skip.weight is None else skip.weight  # [co, cs]
     nnz = np.count_nonzero(table, axis=0)  # [cs]
     positions = Ho * Wo  # the skip walk samples the source on the output grid
-    scatter = int((-(-nnz // P)).sum()) * positions
+    scatter = int(chunks_per_row(table.T, lanes).sum()) * positions
     return _Walk(
-        T * cs * positions * SCAN_CYCLES,
-        T * cs * positions * D_SCATTER,
-        T * scatter,
-        T * cs * positions,
-        T * int(nnz.sum()) * positions,
+        frames * cs * positions * SCAN_CYCLES,
+        frames * cs * positions * D_SCATTER,
+        frames * scatter,
+        frames * cs * positions,
+        frames * int(nnz.sum()) * positions,
     )
 
 
 def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has_uram: bool, events) -> LayerEstimate:
     T = net.time_steps
     direct = first and net.encoding == "direct"
+    frames = 1 if direct else T  # direct encoding: the repeated frame's current is computed once
     in_max = 2**PIXEL_BITS - 1 if direct else 1
     in_shape = shapes[prev]
     out_shape = shapes[lyr.name]
@@ -364,75 +389,84 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     is_conv = isinstance(lyr, SpikingConv2d)
     is_readout = isinstance(lyr, Readout)
     co = lyr.weight.shape[0]
-    n_table = int(np.count_nonzero(lyr.weight))
+    plane = int(np.prod(out_shape[1:])) if is_conv else 1
     n_rows = int(np.prod(lyr.weight.shape[1:]))  # conv: ci*kh*kw, dense/readout: n_in
+    L = scatter_lanes(P, co)  # scatter lanes = accumulator banks by channel
+    F = 1 if is_readout else fire_lanes(P, plane)  # neurons per cycle = banks by position
+    G = -(-co // L)  # channel groups
+    words = plane // F  # plane words per bank
+    rows_table = lyr.weight.reshape(co, -1).T
+    n_chunks = int(chunks_per_row(rows_table, L).sum())
+    n_table = int(np.count_nonzero(lyr.weight))
 
     lo, hi = _acc_range(lyr.weight, lyr.bias, in_max)
-    skip_table = 0
+    skip_chunks = 0
     if is_conv and lyr.skip is not None:
         st = np.diag(lyr.skip.gain) if lyr.skip.weight is None else lyr.skip.weight
         lo += int(np.where(st < 0, st, 0).sum(axis=1).min(initial=0))
         hi += int(np.where(st > 0, st, 0).sum(axis=1).max(initial=0))
-        skip_table = int(np.count_nonzero(st))
+        skip_chunks = int(chunks_per_row(st.T, L).sum())
     if is_readout:
         lo, hi = T * lo, T * hi
     acc_bits = signed_bits(lo, hi)
-    target_bits = bits_for(max(co - 1, 1)) if is_conv else bits_for(max(n_out - 1, 1))
-    index_bits = bits_for(n_table)
-    addr_bits = bits_for(max(n_out - 1, 1))
+    group_bits = bits_for(max(G - 1, 1))
+    index_bits = bits_for(n_chunks)
 
     a = _Acc()
-    # accumulate lanes (+ fabric multipliers or DSPs for the direct-encoded first layer)
-    a.add("lanes", LUT=P * acc_bits, FF=P * acc_bits)
+    # L accumulate lanes, lane j fixed on bank row j: an adder + pipeline register each
+    a.add("lanes", LUT=L * acc_bits, FF=L * acc_bits)
     dsp = 0
     if direct:
         if lyr.w_bits >= 9:
-            dsp = P
-            a.add("multipliers", DSP=P)
+            dsp = L
+            a.add("multipliers", DSP=L)
         else:
-            a.add("multipliers", LUT=P * lut_multiplier(lyr.w_bits, PIXEL_BITS))
-    a.add("crossbar", LUT=2 * P * mux_luts(P, acc_bits))
-    a.add("address", LUT=P * addr_bits * (2 if is_conv else 1))
-    a.mem("acc", acc_bits, math.ceil(n_out / P), rom=False, has_uram=has_uram, copies=P)
-    # compressed nonzero table: targets + weights read P entries per cycle, offsets, bias
-    a.mem("weights", P * (target_bits + lyr.w_bits), math.ceil(n_table / P), rom=True, has_uram=has_uram)
+            a.add("multipliers", LUT=L * lut_multiplier(lyr.w_bits, PIXEL_BITS))
+    # a lane reaches the F position banks of its row (pos % F, the same for all lanes): F:1 read mux
+    a.add("bank_select", LUT=L * mux_luts(F, acc_bits))
+    # one shared word address (group * plane_words + pos / F); conv also computes pos = oy*Wo + ox
+    a.add("address", LUT=bits_for(n_out) * (2 if is_conv else 1))
+    a.mem("acc", acc_bits, G * words, rom=False, has_uram=has_uram, copies=L * F)
+    # chunked nonzero table: one wide word of L weights + the group per chunk; row offsets; bias
+    a.mem("weights", L * lyr.w_bits + group_bits, max(n_chunks, 1), rom=True, has_uram=has_uram)
     a.mem("offsets", index_bits, n_rows + 1, rom=True, has_uram=has_uram)
-    a.mem("bias", signed_bits(int(lyr.bias.min(initial=0)), int(lyr.bias.max(initial=0))), co, rom=True, has_uram=has_uram)
+    a.mem("bias", signed_bits(int(lyr.bias.min(initial=0)), int(lyr.bias.max(initial=0))), G, rom=True, has_uram=has_uram, copies=L)
     if first:
-        in_bits = net.input_bits
-        n_in_total = T * int(np.prod(in_shape))
-        a.add("input_port", LUT=mux_luts(n_in_total, in_bits), FF=n_in_total * in_bits)
+        # memory port (ap_memory): an address counter; direct encoding reads frame 0 only
+        n_read = frames * int(np.prod(in_shape))
+        a.add("input_port", LUT=bits_for(n_read), FF=bits_for(n_read))
     a.add("control", LUT=CTRL_LUT, FF=CTRL_FF)
     a.counter(T)
     a.counter(n_rows)
-    a.counter(n_table)
+    a.counter(max(n_chunks, 1))
     a.counter(n_out)
 
-    walk = _walk_conv(lyr.weight, T, in_shape, out_shape, lyr.padding, lyr.stride, P) if is_conv else _walk_dense(lyr.weight, T, P)
+    walk = _walk_conv(lyr.weight, frames, in_shape, out_shape, lyr.padding, lyr.stride, L) if is_conv else _walk_dense(lyr.weight, frames, L)
     if is_conv and lyr.skip is not None:
         skip = lyr.skip
         src_shape = shapes[skip.source]
-        sw = _walk_skip(lyr, src_shape, out_shape, T, P)
-        walk = _Walk(*(getattr(walk, f) + getattr(sw, f) for f in ("fixed", "per_event_worst", "scatter_worst", "events_worst", "synops_worst")))
+        walk = walk + _walk_skip(lyr, src_shape, out_shape, frames, L)
         s_w_bits = skip.w_bits if skip.weight is not None else signed_bits(int(skip.gain.min(initial=0)), int(skip.gain.max(initial=0)))
-        a.mem("skip_table", P * (target_bits + s_w_bits), math.ceil(skip_table / P), rom=True, has_uram=has_uram)
-        a.mem("skip_offsets", bits_for(skip_table), src_shape[0] + 1, rom=True, has_uram=has_uram)
+        a.mem("skip_table", L * s_w_bits + group_bits, max(skip_chunks, 1), rom=True, has_uram=has_uram)
+        a.mem("skip_offsets", bits_for(skip_chunks), src_shape[0] + 1, rom=True, has_uram=has_uram)
         a.counter(src_shape[0] * out_shape[1] * out_shape[2])
 
     if is_readout:
-        # InitAcc, then per step: bias loop (n_out), walk; finally copy out (n_out)
-        a.add("bias_adder", LUT=acc_bits)
-        fixed = n_out + T * (n_out + LOOP_ENTRY + LOOP_ENTRY) + n_out
+        # InitAcc (G), then per step: bias (G words, L lanes), walk; finally copy out (n_out)
+        a.add("bias_adder", LUT=L * acc_bits)
+        fixed = G + D_INIT + T * (G + D_INIT + LOOP_ENTRY) + n_out
         kind = "readout"
     else:
         nrn = lyr.neuron
         sum_bits = max(nrn.v_bits, acc_bits) + 2  # as hls/layers.py sizes sum_t
-        a.mem("membrane", nrn.v_bits, n_out, rom=False, has_uram=has_uram)
+        a.mem("membrane", nrn.v_bits, co * words, rom=False, has_uram=has_uram, copies=F)
         a.mem("threshold", nrn.v_bits, co, rom=True, has_uram=has_uram)
-        a.add("neuron", LUT=4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0), FF=3 * sum_bits)
-        a.mem("out_spikes", 1, T * n_out, rom=False, has_uram=has_uram, copies=PIPO_COPIES)
-        # InitV, then per step: init_currents, walk, fire_all
-        fixed = n_out + T * (n_out + D_INIT + n_out + D_FIRE + 2 * LOOP_ENTRY)
+        # F neuron units, each reading its accumulator from one of the L lane banks (L:1 mux)
+        a.add("neuron", LUT=F * (4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
+        a.add("fire_select", LUT=F * mux_luts(L, acc_bits))
+        a.mem("out_spikes", 1, T * n_out // F, rom=False, has_uram=has_uram, copies=PIPO_COPIES * F)
+        # init (acc: G*words, v: co*words), then per step one flat fire pass of co*words (resets acc)
+        fixed = G * words + co * words + 2 * D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
         kind = ("direct_" if direct else "") + ("conv" if is_conv else "dense")
 
     worst = fixed + walk.fixed + walk.per_event_worst + walk.scatter_worst
@@ -453,18 +487,32 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
         detail={
             "n_out": n_out,
             "nonzero_weights": n_table,
+            "table_chunks": n_chunks,
+            "lanes": L,
+            "fire_lanes": F,
             "acc_bits": acc_bits,
             "synops_worst": walk.synops_worst,
             "events_worst": walk.events_worst,
+            "frames": frames,
             "breakdown": a.items,
         },
     )
 
 
-def _maxpool_layer(lyr: MaxPool2d, net: IntNet, shapes, prev: str, has_uram: bool, events) -> LayerEstimate:
+def pool_interval(kernel: int, in_banks: int) -> int:
+    """Cycles per pooled output: k*k reads from an input array in ``in_banks`` banks (pos % banks) of two ports.
+
+    The k columns of a window row are consecutive positions, so they spread over min(banks, k)
+    banks; the worst bank serves ``k * ceil(k / min(banks, k))`` reads, two per cycle.
+    """
+    spread = max(1, min(int(in_banks), kernel))
+    return max(1, math.ceil(kernel * math.ceil(kernel / spread) / 2))
+
+
+def _maxpool_layer(lyr: MaxPool2d, net: IntNet, shapes, prev: str, has_uram: bool, events, in_banks: int = 1) -> LayerEstimate:
     T = net.time_steps
     n_out = int(np.prod(shapes[lyr.name]))
-    ii = math.ceil(lyr.kernel * lyr.kernel / 2)  # two read ports on the input array
+    ii = pool_interval(lyr.kernel, in_banks)  # the producer's output is banked by its fire lanes
     a = _Acc()
     a.add("or_tree", LUT=math.ceil(lyr.kernel * lyr.kernel / 6) + 4 * bits_for(n_out), FF=lyr.kernel * lyr.kernel)
     a.add("control", LUT=CTRL_LUT // 2, FF=CTRL_FF // 2)
@@ -484,7 +532,7 @@ def _maxpool_layer(lyr: MaxPool2d, net: IntNet, shapes, prev: str, has_uram: boo
         cycles_worst=cycles,
         # pooling does not depend on activity: the same figure, so totals stay comparable
         cycles_activity=float(cycles) if events else None,
-        detail={"n_out": n_out, "initiation_interval": ii, "breakdown": a.items},
+        detail={"n_out": n_out, "initiation_interval": ii, "in_banks": in_banks, "breakdown": a.items},
     )
 
 
@@ -508,14 +556,16 @@ def estimate(
     has_uram = board.resources.URAM > 0
     per_layer: list[LayerEstimate] = []
     prev = "input"
+    banks = 1  # banks of the array the next layer reads (the producer's fire lanes)
     for i, lyr in enumerate(net.layers):
         if isinstance(lyr, MaxPool2d):
-            le = _maxpool_layer(lyr, net, shapes, prev, has_uram, events)
+            le = _maxpool_layer(lyr, net, shapes, prev, has_uram, events, banks)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
             le = _spiking_layer(lyr, net, shapes, prev, par[lyr.name], i == 0, has_uram, events)
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)
+        banks = int(le.detail.get("fire_lanes", 1) or 1) if le.kind != "maxpool" else 1
         prev = lyr.name
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     worst = sum(le.cycles_worst for le in per_layer)

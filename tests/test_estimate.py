@@ -96,17 +96,21 @@ def test_bit_and_logic_helpers():
 def test_dense_layer_cycles_by_hand():
     net = tiny_dense_net()
     T, n_in, n_out = 2, 4, 3
-    fixed = n_out + T * (n_out + D_INIT + n_out + D_FIRE + 2 * LOOP_ENTRY)
     walk = T * n_in * SCAN_CYCLES + T * n_in * (TAP_CYCLES + D_SCATTER)
-    for P, scatter_rows in ((1, [2, 0, 3, 1]), (2, [1, 0, 2, 1]), (4, [1, 0, 1, 1])):
+    # chunks per input column (nonzero targets 0,1 | - | 0,1,2 | 2), by lanes = min(P, 3):
+    # P=1: one chunk per nonzero; P=2: groups {0,1},{2}; P=4 -> 3 lanes: one group
+    for P, groups, scatter_rows in ((1, 3, [2, 0, 3, 1]), (2, 2, [1, 0, 2, 1]), (4, 1, [1, 0, 1, 1])):
+        # init acc (groups words) + init v (n_out words), then per step one flat fire pass
+        fixed = groups + n_out + 2 * D_INIT + T * (n_out + D_FIRE + LOOP_ENTRY)
         e = estimate(net, PYNQ, P)
         d = e.per_layer[0]
-        assert d.kind == "dense" and d.parallelism == P
+        assert d.kind == "dense" and d.parallelism == P and d.detail["lanes"] == min(P, 3)
         assert d.cycles_worst == fixed + walk + T * sum(scatter_rows)
+        assert d.detail["table_chunks"] == sum(scatter_rows)
         assert d.detail["nonzero_weights"] == 6
         assert d.detail["synops_worst"] == T * 6
-    # 3 + 2*(3+2+3+4+2) + 16 + 32 + 2*6 = 91 with the documented constants
-    assert estimate(net, PYNQ, 1).per_layer[0].cycles_worst == 91
+    # 3 + 3 + 4 + 2*(3+4+1) + 16 + 32 + 2*6 = 86 with the documented constants
+    assert estimate(net, PYNQ, 1).per_layer[0].cycles_worst == 86
 
 
 def test_dense_layer_resources_by_hand():
@@ -117,12 +121,15 @@ def test_dense_layer_resources_by_hand():
     acc_bits = d.detail["acc_bits"]
     assert acc_bits == signed_bits(-2, 3) == 3
     b = d.detail["breakdown"]
-    assert b["lanes"] == {"LUT": 4 * acc_bits, "FF": 4 * acc_bits}  # 1 LUT + 1 FF per bit per lane
-    assert b["crossbar"] == {"LUT": 2 * 4 * mux_luts(4, acc_bits)}
+    # P = 4 but only 3 outputs: 3 lanes, lane j fixed on bank j (no crossbar); 1 LUT + 1 FF per bit per lane
+    assert d.detail["lanes"] == 3 and d.detail["fire_lanes"] == 1
+    assert b["lanes"] == {"LUT": 3 * acc_bits, "FF": 3 * acc_bits}
+    assert "crossbar" not in b and not b["bank_select"]  # one position bank: nothing to select
     sum_bits = max(8, acc_bits) + 2
-    assert b["neuron"] == {"LUT": 4 * sum_bits, "FF": 3 * sum_bits}  # IF: no leak subtractor
-    # the first layer reads the completely reshaped top-level input: T*n_in = 8 one-bit words
-    assert b["input_port"] == {"LUT": mux_luts(8, 1), "FF": 8}
+    assert b["neuron"] == {"LUT": 4 * sum_bits, "FF": 3 * sum_bits}  # one neuron unit, IF: no leak subtractor
+    assert b["fire_select"] == {"LUT": mux_luts(3, acc_bits)}  # it reads one of the 3 lane banks
+    # the first layer reads the top-level input as a memory: an address counter over T*n_in = 8 words
+    assert b["input_port"] == {"LUT": 4, "FF": 4}
     assert "input_port" not in e.per_layer[1].detail["breakdown"]
     assert d.DSP == 0 and d.URAM == 0 and d.BRAM18 == 0  # everything this small is LUTRAM/registers
     assert d.LUT == sum(v.get("LUT", 0) for v in b.values())
@@ -133,6 +140,31 @@ def test_dense_layer_resources_by_hand():
     assert e.total["LUT"] == sum(le.LUT for le in e.per_layer)
     assert e.cycles_worst == sum(le.cycles_worst for le in e.per_layer)
     assert e.interval_worst == max(le.cycles_worst for le in e.per_layer)
+
+
+def test_conv_lanes_follow_the_kernel_rules():
+    """Lanes as the generated kernels instantiate them: scatter lanes = min(P, channels), fire lanes =
+    the largest power of two <= P dividing H*W; a direct-encoded first layer walks one frame."""
+    from spikehls.hls.lanes import fire_lanes
+
+    net = mnist_like(c1=6, c2=10)
+    for P in (1, 4, 8, 16):
+        e = estimate(net, PYNQ, P)
+        c1, c2 = e.per_layer[0].detail, e.per_layer[2].detail
+        assert c1["lanes"] == min(P, 6) and c2["lanes"] == min(P, 10)
+        assert c1["fire_lanes"] == fire_lanes(P, 26 * 26) and c2["fire_lanes"] == fire_lanes(P, 11 * 11) == 1
+        assert c1["frames"] == 1 and c1["events_worst"] == 28 * 28  # frame 0 only
+        assert c2["frames"] == 4
+    assert fire_lanes(16, 26 * 26) == 4 and fire_lanes(16, 28 * 28) == 16 and fire_lanes(3, 64) == 2
+    # pooling reads the producer's banked output: a 2x2 window over >= 2 banks takes one cycle
+    from spikehls.hls.estimate import pool_interval
+
+    assert (pool_interval(2, 1), pool_interval(2, 2), pool_interval(2, 16), pool_interval(3, 1), pool_interval(3, 4)) == (2, 1, 1, 5, 2)
+    e1, e4 = estimate(net, PYNQ, 1), estimate(net, PYNQ, 4)
+    assert e1.per_layer[1].detail["initiation_interval"] == 2 and e4.per_layer[1].detail["initiation_interval"] == 1
+    assert e4.per_layer[1].cycles_worst < e1.per_layer[1].cycles_worst
+    rate = estimate(mnist_like(c1=6, c2=10, encoding="rate"), PYNQ, 8).per_layer[0].detail
+    assert rate["frames"] == 4 and rate["events_worst"] == 4 * 28 * 28
 
 
 def test_lif_neuron_costs_a_subtractor():
