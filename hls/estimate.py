@@ -25,13 +25,16 @@ first layer), per sample::
     init        acc = bias (L x F words per cycle), v = 0 (F)     G W + C W + 2 D_INIT
     TimeLoop t < T  (direct encoding: the walk runs for t = 0 only -- the frame repeats, the
                      current is kept; "frames" = 1 instead of T)
-      walk inputs    for every input position (not pipelined):    SCAN cycles
-                       if it spiked:
-                         G == 1: the tap loop is pipelined (each
-                         row has at most one chunk):               kh kw TAP + D_SCATTER
-                         G > 1: for each kernel tap                TAP cycles
-                           if the tap reaches an output: the row's
-                           chunks, pipelined II=1 (L adds each)    chunks_row + D_SCATTER
+      compact        every input position, pipelined II=1, the
+                     active ones appended to an event list:   n_in SCAN + D_COMPACT + LOOP_ENTRY
+      events         for every listed event:                  EVENT cycles, then
+                       G == 1: the tap loop is pipelined (each
+                       row has at most one chunk):            kh kw TAP + D_SCATTER
+                       G > 1: for each kernel tap             TAP cycles
+                         if the tap reaches an output: the
+                         row's chunks, pipelined II=1 (L adds
+                         each)                                chunks_row + D_SCATTER
+                       dense: the row's chunks                TAP + D_SCATTER + chunks_row
       skip current   same walk over the skip source (1x1 table)
       fire_all       one flat pipelined pass, F neurons/cycle,
                      also resets acc to bias for the next step     C W + D_FIRE + LOOP_ENTRY
@@ -67,6 +70,8 @@ first layer), per sample::
   * The first layer reads the top-level input as a memory port (``ap_memory``, the project
     rewrites hls4ml's io_parallel default of one ``T * n_in * bits`` register port): an address
     counter, ``bits(words read)`` LUT and FF; direct encoding reads frame 0 only.
+  * The event list of one frame: ``n_in`` words of the input coordinates (conv: channel, row,
+    column bits; dense/readout: the index) plus the pixel (direct) or a spare bit.
 
 Readout (``spike_readout``): the same accumulate engine (L lanes, F = 1) with accumulators wide
 enough for the sum over T (``out[k] = sum_t (b_k + sum_i W_ki s_t[i])``), a bias pass of G words
@@ -117,7 +122,9 @@ from spikehls.hls.lanes import chunks_per_row, fire_lanes, scatter_lanes
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 # ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
-SCAN_CYCLES = 2  # one iteration of the (non-pipelined) input walk: read the input word, test it
+SCAN_CYCLES = 1  # one input position in the compaction pass (pipelined II=1: read, test, append to the event list)
+D_COMPACT = 2  # pipeline depth of the compaction pass (once per frame)
+EVENT_CYCLES = 1  # one event taken from the list (read it, enter its taps / row)
 TAP_CYCLES = 1  # one kernel tap of a spiking input: conv_target check + offsets read
 D_SCATTER = 3  # pipeline depth of scatter_add: read table entry, read acc bank, add + write
 D_INIT = 2  # pipeline depth of init_currents
@@ -342,14 +349,14 @@ def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_s
     reach = cy[:, None] * cx[None, :]  # [kh, kw] input positions per channel reaching an output
     n_in = ci * H * W
     synops = int((nnz * reach[None]).sum())
-    fixed = n_in * SCAN_CYCLES + ci * H * LOOP_ENTRY + ci * LOOP_ENTRY
+    fixed = n_in * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
     if -(-co // lanes) == 1:
         # one chunk per row at most: the tap loop itself is pipelined (II=1, one drain per event)
-        per_event = n_in * (kh * kw * TAP_CYCLES + D_SCATTER)
+        per_event = n_in * (EVENT_CYCLES + kh * kw * TAP_CYCLES + D_SCATTER)
         scatter = 0
     else:
         valid_taps = int(reach.sum()) * ci
-        per_event = n_in * kh * kw * TAP_CYCLES + valid_taps * D_SCATTER
+        per_event = n_in * (EVENT_CYCLES + kh * kw * TAP_CYCLES) + valid_taps * D_SCATTER
         scatter = int((chunks * reach[None]).sum())
     return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * synops)
 
@@ -358,7 +365,9 @@ def _walk_dense(weight: np.ndarray, frames: int, lanes: int) -> _Walk:
     n_in = weight.shape[1]
     nnz = np.count_nonzero(weight, axis=0)  # [n_in]: table row i
     scatter = int(chunks_per_row(weight.T, lanes).sum())
-    return _Walk(frames * n_in * SCAN_CYCLES, frames * n_in * (TAP_CYCLES + D_SCATTER), frames * scatter, frames * n_in, frames * int(nnz.sum()))
+    fixed = n_in * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
+    per_event = n_in * (EVENT_CYCLES + TAP_CYCLES + D_SCATTER)
+    return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * int(nnz.sum()))
 
 
 def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[int, ...], frames: int, lanes: int) -> _Walk:
@@ -431,6 +440,15 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     a.mem("weights", L * lyr.w_bits + group_bits, max(n_chunks, 1), rom=True, has_uram=has_uram)
     a.mem("offsets", index_bits, n_rows + 1, rom=True, has_uram=has_uram)
     a.mem("bias", signed_bits(int(lyr.bias.min(initial=0)), int(lyr.bias.max(initial=0))), G, rom=True, has_uram=has_uram, copies=L)
+    # the event list of one frame: every active input's coordinates (and its pixel for direct encoding)
+    n_in_frame = int(np.prod(in_shape))
+    if is_conv:
+        ev_bits = sum(bits_for(max(d - 1, 1)) for d in in_shape)
+    else:
+        ev_bits = bits_for(max(n_in_frame - 1, 1))
+    ev_bits += PIXEL_BITS if direct else (0 if is_readout else 1)
+    a.mem("event_list", ev_bits, n_in_frame, rom=False, has_uram=has_uram)
+    a.counter(n_in_frame)
     if first:
         # memory port (ap_memory): an address counter; direct encoding reads frame 0 only
         n_read = frames * int(np.prod(in_shape))

@@ -66,6 +66,11 @@ def _lane_lines(node, n_filt: int, plane: int) -> list[str]:
     ]
 
 
+def _ubits(n: int) -> int:
+    """Unsigned bits of a counter 0..n (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
 def _struct(node, lines: list[str]) -> str:
     head = [
         f"struct config{node.index} {{",
@@ -95,6 +100,7 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned stride_height = {s}, stride_width = {s}, pad_top = {p}, pad_left = {p};",
             f"    static const unsigned n_rows = {int(node.get_attr('rows'))};",
             f"    static const bool has_skip = {'true' if has_skip else 'false'};",
+            f"    static const unsigned ev_chan_bits = {_ubits(c - 1)}, ev_row_bits = {_ubits(h - 1)}, ev_col_bits = {_ubits(w - 1)};",
         ]
         lines += _lane_lines(node, co, ho * wo)
         lines += _table_lines(node)
@@ -126,6 +132,7 @@ class SpikingDenseConfigTemplate(LayerConfigTemplate):
         co = node.get_attr("out_shape")[0]
         lines = [
             f"    static const unsigned n_out = {co}, n_filt = {co};",
+            f"    static const unsigned ev_index_bits = {_ubits(int(node.get_attr('n_in')) - 1)};",
         ]
         lines += _lane_lines(node, co, 1)
         lines += _table_lines(node) + _neuron_lines(node)
@@ -140,6 +147,7 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
         k = int(node.get_attr("weight_shape")[0])
         lines = [
             f"    static const unsigned n_out = {k};",
+            f"    static const unsigned ev_index_bits = {_ubits(int(node.get_attr('n_in')) - 1)};",
             *_lane_lines(node, k, 1),
             f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
             f"    typedef {_wtype(node, 'bias')} bias_t;",

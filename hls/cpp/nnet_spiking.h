@@ -257,6 +257,11 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     const unsigned I_HW = CONFIG_T::in_height * CONFIG_T::in_width;
+    // the event list of one frame (channel, row, column, value of every active input)
+    ap_uint<CONFIG_T::ev_chan_bits> ev_c[CONFIG_T::n_in];
+    ap_uint<CONFIG_T::ev_row_bits> ev_y[CONFIG_T::n_in];
+    ap_uint<CONFIG_T::ev_col_bits> ev_x[CONFIG_T::n_in];
+    data_T ev_v[CONFIG_T::n_in];
     typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
@@ -267,50 +272,64 @@ TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         // direct encoding repeats one frame T times: its current is computed once, from frame 0
         if (t == 0 || !CONFIG_T::current_once) {
+            // compact the frame's active inputs into an event list: pipelined, one position per cycle
             const unsigned base_t = t * CONFIG_T::n_chan * I_HW;
-        InChan:
-            for (unsigned ci = 0; ci < CONFIG_T::n_chan; ci++) {
-            InY:
-                for (unsigned iy = 0; iy < CONFIG_T::in_height; iy++) {
-                InX:
-                    for (unsigned ix = 0; ix < CONFIG_T::in_width; ix++) {
-                        const data_T x = data[base_t + ci * I_HW + iy * CONFIG_T::in_width + ix];
-                        if (!is_active(x))
-                            continue; // event-driven: silent inputs cost nothing
-                        SPK_STAT(CONFIG_T, in_events, 1);
-                        if (CONFIG_T::n_groups == 1) {
-                            // one chunk per row at most: the taps of one input reach distinct
-                            // outputs, so the tap loop itself pipelines at II=1
-                        KernTap:
-                            for (unsigned k = 0; k < CONFIG_T::filt_height * CONFIG_T::filt_width; k++) {
-                                #pragma HLS PIPELINE II = 1
-                                #pragma HLS DEPENDENCE variable = acc inter false
-                                const unsigned ky = k / CONFIG_T::filt_width, kx = k % CONFIG_T::filt_width;
-                                unsigned oy, ox;
-                                if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
-                                    continue;
-                                const unsigned row = ci * CONFIG_T::filt_height * CONFIG_T::filt_width + k;
-                                if (offsets[row] == offsets[row + 1])
-                                    continue;
-                                const unsigned pos = oy * CONFIG_T::out_width + ox;
-                                unsigned n = chunk_event<CONFIG_T>(x, offsets[row], pos % CONFIG_T::fire_lanes,
-                                                                   pos / CONFIG_T::fire_lanes, groups, weights, acc);
-                                SPK_STAT(CONFIG_T, synops, n);
-                            }
-                        } else {
-                        KernY:
-                            for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
-                            KernX:
-                                for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
-                                    unsigned oy, ox;
-                                    if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
-                                        continue;
-                                    const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
-                                    unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, offsets,
-                                                                       groups, weights, acc);
-                                    SPK_STAT(CONFIG_T, synops, n);
-                                }
-                            }
+            unsigned n_ev = 0, cc = 0, yy = 0, xx = 0;
+        Compact:
+            for (unsigned i = 0; i < CONFIG_T::n_chan * I_HW; i++) {
+                #pragma HLS PIPELINE II = 1
+                const data_T x = data[base_t + i];
+                if (is_active(x)) { // event-driven: silent inputs cost no more than this cycle
+                    ev_c[n_ev] = cc;
+                    ev_y[n_ev] = yy;
+                    ev_x[n_ev] = xx;
+                    ev_v[n_ev] = x;
+                    n_ev++;
+                }
+                if (++xx == CONFIG_T::in_width) {
+                    xx = 0;
+                    if (++yy == CONFIG_T::in_height) {
+                        yy = 0;
+                        cc++;
+                    }
+                }
+            }
+        Events:
+            for (unsigned e = 0; e < n_ev; e++) {
+                const unsigned ci = ev_c[e], iy = ev_y[e], ix = ev_x[e];
+                const data_T x = ev_v[e];
+                SPK_STAT(CONFIG_T, in_events, 1);
+                if (CONFIG_T::n_groups == 1) {
+                    // one chunk per row at most: the taps of one input reach distinct
+                    // outputs, so the tap loop itself pipelines at II=1
+                KernTap:
+                    for (unsigned k = 0; k < CONFIG_T::filt_height * CONFIG_T::filt_width; k++) {
+                        #pragma HLS PIPELINE II = 1
+                        #pragma HLS DEPENDENCE variable = acc inter false
+                        const unsigned ky = k / CONFIG_T::filt_width, kx = k % CONFIG_T::filt_width;
+                        unsigned oy, ox;
+                        if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
+                            continue;
+                        const unsigned row = ci * CONFIG_T::filt_height * CONFIG_T::filt_width + k;
+                        if (offsets[row] == offsets[row + 1])
+                            continue;
+                        const unsigned pos = oy * CONFIG_T::out_width + ox;
+                        unsigned n = chunk_event<CONFIG_T>(x, offsets[row], pos % CONFIG_T::fire_lanes,
+                                                           pos / CONFIG_T::fire_lanes, groups, weights, acc);
+                        SPK_STAT(CONFIG_T, synops, n);
+                    }
+                } else {
+                KernY:
+                    for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
+                    KernX:
+                        for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
+                            unsigned oy, ox;
+                            if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
+                                continue;
+                            const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
+                            unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, offsets, groups,
+                                                               weights, acc);
+                            SPK_STAT(CONFIG_T, synops, n);
                         }
                     }
                 }
@@ -361,6 +380,8 @@ void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
     #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
+    ap_uint<CONFIG_T::ev_index_bits> ev_i[CONFIG_T::n_in]; // the event list of one frame
+    data_T ev_v[CONFIG_T::n_in];
     typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
@@ -370,13 +391,21 @@ void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         if (t == 0 || !CONFIG_T::current_once) { // direct encoding: one frame, one current
-        Inputs:
+            unsigned n_ev = 0;
+        Compact:
             for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+                #pragma HLS PIPELINE II = 1
                 const data_T x = data[t * CONFIG_T::n_in + i];
-                if (!is_active(x))
-                    continue; // event-driven
+                if (is_active(x)) { // event-driven
+                    ev_i[n_ev] = i;
+                    ev_v[n_ev] = x;
+                    n_ev++;
+                }
+            }
+        Events:
+            for (unsigned k = 0; k < n_ev; k++) {
                 SPK_STAT(CONFIG_T, in_events, 1);
-                unsigned n = input_event<CONFIG_T>(x, i, 0, offsets, groups, weights, acc);
+                unsigned n = input_event<CONFIG_T>(ev_v[k], ev_i[k], 0, offsets, groups, weights, acc);
                 SPK_STAT(CONFIG_T, synops, n);
             }
         }
@@ -399,6 +428,7 @@ void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
+    ap_uint<CONFIG_T::ev_index_bits> ev_i[CONFIG_T::n_in]; // the event list of one frame
 InitAcc:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II = 1
@@ -417,12 +447,17 @@ TimeLoop:
                     acc[j][0][g] += bias[k];
             }
         }
-    Inputs:
+        unsigned n_ev = 0;
+    Compact:
         for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-            if (!data[t * CONFIG_T::n_in + i])
-                continue;
+            #pragma HLS PIPELINE II = 1
+            if (data[t * CONFIG_T::n_in + i])
+                ev_i[n_ev++] = i;
+        }
+    Events:
+        for (unsigned k = 0; k < n_ev; k++) {
             SPK_STAT(CONFIG_T, in_events, 1);
-            unsigned n = input_event<CONFIG_T>(spike_t(1), i, 0, offsets, groups, weights, acc);
+            unsigned n = input_event<CONFIG_T>(spike_t(1), ev_i[k], 0, offsets, groups, weights, acc);
             SPK_STAT(CONFIG_T, synops, n);
         }
     }
