@@ -110,9 +110,9 @@ def test_ray_gives_the_same_results_as_the_local_runner(tmp_path):
         res = run_sweep(spec, tmp_path / "ray", ray_address=f"127.0.0.1:{port}", progress=False, log=lambda _: None)
     finally:
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
-    assert res.done == 2 and res.failed == 0
     a = {r["id"]: r for r in load_results(tmp_path / "local")}
     b = {r["id"]: r for r in load_results(tmp_path / "ray")}
+    assert res.done == 2 and res.failed == 0, [r.get("error") for r in b.values()]
     assert a.keys() == b.keys()
     for rid in a:
         assert {k: a[rid].get(k) for k in SAME} == {k: b[rid].get(k) for k in SAME}
