@@ -34,7 +34,10 @@ first layer), per sample::
                          if the tap reaches an output: the
                          row's chunks, pipelined II=1 (L adds
                          each)                                chunks_row + D_SCATTER
-                       dense: the row's chunks                TAP + D_SCATTER + chunks_row
+                       dense / readout, G == 1: the event loop
+                       is pipelined (registers)               (+ D_SCATTER once per frame)
+                       dense / readout, G > 1: the row's
+                       chunks                                 TAP + D_SCATTER + chunks_row
       skip current   same walk over the skip source (1x1 table)
       fire_all       one flat pipelined pass, F neurons/cycle,
                      also resets acc to bias for the next step     C W + D_FIRE + LOOP_ENTRY
@@ -366,6 +369,10 @@ def _walk_dense(weight: np.ndarray, frames: int, lanes: int) -> _Walk:
     nnz = np.count_nonzero(weight, axis=0)  # [n_in]: table row i
     scatter = int(chunks_per_row(weight.T, lanes).sum())
     fixed = n_in * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
+    if -(-weight.shape[0] // lanes) == 1:
+        # one group: a row is at most one chunk and every accumulator a register, so the event
+        # loop itself is pipelined (II=1, one drain per frame)
+        return _Walk(frames * (fixed + D_SCATTER), frames * n_in * EVENT_CYCLES, 0, frames * n_in, frames * int(nnz.sum()))
     per_event = n_in * (EVENT_CYCLES + TAP_CYCLES + D_SCATTER)
     return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * int(nnz.sum()))
 

@@ -133,6 +133,7 @@ class SpikingDenseConfigTemplate(LayerConfigTemplate):
         lines = [
             f"    static const unsigned n_out = {co}, n_filt = {co};",
             f"    static const unsigned ev_index_bits = {_ubits(int(node.get_attr('n_in')) - 1)};",
+            "    static const bool events_have_values = true;",
         ]
         lines += _lane_lines(node, co, 1)
         lines += _table_lines(node) + _neuron_lines(node)
@@ -148,6 +149,7 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
         lines = [
             f"    static const unsigned n_out = {k};",
             f"    static const unsigned ev_index_bits = {_ubits(int(node.get_attr('n_in')) - 1)};",
+            "    static const bool events_have_values = false; // readout events are spikes",
             *_lane_lines(node, k, 1),
             f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
             f"    typedef {_wtype(node, 'bias')} bias_t;",

@@ -244,6 +244,39 @@ template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky,
     return oy < CONFIG_T::out_height && ox < CONFIG_T::out_width;
 }
 
+// The events of one frame of a dense layer / the readout (input index -> table row). With one
+// channel group every row has at most one chunk and each lane's accumulator is a single word --
+// a register -- so the event loop itself pipelines at II=1 (a register add is a one-cycle
+// recurrence). Otherwise each event runs its row's chunks (input_event). `values` holds the
+// event values (pixels or spikes); a one-element list means "every event is a spike".
+template <typename CONFIG_T, typename T_ev, typename data_T, typename T_idx, typename T_grp, typename T_w>
+SPK_INLINE void dense_events(unsigned n_ev, const T_ev ev_i[], const data_T values[], const T_idx offsets[],
+                             const T_grp groups[], const T_w weights[],
+                             typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+    #pragma HLS INLINE
+    if (CONFIG_T::n_groups == 1) {
+    EventsOneGroup:
+        for (unsigned e = 0; e < n_ev; e++) {
+            #pragma HLS PIPELINE II = 1
+            SPK_STAT(CONFIG_T, in_events, 1);
+            const unsigned row = ev_i[e];
+            if (offsets[row] != offsets[row + 1]) {
+                unsigned n = chunk_event<CONFIG_T>(values[CONFIG_T::events_have_values ? e : 0], offsets[row], 0, 0, groups,
+                                                   weights, acc);
+                SPK_STAT(CONFIG_T, synops, n);
+            }
+        }
+    } else {
+    Events:
+        for (unsigned e = 0; e < n_ev; e++) {
+            SPK_STAT(CONFIG_T, in_events, 1);
+            unsigned n = input_event<CONFIG_T>(values[CONFIG_T::events_have_values ? e : 0], ev_i[e], 0, offsets, groups,
+                                               weights, acc);
+            SPK_STAT(CONFIG_T, synops, n);
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // spiking conv2d (+ optional skip), accumulate-only
 // ------------------------------------------------------------------------------------------
@@ -402,12 +435,7 @@ TimeLoop:
                     n_ev++;
                 }
             }
-        Events:
-            for (unsigned k = 0; k < n_ev; k++) {
-                SPK_STAT(CONFIG_T, in_events, 1);
-                unsigned n = input_event<CONFIG_T>(ev_v[k], ev_i[k], 0, offsets, groups, weights, acc);
-                SPK_STAT(CONFIG_T, synops, n);
-            }
+            dense_events<CONFIG_T>(n_ev, ev_i, ev_v, offsets, groups, weights, acc);
         }
         fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
     }
@@ -429,6 +457,7 @@ void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
     ap_uint<CONFIG_T::ev_index_bits> ev_i[CONFIG_T::n_in]; // the event list of one frame
+    const spike_t ev_one[1] = {1};                          // every readout event is a spike
 InitAcc:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II = 1
@@ -454,12 +483,7 @@ TimeLoop:
             if (data[t * CONFIG_T::n_in + i])
                 ev_i[n_ev++] = i;
         }
-    Events:
-        for (unsigned k = 0; k < n_ev; k++) {
-            SPK_STAT(CONFIG_T, in_events, 1);
-            unsigned n = input_event<CONFIG_T>(spike_t(1), ev_i[k], 0, offsets, groups, weights, acc);
-            SPK_STAT(CONFIG_T, synops, n);
-        }
+        dense_events<CONFIG_T>(n_ev, ev_i, ev_one, offsets, groups, weights, acc);
     }
 Out:
     for (unsigned k = 0; k < CONFIG_T::n_out; k++)
