@@ -32,6 +32,7 @@ from spikehls.fileio import atomic_dir, atomic_path, write_json
 from spikehls.flow import pipeline
 
 FORMAT = "spikehls.codesign/1"
+TRAIN_FILES = ("config.yaml", "checkpoint.pt", "masks.json", "metrics.jsonl", "summary.json", "last.pt")
 
 
 def codesign(
@@ -42,8 +43,13 @@ def codesign(
     progress: bool = True,
     log: Callable[[str], None] = print,
     parallelism: Optional[int] = None,
+    from_run: Optional[str | Path] = None,
 ) -> dict[str, Any]:
-    """Run the feedback loop into ``out_dir``; returns (and writes) the codesign.json content."""
+    """Run the feedback loop into ``out_dir``; returns (and writes) the codesign.json content.
+
+    ``from_run``: start from an existing training run (its checkpoint and config) instead of
+    training iteration 0; the run directory itself is not modified (it is copied).
+    """
     from spikehls.planning import channel_activity, plan
     from spikehls.quantize.intnet import IntNet
     from spikehls.quantize.testvectors import load_testvectors
@@ -53,7 +59,21 @@ def codesign(
     out = Path(out_dir)
     if (out / "codesign.json").exists() or (out / "iter0").exists():
         raise SpikehlsError(f"{out}: already holds a co-design run; choose another --out (nothing was changed)")
+    if from_run is not None:
+        from spikehls.config import load_config
+
+        src = Path(from_run)
+        if not (src / "checkpoint.pt").is_file() or not (src / "config.yaml").is_file():
+            raise SpikehlsError(f"{src}: not a training run (needs checkpoint.pt and config.yaml)")
+        codesign_cfg = cfg.codesign
+        cfg = load_config(src / "config.yaml")
+        cfg.codesign = codesign_cfg
     out.mkdir(parents=True, exist_ok=True)
+    if from_run is not None:
+        with atomic_dir(out / "iter0") as tmp:
+            for name in TRAIN_FILES:
+                if (Path(from_run) / name).is_file():
+                    shutil.copy2(Path(from_run) / name, tmp / name)
     cd = cfg.codesign
     t_start = time.perf_counter()
     result: dict[str, Any] = {
@@ -73,19 +93,21 @@ def codesign(
     run_dir: Optional[Path] = None
     retrain = True
     for k in range(cd.max_iters):
+        reuse_training = k == 0 and from_run is not None
         it_dir = out / f"iter{k}"
         cfg_k = cfg.model_copy(deep=True)
         if k > 0:
             cfg_k.sca.layer_caps = dict(caps)
             cfg_k.train.epochs = cd.epochs_per_iter
-        what = "plain SCA" if k == 0 else (f"caps {caps}" if retrain else "same network") + (
+        what = ("plain SCA" + (f" (trained run {from_run})" if from_run else "")) if k == 0 else (f"caps {caps}" if retrain else "same network") + (
             f", parallelism {layer_par}" if layer_par else "")
         log(f"== co-design iteration {k + 1}/{cd.max_iters}: {what}")
         if retrain:
             run_dir = it_dir
         rec = pipeline(cfg_k, brd, run_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
                        init_masks=init_masks, parallelism=parallelism if layer_par is None else None,
-                       layer_parallelism=layer_par, skip_train=not retrain, skip_export=not retrain)
+                       layer_parallelism=layer_par, skip_train=not retrain or reuse_training,
+                       skip_export=not retrain)
         rec["iteration"] = k
         rec["caps"] = dict(caps) if k > 0 else {}
         rec["retrained"] = retrain

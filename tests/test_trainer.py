@@ -218,3 +218,15 @@ def test_stop_before_any_pruned_epoch_still_gives_a_checkpoint(tmp_path):
     assert s["best_epoch"] == 1 and (tmp_path / "r" / "checkpoint.pt").is_file()
     # the state after the first mask update, evaluated as saved
     assert load_run(tmp_path / "r")[2].kept() == s["channels_kept"] == 5
+
+
+def test_qat_during_sca_trains_with_quantized_weights_and_exports(tmp_path):
+    """quant.qat_during_sca: the training model's convs fake-quantize their weights from the start."""
+    from spikehls.quantize.export_run import export_run
+
+    cfg = config_from_dict(_tiny(quant={"qat_during_sca": True, "qat_epochs": 1, "test_vectors": 8}))
+    s = train(cfg, tmp_path / "q", progress=False)
+    assert 0.0 <= s["test_accuracy"] <= 1.0
+    ex = export_run(tmp_path / "q", progress=False, log=lambda m: None)
+    assert ex["qat"]["during_sca"] is True
+    assert ex["reference_mismatches"] == 0 and ex["qonnx_mismatches"] == 0

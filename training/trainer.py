@@ -183,6 +183,11 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
 
     torch.manual_seed(seed)
     model = build_model(cfg, in_ch, (h, w), train_set.num_classes).to(device)
+    if cfg.quant.qat_during_sca:
+        # fake-quantize conv/linear weights while SCA trains (same Parameters: masks and checkpoints unaffected)
+        from spikehls.quantize.qat import enable_weight_qat
+
+        enable_weight_qat(model, cfg.quant)
     optimizer = make_optimizer(model, cfg)
     init = _initial_state(init_from) if not resume else None
     if init is not None:

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-iters", type=int, default=None, help="override codesign.max_iters")
     p.add_argument("--strategy", choices=["cost_per_activity", "uniform"], default=None,
                    help="override codesign.strategy (uniform = same sparsity in every layer, the baseline)")
+    p.add_argument("--from-run", type=Path, default=None,
+                   help="start from this training run (spikehls train) instead of training iteration 0; "
+                        "its config is used, with the codesign section of --config")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.strategy is not None:
         cfg.codesign.strategy = args.strategy
     board = load_board(args.board)  # fail on a bad board before any work
-    result = codesign(cfg, board, args.out, progress=not args.quiet, parallelism=args.parallelism)
+    result = codesign(cfg, board, args.out, progress=not args.quiet, parallelism=args.parallelism,
+                      from_run=args.from_run)
     print_summary(result, args.out)
     return 0 if result["fits"] else 1
