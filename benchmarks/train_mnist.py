@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--score-norm", default="none", choices=["none", "layer"], help="sca.score_norm of the SCA run")
     ap.add_argument("--only", choices=["dense", "sca"], help="run one of the two (results merged into the file)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
         "train": {"epochs": args.epochs, "time_steps": args.T, "seed": 0, "device": args.device,
                   "num_threads": args.threads},
     }
-    runs = {"dense": {"sca": {"enabled": False}}, "sca": {"sca": {"enabled": True, "p": args.p, "q": args.q}}}
+    runs = {"dense": {"sca": {"enabled": False}}, "sca": {"sca": {"enabled": True, "p": args.p, "q": args.q, "score_norm": args.score_norm}}}
     out = Path(args.out)
     results = json.loads(out.read_text()) if (args.only and out.is_file()) else {}
     results.setdefault("runs", {})

@@ -91,6 +91,12 @@ class SCAConfig(_Strict):
     p: float = Field(0.5, ge=0, lt=1, description="target channel sparsity (fraction pruned)")
     q: float = Field(0.05, ge=0, lt=1, description="regrowth fraction")
     l1: float = Field(3e-5, ge=0, description="L1 term on 3x3 conv weights")
+    score_norm: Literal["none", "layer"] = Field(
+        "none",
+        description="none: the plain SCA rule (scores ranked as they are); layer: each score divided by its "
+        "layer's mean before the global ranking, so a layer with large membranes (the direct-encoded first "
+        "layer) does not starve the others",
+    )
     start_epoch: int = Field(0, ge=0, description="first epoch after which masks are updated")
     # per-layer targets/caps set by the hardware feedback loop; empty = plain global SCA rule
     layer_targets: dict[str, float] = Field(default_factory=dict, description="layer -> min fraction pruned")

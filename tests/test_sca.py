@@ -252,3 +252,28 @@ def test_pruner_state_roundtrip():
     pr2 = SCAPruner(m, p=0.5, q=0.1, seed=99)
     pr2.load_state_dict(st)
     assert pr2.update_masks() == pr.update_masks()
+
+
+def test_layer_score_norm_ranks_layers_by_relative_activity():
+    """score_norm=layer: a layer with 10x larger scores no longer takes every kept slot."""
+    import torch
+
+    from spikehls.config import Config
+    from spikehls.training.models import build_model
+    from spikehls.training.sca import SCAPruner
+
+    cfg = Config()
+    model = build_model(cfg, 1, (8, 8), 10)
+    sizes = [g.size for g in model.prunable_groups()]
+    scores = [torch.linspace(1, 2, n, dtype=torch.float64) * (10.0 if i == 0 else 1.0) for i, n in enumerate(sizes)]
+    grads = [torch.zeros(n, dtype=torch.float64) for n in sizes]
+    plain = SCAPruner(model, p=0.6, q=0.0)
+    keep_plain = plain.select(scores, grads)
+    assert keep_plain[0].all()  # the loud first layer keeps everything under the plain rule
+    normed = SCAPruner(model, p=0.6, q=0.0, score_norm="layer")
+    plain_n = sum(int(k.sum()) for k in keep_plain)
+    normed._sum = [s.clone() for s in scores]
+    normed._count = 1
+    keep_norm = normed.select(normed.scores(), grads)
+    assert sum(int(k.sum()) for k in keep_norm) == plain_n  # same budget, floor((1-p-q) M)
+    assert not keep_norm[0].all() and all(k.any() for k in keep_norm)

@@ -57,11 +57,14 @@ class SCAPruner:
 
     def __init__(self, model: nn.Module, p: float, q: float, l1: float = 0.0,
                  layer_targets: Optional[dict[str, float]] = None, layer_caps: Optional[dict[str, int]] = None,
-                 seed: int = 0):
+                 seed: int = 0, score_norm: str = "none"):
         if not (0 <= p < 1 and 0 <= q < 1 and p + q < 1):
             raise SpikehlsError(f"sca: need 0 <= p, q and p + q < 1 (got p={p}, q={q})")
         self.model = model
         self.p, self.q, self.l1 = float(p), float(q), float(l1)
+        if score_norm not in ("none", "layer"):
+            raise SpikehlsError(f"sca.score_norm: unknown '{score_norm}' (allowed: none, layer)")
+        self.score_norm = score_norm
         self.groups: list[PruneGroup] = model.prunable_groups()
         self.masks = Masks.full(self.groups)
         self.layer_targets: dict[str, float] = {}
@@ -80,7 +83,8 @@ class SCAPruner:
     @classmethod
     def from_config(cls, model: nn.Module, sca_cfg, seed: int = 0) -> "SCAPruner":
         """Build from a :class:`spikehls.config.SCAConfig`."""
-        return cls(model, sca_cfg.p, sca_cfg.q, sca_cfg.l1, dict(sca_cfg.layer_targets), dict(sca_cfg.layer_caps), seed)
+        return cls(model, sca_cfg.p, sca_cfg.q, sca_cfg.l1, dict(sca_cfg.layer_targets), dict(sca_cfg.layer_caps), seed,
+                   getattr(sca_cfg, "score_norm", "none"))
 
     # ---- per-layer constraints -----------------------------------------------------------
     def _group_name(self, key: str, field: str) -> str:
@@ -138,8 +142,21 @@ class SCAPruner:
             g.apply(self.masks[g.name])
 
     def scores(self) -> list[torch.Tensor]:
-        """Running-mean score A per group since the last mask update (zeros before any batch)."""
-        return [s / max(self._count, 1) for s in self._sum]
+        """Running-mean score A per group since the last mask update (zeros before any batch).
+
+        With ``score_norm == "layer"`` each group's scores are divided by the group's mean score
+        over its surviving channels (an option beyond the paper: without it, a layer whose
+        membranes are larger, such as a direct-encoded first layer, wins the global ranking).
+        """
+        raw = [s / max(self._count, 1) for s in self._sum]
+        if self.score_norm == "none":
+            return raw
+        out = []
+        for g, s in zip(self.groups, raw):
+            alive = torch.from_numpy(np.asarray(self.masks[g.name], dtype=bool))
+            ref = s[alive].mean() if bool(alive.any()) else s.mean()
+            out.append(s / ref if float(ref) > 0 else s)
+        return out
 
     # ---- the once-per-epoch update --------------------------------------------------------
     def select(self, scores: list[torch.Tensor], grads: list[torch.Tensor]) -> list[np.ndarray]:
