@@ -35,7 +35,7 @@ from spikehls.fileio import write_json
 
 from . import reference as ref
 from .extract import extract
-from .floatnet import FloatNet, from_training_model
+from .floatnet import from_training_model
 from .fold import fold_bn
 from .intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 from .qat import QuantSNN, finetune, layer_bits, quantize_net, save_quantized

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SpikehlsError
+from .fileio import read_yaml
 
 
 class _Strict(BaseModel):
@@ -212,12 +213,5 @@ def load_config(path: str | Path | None) -> Config:
     if path is None:
         return Config()
     p = Path(path)
-    if not p.is_file():
-        raise SpikehlsError(f"{p}: config file not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SpikehlsError(f"{p}:{where} invalid YAML ({getattr(err, 'problem', err)})") from None
+    data = read_yaml(p, "config file")
     return config_from_dict(data or {}, str(p))

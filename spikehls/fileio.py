@@ -74,6 +74,23 @@ def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
         os.fsync(fh.fileno())
 
 
+def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
+    """Parse a YAML file; a missing file or a syntax error is a one-line SpikehlsError naming it."""
+    import yaml
+
+    from spikehls.errors import SpikehlsError
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpikehlsError(f"{p}: {what} not found")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SpikehlsError(f"{p}:{where} invalid YAML ({getattr(err, 'problem', err)})") from None
+
+
 def _json_default(o: Any) -> Any:
     try:
         import numpy as np

@@ -192,17 +192,10 @@ def _excess(press: Mapping[str, float]) -> float:
 
 def resolve_parallelism(net: IntNet, board: Board, parallelism: Parallelism) -> dict[str, int]:
     """Per-layer adds per cycle of every layer that adds weights (the board's defaults filled in)."""
-    out = {}
-    for lyr in net.layers:
-        if isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            if isinstance(parallelism, Mapping):
-                p = parallelism.get(lyr.name, board.hls.layer_parallelism.get(lyr.name, board.hls.parallelism))
-            elif parallelism is None:
-                p = board.hls.layer_parallelism.get(lyr.name, board.hls.parallelism)
-            else:
-                p = parallelism
-            out[lyr.name] = int(p)
-    return out
+    from spikehls.hls.estimate import _resolve_parallelism  # the one place the precedence is defined
+
+    par = _resolve_parallelism(net, board, parallelism)
+    return {lyr.name: par[lyr.name] for lyr in net.layers if isinstance(lyr, (SpikingConv2d, SpikingDense, Readout))}
 
 
 def plan(

@@ -20,7 +20,6 @@ Convention (DESIGN.md section 4):
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Optional
 
 import numpy as np
 import torch

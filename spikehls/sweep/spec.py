@@ -27,12 +27,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spikehls.boards import Board, load_board
 from spikehls.config import Config, config_from_dict, load_config
 from spikehls.errors import SpikehlsError
+from spikehls.fileio import read_yaml
 
 #: axes that are not run-config fields but settings of a later stage
 STAGE_AXES = {"hls.parallelism": "weight additions per cycle per layer (HLS stage)"}
@@ -229,12 +229,5 @@ def parse_sweep(data: Any, source: str = "<sweep>", here: Path = Path(".")) -> S
 def load_sweep(path: str | Path) -> SweepSpec:
     """Load and validate a sweep YAML file (one-line errors naming the file and the field)."""
     p = Path(path)
-    if not p.is_file():
-        raise SpikehlsError(f"{p}: sweep file not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SpikehlsError(f"{p}:{where} invalid YAML ({getattr(err, 'problem', err)})") from None
+    data = read_yaml(p, "sweep file")
     return parse_sweep(data, str(p), p.resolve().parent)
