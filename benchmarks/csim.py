@@ -2,6 +2,7 @@
 side by side with stock hls4ml on a comparable 4-bit conv ANN.
 
     python benchmarks/csim.py [--mnist DIR] [--run RUN] [--samples 10000] [--baseline-samples 300]
+                              [--channels 16,32] [--estimate-parallelism 1,2,4,8,16]
 
 Spiking model: ``--run RUN`` (a trained, exported run: model.qonnx.onnx) or, by default, an
 MNIST-sized network built here in seconds: direct encoding, T=4, conv 1->16 3x3 (the MAC layer),
@@ -15,6 +16,13 @@ in one process (no spike capture: readout and event counters only), exactness ag
 integer reference (readout of every image; every spike of the first 200), and stock hls4ml
 (Brevitas conv16-pool-conv32-pool-dense10, 4-bit, QONNX -> hls4ml Vitis io_stream): compile()
 and predict() images/s. Results: benchmarks/results/csim.json.
+
+``--channels 6,10`` builds the synthetic net with the channel counts SCA p = 0.7 keeps (the
+pruned MNIST design). Every run also records the resource/latency model
+(:mod:`spikehls.hls.estimate`) of the simulated net on ``--board`` at each
+``--estimate-parallelism`` setting, with the C-simulation's mean events per sample for the
+activity-based latency (``spikehls.estimate.by_parallelism``): LUT/FF/BRAM18/DSP, worst-case and
+activity cycles, microseconds, and per layer lanes, fire lanes and cycles.
 """
 
 from __future__ import annotations
@@ -64,35 +72,61 @@ def _calibrated(current: np.ndarray, fire: float, v_bits: int) -> np.ndarray:
     return np.clip(np.round(th), 1, 2 ** (v_bits - 1) - 1).astype(np.int64)
 
 
-def build_snn(train_x: np.ndarray, train_y: np.ndarray, t_steps: int = 4, seed: int = 0, n_fit: int = 3000) -> IntNet:
-    """The synthetic MNIST-sized spiking network of the module docstring."""
+def build_snn(train_x: np.ndarray, train_y: np.ndarray, t_steps: int = 4, seed: int = 0, n_fit: int = 3000,
+              c0: int = 16, c1: int = 32) -> IntNet:
+    """The synthetic MNIST-sized spiking network of the module docstring (``c0``/``c1`` channels kept)."""
     rng = np.random.default_rng(seed)
     v_bits = 16
     x = np.repeat(train_x[:n_fit, None, None].astype(np.int64), t_steps, axis=1)  # direct: [N, T, 1, 28, 28]
-    w0 = np.clip(np.round(rng.normal(0, 3, size=(16, 1, 3, 3))), -8, 7).astype(np.int64)
-    cur0 = ref.conv_current(x[:256].reshape(-1, 1, 28, 28), w0, 1, 1).reshape(256, t_steps, 16, 28, 28)
-    conv0 = SpikingConv2d("conv0", w0, np.zeros(16, np.int64), Neuron(_calibrated(cur0, FIRE, v_bits), 0, "subtract", v_bits),
-                          stride=1, padding=1, w_bits=4, w_scale=np.full(16, 2.0**-3), in_scale=2.0**-8)
+    w0 = np.clip(np.round(rng.normal(0, 3, size=(c0, 1, 3, 3))), -8, 7).astype(np.int64)
+    cur0 = ref.conv_current(x[:256].reshape(-1, 1, 28, 28), w0, 1, 1).reshape(256, t_steps, c0, 28, 28)
+    conv0 = SpikingConv2d("conv0", w0, np.zeros(c0, np.int64), Neuron(_calibrated(cur0, FIRE, v_bits), 0, "subtract", v_bits),
+                          stride=1, padding=1, w_bits=4, w_scale=np.full(c0, 2.0**-3), in_scale=2.0**-8)
     pool0 = MaxPool2d("pool0", 2, 2)
-    w1 = np.clip(np.round(rng.normal(0.3, 3, size=(32, 16, 3, 3))), -8, 7).astype(np.int64)
+    w1 = np.clip(np.round(rng.normal(0.3, 3, size=(c1, c0, 3, 3))), -8, 7).astype(np.int64)
     w1[rng.random(w1.shape) < 0.3] = 0
     s0 = ref.spike_maxpool2d(ref.spiking_conv2d(x[:256], conv0), pool0)
-    cur1 = ref.conv_current(s0.reshape(-1, 16, 14, 14), w1, 1, 1).reshape(256, t_steps, 32, 14, 14)
-    conv1 = SpikingConv2d("conv1", w1, np.zeros(32, np.int64), Neuron(_calibrated(cur1, FIRE, v_bits), 0, "subtract", v_bits),
-                          stride=1, padding=1, w_bits=4, w_scale=np.full(32, 2.0**-3))
+    cur1 = ref.conv_current(s0.reshape(-1, c0, 14, 14), w1, 1, 1).reshape(256, t_steps, c1, 14, 14)
+    conv1 = SpikingConv2d("conv1", w1, np.zeros(c1, np.int64), Neuron(_calibrated(cur1, FIRE, v_bits), 0, "subtract", v_bits),
+                          stride=1, padding=1, w_bits=4, w_scale=np.full(c1, 2.0**-3))
     pool1 = MaxPool2d("pool1", 2, 2)
     probe = IntNet((1, 28, 28), t_steps, "direct", [conv0, pool0, conv1, pool1,
-                   Readout("readout", np.zeros((10, 32 * 7 * 7), np.int64), np.zeros(10, np.int64))])
+                   Readout("readout", np.zeros((10, c1 * 7 * 7), np.int64), np.zeros(10, np.int64))])
     feats = ref.run(probe, x).spikes["pool1"].sum(axis=1).reshape(n_fit, -1).astype(np.float64)
     target = -np.ones((n_fit, 10))
     target[np.arange(n_fit), train_y[:n_fit]] = 1.0
     a = feats.T @ feats + 10.0 * np.eye(feats.shape[1])
-    w = np.linalg.solve(a, feats.T @ target).T  # [10, 1568]
+    w = np.linalg.solve(a, feats.T @ target).T  # [10, c1 * 49]
     wr = np.clip(np.round(w / np.abs(w).max() * 7), -8, 7).astype(np.int64)
     net = IntNet((1, 28, 28), t_steps, "direct", [conv0, pool0, conv1, pool1,
                  Readout("readout", wr, np.zeros(10, np.int64), w_bits=4, w_scale=np.full(10, 2.0**-3))])
     net.validate()
     return net
+
+
+def model_estimates(net: IntNet, board: str, sim, prj: Path, settings: list[int]) -> dict:
+    """The analytic model (spikehls.hls.estimate) of this net on ``board`` at each parallelism, with the
+    C-simulation's mean events per sample for the activity-based latency."""
+    from spikehls.boards import load_board
+    from spikehls.hls.csim import load_meta
+    from spikehls.hls.estimate import estimate
+
+    brd = load_board(board)
+    names = {lyr["name"]: lyr.get("source_name", lyr["name"]) for lyr in load_meta(prj)["layers"]}
+    events = {names[k]: {"in_events": float(v[:, 0].mean()), "synops": float(v[:, 1].mean())} for k, v in sim.counters.items()}
+    out = {"board": brd.name, "clock_mhz": brd.clock_mhz, "source": "estimate", "by_parallelism": {}}
+    for p in settings:
+        e = estimate(net, brd, p, events)
+        out["by_parallelism"][str(p)] = {
+            **e.total,
+            "cycles_worst": e.cycles_worst, "cycles_activity": round(e.cycles_activity or 0.0, 1),
+            "us_activity": round(e.us_activity or 0.0, 2), "interval_cycles_worst": e.interval_worst,
+            "per_layer": {le.name: {"LUT": le.LUT, "FF": le.FF, "BRAM18": le.BRAM18, "DSP": le.DSP,
+                                    "lanes": le.detail.get("lanes"), "fire_lanes": le.detail.get("fire_lanes"),
+                                    "cycles_worst": le.cycles_worst, "cycles_activity": round(le.cycles_activity or 0.0, 1)}
+                          for le in e.per_layer},
+        }
+    return out
 
 
 def baseline_hls4ml(images: np.ndarray, workdir: Path) -> dict:
@@ -153,6 +187,9 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-samples", type=int, default=300, help="0 skips the stock hls4ml baseline")
     ap.add_argument("--board", default="pynq-z2")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "csim.json")
+    ap.add_argument("--channels", default="16,32", help="synthetic net: channels of conv0,conv1 (SCA p=0.7 keeps ~6,10)")
+    ap.add_argument("--estimate-parallelism", default="1,2,4,8,16",
+                    help="also record the resource/latency model at these parallelism settings (with the csim events)")
     args = ap.parse_args(argv)
 
     load_start = [round(v, 2) for v in os.getloadavg()]
@@ -173,7 +210,8 @@ def main(argv=None) -> int:
 
                 run_config = yaml.safe_load((args.run / "config.yaml").read_text())
         else:
-            net = build_snn(train_x, train_y)
+            c0, c1 = (int(v) for v in args.channels.split(","))
+            net = build_snn(train_x, train_y, c0=c0, c1=c1)
             onnx_path = work / "model.qonnx.onnx"
             export_qonnx(net, onnx_path)
             model_desc = "synthetic MNIST-sized SNN (random 4-bit convs, calibrated thresholds, least-squares readout)"
@@ -213,6 +251,8 @@ def main(argv=None) -> int:
             "model_build_seconds": round(build_s, 2),
             "events_per_sample [in_events, adds, out_spikes]": counters,
         }
+        ours["estimate"] = model_estimates(net, args.board, sim, prj,
+                                           [int(v) for v in args.estimate_parallelism.split(",") if v])
         print(json.dumps(ours, indent=1))
         result = {
             "benchmark": "csim",
