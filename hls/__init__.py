@@ -4,6 +4,8 @@
 * :mod:`~spikehls.hls.extension`: ``register()``, the one (idempotent) hls4ml registration point;
   :mod:`~spikehls.hls.handlers`, :mod:`~spikehls.hls.layers`, :mod:`~spikehls.hls.templates` and
   ``cpp/nnet_spiking*.h`` are what it registers.
+* :mod:`~spikehls.hls.lanes`: how a layer's parallelism becomes scatter and fire lanes (shared by
+  the layers and the cost model).
 * :mod:`~spikehls.hls.project`: ``generate_project(onnx, board, out_dir, ...)``.
 * :mod:`~spikehls.hls.csim`: ``csim(project)``: g++ C-simulation checked spike for spike.
 * :mod:`~spikehls.hls.estimate`, :mod:`~spikehls.hls.reports`, :mod:`~spikehls.hls.report_run`:
