@@ -45,7 +45,8 @@ template <typename CONFIG_T, typename T_grp, typename T_w>
 SPK_INLINE unsigned chunk_add(unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
                               typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
-    const unsigned addr = groups[e] * CONFIG_T::plane_words + word; // index arithmetic in plain unsigned
+    const unsigned g = groups[e]; // index arithmetic in plain unsigned (ap_uint * unsigned is 72-bit in csim)
+    const unsigned addr = g * CONFIG_T::plane_words + word;
     unsigned n = 0;
 ChunkLanes:
     for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
@@ -66,7 +67,8 @@ SPK_INLINE unsigned chunk_mac(unsigned e, unsigned bank, unsigned word, ap_uint<
                               const T_w weights[],
                               typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
-    const unsigned addr = groups[e] * CONFIG_T::plane_words + word;
+    const unsigned g = groups[e];
+    const unsigned addr = g * CONFIG_T::plane_words + word;
     unsigned n = 0;
 MacLanes:
     for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
