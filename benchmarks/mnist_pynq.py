@@ -55,6 +55,12 @@ def config(args, **over) -> dict:
     return cfg
 
 
+def _run_config(run_dir: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+
+
 def final_row(res: dict) -> dict:
     fin = next(r for r in res["iterations"] if r["iteration"] == res["final"]["iteration"])
     keys = ["quantized_accuracy", "float_accuracy", "csim_accuracy", "csim_samples", "csim_exact", "channels_kept",
@@ -77,6 +83,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-iters", type=int, default=3)
     ap.add_argument("--epochs-per-iter", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--parallelism", type=int, default=16, help="adds per cycle per layer (>= the channel counts helps)")
     ap.add_argument("--compare", action="store_true", help="also co-design vs uniform on a squeezed budget")
     ap.add_argument("--squeeze", type=float, default=0.6)
     ap.add_argument("--from-run", default=None, help="start from this trained run (skips training iteration 0)")
@@ -86,13 +93,15 @@ def main(argv=None) -> int:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="mnist_pynq."))
     t0 = time.time()
-    res = codesign(config_from_dict(config(args)), "pynq-z2", work / "pynq", progress=False, from_run=args.from_run)
+    res = codesign(config_from_dict(config(args)), "pynq-z2", work / "pynq", progress=False, from_run=args.from_run,
+                   parallelism=args.parallelism)
     out = {
         "benchmark": "mnist_pynq",
         "command": "python benchmarks/mnist_pynq.py " + " ".join(argv or []),
         "board": "pynq-z2 (xc7z020clg400-1, 100 MHz)",
         "note": "resources and latency are the spikehls resource model's estimates (no Vitis/Vivado run)",
-        "config": config(args) if not args.from_run else json.loads(json.dumps(res.get("config", {}))) or config(args),
+        "config": config(args) if not args.from_run else {"from_run": args.from_run, "run_config": _run_config(args.from_run)},
+        "parallelism": args.parallelism,
         "spikehls": final_row(res),
         "references": REFERENCES,
     }
@@ -110,7 +119,8 @@ def main(argv=None) -> int:
         cmp = {"budget": {"LUT": lut, "BRAM18": bram, "squeeze": args.squeeze}}
         for strategy in ("cost_per_activity", "uniform"):
             r = codesign(config_from_dict(config(args, codesign={"strategy": strategy})), squeezed,
-                         work / f"squeezed-{strategy}", progress=False, from_run=args.from_run)
+                         work / f"squeezed-{strategy}", progress=False, from_run=args.from_run,
+                         parallelism=args.parallelism)
             cmp[strategy] = final_row(r)
         out["codesign_vs_uniform"] = cmp
     out["wall_seconds"] = round(time.time() - t0, 1)
