@@ -196,6 +196,8 @@ def plot_trajectory(result: dict, path: Path) -> Path:
             ax[1].plot(x, ys, "o-", label=res)
     ax[1].axhline(1.0, color="k", lw=1, ls=":", label="budget")
     ax[1].set_xlabel("iteration")
+    for a in ax:
+        a.set_xticks(x)
     ax[1].set_ylabel("used / allowed")
     ax[1].legend()
     fig.suptitle(f"co-design on {result['board']['name']} ({result['strategy']})")
