@@ -161,6 +161,17 @@ class _SNN(nn.Module):
         raise NotImplementedError
 
 
+def _pools_until_small(h: int, w: int) -> tuple[nn.ModuleList, int, int]:
+    """2x2 max pools (OR on spikes) until the map is at most 4x4: residual nets end without
+    average pooling, which the integer contract cannot express accumulate-only."""
+    pools = []
+    while h > 4 or w > 4:
+        pools.append(nn.MaxPool2d(2))
+        h, w = h // 2, w // 2
+    _check_hw(h, w, "model.stages")
+    return nn.ModuleList(pools), h, w
+
+
 def _check_hw(h: int, w: int, what: str) -> None:
     if h < 1 or w < 1:
         raise SpikehlsError(f"{what}: the feature map shrinks to {h}x{w}; use fewer pools/strides for this input size")
@@ -242,12 +253,7 @@ class ResNet(_SNN):
                 c = width
             stage_mods.append(nn.Sequential(*seq))
         self.stages = nn.ModuleList(stage_mods)
-        pools = []
-        while h > 4 or w > 4:
-            pools.append(nn.MaxPool2d(2))
-            h, w = h // 2, w // 2
-        _check_hw(h, w, "model.stages")
-        self.pools = nn.ModuleList(pools)
+        self.pools, h, w = _pools_until_small(h, w)
         self._make_head(c * h * w, hidden or [], num_classes, ncfg)
         self.input_layer = "stem.conv"
 
@@ -325,12 +331,7 @@ class PreResNet(_SNN):
         self.blocks = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(c)
         self.neuron = SpikingNeuron.from_config(ncfg)
-        pools = []
-        while h > 4 or w > 4:
-            pools.append(nn.MaxPool2d(2))
-            h, w = h // 2, w // 2
-        _check_hw(h, w, "model.stages")
-        self.pools = nn.ModuleList(pools)
+        self.pools, h, w = _pools_until_small(h, w)
         self._make_head(c * h * w, hidden or [], num_classes, ncfg)
         self.input_layer = "stem"
 
