@@ -18,7 +18,6 @@ Writes benchmarks/results/mnist_pynq.json and prints a markdown table for the RE
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path

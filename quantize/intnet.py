@@ -160,7 +160,9 @@ class IntNet:
 
     @property
     def input_scale(self) -> float:
-        return 2.0**-8 if self.encoding == "direct" else 1.0
+        from spikehls.training.encoding import input_scale
+
+        return input_scale(self.encoding)
 
     @property
     def num_classes(self) -> int:

@@ -330,7 +330,9 @@ class QuantSNN(nn.Module):
 
     @property
     def in_scale(self) -> float:
-        return 2.0**-8 if self.encoding == "direct" else 1.0
+        from spikehls.training.encoding import input_scale
+
+        return input_scale(self.encoding)
 
     def forward(self, x: torch.Tensor, record: bool = False):
         outs: dict[str, torch.Tensor] = {"input": x}
