@@ -18,6 +18,7 @@ Writes benchmarks/results/mnist_pynq.json and prints a markdown table for the RE
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
                    parallelism=args.parallelism)
     out = {
         "benchmark": "mnist_pynq",
-        "command": "python benchmarks/mnist_pynq.py " + " ".join(argv or []),
+        "command": "python benchmarks/mnist_pynq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "board": "pynq-z2 (xc7z020clg400-1, 100 MHz)",
         "note": "resources and latency are the spikehls resource model's estimates (no Vitis/Vivado run)",
         "config": config(args) if not args.from_run else {"from_run": args.from_run, "run_config": _run_config(args.from_run)},

@@ -25,11 +25,14 @@ first layer), per sample::
     init        acc = bias (L x F words per cycle), v = 0 (F)     G W + C W + 2 D_INIT
     TimeLoop t < T  (direct encoding: the walk runs for t = 0 only -- the frame repeats, the
                      current is kept; "frames" = 1 instead of T)
-      compact        every input position, pipelined II=1, the
-                     active ones appended to an event list:   n_in SCAN + D_COMPACT + LOOP_ENTRY
-      events         for every listed event:                  EVENT cycles, then
+      scan           R input positions per cycle (R = read
+                     lanes: the producer's banks), pipelined
+                     II=1, words with an active input listed: ceil(n_in / R) SCAN + D_COMPACT + LOOP_ENTRY
+      events         for every active input of the listed
+                     words (one per iteration):               EVENT cycles, then
                        G == 1: the tap loop is pipelined (each
-                       row has at most one chunk):            kh kw TAP + D_SCATTER
+                       row has at most one chunk); K = kw tap
+                       lanes take a kernel row per cycle:     kh kw / K TAP + D_SCATTER
                        G > 1: for each kernel tap             TAP cycles
                          if the tap reaches an output: the
                          row's chunks, pipelined II=1 (L adds
@@ -43,7 +46,7 @@ first layer), per sample::
                      also resets acc to bias for the next step     C W + D_FIRE + LOOP_ENTRY
 
   Resources:
-  * L accumulate lanes, each an ``acc_bits``-wide adder with its pipeline register:
+  * ``K L`` accumulate lanes (K taps of L lanes), each an ``acc_bits``-wide adder with its pipeline register:
     ``acc_bits`` LUT + ``acc_bits`` FF per lane ("a gated accumulator costs about 1 LUT and
     1 FF per bit on 7-series/UltraScale", DESIGN §7; FINN's ``acc_luts = acc_bits``).
     Direct encoding: each lane also multiplies an 8-bit pixel by a ``w_bits`` weight; below
@@ -79,9 +82,11 @@ first layer), per sample::
 Readout (``spike_readout``): the same accumulate engine (L lanes, F = 1) with accumulators wide
 enough for the sum over T (``out[k] = sum_t (b_k + sum_i W_ki s_t[i])``), a bias pass of G words
 per step, no neuron, no output spike array.
-Max pool (``spike_maxpool2d``): a pipelined OR over the window; its input array is the producer's
-output, F banks (position % F) of two read ports each, so the initiation interval is
-``ceil(k ceil(k / min(F, k)) / 2)`` (:func:`pool_interval`; 2 for an unbanked input and k = 2).
+Max pool (``spike_maxpool2d``): a pipelined OR over the window, ``R_o`` neighbouring outputs of one
+output row per cycle (:func:`~spikehls.hls.lanes.pool_lanes`: as many as the producer's F banks of
+two read ports serve at once); the initiation interval is
+``ceil(k ceil((s (R_o - 1) + k) / F) / 2)`` (:func:`~spikehls.hls.lanes.pool_interval`; 2 for an
+unbanked input and k = 2), and its output is banked by ``R_o`` for the next layer's scan.
 
 Memories are costed by size as Vitis binds them by default (:func:`memory_cost`): registers for
 one or two words, LUTRAM / distributed ROM (``width * ceil(depth / 64)`` LUT, a LUT6 holds 64x1
@@ -104,8 +109,8 @@ Vitis; the co-design loop should therefore compare budgets, not single steps of 
 Known limits (say so when quoting these numbers): the loops are taken at II = 1 as the
 kernels are written for it -- lanes on distinct banks by construction and ``DEPENDENCE inter
 false`` where one event's updates are provably distinct -- but no Vitis run has confirmed the
-schedule. The input scan reads one position per ``SCAN`` cycles and max pooling one window
-per ``pool_interval`` cycles (1 at best): at MNIST size these, not the adds, bound the latency.
+schedule. Every event still drains the scatter pipeline (``D_SCATTER``) and the direct layer
+multiplies one tap per cycle: at MNIST size these and the fire passes bound the latency.
 The AXI/handshake logic of the top is not counted, and the model was calibrated on no real
 synthesis run -- it is a consistent, monotone yardstick for co-design, not a promise of
 post-route figures.
@@ -121,7 +126,7 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
-from spikehls.hls.lanes import chunks_per_row, fire_lanes, scatter_lanes
+from spikehls.hls.lanes import chunks_per_row, fire_lanes, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 # ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
@@ -340,7 +345,7 @@ class _Walk:
         return _Walk(*(getattr(self, f) + getattr(o, f) for f in ("fixed", "per_event_worst", "scatter_worst", "events_worst", "synops_worst")))
 
 
-def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, lanes: int) -> _Walk:
+def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, lanes: int, read: int = 1, taps: int = 1) -> _Walk:
     co, ci, kh, kw = weight.shape
     _, H, W = in_shape
     _, Ho, Wo = out_shape
@@ -352,10 +357,11 @@ def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_s
     reach = cy[:, None] * cx[None, :]  # [kh, kw] input positions per channel reaching an output
     n_in = ci * H * W
     synops = int((nnz * reach[None]).sum())
-    fixed = n_in * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
+    fixed = -(-n_in // read) * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY  # ``read`` positions per scan cycle
     if -(-co // lanes) == 1:
-        # one chunk per row at most: the tap loop itself is pipelined (II=1, one drain per event)
-        per_event = n_in * (EVENT_CYCLES + kh * kw * TAP_CYCLES + D_SCATTER)
+        # one chunk per row at most: the tap loop itself is pipelined (II=1, one drain per event);
+        # ``taps`` = kw: a whole kernel row per cycle (tap_lanes)
+        per_event = n_in * (EVENT_CYCLES + kh * kw // taps * TAP_CYCLES + D_SCATTER)
         scatter = 0
     else:
         valid_taps = int(reach.sum()) * ci
@@ -364,11 +370,11 @@ def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_s
     return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * synops)
 
 
-def _walk_dense(weight: np.ndarray, frames: int, lanes: int) -> _Walk:
+def _walk_dense(weight: np.ndarray, frames: int, lanes: int, read: int = 1) -> _Walk:
     n_in = weight.shape[1]
     nnz = np.count_nonzero(weight, axis=0)  # [n_in]: table row i
     scatter = int(chunks_per_row(weight.T, lanes).sum())
-    fixed = n_in * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
+    fixed = -(-n_in // read) * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
     if -(-weight.shape[0] // lanes) == 1:
         # one group: a row is at most one chunk and every accumulator a register, so the event
         # loop itself is pipelined (II=1, one drain per frame)
@@ -394,7 +400,7 @@ def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[
     )
 
 
-def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has_uram: bool, events) -> LayerEstimate:
+def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has_uram: bool, events, in_banks: int = 1) -> LayerEstimate:
     T = net.time_steps
     direct = first and net.encoding == "direct"
     frames = 1 if direct else T  # direct encoding: the repeated frame's current is computed once
@@ -410,6 +416,9 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     L = scatter_lanes(P, co)  # scatter lanes = accumulator banks by channel
     F = 1 if is_readout else fire_lanes(P, plane)  # neurons per cycle = banks by position
     G = -(-co // L)  # channel groups
+    R = 1 if direct else read_lanes(in_banks, in_shape[2] if is_conv else 0)  # input positions per scan cycle
+    K = tap_lanes(lyr.weight.shape[3], F, G, direct) if is_conv else 1  # kernel taps per cycle
+    TW = tap_words(K)  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
     words = plane // F  # plane words per bank
     rows_table = lyr.weight.reshape(co, -1).T
     n_chunks = int(chunks_per_row(rows_table, L).sum())
@@ -430,7 +439,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
 
     a = _Acc()
     # L accumulate lanes, lane j fixed on bank row j: an adder + pipeline register each
-    a.add("lanes", LUT=L * acc_bits, FF=L * acc_bits)
+    a.add("lanes", LUT=K * L * acc_bits, FF=K * L * acc_bits)  # K taps per cycle: K adders per lane
     dsp = 0
     if direct:
         if lyr.w_bits >= 9:
@@ -439,23 +448,30 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
         else:
             a.add("multipliers", LUT=L * lut_multiplier(lyr.w_bits, PIXEL_BITS))
     # a lane reaches the F position banks of its row (pos % F, the same for all lanes): F:1 read mux
-    a.add("bank_select", LUT=L * mux_luts(F, acc_bits))
+    a.add("bank_select", LUT=K * L * mux_luts(F, acc_bits))
+    if K > 1:  # each accumulator bank takes its write from one of the K taps
+        a.add("tap_select", LUT=L * F * mux_luts(K, acc_bits))
     # one shared word address (group * plane_words + pos / F); conv also computes pos = oy*Wo + ox
     a.add("address", LUT=bits_for(n_out) * (2 if is_conv else 1))
     a.mem("acc", acc_bits, G * words, rom=False, has_uram=has_uram, copies=L * F)
     # chunked nonzero table: one wide word of L weights + the group per chunk; row offsets; bias
-    a.mem("weights", L * lyr.w_bits + group_bits, max(n_chunks, 1), rom=True, has_uram=has_uram)
-    a.mem("offsets", index_bits, n_rows + 1, rom=True, has_uram=has_uram)
+    a.mem("weights", TW * (L * lyr.w_bits + group_bits), -(-max(n_chunks, 1) // TW), rom=True, has_uram=has_uram)
+    a.mem("offsets", index_bits, -(-(n_rows + 1) // TW), rom=True, has_uram=has_uram, copies=TW)
     a.mem("bias", signed_bits(int(lyr.bias.min(initial=0)), int(lyr.bias.max(initial=0))), G, rom=True, has_uram=has_uram, copies=L)
-    # the event list of one frame: every active input's coordinates (and its pixel for direct encoding)
+    # the word list of one frame: where every listed R-position word starts (conv: channel, row,
+    # column; dense/readout: the word index), its R-bit mask and a value (the pixel when direct)
     n_in_frame = int(np.prod(in_shape))
+    n_words = -(-n_in_frame // R)
     if is_conv:
         ev_bits = sum(bits_for(max(d - 1, 1)) for d in in_shape)
     else:
         ev_bits = bits_for(max(n_in_frame - 1, 1))
-    ev_bits += PIXEL_BITS if direct else (0 if is_readout else 1)
-    a.mem("event_list", ev_bits, n_in_frame, rom=False, has_uram=has_uram)
-    a.counter(n_in_frame)
+    ev_bits += R + (PIXEL_BITS if direct else 1)
+    a.mem("event_list", ev_bits, n_words, rom=False, has_uram=has_uram)
+    if R > 1:
+        # R activity tests, a popcount and a priority encoder over the R-bit mask
+        a.add("word_scan", LUT=3 * R + 2 * bits_for(R), FF=R + bits_for(R))
+    a.counter(n_words)
     if first:
         # memory port (ap_memory): an address counter; direct encoding reads frame 0 only
         n_read = frames * int(np.prod(in_shape))
@@ -466,7 +482,8 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     a.counter(max(n_chunks, 1))
     a.counter(n_out)
 
-    walk = _walk_conv(lyr.weight, frames, in_shape, out_shape, lyr.padding, lyr.stride, L) if is_conv else _walk_dense(lyr.weight, frames, L)
+    walk = (_walk_conv(lyr.weight, frames, in_shape, out_shape, lyr.padding, lyr.stride, L, R, K) if is_conv
+            else _walk_dense(lyr.weight, frames, L, R))
     if is_conv and lyr.skip is not None:
         skip = lyr.skip
         src_shape = shapes[skip.source]
@@ -515,6 +532,8 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
             "table_chunks": n_chunks,
             "lanes": L,
             "fire_lanes": F,
+            "read_lanes": R,
+            "tap_lanes": K,
             "acc_bits": acc_bits,
             "synops_worst": walk.synops_worst,
             "events_worst": walk.events_worst,
@@ -524,26 +543,20 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     )
 
 
-def pool_interval(kernel: int, in_banks: int) -> int:
-    """Cycles per pooled output: k*k reads from an input array in ``in_banks`` banks (pos % banks) of two ports.
-
-    The k columns of a window row are consecutive positions, so they spread over min(banks, k)
-    banks; the worst bank serves ``k * ceil(k / min(banks, k))`` reads, two per cycle.
-    """
-    spread = max(1, min(int(in_banks), kernel))
-    return max(1, math.ceil(kernel * math.ceil(kernel / spread) / 2))
-
-
 def _maxpool_layer(lyr: MaxPool2d, net: IntNet, shapes, prev: str, has_uram: bool, events, in_banks: int = 1) -> LayerEstimate:
     T = net.time_steps
-    n_out = int(np.prod(shapes[lyr.name]))
-    ii = pool_interval(lyr.kernel, in_banks)  # the producer's output is banked by its fire lanes
+    c, ho, wo = shapes[lyr.name]
+    n_out = c * ho * wo
+    R = pool_lanes(in_banks, lyr.kernel, lyr.stride, wo)  # pooled outputs per cycle = output banks
+    ii = pool_interval(lyr.kernel, lyr.stride, in_banks, R)  # the producer's output is banked by its fire lanes
     a = _Acc()
-    a.add("or_tree", LUT=math.ceil(lyr.kernel * lyr.kernel / 6) + 4 * bits_for(n_out), FF=lyr.kernel * lyr.kernel)
+    a.add("or_tree", LUT=R * math.ceil(lyr.kernel * lyr.kernel / 6) + 4 * bits_for(n_out), FF=R * lyr.kernel * lyr.kernel)
+    if R > 1:  # each lane picks its window's positions from the producer's banks (1-bit muxes)
+        a.add("bank_select", LUT=R * lyr.kernel * lyr.kernel * mux_luts(in_banks, 1))
     a.add("control", LUT=CTRL_LUT // 2, FF=CTRL_FF // 2)
-    a.counter(T * n_out)
-    a.mem("out_spikes", 1, T * n_out, rom=False, has_uram=has_uram, copies=PIPO_COPIES)
-    cycles = T * n_out * ii + 3
+    a.counter(T * c * ho * -(-wo // R))
+    a.mem("out_spikes", 1, -(-T * n_out // R), rom=False, has_uram=has_uram, copies=PIPO_COPIES * R)
+    cycles = T * c * ho * -(-wo // R) * ii + 3
     r = a.r
     return LayerEstimate(
         name=lyr.name,
@@ -557,7 +570,7 @@ def _maxpool_layer(lyr: MaxPool2d, net: IntNet, shapes, prev: str, has_uram: boo
         cycles_worst=cycles,
         # pooling does not depend on activity: the same figure, so totals stay comparable
         cycles_activity=float(cycles) if events else None,
-        detail={"n_out": n_out, "initiation_interval": ii, "in_banks": in_banks, "breakdown": a.items},
+        detail={"n_out": n_out, "initiation_interval": ii, "in_banks": in_banks, "out_lanes": R, "breakdown": a.items},
     )
 
 
@@ -586,11 +599,12 @@ def estimate(
         if isinstance(lyr, MaxPool2d):
             le = _maxpool_layer(lyr, net, shapes, prev, has_uram, events, banks)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            le = _spiking_layer(lyr, net, shapes, prev, par[lyr.name], i == 0, has_uram, events)
+            le = _spiking_layer(lyr, net, shapes, prev, par[lyr.name], i == 0, has_uram, events, banks)
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)
-        banks = int(le.detail.get("fire_lanes", 1) or 1) if le.kind != "maxpool" else 1
+        # banks of this layer's output = what the next layer reads per cycle (hls.layers.output_banks)
+        banks = int(le.detail["out_lanes"]) if le.kind == "maxpool" else int(le.detail.get("fire_lanes", 1) or 1)
         prev = lyr.name
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     worst = sum(le.cycles_worst for le in per_layer)

@@ -29,6 +29,71 @@ def fire_lanes(parallelism: int, plane: int) -> int:
     return f
 
 
+def _pow2_floor(n: int) -> int:
+    f = 1
+    while f * 2 <= n:
+        f *= 2
+    return f
+
+
+def read_lanes(in_banks: int, row_width: int = 0) -> int:
+    """Input positions a layer scans per cycle: what its producer's banks give, at most one row.
+
+    The producer writes its ``[T, C, H, W]`` spikes to ``in_banks`` banks (``pos % in_banks``,
+    a power of two), so ``in_banks`` consecutive positions are one read. A conv consumer also
+    keeps the word inside ``row_width`` columns (its event decode then wraps at most one row);
+    dense layers and the readout (``row_width`` 0) take the whole width.
+    """
+    r = max(1, int(in_banks))
+    if row_width:
+        r = min(r, int(row_width))
+    return _pow2_floor(r)
+
+
+def pool_lanes(in_banks: int, kernel: int, stride: int, out_width: int) -> int:
+    """Pooled outputs per cycle: the largest power of two r <= out_width whose input span
+    ``stride (r - 1) + kernel`` fits the producer's banks (1 when even one window does not)."""
+    r = 1
+    while 2 * r <= int(out_width) and int(stride) * (2 * r - 1) + int(kernel) <= int(in_banks):
+        r *= 2
+    return r
+
+
+def pool_interval(kernel: int, stride: int, in_banks: int, out_lanes: int) -> int:
+    """Cycles per step of ``out_lanes`` pooled outputs, reading from ``in_banks`` dual-port banks.
+
+    Each of the ``kernel`` window rows reads a span of ``stride (r - 1) + kernel`` consecutive
+    positions, which touches one bank at most ``ceil(span / banks)`` times; two reads per bank
+    and cycle.
+    """
+    span = int(stride) * (int(out_lanes) - 1) + int(kernel)
+    per_bank = int(kernel) * -(-span // max(1, int(in_banks)))
+    return max(1, -(-per_bank // 2))
+
+
+def tap_lanes(kernel_width: int, fire: int, groups: int, pixels: bool) -> int:
+    """Kernel taps of one input event handled per cycle: a whole kernel row, or one tap.
+
+    A row's ``kw`` taps reach ``kw`` neighbouring output positions, distinct accumulator banks
+    (``pos % fire``) whenever ``fire >= kw``; with one channel group each tap is at most one
+    chunk, so the ``kw`` chunks are a window of consecutive table words. Pixel inputs keep one
+    tap per cycle: each parallel tap would need its own multipliers.
+    """
+    kw = int(kernel_width)
+    return kw if (kw > 1 and not pixels and int(groups) == 1 and int(fire) >= kw) else 1
+
+
+def tap_words(taps: int) -> int:
+    """Banks that serve a window of ``taps`` consecutive table chunks and ``taps + 1`` offsets in
+    one cycle: the power of two >= taps + 1 (1 for one tap per cycle)."""
+    if int(taps) <= 1:
+        return 1
+    w = 2
+    while w < int(taps) + 1:
+        w *= 2
+    return w
+
+
 def chunks_per_row(w_rows: np.ndarray, lanes: int) -> np.ndarray:
     """Table chunks of every row of ``w_rows [rows, targets]``: groups of ``lanes`` outputs with a nonzero weight."""
     w_rows = np.asarray(w_rows)

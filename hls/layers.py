@@ -20,7 +20,7 @@ from hls4ml.model.layers import Layer
 from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
 
 from spikehls.errors import SpikehlsError
-from spikehls.hls.lanes import fire_lanes, scatter_lanes
+from spikehls.hls.lanes import fire_lanes, pool_lanes, read_lanes, scatter_lanes, tap_lanes
 
 
 # ---- chunked nonzero tables --------------------------------------------------------------------
@@ -120,6 +120,21 @@ class _SpikeLayer(Layer):
     def input_is_pixels(self) -> bool:
         return not _is_spike(self.get_input_variable().type.precision)
 
+    def input_banks(self) -> int:
+        """Banks of the input spike array (its producer's :func:`output_banks`; 1 for the graph input)."""
+        return output_banks(self.get_input_node(self.inputs[0]))
+
+    def read_lanes(self) -> int:
+        """Input positions scanned per cycle (:func:`spikehls.hls.lanes.read_lanes`); pixels: one.
+
+        Computed when the project is written, from the final graph, so a rewrite of the graph
+        after ``initialize`` cannot leave a stale figure behind.
+        """
+        if self.input_is_pixels():
+            return 1
+        shape = self.get_attr("in_shape", None)
+        return read_lanes(self.input_banks(), int(shape[2]) if isinstance(self, SpikingConv2D) else 0)
+
     def _parallelism(self) -> int:
         p = self.get_attr("parallelism", None)
         if p is None:
@@ -192,6 +207,7 @@ class SpikingConv2D(_NeuronLayer):
         ho, wo = (inp[1] + 2 * p - kh) // s + 1, (inp[2] + 2 * p - kw) // s + 1
         self.set_attr("out_shape", [co, ho, wo])
         lanes = self._set_lanes(co, ho * wo)
+        self.set_attr("tap_lanes", tap_lanes(kw, int(self.get_attr("fire_lanes")), -(-co // lanes), self.input_is_pixels()))
         scale = 255 if self.input_is_pixels() else 1
         by_chan = w.reshape(co, -1)
         table = chunk_table(conv_rows(w), lanes)
@@ -263,6 +279,24 @@ class SpikeMaxPool2D(_SpikeLayer):
         k, s = int(self.get_attr("pool_size")), int(self.get_attr("stride"))
         self.set_attr("out_shape", [c, (h - k) // s + 1, (w - k) // s + 1])
         self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
+
+    def out_lanes(self) -> int:
+        """Pooled outputs per cycle (:func:`spikehls.hls.lanes.pool_lanes`) = banks of the output."""
+        _, _, wo = self.get_attr("out_shape")
+        return pool_lanes(self.input_banks(), int(self.get_attr("pool_size")), int(self.get_attr("stride")), int(wo))
+
+
+def output_banks(node) -> int:
+    """Banks (``pos % banks``) of a layer's output spike array: what a consumer reads per cycle.
+
+    A neuron layer writes ``fire_lanes`` neighbouring positions per cycle, a pool ``out_lanes``;
+    anything else (the graph input, a readout) is one bank.
+    """
+    if isinstance(node, SpikeMaxPool2D):
+        return node.out_lanes()
+    if isinstance(node, (SpikingConv2D, SpikingDense)):
+        return int(node.get_attr("fire_lanes", 1) or 1)
+    return 1
 
 
 LAYER_CLASSES = {

@@ -25,7 +25,7 @@ from spikehls.boards import Board, load_board
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, write_json
 from spikehls.hls.extension import register
-from spikehls.hls.layers import LAYER_CLASSES
+from spikehls.hls.layers import LAYER_CLASSES, output_banks
 from spikehls.hls.transforms import clean_graph, load_onnx
 
 PROJECT_NAME = "myproject"
@@ -138,10 +138,11 @@ def generate_project(
             )
             for lyr in hls_model.get_layers():
                 if lyr.class_name in LAYER_CLASSES and lyr.class_name != "SpikeReadout":
-                    # spike tensors stay memories read one element per cycle by the event loop of the
-                    # next layer; hls4ml's default complete partition would turn them into registers.
-                    # A layer that fires F neurons per cycle writes F banks (pos % F): cyclic by F.
-                    f = int(lyr.get_attr("fire_lanes", 1) or 1)
+                    # spike tensors stay memories; hls4ml's default complete partition would turn
+                    # them into registers. A layer that writes B neighbouring positions per cycle
+                    # (B fire lanes, or B pooled outputs) owns B banks (pos % B): cyclic by B, and
+                    # its consumer scans B positions per cycle.
+                    f = output_banks(lyr)
                     lyr.get_output_variable().pragma = ("partition", "cyclic", f) if f > 1 else None
             hls_model.write()
         shutil.copyfile(onnx_path, meta_dir / "model.qonnx.onnx")
@@ -167,6 +168,8 @@ def generate_project(
                     "parallelism": int(lyr.get_attr("parallelism", 1) or 1),
                     "lanes": int(lyr.get_attr("n_lanes", 1) or 1),
                     "fire_lanes": int(lyr.get_attr("fire_lanes", 1) or 1),
+                    "out_banks": output_banks(lyr),
+                    "read_lanes": lyr.read_lanes() if lyr.class_name != "SpikeMaxPool2D" else None,
                     "table_chunks": int(lyr.get_attr("chunks", 0) or 0) + int(lyr.get_attr("skip_chunks", 0) or 0),
                     "out_shape": [int(x) for x in lyr.get_attr("out_shape", [])] or None,
                 }

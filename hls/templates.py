@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
+from spikehls.hls.lanes import tap_words
 from spikehls.hls.layers import SpikeMaxPool2D, SpikeReadout, SpikingConv2D, SpikingDense
 
 INCLUDES_SPIKING = ["nnet_utils/nnet_spiking.h"]
@@ -101,6 +102,9 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned n_rows = {int(node.get_attr('rows'))};",
             f"    static const bool has_skip = {'true' if has_skip else 'false'};",
             f"    static const unsigned ev_chan_bits = {_ubits(c - 1)}, ev_row_bits = {_ubits(h - 1)}, ev_col_bits = {_ubits(w - 1)};",
+            f"    static const unsigned read_lanes = {node.read_lanes()}; // input positions scanned per cycle",
+            f"    static const unsigned tap_lanes = {int(node.get_attr('tap_lanes'))}; // kernel taps per cycle (a row, or 1)",
+            f"    static const unsigned tap_words = {tap_words(int(node.get_attr('tap_lanes')))}; // table words / offset banks per read window",
         ]
         lines += _lane_lines(node, co, ho * wo)
         lines += _table_lines(node)
@@ -133,6 +137,7 @@ class SpikingDenseConfigTemplate(LayerConfigTemplate):
         lines = [
             f"    static const unsigned n_out = {co}, n_filt = {co};",
             f"    static const unsigned ev_index_bits = {_ubits(int(node.get_attr('n_in')) - 1)};",
+            f"    static const unsigned read_lanes = {node.read_lanes()}; // input positions scanned per cycle",
             "    static const bool events_have_values = true;",
         ]
         lines += _lane_lines(node, co, 1)
@@ -149,6 +154,7 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
         lines = [
             f"    static const unsigned n_out = {k};",
             f"    static const unsigned ev_index_bits = {_ubits(int(node.get_attr('n_in')) - 1)};",
+            f"    static const unsigned read_lanes = {node.read_lanes()}; // input positions scanned per cycle",
             "    static const bool events_have_values = false; // readout events are spikes",
             *_lane_lines(node, k, 1),
             f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
@@ -171,6 +177,7 @@ class SpikeMaxPool2DConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned n_chan = {c}, in_height = {h}, in_width = {w};",
             f"    static const unsigned out_height = {ho}, out_width = {wo};",
             f"    static const unsigned pool_height = {k}, pool_width = {k}, stride_height = {s}, stride_width = {s};",
+            f"    static const unsigned out_lanes = {node.out_lanes()}; // pooled outputs per cycle (= output banks)",
         ]
         return _struct(node, lines)
 

@@ -163,12 +163,25 @@ def test_conv_lanes_follow_the_kernel_rules():
         assert c2["frames"] == 4
     assert fire_lanes(16, 26 * 26) == 4 and fire_lanes(16, 28 * 28) == 16 and fire_lanes(3, 64) == 2
     # pooling reads the producer's banked output: a 2x2 window over >= 2 banks takes one cycle
-    from spikehls.hls.estimate import pool_interval
+    from spikehls.hls.lanes import pool_interval, pool_lanes, read_lanes, tap_lanes
 
-    assert (pool_interval(2, 1), pool_interval(2, 2), pool_interval(2, 16), pool_interval(3, 1), pool_interval(3, 4)) == (2, 1, 1, 5, 2)
+    # one window per cycle (k = stride, 1 output lane): the old figures
+    assert [pool_interval(k, k, b, 1) for k, b in ((2, 1), (2, 2), (2, 16), (3, 1), (3, 4))] == [2, 1, 1, 5, 2]
+    # several windows per cycle while their span fits the producer's banks
+    assert pool_lanes(16, 2, 2, 14) == 8 and pool_lanes(4, 2, 2, 7) == 2 and pool_lanes(2, 2, 2, 7) == 1
+    assert pool_lanes(16, 2, 2, 3) == 2  # never more lanes than the output row has
+    assert pool_lanes(16, 3, 2, 20) == 4 and pool_interval(3, 2, 16, 4) == 2  # span 9 <= 16, three rows on two ports
+    # a consumer scans what its producer's banks give, a conv at most one input row
+    assert read_lanes(16, 28) == 16 and read_lanes(16, 7) == 4 and read_lanes(8) == 8 and read_lanes(1, 28) == 1
+    # a whole kernel row per cycle needs spikes, one channel group and fire lanes >= kw
+    assert tap_lanes(3, 4, 1, False) == 3 and tap_lanes(3, 2, 1, False) == 1
+    assert tap_lanes(3, 4, 2, False) == 1 and tap_lanes(3, 16, 1, True) == 1
     e1, e4 = estimate(net, PYNQ, 1), estimate(net, PYNQ, 4)
     assert e1.per_layer[1].detail["initiation_interval"] == 2 and e4.per_layer[1].detail["initiation_interval"] == 1
     assert e4.per_layer[1].cycles_worst < e1.per_layer[1].cycles_worst
+    # P = 4: conv1 fires 4 lanes (26 * 26 = 4 * 169); the pool's two windows span 4 positions: 2 per cycle,
+    # and conv2 scans the pool's 2 banks
+    assert e4.per_layer[1].detail["out_lanes"] == 2 and e4.per_layer[2].detail["read_lanes"] == 2
     rate = estimate(mnist_like(c1=6, c2=10, encoding="rate"), PYNQ, 8).per_layer[0].detail
     assert rate["frames"] == 4 and rate["events_worst"] == 4 * 28 * 28
 

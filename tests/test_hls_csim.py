@@ -3,6 +3,8 @@ every sample, every layer and every spike. Compiles are kept few: each costs sec
 
 from __future__ import annotations
 
+import re
+
 import json
 import shutil
 import sys
@@ -52,13 +54,24 @@ def test_random_seeds_cover_everything():
     assert need <= tags, need - tags
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_random_network_csim_equals_reference(seed, tmp_path):
+# One parallelism per seed, so that word-wide scans (read_lanes > 1, words straddling rows and
+# channels), several pooled outputs per cycle and kernel-row taps (tap_lanes > 1) are C-simulated
+# as well as the one-position / one-tap paths.
+PARALLELISM = (8, 4, 16, 2, 3)
+LANE_KINDS: dict[str, set[int]] = {"read_lanes": set(), "out_lanes": set(), "tap_lanes": set()}
+
+
+@pytest.mark.parametrize("seed,par", list(zip(SEEDS, PARALLELISM)))
+def test_random_network_csim_equals_reference(seed, par, tmp_path):
     rng = np.random.default_rng(seed)
     net = random_intnet(rng)
     x = random_inputs(rng, net, 12)
     run = write_run(net, tmp_path / "run", x)
-    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz")
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz",
+                     parallelism=par)
+    params = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    for kind, seen in LANE_KINDS.items():
+        seen.update(int(v) for v in re.findall(rf"{kind} = (\d+);", params))
     r = csim(tmp_path / "prj")
     assert r["samples"] == 12
     assert r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0 and r["exact"]
@@ -81,6 +94,13 @@ def handmade_project(tmp_path_factory):
     assert main(["hls", "--run", str(run), "--board", "zcu104", "--out", str(base / "prj"), "--parallelism", "4",
                  "--layer-parallelism", "conv1=2"]) == 0
     return net, x, run, base / "prj"
+
+
+def test_random_networks_used_every_lane_kind():
+    """Runs after the random C-simulations above (file order): wide paths were exercised."""
+    if not all(LANE_KINDS.values()):
+        pytest.skip("run together with test_random_network_csim_equals_reference")
+    assert all(max(seen) > 1 for seen in LANE_KINDS.values()), LANE_KINDS
 
 
 def test_cli_csim_exact_and_counters(handmade_project, capsys):

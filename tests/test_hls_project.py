@@ -211,6 +211,34 @@ def test_parallelism_board_global_and_per_layer(run_dir, tmp_path):
         generate_project(run_dir / "model.qonnx.onnx", "pynq-z2", tmp_path / "q", layer_overrides={"nope": 2})
 
 
+@pytest.mark.parametrize("P", [1, 2, 4, 16])
+def test_generated_lanes_are_what_the_cost_model_charges(run_dir, tmp_path, P):
+    """Scan width, pool lanes, output banks and kernel-row taps: the project and the estimate agree
+    (both follow spikehls.hls.lanes, but each chains producer -> consumer itself)."""
+    import json
+
+    from spikehls.boards import load_board
+    from spikehls.hls.estimate import estimate
+    generate_project(run_dir / "model.qonnx.onnx", "pynq-z2", tmp_path / "p", parallelism=P)
+    meta = json.loads((tmp_path / "p" / "spikehls.json").read_text())
+    params = (tmp_path / "p" / "firmware" / "parameters.h").read_text()
+    taps = {re.search(r"// \w+ '(\w+)'", b).group(1): int(m.group(1))
+            for b in re.findall(r"struct config\d+ \{(.*?)\n\};", params, re.S) if (m := re.search(r"tap_lanes = (\d+);", b))}
+    est = {le.name: le.detail for le in estimate(handmade_net(reset="subtract", encoding="rate"), load_board("pynq-z2"), P).per_layer}
+    for lyr in meta["layers"]:
+        d = est[lyr["source_name"]]
+        if lyr["class"] == "SpikeMaxPool2D":
+            assert lyr["out_banks"] == d["out_lanes"], lyr
+        else:
+            assert lyr["read_lanes"] == d["read_lanes"], lyr
+            if lyr["class"] != "SpikeReadout":
+                assert lyr["out_banks"] == d["fire_lanes"], lyr
+        if lyr["class"] == "SpikingConv2D":
+            assert taps[lyr["name"]] == d["tap_lanes"], lyr
+    if P == 4:  # conv0 fires 4 lanes: the pool takes 2 windows a cycle, conv1 scans 2 and takes kernel rows
+        assert est["pool0"]["out_lanes"] == 2 and est["conv1"]["read_lanes"] == 2
+
+
 # ---- bad inputs ---------------------------------------------------------------------------------
 def test_unsupported_op_names_op_and_node(run_dir, tmp_path):
     model = onnx.load(str(run_dir / "model.qonnx.onnx"))

@@ -127,6 +127,93 @@ SPK_INLINE bool is_active(ap_ufixed<8, 0> px) {
     return bits != 0;
 }
 
+// ------------------------------------------------------------------------------------------
+// word-wide input scan
+// ------------------------------------------------------------------------------------------
+// A producer that writes R neighbouring positions per cycle owns R banks (pos % R; the project
+// partitions its output cyclic by R), so its consumer reads R consecutive positions in one
+// cycle (R = CONFIG_T::read_lanes, a power of two; 1 for the pixel input). The scan lists every
+// R-position word holding an active input as (where it starts, mask); the event loop then takes
+// one event per iteration from the listed words with a priority encoder on the mask. Silent
+// words cost one scan cycle, silent positions nothing.
+
+// Index of the lowest set bit of a nonzero mask (a priority encoder).
+template <unsigned R> SPK_INLINE unsigned lowest_set(ap_uint<R> m) {
+    #pragma HLS INLINE
+    unsigned f = 0;
+LowestSet:
+    for (int i = R - 1; i >= 0; i--) {
+        #pragma HLS UNROLL
+        if (m[i])
+            f = i;
+    }
+    return f;
+}
+
+template <unsigned R> SPK_INLINE unsigned popcount(ap_uint<R> m) {
+    #pragma HLS INLINE
+    unsigned n = 0;
+PopCount:
+    for (unsigned i = 0; i < R; i++) {
+        #pragma HLS UNROLL
+        n += m[i];
+    }
+    return n;
+}
+
+// Mask of the active inputs among data[base + first .. base + first + R) (positions >= n: none).
+template <unsigned R, class data_T> SPK_INLINE ap_uint<R> active_word(const data_T data[], unsigned base, unsigned first, unsigned n) {
+    #pragma HLS INLINE
+    ap_uint<R> m = 0;
+WordLanes:
+    for (unsigned f = 0; f < R; f++) {
+        #pragma HLS UNROLL
+        if (first + f < n && is_active(data[base + first + f]))
+            m[f] = 1;
+    }
+    return m;
+}
+
+// Walks the events of the listed words: next() returns the offset of the next active position in
+// its word and sets `word` to the word's list index; one call per event, no per-word cycle.
+template <unsigned R> struct word_events {
+    unsigned wi;
+    ap_uint<R> m;
+    SPK_INLINE word_events(const ap_uint<R> masks[], unsigned n_words) : wi(0), m(n_words ? masks[0] : ap_uint<R>(0)) {}
+    SPK_INLINE unsigned next(const ap_uint<R> masks[], unsigned n_words, unsigned &word) {
+        #pragma HLS INLINE
+        const unsigned f = lowest_set<R>(m);
+        m[f] = 0;
+        word = wi;
+        if (m == 0 && ++wi < n_words)
+            m = masks[wi];
+        return f;
+    }
+};
+
+// Scan of one frame of a dense layer / the readout: list (word index, mask, first active value)
+// of every word with an active input; returns the number of events (active inputs).
+template <unsigned R, class data_T, class T_ev>
+SPK_INLINE unsigned scan_words(const data_T data[], unsigned base, unsigned n, T_ev ev_w[], ap_uint<R> ev_m[], data_T ev_v[],
+                               unsigned &n_words) {
+    #pragma HLS INLINE
+    unsigned n_w = 0, n_ev = 0;
+Scan:
+    for (unsigned wd = 0; wd < (n + R - 1) / R; wd++) {
+        #pragma HLS PIPELINE II = 1
+        const ap_uint<R> m = active_word<R>(data, base, wd * R, n);
+        if (m != 0) {
+            ev_w[n_w] = wd;
+            ev_m[n_w] = m;
+            ev_v[n_w] = data[base + wd * R + lowest_set<R>(m)]; // the value matters for pixels only (R = 1)
+            n_w++;
+            n_ev += popcount<R>(m);
+        }
+    }
+    n_words = n_w;
+    return n_ev;
+}
+
 // Skip (residual) current of a spiking conv: the earlier layer's output sampled with
 // skip_stride, through a 1x1 table (identity skips are the diagonal table of their gains).
 template <class skip_T, typename CONFIG_T>
@@ -246,34 +333,41 @@ template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky,
     return oy < CONFIG_T::out_height && ox < CONFIG_T::out_width;
 }
 
-// The events of one frame of a dense layer / the readout (input index -> table row). With one
-// channel group every row has at most one chunk and each lane's accumulator is a single word --
-// a register -- so the event loop itself pipelines at II=1 (a register add is a one-cycle
-// recurrence). Otherwise each event runs its row's chunks (input_event). `values` holds the
-// event values (pixels or spikes); a one-element list means "every event is a spike".
+// The events of one frame of a dense layer / the readout, from the listed words of scan_words
+// (event index = word * R + offset). With one channel group every row has at most one chunk and
+// each lane's accumulator is a single word -- a register -- so the event loop itself pipelines at
+// II=1 (a register add is a one-cycle recurrence). Otherwise each event runs its row's chunks
+// (input_event). Event values: the word's value (pixels, R = 1) or a spike.
 template <typename CONFIG_T, typename T_ev, typename data_T, typename T_idx, typename T_grp, typename T_w>
-SPK_INLINE void dense_events(unsigned n_ev, const T_ev ev_i[], const data_T values[], const T_idx offsets[],
-                             const T_grp groups[], const T_w weights[],
+SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[], const ap_uint<CONFIG_T::read_lanes> ev_m[],
+                             const data_T ev_v[], const T_idx offsets[], const T_grp groups[], const T_w weights[],
                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
+    const unsigned R = CONFIG_T::read_lanes;
+    word_events<R> walk(ev_m, n_words);
     if (CONFIG_T::n_groups == 1) {
     EventsOneGroup:
         for (unsigned e = 0; e < n_ev; e++) {
             #pragma HLS PIPELINE II = 1
+            unsigned wi;
+            const unsigned f = walk.next(ev_m, n_words, wi);
+            const unsigned row = unsigned(ev_w[wi]) * R + f;
+            const data_T x = CONFIG_T::events_have_values ? ev_v[wi] : data_T(1);
             SPK_STAT(CONFIG_T, in_events, 1);
-            const unsigned row = ev_i[e];
             if (offsets[row] != offsets[row + 1]) {
-                unsigned n = chunk_event<CONFIG_T>(values[CONFIG_T::events_have_values ? e : 0], offsets[row], 0, 0, groups,
-                                                   weights, acc);
+                unsigned n = chunk_event<CONFIG_T>(x, offsets[row], 0, 0, groups, weights, acc);
                 SPK_STAT(CONFIG_T, synops, n);
             }
         }
     } else {
     Events:
         for (unsigned e = 0; e < n_ev; e++) {
+            unsigned wi;
+            const unsigned f = walk.next(ev_m, n_words, wi);
+            const unsigned row = unsigned(ev_w[wi]) * R + f;
+            const data_T x = CONFIG_T::events_have_values ? ev_v[wi] : data_T(1);
             SPK_STAT(CONFIG_T, in_events, 1);
-            unsigned n = input_event<CONFIG_T>(values[CONFIG_T::events_have_values ? e : 0], ev_i[e], 0, offsets, groups,
-                                               weights, acc);
+            unsigned n = input_event<CONFIG_T>(x, row, 0, offsets, groups, weights, acc);
             SPK_STAT(CONFIG_T, synops, n);
         }
     }
@@ -289,14 +383,22 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
                          const skip_T *skip, const typename CONFIG_T::skip_index_t skip_offsets[],
                          const typename CONFIG_T::skip_group_t skip_groups[],
                          const typename CONFIG_T::skip_weight_t skip_weights[]) {
-    #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
+    // a chunk (n_lanes weights) is one word; with tap_lanes > 1 a window of tap_lanes consecutive
+    // chunks / tap_lanes + 1 offsets is read per cycle: words of tap_words chunks (two ports), and
+    // the offsets in tap_words banks
+    #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes * CONFIG_T::tap_words
+    #pragma HLS ARRAY_RESHAPE variable = groups cyclic factor = CONFIG_T::tap_words
+    #pragma HLS ARRAY_PARTITION variable = offsets cyclic factor = CONFIG_T::tap_words
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     const unsigned I_HW = CONFIG_T::in_height * CONFIG_T::in_width;
-    // the event list of one frame (channel, row, column, value of every active input)
-    ap_uint<CONFIG_T::ev_chan_bits> ev_c[CONFIG_T::n_in];
-    ap_uint<CONFIG_T::ev_row_bits> ev_y[CONFIG_T::n_in];
-    ap_uint<CONFIG_T::ev_col_bits> ev_x[CONFIG_T::n_in];
-    data_T ev_v[CONFIG_T::n_in];
+    const unsigned R = CONFIG_T::read_lanes; // <= in_width: a word wraps at most one row
+    const unsigned N_IN = CONFIG_T::n_chan * I_HW, N_WORDS = (N_IN + R - 1) / R;
+    // the listed words of one frame: where each starts (channel, row, column), its mask, a value
+    ap_uint<CONFIG_T::ev_chan_bits> ev_c[N_WORDS];
+    ap_uint<CONFIG_T::ev_row_bits> ev_y[N_WORDS];
+    ap_uint<CONFIG_T::ev_col_bits> ev_x[N_WORDS];
+    ap_uint<R> ev_m[N_WORDS];
+    data_T ev_v[N_WORDS];
     typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
@@ -307,34 +409,71 @@ TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         // direct encoding repeats one frame T times: its current is computed once, from frame 0
         if (t == 0 || !CONFIG_T::current_once) {
-            // compact the frame's active inputs into an event list: pipelined, one position per cycle
-            const unsigned base_t = t * CONFIG_T::n_chan * I_HW;
-            unsigned n_ev = 0, cc = 0, yy = 0, xx = 0;
+            // list the frame's words with an active input: pipelined, R positions per cycle
+            const unsigned base_t = t * N_IN;
+            unsigned n_w = 0, n_ev = 0, cc = 0, yy = 0, xx = 0;
         Compact:
-            for (unsigned i = 0; i < CONFIG_T::n_chan * I_HW; i++) {
+            for (unsigned wd = 0; wd < N_WORDS; wd++) {
                 #pragma HLS PIPELINE II = 1
-                const data_T x = data[base_t + i];
-                if (is_active(x)) { // event-driven: silent inputs cost no more than this cycle
-                    ev_c[n_ev] = cc;
-                    ev_y[n_ev] = yy;
-                    ev_x[n_ev] = xx;
-                    ev_v[n_ev] = x;
-                    n_ev++;
+                const ap_uint<R> m = active_word<R>(data, base_t, wd * R, N_IN);
+                if (m != 0) { // event-driven: a silent word costs no more than this cycle
+                    ev_c[n_w] = cc;
+                    ev_y[n_w] = yy;
+                    ev_x[n_w] = xx;
+                    ev_m[n_w] = m;
+                    ev_v[n_w] = data[base_t + wd * R + lowest_set<R>(m)]; // the value matters for pixels (R = 1)
+                    n_w++;
+                    n_ev += popcount<R>(m);
                 }
-                if (++xx == CONFIG_T::in_width) {
-                    xx = 0;
+                xx += R;
+                if (xx >= CONFIG_T::in_width) {
+                    xx -= CONFIG_T::in_width;
                     if (++yy == CONFIG_T::in_height) {
                         yy = 0;
                         cc++;
                     }
                 }
             }
+            word_events<R> walk(ev_m, n_w);
         Events:
             for (unsigned e = 0; e < n_ev; e++) {
-                const unsigned ci = ev_c[e], iy = ev_y[e], ix = ev_x[e];
-                const data_T x = ev_v[e];
+                unsigned wi;
+                const unsigned f = walk.next(ev_m, n_w, wi);
+                unsigned ci = ev_c[wi], iy = ev_y[wi], ix = unsigned(ev_x[wi]) + f;
+                if (ix >= CONFIG_T::in_width) {
+                    ix -= CONFIG_T::in_width;
+                    if (++iy == CONFIG_T::in_height) {
+                        iy = 0;
+                        ci++;
+                    }
+                }
+                const data_T x = ev_v[wi];
                 SPK_STAT(CONFIG_T, in_events, 1);
-                if (CONFIG_T::n_groups == 1) {
+                if (CONFIG_T::tap_lanes > 1) {
+                    // one chunk per row at most, and a kernel row's taps reach neighbouring
+                    // outputs of one output row, distinct banks (pos % fire_lanes, fire_lanes >=
+                    // filt_width): a whole kernel row per cycle, its chunks a window of
+                    // consecutive table words; kernel rows reach different output rows
+                KernRow:
+                    for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
+                        #pragma HLS PIPELINE II = 1
+                        #pragma HLS DEPENDENCE variable = acc inter false
+                        const unsigned row0 = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width;
+                    KernCol:
+                        for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
+                            #pragma HLS UNROLL
+                            unsigned oy, ox;
+                            if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
+                                continue;
+                            if (offsets[row0 + kx] == offsets[row0 + kx + 1])
+                                continue;
+                            const unsigned pos = oy * CONFIG_T::out_width + ox;
+                            unsigned n = chunk_event<CONFIG_T>(x, offsets[row0 + kx], pos % CONFIG_T::fire_lanes,
+                                                               pos / CONFIG_T::fire_lanes, groups, weights, acc);
+                            SPK_STAT(CONFIG_T, synops, n);
+                        }
+                    }
+                } else if (CONFIG_T::n_groups == 1) {
                     // one chunk per row at most: the taps of one input reach distinct
                     // outputs, so the tap loop itself pipelines at II=1
                 KernTap:
@@ -415,8 +554,10 @@ void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
     #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
-    ap_uint<CONFIG_T::ev_index_bits> ev_i[CONFIG_T::n_in]; // the event list of one frame
-    data_T ev_v[CONFIG_T::n_in];
+    const unsigned R = CONFIG_T::read_lanes, N_WORDS = (CONFIG_T::n_in + R - 1) / R;
+    ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
+    ap_uint<R> ev_m[N_WORDS];
+    data_T ev_v[N_WORDS];
     typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
@@ -426,18 +567,9 @@ void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         if (t == 0 || !CONFIG_T::current_once) { // direct encoding: one frame, one current
-            unsigned n_ev = 0;
-        Compact:
-            for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-                #pragma HLS PIPELINE II = 1
-                const data_T x = data[t * CONFIG_T::n_in + i];
-                if (is_active(x)) { // event-driven
-                    ev_i[n_ev] = i;
-                    ev_v[n_ev] = x;
-                    n_ev++;
-                }
-            }
-            dense_events<CONFIG_T>(n_ev, ev_i, ev_v, offsets, groups, weights, acc);
+            unsigned n_w;
+            const unsigned n_ev = scan_words<R>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
+            dense_events<CONFIG_T>(n_ev, n_w, ev_w, ev_m, ev_v, offsets, groups, weights, acc);
         }
         fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
     }
@@ -458,8 +590,10 @@ void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
-    ap_uint<CONFIG_T::ev_index_bits> ev_i[CONFIG_T::n_in]; // the event list of one frame
-    const spike_t ev_one[1] = {1};                          // every readout event is a spike
+    const unsigned R = CONFIG_T::read_lanes, N_WORDS = (CONFIG_T::n_in + R - 1) / R;
+    ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
+    ap_uint<R> ev_m[N_WORDS];
+    data_T ev_v[N_WORDS]; // unused: every readout event is a spike
 InitAcc:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II = 1
@@ -478,14 +612,9 @@ TimeLoop:
                     acc[j][0][g] += bias[k];
             }
         }
-        unsigned n_ev = 0;
-    Compact:
-        for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-            #pragma HLS PIPELINE II = 1
-            if (data[t * CONFIG_T::n_in + i])
-                ev_i[n_ev++] = i;
-        }
-        dense_events<CONFIG_T>(n_ev, ev_i, ev_one, offsets, groups, weights, acc);
+        unsigned n_w;
+        const unsigned n_ev = scan_words<R>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
+        dense_events<CONFIG_T>(n_ev, n_w, ev_w, ev_m, ev_v, offsets, groups, weights, acc);
     }
 Out:
     for (unsigned k = 0; k < CONFIG_T::n_out; k++)
@@ -497,8 +626,14 @@ Out:
 // ------------------------------------------------------------------------------------------
 template <class data_T, class res_T, typename CONFIG_T>
 void spike_maxpool2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out]) {
+    // R = out_lanes neighbouring outputs of one output row per cycle: their windows span
+    // stride (R - 1) + pool_width consecutive input positions of each window row, which the
+    // producer's banks serve together (spikehls.hls.lanes.pool_lanes); the R outputs go to R
+    // banks of res (the project partitions it cyclic by R).
+    const unsigned R = CONFIG_T::out_lanes;
     const unsigned I_HW = CONFIG_T::in_height * CONFIG_T::in_width;
     const unsigned O_HW = CONFIG_T::out_height * CONFIG_T::out_width;
+    const unsigned SEGS = (CONFIG_T::out_width + R - 1) / R;
     unsigned spikes = 0;
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
@@ -506,20 +641,27 @@ TimeLoop:
         for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
         OutY:
             for (unsigned oy = 0; oy < CONFIG_T::out_height; oy++) {
-            OutX:
-                for (unsigned ox = 0; ox < CONFIG_T::out_width; ox++) {
+            OutSeg:
+                for (unsigned sg = 0; sg < SEGS; sg++) {
                     #pragma HLS PIPELINE II = 1
-                    spike_t s = 0;
-                PoolY:
-                    for (unsigned py = 0; py < CONFIG_T::pool_height; py++) {
-                    PoolX:
-                        for (unsigned px = 0; px < CONFIG_T::pool_width; px++) {
-                            const unsigned iy = oy * CONFIG_T::stride_height + py, ix = ox * CONFIG_T::stride_width + px;
-                            s = s | spike_t(data[t * CONFIG_T::n_in + c * I_HW + iy * CONFIG_T::in_width + ix]);
+                OutLane:
+                    for (unsigned j = 0; j < R; j++) {
+                        #pragma HLS UNROLL
+                        const unsigned ox = sg * R + j;
+                        if (ox >= CONFIG_T::out_width)
+                            continue;
+                        spike_t s = 0;
+                    PoolY:
+                        for (unsigned py = 0; py < CONFIG_T::pool_height; py++) {
+                        PoolX:
+                            for (unsigned px = 0; px < CONFIG_T::pool_width; px++) {
+                                const unsigned iy = oy * CONFIG_T::stride_height + py, ix = ox * CONFIG_T::stride_width + px;
+                                s = s | spike_t(data[t * CONFIG_T::n_in + c * I_HW + iy * CONFIG_T::in_width + ix]);
+                            }
                         }
+                        res[t * CONFIG_T::n_out + c * O_HW + oy * CONFIG_T::out_width + ox] = s;
+                        spikes += s;
                     }
-                    res[t * CONFIG_T::n_out + c * O_HW + oy * CONFIG_T::out_width + ox] = s;
-                    spikes += s;
                 }
             }
         }
