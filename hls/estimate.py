@@ -22,7 +22,8 @@ membranes and output spikes in ``F`` banks (position % F).
 Spiking conv / dense (``spiking_conv2d``, ``spiking_dense``; ``direct_*`` for the direct-encoded
 first layer), per sample::
 
-    init        acc = bias (L x F words per cycle), v = 0 (F)     G W + C W + 2 D_INIT
+    init        acc = bias (L x F words per cycle)                G W + D_INIT
+                (membranes start at 0 in the first fire pass: no pass)
     TimeLoop t < T  (direct encoding: the walk runs for t = 0 only -- the frame repeats, the
                      current is kept; "frames" = 1 instead of T)
       scan           R input positions per cycle (R = read
@@ -507,8 +508,8 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
         a.add("neuron", LUT=F * (4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
         a.add("fire_select", LUT=F * mux_luts(L, acc_bits))
         a.mem("out_spikes", 1, T * n_out // F, rom=False, has_uram=has_uram, copies=PIPO_COPIES * F)
-        # init (acc: G*words, v: co*words), then per step one flat fire pass of co*words (resets acc)
-        fixed = G * words + co * words + 2 * D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
+        # init (acc: G*words; v starts at 0 in the first fire pass), then per step one flat fire pass of co*words (resets acc)
+        fixed = G * words + D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
         kind = ("direct_" if direct else "") + ("conv" if is_conv else "dense")
 
     worst = fixed + walk.fixed + walk.per_event_worst + walk.scatter_worst

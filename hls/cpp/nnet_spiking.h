@@ -243,12 +243,12 @@ SkipChan:
     }
 }
 
-// Accumulators = bias (n_lanes x fire_lanes words per cycle) and membranes = 0 (fire_lanes per
-// cycle). Flat pipelined loops with running counters (no divider, one pipeline fill per pass).
+// Accumulators = bias (n_lanes x fire_lanes words per cycle): a flat pipelined loop with running
+// counters (no divider, one pipeline fill). Membranes need no pass: the first fire pass (t = 0)
+// starts every neuron from 0 instead of reading v.
 template <typename CONFIG_T>
 SPK_INLINE void init_state(const typename CONFIG_T::bias_t bias[],
-                           typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
-                           typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth]) {
+                           typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     unsigned g = 0, a = 0;
 InitAcc:
@@ -268,15 +268,6 @@ InitAcc:
         if (++a == CONFIG_T::plane_words) {
             a = 0;
             g++;
-        }
-    }
-InitV:
-    for (unsigned word = 0; word < CONFIG_T::v_depth; word++) {
-        #pragma HLS PIPELINE II = 1
-    InitVBank:
-        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
-            #pragma HLS UNROLL
-            v[f][word] = 0;
         }
     }
 }
@@ -301,6 +292,8 @@ FireWord:
     FireBank:
         for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
             #pragma HLS UNROLL
+            if (t == 0)
+                v[f][v_word] = 0; // a new sample: every membrane starts at rest (no separate pass)
             spike_t s = neuron_step<CONFIG_T>(v[f][v_word], acc[j][f][acc_word], th);
             if (!CONFIG_T::current_once)
                 acc[j][f][acc_word] = b;
@@ -404,7 +397,7 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
-    init_state<CONFIG_T>(bias, acc, v);
+    init_state<CONFIG_T>(bias, acc);
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         // direct encoding repeats one frame T times: its current is computed once, from frame 0
@@ -563,7 +556,7 @@ void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
-    init_state<CONFIG_T>(bias, acc, v);
+    init_state<CONFIG_T>(bias, acc);
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         if (t == 0 || !CONFIG_T::current_once) { // direct encoding: one frame, one current
