@@ -34,6 +34,11 @@ first layer), per sample::
                        G == 1: the tap loop is pipelined (each
                        row has at most one chunk); K = kw tap
                        lanes take a kernel row per cycle:     kh kw / K TAP + D_SCATTER
+                       ... and when the kernel's rows keep
+                       consecutive events of a channel apart
+                       (lanes.events_back_to_back): one
+                       pipelined loop per input channel:      kh kw / K TAP (+ C_in (LOOP_ENTRY +
+                                                              D_SCATTER) per frame, no EVENT)
                        G > 1: for each kernel tap             TAP cycles
                          if the tap reaches an output: the
                          row's chunks, pipelined II=1 (L adds
@@ -127,7 +132,7 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
-from spikehls.hls.lanes import chunks_per_row, fire_lanes, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
+from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row, events_back_to_back, fire_lanes, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 # ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
@@ -135,7 +140,7 @@ SCAN_CYCLES = 1  # one input position in the compaction pass (pipelined II=1: re
 D_COMPACT = 2  # pipeline depth of the compaction pass (once per frame)
 EVENT_CYCLES = 1  # one event taken from the list (read it, enter its taps / row)
 TAP_CYCLES = 1  # one kernel tap of a spiking input: conv_target check + offsets read
-D_SCATTER = 3  # pipeline depth of scatter_add: read table entry, read acc bank, add + write
+D_SCATTER = SCATTER_DEPTH  # pipeline depth of scatter_add: read table entry, read acc bank, add + write (lanes.py)
 D_INIT = 2  # pipeline depth of init_currents
 D_FIRE = 4  # pipeline depth of neuron_step (leak, add, saturate, compare/reset)
 LOOP_ENTRY = 1  # cycles to enter / leave one non-pipelined loop level
@@ -346,7 +351,7 @@ class _Walk:
         return _Walk(*(getattr(self, f) + getattr(o, f) for f in ("fixed", "per_event_worst", "scatter_worst", "events_worst", "synops_worst")))
 
 
-def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, lanes: int, read: int = 1, taps: int = 1) -> _Walk:
+def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, lanes: int, read: int = 1, taps: int = 1, back_to_back: bool = False) -> _Walk:
     co, ci, kh, kw = weight.shape
     _, H, W = in_shape
     _, Ho, Wo = out_shape
@@ -364,6 +369,11 @@ def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_s
         # ``taps`` = kw: a whole kernel row per cycle (tap_lanes)
         per_event = n_in * (EVENT_CYCLES + kh * kw // taps * TAP_CYCLES + D_SCATTER)
         scatter = 0
+        if back_to_back:
+            # the events of one input channel follow each other in one pipelined loop: no event
+            # overhead, no drain per event; one loop entry and one drain per input channel
+            per_event = n_in * kh * kw // taps * TAP_CYCLES
+            fixed += ci * (LOOP_ENTRY + D_SCATTER)
     else:
         valid_taps = int(reach.sum()) * ci
         per_event = n_in * (EVENT_CYCLES + kh * kw * TAP_CYCLES) + valid_taps * D_SCATTER
@@ -420,6 +430,8 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     R = 1 if direct else read_lanes(in_banks, in_shape[2] if is_conv else 0)  # input positions per scan cycle
     K = tap_lanes(lyr.weight.shape[3], F, G, direct) if is_conv else 1  # kernel taps per cycle
     TW = tap_words(K)  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
+    kh_kw = lyr.weight.shape[2:] if is_conv else (1, 1)
+    B2B = bool(is_conv and G == 1 and events_back_to_back(kh_kw[0], kh_kw[1], K))  # a channel's events overlap
     words = plane // F  # plane words per bank
     rows_table = lyr.weight.reshape(co, -1).T
     n_chunks = int(chunks_per_row(rows_table, L).sum())
@@ -472,6 +484,10 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     if R > 1:
         # R activity tests, a popcount and a priority encoder over the R-bit mask
         a.add("word_scan", LUT=3 * R + 2 * bits_for(R), FF=R + bits_for(R))
+    if B2B:
+        # events per input channel: C_in + 1 counters (a word may straddle two channels)
+        a.mem("channel_events", bits_for(n_in_frame), in_shape[0] + 1, rom=False, has_uram=has_uram)
+        a.add("channel_split", LUT=2 * R + 2 * bits_for(n_in_frame))
     a.counter(n_words)
     if first:
         # memory port (ap_memory): an address counter; direct encoding reads frame 0 only
@@ -483,7 +499,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     a.counter(max(n_chunks, 1))
     a.counter(n_out)
 
-    walk = (_walk_conv(lyr.weight, frames, in_shape, out_shape, lyr.padding, lyr.stride, L, R, K) if is_conv
+    walk = (_walk_conv(lyr.weight, frames, in_shape, out_shape, lyr.padding, lyr.stride, L, R, K, B2B) if is_conv
             else _walk_dense(lyr.weight, frames, L, R))
     if is_conv and lyr.skip is not None:
         skip = lyr.skip
@@ -510,6 +526,8 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
         a.mem("out_spikes", 1, T * n_out // F, rom=False, has_uram=has_uram, copies=PIPO_COPIES * F)
         # init (acc: G*words; v starts at 0 in the first fire pass), then per step one flat fire pass of co*words (resets acc)
         fixed = G * words + D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
+        if B2B:
+            fixed += in_shape[0] + 1 + D_INIT  # the per-channel event counters start at 0
         kind = ("direct_" if direct else "") + ("conv" if is_conv else "dense")
 
     worst = fixed + walk.fixed + walk.per_event_worst + walk.scatter_worst
@@ -535,6 +553,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
             "fire_lanes": F,
             "read_lanes": R,
             "tap_lanes": K,
+            "back_to_back": B2B,
             "acc_bits": acc_bits,
             "synops_worst": walk.synops_worst,
             "events_worst": walk.events_worst,

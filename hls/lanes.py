@@ -94,6 +94,32 @@ def tap_words(taps: int) -> int:
     return w
 
 
+SCATTER_DEPTH = 3  # cycles from reading an accumulator to writing it back (read, add, write)
+
+
+def events_back_to_back(kernel_height: int, kernel_width: int, taps: int, depth: int = SCATTER_DEPTH) -> bool:
+    """Whether the events of one input channel may follow each other in the scatter pipeline.
+
+    An event's iterations run its kernel rows in ascending ``ky`` (``kw / taps`` iterations per
+    row); the next event of the same channel comes later in raster order (``iy' >= iy``). Two
+    iterations of different events reach the same output row only if ``iy' - ky' == iy - ky``,
+    i.e. ``ky' >= ky``. So overlapping them without a drain is safe when every pair of
+    iterations of different events less than ``depth`` apart has the later one on a strictly
+    smaller kernel row -- checked here on the iteration sequence itself.
+    """
+    per_row = max(1, int(kernel_width) // max(1, int(taps)))
+    seq = [ky for ky in range(int(kernel_height)) for _ in range(per_row)]
+    n = len(seq)
+    events = 2 + -(-int(depth) // n)
+    flat = [(e, ky) for e in range(events) for ky in seq]
+    for i, (ei, kyi) in enumerate(flat):
+        for j in range(i + 1, min(i + int(depth), len(flat))):
+            ej, kyj = flat[j]
+            if ej != ei and kyj >= kyi:
+                return False
+    return True
+
+
 def chunks_per_row(w_rows: np.ndarray, lanes: int) -> np.ndarray:
     """Table chunks of every row of ``w_rows [rows, targets]``: groups of ``lanes`` outputs with a nonzero weight."""
     w_rows = np.asarray(w_rows)

@@ -105,6 +105,8 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned read_lanes = {node.read_lanes()}; // input positions scanned per cycle",
             f"    static const unsigned tap_lanes = {int(node.get_attr('tap_lanes'))}; // kernel taps per cycle (a row, or 1)",
             f"    static const unsigned tap_words = {tap_words(int(node.get_attr('tap_lanes')))}; // table words / offset banks per read window",
+            f"    static const unsigned iters_per_event = {kh * (kw // int(node.get_attr('tap_lanes')))}; // pipelined iterations of one event",
+            f"    static const bool back_to_back = {'true' if node.get_attr('back_to_back') else 'false'}; // a channel's events overlap in the pipeline",
         ]
         lines += _lane_lines(node, co, ho * wo)
         lines += _table_lines(node)

@@ -55,10 +55,11 @@ def test_random_seeds_cover_everything():
 
 
 # One parallelism per seed, so that word-wide scans (read_lanes > 1, words straddling rows and
-# channels), several pooled outputs per cycle and kernel-row taps (tap_lanes > 1) are C-simulated
-# as well as the one-position / one-tap paths.
+# channels), several pooled outputs per cycle, kernel-row taps (tap_lanes > 1) and back-to-back
+# conv events are C-simulated as well as the one-position / one-tap / drain-per-event paths.
 PARALLELISM = (8, 4, 16, 2, 3)
 LANE_KINDS: dict[str, set[int]] = {"read_lanes": set(), "out_lanes": set(), "tap_lanes": set()}
+BACK_TO_BACK: set[str] = set()  # conv event loops with and without a drain per event
 
 
 @pytest.mark.parametrize("seed,par", list(zip(SEEDS, PARALLELISM)))
@@ -72,6 +73,7 @@ def test_random_network_csim_equals_reference(seed, par, tmp_path):
     params = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
     for kind, seen in LANE_KINDS.items():
         seen.update(int(v) for v in re.findall(rf"{kind} = (\d+);", params))
+    BACK_TO_BACK.update(re.findall(r"back_to_back = (true|false);", params))
     r = csim(tmp_path / "prj")
     assert r["samples"] == 12
     assert r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0 and r["exact"]
@@ -101,6 +103,7 @@ def test_random_networks_used_every_lane_kind():
     if not all(LANE_KINDS.values()):
         pytest.skip("run together with test_random_network_csim_equals_reference")
     assert all(max(seen) > 1 for seen in LANE_KINDS.values()), LANE_KINDS
+    assert BACK_TO_BACK == {"true", "false"}, BACK_TO_BACK
 
 
 def test_cli_csim_exact_and_counters(handmade_project, capsys):

@@ -366,6 +366,45 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
     }
 }
 
+// One iteration of a conv event with one channel group (at most one chunk per table row): the
+// tap_lanes taps (ky, kx0 .. kx0 + tap_lanes - 1) of input (ci, iy, ix). With tap_lanes = kw the
+// taps of a kernel row reach neighbouring outputs of one output row, distinct banks (pos %
+// fire_lanes, fire_lanes >= kw), and their chunks are a window of consecutive table words.
+template <typename CONFIG_T, typename data_T, typename T_idx, typename T_grp, typename T_w>
+SPK_INLINE void conv_taps(data_T x, unsigned ci, unsigned iy, unsigned ix, unsigned ky, unsigned kx0, const T_idx offsets[],
+                          const T_grp groups[], const T_w weights[],
+                          typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+    #pragma HLS INLINE
+    const unsigned row0 = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx0;
+TapLanes:
+    for (unsigned k = 0; k < CONFIG_T::tap_lanes; k++) {
+        #pragma HLS UNROLL
+        unsigned oy, ox;
+        if (!conv_target<CONFIG_T>(iy, ix, ky, kx0 + k, oy, ox))
+            continue;
+        if (offsets[row0 + k] == offsets[row0 + k + 1])
+            continue;
+        const unsigned pos = oy * CONFIG_T::out_width + ox;
+        unsigned n = chunk_event<CONFIG_T>(x, offsets[row0 + k], pos % CONFIG_T::fire_lanes, pos / CONFIG_T::fire_lanes,
+                                           groups, weights, acc);
+        SPK_STAT(CONFIG_T, synops, n);
+    }
+}
+
+// Position of the next event of the listed words (the word's start + offset f, wrapping at most
+// one row, and a channel when the word straddles two).
+template <typename CONFIG_T> SPK_INLINE void event_position(unsigned f, unsigned &ci, unsigned &iy, unsigned &ix) {
+    #pragma HLS INLINE
+    ix += f;
+    if (ix >= CONFIG_T::in_width) {
+        ix -= CONFIG_T::in_width;
+        if (++iy == CONFIG_T::in_height) {
+            iy = 0;
+            ci++;
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // spiking conv2d (+ optional skip), accumulate-only
 // ------------------------------------------------------------------------------------------
@@ -392,19 +431,25 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     ap_uint<CONFIG_T::ev_col_bits> ev_x[N_WORDS];
     ap_uint<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS];
+    unsigned n_ev_c[CONFIG_T::n_chan + 1]; // events per input channel of one frame (back_to_back; +1: a straddling last word)
     typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
     init_state<CONFIG_T>(bias, acc);
+InitCount:
+    for (unsigned c = 0; c <= CONFIG_T::n_chan; c++) {
+        #pragma HLS PIPELINE II = 1
+        n_ev_c[c] = 0;
+    }
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         // direct encoding repeats one frame T times: its current is computed once, from frame 0
         if (t == 0 || !CONFIG_T::current_once) {
             // list the frame's words with an active input: pipelined, R positions per cycle
             const unsigned base_t = t * N_IN;
-            unsigned n_w = 0, n_ev = 0, cc = 0, yy = 0, xx = 0;
+            unsigned n_w = 0, n_ev = 0, cc = 0, yy = 0, xx = 0, pc = 0; // pc: position in channel cc
         Compact:
             for (unsigned wd = 0; wd < N_WORDS; wd++) {
                 #pragma HLS PIPELINE II = 1
@@ -417,7 +462,17 @@ TimeLoop:
                     ev_v[n_w] = data[base_t + wd * R + lowest_set<R>(m)]; // the value matters for pixels (R = 1)
                     n_w++;
                     n_ev += popcount<R>(m);
+                    if (CONFIG_T::back_to_back) { // events per channel (a word may straddle two)
+                        const unsigned rem = I_HW - pc; // positions of channel cc in this word: min(rem, R)
+                        const ap_uint<R> lo = rem >= R ? m : ap_uint<R>(m & ((ap_uint<R + 1>(1) << rem) - 1));
+                        n_ev_c[cc] += popcount<R>(lo);
+                        if (rem < R)
+                            n_ev_c[cc + 1] += popcount<R>(m ^ lo);
+                    }
                 }
+                pc += R;
+                if (pc >= I_HW)
+                    pc -= I_HW;
                 xx += R;
                 if (xx >= CONFIG_T::in_width) {
                     xx -= CONFIG_T::in_width;
@@ -428,75 +483,74 @@ TimeLoop:
                 }
             }
             word_events<R> walk(ev_m, n_w);
-        Events:
-            for (unsigned e = 0; e < n_ev; e++) {
-                unsigned wi;
-                const unsigned f = walk.next(ev_m, n_w, wi);
-                unsigned ci = ev_c[wi], iy = ev_y[wi], ix = unsigned(ev_x[wi]) + f;
-                if (ix >= CONFIG_T::in_width) {
-                    ix -= CONFIG_T::in_width;
-                    if (++iy == CONFIG_T::in_height) {
-                        iy = 0;
-                        ci++;
-                    }
-                }
-                const data_T x = ev_v[wi];
-                SPK_STAT(CONFIG_T, in_events, 1);
-                if (CONFIG_T::tap_lanes > 1) {
-                    // one chunk per row at most, and a kernel row's taps reach neighbouring
-                    // outputs of one output row, distinct banks (pos % fire_lanes, fire_lanes >=
-                    // filt_width): a whole kernel row per cycle, its chunks a window of
-                    // consecutive table words; kernel rows reach different output rows
-                KernRow:
-                    for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
+            if (CONFIG_T::back_to_back) {
+                // one channel group and a kernel whose rows make consecutive events of one input
+                // channel reach different output rows within the scatter depth
+                // (spikehls.hls.lanes.events_back_to_back): the events of a channel follow each
+                // other in one pipelined loop of iters_per_event iterations each; it drains once
+                // per channel, where raster order (and so the argument) starts over
+            EvChan:
+                for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+                    const unsigned n_it = n_ev_c[c] * CONFIG_T::iters_per_event;
+                    n_ev_c[c] = 0; // ready for the next frame
+                    unsigned ci = 0, iy = 0, ix = 0, ky = 0, kx0 = 0;
+                    data_T x = 0;
+                EvFlat:
+                    for (unsigned it = 0; it < n_it; it++) {
                         #pragma HLS PIPELINE II = 1
                         #pragma HLS DEPENDENCE variable = acc inter false
-                        const unsigned row0 = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width;
-                    KernCol:
-                        for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
-                            #pragma HLS UNROLL
-                            unsigned oy, ox;
-                            if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
-                                continue;
-                            if (offsets[row0 + kx] == offsets[row0 + kx + 1])
-                                continue;
-                            const unsigned pos = oy * CONFIG_T::out_width + ox;
-                            unsigned n = chunk_event<CONFIG_T>(x, offsets[row0 + kx], pos % CONFIG_T::fire_lanes,
-                                                               pos / CONFIG_T::fire_lanes, groups, weights, acc);
-                            SPK_STAT(CONFIG_T, synops, n);
+                        if (ky == 0 && kx0 == 0) {
+                            unsigned wi;
+                            const unsigned f = walk.next(ev_m, n_w, wi);
+                            ci = ev_c[wi];
+                            iy = ev_y[wi];
+                            ix = ev_x[wi];
+                            event_position<CONFIG_T>(f, ci, iy, ix);
+                            x = ev_v[wi];
+                            SPK_STAT(CONFIG_T, in_events, 1);
+                        }
+                        conv_taps<CONFIG_T>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc);
+                        kx0 += CONFIG_T::tap_lanes;
+                        if (kx0 == CONFIG_T::filt_width) {
+                            kx0 = 0;
+                            if (++ky == CONFIG_T::filt_height)
+                                ky = 0;
                         }
                     }
-                } else if (CONFIG_T::n_groups == 1) {
-                    // one chunk per row at most: the taps of one input reach distinct
-                    // outputs, so the tap loop itself pipelines at II=1
-                KernTap:
-                    for (unsigned k = 0; k < CONFIG_T::filt_height * CONFIG_T::filt_width; k++) {
-                        #pragma HLS PIPELINE II = 1
-                        #pragma HLS DEPENDENCE variable = acc inter false
-                        const unsigned ky = k / CONFIG_T::filt_width, kx = k % CONFIG_T::filt_width;
-                        unsigned oy, ox;
-                        if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
-                            continue;
-                        const unsigned row = ci * CONFIG_T::filt_height * CONFIG_T::filt_width + k;
-                        if (offsets[row] == offsets[row + 1])
-                            continue;
-                        const unsigned pos = oy * CONFIG_T::out_width + ox;
-                        unsigned n = chunk_event<CONFIG_T>(x, offsets[row], pos % CONFIG_T::fire_lanes,
-                                                           pos / CONFIG_T::fire_lanes, groups, weights, acc);
-                        SPK_STAT(CONFIG_T, synops, n);
-                    }
-                } else {
-                KernY:
-                    for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
-                    KernX:
-                        for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
-                            unsigned oy, ox;
-                            if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
-                                continue;
-                            const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
-                            unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, offsets, groups,
-                                                               weights, acc);
-                            SPK_STAT(CONFIG_T, synops, n);
+                }
+            } else {
+            Events:
+                for (unsigned e = 0; e < n_ev; e++) {
+                    unsigned wi;
+                    const unsigned f = walk.next(ev_m, n_w, wi);
+                    unsigned ci = ev_c[wi], iy = ev_y[wi], ix = ev_x[wi];
+                    event_position<CONFIG_T>(f, ci, iy, ix);
+                    const data_T x = ev_v[wi];
+                    SPK_STAT(CONFIG_T, in_events, 1);
+                    if (CONFIG_T::n_groups == 1) {
+                        // one chunk per row at most: the taps of one input reach distinct outputs,
+                        // so the tap loop pipelines at II=1 and drains before the next event
+                    KernIter:
+                        for (unsigned it = 0; it < CONFIG_T::iters_per_event; it++) {
+                            #pragma HLS PIPELINE II = 1
+                            #pragma HLS DEPENDENCE variable = acc inter false
+                            const unsigned ky = it / (CONFIG_T::filt_width / CONFIG_T::tap_lanes);
+                            const unsigned kx0 = (it % (CONFIG_T::filt_width / CONFIG_T::tap_lanes)) * CONFIG_T::tap_lanes;
+                            conv_taps<CONFIG_T>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc);
+                        }
+                    } else {
+                    KernY:
+                        for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
+                        KernX:
+                            for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
+                                unsigned oy, ox;
+                                if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
+                                    continue;
+                                const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
+                                unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, offsets, groups,
+                                                                   weights, acc);
+                                SPK_STAT(CONFIG_T, synops, n);
+                            }
                         }
                     }
                 }
