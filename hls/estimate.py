@@ -425,7 +425,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     plane = int(np.prod(out_shape[1:])) if is_conv else 1
     n_rows = int(np.prod(lyr.weight.shape[1:]))  # conv: ci*kh*kw, dense/readout: n_in
     L = scatter_lanes(P, co)  # scatter lanes = accumulator banks by channel
-    F = 1 if is_readout else fire_lanes(P, plane)  # neurons per cycle = banks by position
+    F = 1 if is_readout else (fire_lanes(P, out_shape[1], out_shape[2]) if is_conv else 1)  # neurons per cycle = banks by position
     G = -(-co // L)  # channel groups
     R = 1 if direct else read_lanes(in_banks, in_shape[2] if is_conv else 0)  # input positions per scan cycle
     K = tap_lanes(lyr.weight.shape[3], F, G, direct) if is_conv else 1  # kernel taps per cycle
@@ -466,6 +466,10 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
         a.add("tap_select", LUT=L * F * mux_luts(K, acc_bits))
     # one shared word address (group * plane_words + pos / F); conv also computes pos = oy*Wo + ox
     a.add("address", LUT=bits_for(n_out) * (2 if is_conv else 1))
+    if F & (F - 1):
+        # F is not a power of two: each tap's bank (pos % F) and word (pos / F) come from a
+        # constant divider on the narrow position, shift-and-add logic in LUTs
+        a.add("bank_divide", LUT=K * bits_for(plane) * bits_for(F))
     a.mem("acc", acc_bits, G * words, rom=False, has_uram=has_uram, copies=L * F)
     # chunked nonzero table: one wide word of L weights + the group per chunk; row offsets; bias
     a.mem("weights", TW * (L * lyr.w_bits + group_bits), -(-max(n_chunks, 1) // TW), rom=True, has_uram=has_uram)

@@ -15,18 +15,29 @@ def scatter_lanes(parallelism: int, n_targets: int) -> int:
     return max(1, min(int(parallelism), int(n_targets)))
 
 
-def fire_lanes(parallelism: int, plane: int) -> int:
-    """Neurons fired per cycle: the largest power of two <= P that divides the output plane H*W.
+def row_lanes(limit: int, height: int, width: int) -> int:
+    """The most neighbouring positions <= ``limit`` that stay row-aligned in an ``height x width`` plane:
+    a divisor of the row width, or a whole number of rows dividing the plane.
 
-    Dividing the plane keeps the lanes of one cycle inside one channel and aligned, so the
-    membrane, accumulator and output-spike banks (``pos % lanes``) are static per lane; a power
-    of two makes ``pos / lanes`` a shift (no divider, no DSP). Dense layers (plane 1) fire one
-    neuron per cycle: they are small.
+    Row-aligned lanes keep a cycle's positions inside one channel, give every lane a static bank
+    (``pos % lanes`` is the column modulo the lanes, or row and column within a block of rows)
+    and let a consumer read whole row segments; the lanes need not be a power of two.
     """
-    f = 1
-    while f * 2 <= int(parallelism) and int(plane) % (f * 2) == 0:
-        f *= 2
-    return f
+    limit, height, width = max(1, int(limit)), max(1, int(height)), max(1, int(width))
+    best = 1
+    for d in range(1, min(width, limit) + 1):
+        if width % d == 0:
+            best = d
+    for k in range(2, height + 1):
+        if height % k == 0 and k * width <= limit:
+            best = max(best, k * width)
+    return best
+
+
+def fire_lanes(parallelism: int, height: int = 1, width: int = 1) -> int:
+    """Neurons fired per cycle = banks of the layer's output: the most row-aligned positions <= P
+    (:func:`row_lanes`). Dense layers (a 1x1 plane) fire one neuron per cycle: they are small."""
+    return row_lanes(parallelism, height, width)
 
 
 def _pow2_floor(n: int) -> int:
@@ -39,24 +50,27 @@ def _pow2_floor(n: int) -> int:
 def read_lanes(in_banks: int, row_width: int = 0) -> int:
     """Input positions a layer scans per cycle: what its producer's banks give, at most one row.
 
-    The producer writes its ``[T, C, H, W]`` spikes to ``in_banks`` banks (``pos % in_banks``,
-    a power of two), so ``in_banks`` consecutive positions are one read. A conv consumer also
-    keeps the word inside ``row_width`` columns (its event decode then wraps at most one row);
+    The producer writes its ``[T, C, H, W]`` spikes to ``in_banks`` row-aligned banks
+    (``pos % in_banks``), so ``in_banks`` consecutive positions from a multiple of ``in_banks``
+    are one read. A conv consumer keeps a word inside one input row (``in_banks`` divides the
+    row, or is a whole number of rows: then it reads one row), so its event decode never wraps;
     dense layers and the readout (``row_width`` 0) take the whole width.
     """
     r = max(1, int(in_banks))
-    if row_width:
-        r = min(r, int(row_width))
-    return _pow2_floor(r)
+    if row_width and r > int(row_width):
+        r = int(row_width) if r % int(row_width) == 0 else 1
+    return r
 
 
 def pool_lanes(in_banks: int, kernel: int, stride: int, out_width: int) -> int:
-    """Pooled outputs per cycle: the largest power of two r <= out_width whose input span
-    ``stride (r - 1) + kernel`` fits the producer's banks (1 when even one window does not)."""
-    r = 1
-    while 2 * r <= int(out_width) and int(stride) * (2 * r - 1) + int(kernel) <= int(in_banks):
-        r *= 2
-    return r
+    """Pooled outputs per cycle = banks of the pool's output: the largest divisor r of the output
+    row whose input span ``stride (r - 1) + kernel`` fits the producer's banks (1 when even one
+    window does not). A divisor keeps the pool's own output row-aligned for its consumer."""
+    best = 1
+    for r in range(1, int(out_width) + 1):
+        if int(out_width) % r == 0 and int(stride) * (r - 1) + int(kernel) <= int(in_banks):
+            best = r
+    return best
 
 
 def pool_interval(kernel: int, stride: int, in_banks: int, out_lanes: int) -> int:

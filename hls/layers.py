@@ -157,12 +157,12 @@ class _SpikeLayer(Layer):
         self.set_attr(f"{prefix}rows", table.rows)
         self.set_attr(f"{prefix}chunks", table.n_chunks)
 
-    def _set_lanes(self, n_targets: int, plane: int) -> int:
+    def _set_lanes(self, n_targets: int, height: int = 1, width: int = 1) -> int:
         """Scatter lanes (channels) and fire lanes (positions) from the parallelism knob."""
         p = self._parallelism()
         lanes = scatter_lanes(p, n_targets)
         self.set_attr("n_lanes", lanes)
-        self.set_attr("fire_lanes", fire_lanes(p, plane))
+        self.set_attr("fire_lanes", fire_lanes(p, height, width))
         return lanes
 
 
@@ -206,7 +206,7 @@ class SpikingConv2D(_NeuronLayer):
         s, p = int(self.get_attr("stride")), int(self.get_attr("padding"))
         ho, wo = (inp[1] + 2 * p - kh) // s + 1, (inp[2] + 2 * p - kw) // s + 1
         self.set_attr("out_shape", [co, ho, wo])
-        lanes = self._set_lanes(co, ho * wo)
+        lanes = self._set_lanes(co, ho, wo)
         taps = tap_lanes(kw, int(self.get_attr("fire_lanes")), -(-co // lanes), self.input_is_pixels())
         self.set_attr("tap_lanes", taps)
         self.set_attr("back_to_back", -(-co // lanes) == 1 and events_back_to_back(kh, kw, taps))
@@ -243,7 +243,7 @@ class SpikingDense(_NeuronLayer):
         b = _arr(self.get_attr("bias_int"))
         co, ci = w.shape
         self.set_attr("out_shape", [co])
-        lanes = self._set_lanes(co, 1)
+        lanes = self._set_lanes(co)
         scale = 255 if self.input_is_pixels() else 1
         self._add_table("", chunk_table(w.T, lanes), int(self.get_attr("w_bits")), co)
         hi, lo = _bias_and_bound(w, b, scale)
@@ -260,7 +260,7 @@ class SpikeReadout(_SpikeLayer):
         w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
         b = _arr(self.get_attr("bias_int"))
         k = w.shape[0]
-        lanes = self._set_lanes(k, 1)
+        lanes = self._set_lanes(k)
         self.set_attr("fire_lanes", 1)  # no neurons: the accumulators are banked by lane only
         self._add_table("", chunk_table(w.T, lanes), int(self.get_attr("w_bits")), k)
         hi, lo = _bias_and_bound(w, b, 1)

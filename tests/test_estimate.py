@@ -150,38 +150,37 @@ def test_dense_layer_resources_by_hand():
 
 def test_conv_lanes_follow_the_kernel_rules():
     """Lanes as the generated kernels instantiate them: scatter lanes = min(P, channels), fire lanes =
-    the largest power of two <= P dividing H*W; a direct-encoded first layer walks one frame."""
-    from spikehls.hls.lanes import fire_lanes
+    the most row-aligned positions <= P (a divisor of the row, or whole rows); a direct-encoded
+    first layer walks one frame."""
+    from spikehls.hls.lanes import fire_lanes, pool_interval, pool_lanes, read_lanes, tap_lanes
 
     net = mnist_like(c1=6, c2=10)
     for P in (1, 4, 8, 16):
         e = estimate(net, PYNQ, P)
         c1, c2 = e.per_layer[0].detail, e.per_layer[2].detail
         assert c1["lanes"] == min(P, 6) and c2["lanes"] == min(P, 10)
-        assert c1["fire_lanes"] == fire_lanes(P, 26 * 26) and c2["fire_lanes"] == fire_lanes(P, 11 * 11) == 1
+        assert c1["fire_lanes"] == fire_lanes(P, 26, 26) and c2["fire_lanes"] == fire_lanes(P, 11, 11)
         assert c1["frames"] == 1 and c1["events_worst"] == 28 * 28  # frame 0 only
         assert c2["frames"] == 4
-    assert fire_lanes(16, 26 * 26) == 4 and fire_lanes(16, 28 * 28) == 16 and fire_lanes(3, 64) == 2
-    # pooling reads the producer's banked output: a 2x2 window over >= 2 banks takes one cycle
-    from spikehls.hls.lanes import pool_interval, pool_lanes, read_lanes, tap_lanes
-
+        # the pool reads conv1's banks, conv2 scans the pool's
+        assert e.per_layer[1].detail["out_lanes"] == pool_lanes(c1["fire_lanes"], 2, 2, 13)
+        assert c2["read_lanes"] == read_lanes(e.per_layer[1].detail["out_lanes"], 13)
+    assert (fire_lanes(16, 26, 26), fire_lanes(16, 28, 28), fire_lanes(3, 8, 8), fire_lanes(16, 11, 11), fire_lanes(8, 11, 11)) == (13, 14, 2, 11, 1)
+    assert fire_lanes(16, 4, 4) == 16 and fire_lanes(16, 6, 6) == 12 and fire_lanes(16) == 1  # whole rows; dense: 1
     # one window per cycle (k = stride, 1 output lane): the old figures
     assert [pool_interval(k, k, b, 1) for k, b in ((2, 1), (2, 2), (2, 16), (3, 1), (3, 4))] == [2, 1, 1, 5, 2]
-    # several windows per cycle while their span fits the producer's banks
-    assert pool_lanes(16, 2, 2, 14) == 8 and pool_lanes(4, 2, 2, 7) == 2 and pool_lanes(2, 2, 2, 7) == 1
-    assert pool_lanes(16, 2, 2, 3) == 2  # never more lanes than the output row has
-    assert pool_lanes(16, 3, 2, 20) == 4 and pool_interval(3, 2, 16, 4) == 2  # span 9 <= 16, three rows on two ports
+    # several windows per cycle while their span fits the producer's banks, a divisor of the output row
+    assert pool_lanes(14, 2, 2, 14) == 7 and pool_lanes(28, 2, 2, 14) == 14 and pool_lanes(14, 2, 2, 7) == 7
+    assert pool_lanes(4, 2, 2, 7) == 1 and pool_lanes(16, 2, 2, 3) == 3
+    assert pool_lanes(16, 3, 2, 20) == 5 and pool_interval(3, 2, 16, 5) == 2  # span 11 <= 16, three rows on two ports
     # a consumer scans what its producer's banks give, a conv at most one input row
-    assert read_lanes(16, 28) == 16 and read_lanes(16, 7) == 4 and read_lanes(8) == 8 and read_lanes(1, 28) == 1
+    assert read_lanes(14, 28) == 14 and read_lanes(28, 14) == 14 and read_lanes(7) == 7 and read_lanes(1, 28) == 1
     # a whole kernel row per cycle needs spikes, one channel group and fire lanes >= kw
     assert tap_lanes(3, 4, 1, False) == 3 and tap_lanes(3, 2, 1, False) == 1
     assert tap_lanes(3, 4, 2, False) == 1 and tap_lanes(3, 16, 1, True) == 1
     e1, e4 = estimate(net, PYNQ, 1), estimate(net, PYNQ, 4)
     assert e1.per_layer[1].detail["initiation_interval"] == 2 and e4.per_layer[1].detail["initiation_interval"] == 1
     assert e4.per_layer[1].cycles_worst < e1.per_layer[1].cycles_worst
-    # P = 4: conv1 fires 4 lanes (26 * 26 = 4 * 169); the pool's two windows span 4 positions: 2 per cycle,
-    # and conv2 scans the pool's 2 banks
-    assert e4.per_layer[1].detail["out_lanes"] == 2 and e4.per_layer[2].detail["read_lanes"] == 2
     rate = estimate(mnist_like(c1=6, c2=10, encoding="rate"), PYNQ, 8).per_layer[0].detail
     assert rate["frames"] == 4 and rate["events_worst"] == 4 * 28 * 28
 
