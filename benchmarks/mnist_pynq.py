@@ -70,6 +70,40 @@ def final_row(res: dict) -> dict:
     return {**{k: fin.get(k) for k in keys}, "iterations": len(res["iterations"]), "seconds": res.get("seconds")}
 
 
+def _parse_point(spec: str) -> tuple[int, dict[str, int]]:
+    """'14' -> (14, {}); '14:features.0.conv=28,readout=10' -> (14, {...})."""
+    head, _, rest = spec.partition(":")
+    layers = {}
+    for item in filter(None, rest.split(",")):
+        name, _, val = item.partition("=")
+        layers[name.strip()] = int(val)
+    return int(head), layers
+
+
+def design_points(res: dict, specs: list[str], work: Path) -> dict:
+    """Generate, C-simulate and report the final network at other parallelism settings."""
+    from spikehls.hls.csim import csim
+    from spikehls.hls.project import generate_project
+    from spikehls.hls.report_run import run_report
+
+    run = Path(res["final"]["run_dir"])
+    out = {}
+    for spec in specs:
+        p, layers = _parse_point(spec)
+        prj = work / spec.replace(":", "_").replace(",", "_").replace("=", "-")
+        generate_project(run / "model.qonnx.onnx", "pynq-z2", prj, testvectors=run / "testvectors.npz",
+                         parallelism=p, layer_overrides=layers)
+        c = csim(prj)
+        r = run_report(prj, "pynq-z2")
+        out[spec] = {**{k: r["total"][k] for k in ("LUT", "FF", "BRAM18", "URAM", "DSP")},
+                     "latency_cycles_activity": r["latency"]["cycles"]["activity"],
+                     "latency_us_activity": r["latency"]["us"]["activity"],
+                     "latency_cycles_worst": r["latency"]["cycles"]["worst"], "latency_us_worst": r["latency"]["us"]["worst"],
+                     "fits": r["fits"], "csim_exact": c["exact"], "csim_accuracy": c["accuracy"], "csim_samples": c["samples"],
+                     "source": r["source"], "parallelism": {**{"all": p}, **layers}}
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -87,6 +121,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", action="store_true", help="also co-design vs uniform on a squeezed budget")
     ap.add_argument("--squeeze", type=float, default=0.6)
     ap.add_argument("--from-run", default=None, help="start from this trained run (skips training iteration 0)")
+    ap.add_argument("--design-points", nargs="*", default=[], metavar="P[:LAYER=P,...]",
+                    help="more parallelism settings of the final network, each generated, C-simulated and "
+                         "reported, e.g. 12 '14:features.0.conv=28' (a latency / resource front)")
     ap.add_argument("--work", default=None, help="keep runs here (default: a temporary folder)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -123,6 +160,8 @@ def main(argv=None) -> int:
                          parallelism=args.parallelism)
             cmp[strategy] = final_row(r)
         out["codesign_vs_uniform"] = cmp
+    if args.design_points:
+        out["design_points"] = design_points(res, args.design_points, work / "points")
     out["wall_seconds"] = round(time.time() - t0, 1)
     write_json(args.out, out)
 
@@ -141,6 +180,9 @@ def main(argv=None) -> int:
             r = c[k]
             print(f"  {k:<18} accuracy {r['quantized_accuracy']:.2%}  channels {r['channels_kept']}/{r['channels_total']}  "
                   f"LUT {r['LUT']:,.0f}  BRAM18 {r['BRAM18']:,.0f}  fits {r['fits']}")
+    for name, d in out.get("design_points", {}).items():
+        print(f"  P {name:<40} LUT {d['LUT']:>7,}  BRAM18 {d['BRAM18']:>4}  DSP {d['DSP']}  "
+              f"{d['latency_us_activity']:7.1f} us (C-sim activity)  C-sim exact {d['csim_exact']}")
     print(f"\nwrote {args.out} ({out['wall_seconds']:.0f} s)")
     return 0
 
