@@ -14,8 +14,8 @@ dataflow processes is a ping-pong buffer: two copies.
 
 P is a layer's parallelism knob; the kernels turn it into two lane counts
 (:mod:`spikehls.hls.lanes`, the same functions the IR layers use): ``L = min(P, channels)``
-scatter lanes and ``F`` = the largest power of two <= P dividing the output plane H*W (1 for
-dense layers and the readout) fire lanes; ``G = ceil(C / L)`` channel groups, ``W = HW / F``
+scatter lanes and ``F`` = the most row-aligned positions <= P (a divisor of the output row, or
+whole rows: :func:`~spikehls.hls.lanes.row_lanes`; 1 for dense layers and the readout) fire lanes; ``G = ceil(C / L)`` channel groups, ``W = HW / F``
 plane words. Accumulators live in ``L x F`` banks (channel % L, position % F) of ``G W`` words,
 membranes and output spikes in ``F`` banks (position % F).
 
