@@ -391,9 +391,10 @@ TapLanes:
     }
 }
 
-// Position of the next event of the listed words (the word's start + offset f, wrapping at most
-// one row, and a channel when the word straddles two).
-template <typename CONFIG_T> SPK_INLINE void event_position(unsigned f, unsigned &ci, unsigned &iy, unsigned &ix) {
+// Moves input position (ci, iy, ix) f <= in_width columns on in raster order (wrapping at most one
+// row, and a channel at its last row): a listed word's start + an event's offset, or the next word.
+template <typename CONFIG_T, typename T_c, typename T_y, typename T_x>
+SPK_INLINE void advance_position(unsigned f, T_c &ci, T_y &iy, T_x &ix) {
     #pragma HLS INLINE
     ix += f;
     if (ix >= CONFIG_T::in_width) {
@@ -473,14 +474,7 @@ TimeLoop:
                 pc += R;
                 if (pc >= I_HW)
                     pc -= I_HW;
-                xx += R;
-                if (xx >= CONFIG_T::in_width) {
-                    xx -= CONFIG_T::in_width;
-                    if (++yy == CONFIG_T::in_height) {
-                        yy = 0;
-                        cc++;
-                    }
-                }
+                advance_position<CONFIG_T>(R, cc, yy, xx);
             }
             word_events<R> walk(ev_m, n_w);
             if (CONFIG_T::back_to_back) {
@@ -505,7 +499,7 @@ TimeLoop:
                             ci = ev_c[wi];
                             iy = ev_y[wi];
                             ix = ev_x[wi];
-                            event_position<CONFIG_T>(f, ci, iy, ix);
+                            advance_position<CONFIG_T>(f, ci, iy, ix);
                             x = ev_v[wi];
                             SPK_STAT(CONFIG_T, in_events, 1);
                         }
@@ -524,7 +518,7 @@ TimeLoop:
                     unsigned wi;
                     const unsigned f = walk.next(ev_m, n_w, wi);
                     unsigned ci = ev_c[wi], iy = ev_y[wi], ix = ev_x[wi];
-                    event_position<CONFIG_T>(f, ci, iy, ix);
+                    advance_position<CONFIG_T>(f, ci, iy, ix);
                     const data_T x = ev_v[wi];
                     SPK_STAT(CONFIG_T, in_events, 1);
                     if (CONFIG_T::n_groups == 1) {
