@@ -244,25 +244,40 @@ def plan(
 
     rep, press = evaluate(removed, par)
     steps = 0
+    par_steps = 0
     notes: list[str] = []
 
+    def parallelism_moves(rem: Mapping[str, int]) -> int:
+        """Phase 1 (no accuracy cost), also re-run between channel removals: move one layer's
+        parallelism to any halving (down to 1) or to its double, the move that reduces the
+        excess most, while any does. Halving more than once in one move crosses the plateaus
+        where fewer lanes first cost more (a smaller plane of banks leaving LUTRAM for BRAM)."""
+        nonlocal par, rep, press
+        n = 0
+        while _excess(press) > 0:
+            best = None
+            for name, p in par.items():
+                qs = {p * 2}
+                q = p // 2
+                while q >= 1:
+                    qs.add(q)
+                    q //= 2
+                for q in sorted(qs):
+                    if q < 1 or q > max_parallelism or q == p:
+                        continue
+                    cand = {**par, name: q}
+                    c_rep, c_press = evaluate(rem, cand)
+                    if _excess(c_press) < _excess(press) - 1e-9 and (best is None or _excess(c_press) < _excess(best[2])):
+                        best = (cand, c_rep, c_press)
+            if best is None:
+                break
+            par, rep, press = best
+            n += 1
+        return n
+
     # phase 1: parallelism (no accuracy cost)
-    while _excess(press) > 0:
-        best = None
-        for name, p in par.items():
-            for q in (p // 2, p * 2):
-                if q < 1 or q > max_parallelism or q == p:
-                    continue
-                cand = {**par, name: q}
-                c_rep, c_press = evaluate(removed, cand)
-                if _excess(c_press) < _excess(press) - 1e-9 and (best is None or _excess(c_press) < _excess(best[2])):
-                    best = (cand, c_rep, c_press)
-        if best is None:
-            break
-        par, rep, press = best
-        steps += 1
-    if steps:
-        notes.append(f"parallelism changed in {steps} step(s)")
+    par_steps += parallelism_moves(removed)
+    steps += par_steps
 
     # phase 2: channels
     if _excess(press) > 0 and strategy == "uniform":
@@ -300,6 +315,12 @@ def plan(
                 break
             _, removed, rep, press = best
             steps += 1
+            # fewer channels can make fewer lanes pay off: try the free moves again
+            n = parallelism_moves(removed)
+            par_steps += n
+            steps += n
+    if par_steps:
+        notes.append(f"parallelism changed in {par_steps} step(s)")
     return Plan(
         strategy=strategy,
         fits=_excess(press) == 0,

@@ -140,3 +140,44 @@ def test_plan_rejects_an_unknown_strategy():
     net = _trained_like_net()
     with pytest.raises(ValueError, match="allowed"):
         plan(net, load_board("pynq-z2"), {}, strategy="random")
+
+
+def _mnist_shaped_net(seed: int = 0):
+    """Direct-encoded 1->12 conv (28x28, pad 1), pool, 12->11 conv, pool, readout: the MNIST design's shape."""
+    from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout
+
+    rng = np.random.default_rng(seed)
+
+    def w(*shape):
+        a = rng.integers(-7, 8, size=shape)
+        a[rng.random(shape) < 0.4] = 0
+        return a
+
+    return IntNet((1, 28, 28), 4, "direct", [
+        SpikingConv2d("c1", w(12, 1, 3, 3), np.zeros(12, np.int64), Neuron(np.full(12, 300)), padding=1, w_bits=4,
+                      in_scale=2.0**-8),
+        MaxPool2d("p1"),
+        SpikingConv2d("c2", w(11, 12, 3, 3), np.zeros(11, np.int64), Neuron(np.full(11, 6)), padding=1, w_bits=4),
+        MaxPool2d("p2"),
+        Readout("ro", w(10, 11 * 7 * 7), np.zeros(10, np.int64), w_bits=4),
+    ])
+
+
+def test_plan_crosses_bank_plateaus_instead_of_emptying_layers(tmp_path):
+    """Budgets cut to half of the parallelism-16 design in LUT and BRAM18: the per-bank memories
+    only shrink when lanes go, not channels (each bank keeps its BRAM18 until it fits LUTRAM), so
+    the plan must take fewer lanes -- several halvings at once where one halving first costs more
+    -- and keep at least as many channels as the uniform plan (the greedy used to empty layers)."""
+    from spikehls.hls.report_run import estimate_report
+
+    net = _mnist_shaped_net()
+    base = estimate_report(net, load_board("pynq-z2"), 16)["total"]
+    board = tmp_path / "half.yaml"
+    board.write_text(BOARD.format(lut=base["LUT"] // 2, bram=base["BRAM18"] // 2))
+    brd = load_board(board)
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
+    smart = plan(net, brd, act, parallelism=16, margin=0.9)
+    uni = plan(net, brd, act, parallelism=16, margin=0.9, strategy="uniform")
+    assert smart.fits and uni.fits
+    assert sum(smart.caps.values()) >= sum(uni.caps.values())
+    assert min(smart.caps.values()) > 1  # no layer emptied to a single channel
