@@ -83,7 +83,9 @@ def _bias(rng: np.random.Generator, current: np.ndarray, co: int) -> np.ndarray:
     if rng.random() < 0.5:
         return np.zeros(co, dtype=np.int64)
     mag = max(1.0, float(np.abs(current).mean()) if current.size else 1.0)
-    return np.round(rng.uniform(-0.5, 0.5, size=co) * mag).astype(np.int64)
+    b = np.round(rng.uniform(-0.5, 0.5, size=co) * mag).astype(np.int64)
+    # within the exporter's default 16-bit bias (direct-encoded currents can be larger than that)
+    return np.clip(b, -(2**15) + 1, 2**15 - 1)
 
 
 def random_inputs(rng: np.random.Generator, net: IntNet, n: int) -> np.ndarray:
