@@ -40,13 +40,6 @@ def fire_lanes(parallelism: int, height: int = 1, width: int = 1) -> int:
     return row_lanes(parallelism, height, width)
 
 
-def _pow2_floor(n: int) -> int:
-    f = 1
-    while f * 2 <= n:
-        f *= 2
-    return f
-
-
 def read_lanes(in_banks: int, row_width: int = 0) -> int:
     """Input positions a layer scans per cycle: what its producer's banks give, at most one row.
 
