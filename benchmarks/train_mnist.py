@@ -6,6 +6,9 @@ channels, so p = 0.7 is 70 % channel sparsity. Target (issue 2): SCA within 0.5 
 
     python benchmarks/train_mnist.py [--data DIR] [--epochs 3] [--layers 32,M,64,M] [--p 0.7]
 
+The target is met with all 60k images and 8 epochs: ``--epochs 8 --batch 128 --lr 0.003`` (dense
+99.08 %, SCA 98.78 %; about 6 minutes per epoch and run on one core).
+
 MNIST is read from ../shared/data/mnist (IDX, gzip or raw) or --data; nothing is downloaded.
 Writes benchmarks/results/train_mnist.json: per run the per-epoch accuracy, channels kept,
 SynOps per sample and seconds, and the final comparison.
