@@ -115,8 +115,8 @@ Vitis; the co-design loop should therefore compare budgets, not single steps of 
 Known limits (say so when quoting these numbers): the loops are taken at II = 1 as the
 kernels are written for it -- lanes on distinct banks by construction and ``DEPENDENCE inter
 false`` where one event's updates are provably distinct -- but no Vitis run has confirmed the
-schedule. Every event still drains the scatter pipeline (``D_SCATTER``) and the direct layer
-multiplies one tap per cycle: at MNIST size these and the fire passes bound the latency.
+schedule. The direct layer multiplies one tap per cycle and every layer fires its whole plane
+each step: at MNIST size these bound the latency, and the accumulator banks the area.
 The AXI/handshake logic of the top is not counted, and the model was calibrated on no real
 synthesis run -- it is a consistent, monotone yardstick for co-design, not a promise of
 post-route figures.
@@ -425,13 +425,12 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     plane = int(np.prod(out_shape[1:])) if is_conv else 1
     n_rows = int(np.prod(lyr.weight.shape[1:]))  # conv: ci*kh*kw, dense/readout: n_in
     L = scatter_lanes(P, co)  # scatter lanes = accumulator banks by channel
-    F = 1 if is_readout else (fire_lanes(P, out_shape[1], out_shape[2]) if is_conv else 1)  # neurons per cycle = banks by position
+    F = fire_lanes(P, out_shape[1], out_shape[2]) if is_conv else 1  # neurons per cycle = banks by position
     G = -(-co // L)  # channel groups
     R = 1 if direct else read_lanes(in_banks, in_shape[2] if is_conv else 0)  # input positions per scan cycle
     K = tap_lanes(lyr.weight.shape[3], F, G, direct) if is_conv else 1  # kernel taps per cycle
     TW = tap_words(K)  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
-    kh_kw = lyr.weight.shape[2:] if is_conv else (1, 1)
-    B2B = bool(is_conv and G == 1 and events_back_to_back(kh_kw[0], kh_kw[1], K))  # a channel's events overlap
+    B2B = bool(is_conv and events_back_to_back(lyr.weight.shape[2], lyr.weight.shape[3], K, G))  # a channel's events overlap
     words = plane // F  # plane words per bank
     rows_table = lyr.weight.reshape(co, -1).T
     n_chunks = int(chunks_per_row(rows_table, L).sum())

@@ -104,16 +104,19 @@ def tap_words(taps: int) -> int:
 SCATTER_DEPTH = 3  # cycles from reading an accumulator to writing it back (read, add, write)
 
 
-def events_back_to_back(kernel_height: int, kernel_width: int, taps: int, depth: int = SCATTER_DEPTH) -> bool:
+def events_back_to_back(kernel_height: int, kernel_width: int, taps: int, groups: int = 1, depth: int = SCATTER_DEPTH) -> bool:
     """Whether the events of one input channel may follow each other in the scatter pipeline.
 
-    An event's iterations run its kernel rows in ascending ``ky`` (``kw / taps`` iterations per
+    Only with one channel group (each tap at most one chunk, one iteration per tap row). An
+    event's iterations run its kernel rows in ascending ``ky`` (``kw / taps`` iterations per
     row); the next event of the same channel comes later in raster order (``iy' >= iy``). Two
     iterations of different events reach the same output row only if ``iy' - ky' == iy - ky``,
     i.e. ``ky' >= ky``. So overlapping them without a drain is safe when every pair of
     iterations of different events less than ``depth`` apart has the later one on a strictly
     smaller kernel row -- checked here on the iteration sequence itself.
     """
+    if int(groups) != 1:
+        return False
     per_row = max(1, int(kernel_width) // max(1, int(taps)))
     seq = [ky for ky in range(int(kernel_height)) for _ in range(per_row)]
     n = len(seq)

@@ -207,9 +207,10 @@ class SpikingConv2D(_NeuronLayer):
         ho, wo = (inp[1] + 2 * p - kh) // s + 1, (inp[2] + 2 * p - kw) // s + 1
         self.set_attr("out_shape", [co, ho, wo])
         lanes = self._set_lanes(co, ho, wo)
-        taps = tap_lanes(kw, int(self.get_attr("fire_lanes")), -(-co // lanes), self.input_is_pixels())
+        groups = -(-co // lanes)
+        taps = tap_lanes(kw, int(self.get_attr("fire_lanes")), groups, self.input_is_pixels())
         self.set_attr("tap_lanes", taps)
-        self.set_attr("back_to_back", -(-co // lanes) == 1 and events_back_to_back(kh, kw, taps))
+        self.set_attr("back_to_back", events_back_to_back(kh, kw, taps, groups))
         scale = 255 if self.input_is_pixels() else 1
         by_chan = w.reshape(co, -1)
         table = chunk_table(conv_rows(w), lanes)

@@ -178,6 +178,14 @@ def test_conv_lanes_follow_the_kernel_rules():
     # a whole kernel row per cycle needs spikes, one channel group and fire lanes >= kw
     assert tap_lanes(3, 4, 1, False) == 3 and tap_lanes(3, 2, 1, False) == 1
     assert tap_lanes(3, 4, 2, False) == 1 and tap_lanes(3, 16, 1, True) == 1
+    # back-to-back events: consecutive events of a channel must land on other output rows within
+    # the scatter depth -- a 3x3 kernel (row per cycle or tap per cycle) can, 1x1 and 2-row
+    # kernels taken a row per cycle cannot, and several channel groups never do
+    from spikehls.hls.lanes import events_back_to_back
+
+    assert events_back_to_back(3, 3, 3) and events_back_to_back(3, 3, 1) and events_back_to_back(2, 3, 1)
+    assert not events_back_to_back(1, 1, 1) and not events_back_to_back(2, 3, 3)
+    assert not events_back_to_back(3, 3, 3, groups=2)
     e1, e4 = estimate(net, PYNQ, 1), estimate(net, PYNQ, 4)
     assert e1.per_layer[1].detail["initiation_interval"] == 2 and e4.per_layer[1].detail["initiation_interval"] == 1
     assert e4.per_layer[1].cycles_worst < e1.per_layer[1].cycles_worst

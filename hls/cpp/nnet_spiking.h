@@ -17,14 +17,17 @@
 //     g * n_lanes + j (0 = no weight: that lane adds nothing). Lane j therefore only ever
 //     touches accumulator bank j -- different banks by construction, no crossbar, and the P
 //     weights of a chunk are one wide word (the table is reshaped by n_lanes).
-//   * fire_lanes = the largest power of two <= P dividing the output plane H*W: fire / reset
-//     handle fire_lanes neighbouring positions of one channel per cycle. Membranes and output
-//     spikes are banked by position (pos % fire_lanes), accumulators by (channel % n_lanes,
-//     pos % fire_lanes), so both passes hit distinct banks by construction as well.
+//   * fire_lanes = the most row-aligned positions <= P (a divisor of the output row, or whole
+//     rows: spikehls.hls.lanes.row_lanes): fire / reset handle fire_lanes neighbouring positions
+//     of one channel per cycle. Membranes and output spikes are banked by position
+//     (pos % fire_lanes), accumulators by (channel % n_lanes, pos % fire_lanes), so both passes
+//     hit distinct banks by construction as well.
 // Within one input event the targets of a row are distinct (one entry per channel, and the
 // taps of one input reach distinct output positions), which is what licenses
 // `DEPENDENCE inter false` on the accumulators inside that event's pipelined loop; the loop
-// drains between events, so no two events overlap.
+// drains between events, so no two events overlap -- except where back_to_back (see
+// spiking_conv2d_core and lanes.events_back_to_back) proves consecutive events of one input
+// channel reach different output rows within the scatter depth.
 #ifndef NNET_SPIKING_H_
 #define NNET_SPIKING_H_
 
@@ -110,7 +113,7 @@ SPK_INLINE unsigned input_event(data_T x, unsigned row, unsigned pos, const T_id
                                 typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     const unsigned begin = offsets[row], end = offsets[row + 1];
-    const unsigned bank = pos % CONFIG_T::fire_lanes, word = pos / CONFIG_T::fire_lanes; // fire_lanes: a power of two
+    const unsigned bank = pos % CONFIG_T::fire_lanes, word = pos / CONFIG_T::fire_lanes; // constants: a shift, or a small divider
     unsigned n = 0;
 RowChunks:
     for (unsigned e = begin; e < end; e++) {
@@ -132,7 +135,7 @@ SPK_INLINE bool is_active(ap_ufixed<8, 0> px) {
 // ------------------------------------------------------------------------------------------
 // A producer that writes R neighbouring positions per cycle owns R banks (pos % R; the project
 // partitions its output cyclic by R), so its consumer reads R consecutive positions in one
-// cycle (R = CONFIG_T::read_lanes, a power of two; 1 for the pixel input). The scan lists every
+// cycle (R = CONFIG_T::read_lanes, row-aligned; 1 for the pixel input). The scan lists every
 // R-position word holding an active input as (where it starts, mask); the event loop then takes
 // one event per iteration from the listed words with a priority encoder on the mask. Silent
 // words cost one scan cycle, silent positions nothing.
