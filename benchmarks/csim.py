@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikehls.fileio import write_json
+from spikehls.fileio import read_yaml, write_json
 from spikehls.hls.csim import build_driver, simulate
 from spikehls.hls.project import generate_project
 from spikehls.quantize import reference as ref
@@ -206,9 +206,7 @@ def main(argv=None) -> int:
             net = intnet_from_qonnx(load_qonnx(onnx_path))
             model_desc = f"trained run {args.run}"
             if (args.run / "config.yaml").is_file():  # what was trained, so the numbers can be reproduced
-                import yaml
-
-                run_config = yaml.safe_load((args.run / "config.yaml").read_text())
+                run_config = read_yaml(args.run / "config.yaml", "training run config")
         else:
             c0, c1 = (int(v) for v in args.channels.split(","))
             net = build_snn(train_x, train_y, c0=c0, c1=c1)

@@ -10,9 +10,13 @@ plain-SCA design uses, then the co-design loop twice from the same start: channe
 per unit of activity (ours) vs the same sparsity in every layer (uniform). Records accuracy and
 resources of both.
 
-    python benchmarks/mnist_pynq.py [--data DIR] [--epochs 4] [--train-limit N] [--compare]
+    python benchmarks/mnist_pynq.py [--data DIR] [--epochs 4] [--train-limit N] [--from-run RUN]
+                                    [--compare] [--design-points P[:LAYER=P,...] ...] [--out FILE]
 
-Writes benchmarks/results/mnist_pynq.json and prints a markdown table for the README.
+Part 3 (``--design-points``): the final network generated, C-simulated and reported at other
+parallelism settings (a latency / area front).
+
+Writes benchmarks/results/mnist_pynq.json (or --out) and prints a markdown table for the README.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from spikehls.boards import load_board
 from spikehls.codesign import codesign
 from spikehls.config import config_from_dict
-from spikehls.fileio import write_json
+from spikehls.fileio import read_yaml, write_json
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
@@ -56,9 +60,7 @@ def config(args, **over) -> dict:
 
 
 def _run_config(run_dir: str) -> dict:
-    import yaml
-
-    return yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+    return read_yaml(Path(run_dir) / "config.yaml", "training run config")
 
 
 def final_row(res: dict) -> dict:
@@ -127,6 +129,11 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default=None, help="keep runs here (default: a temporary folder)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
+    for spec in args.design_points:  # before hours of work, not after
+        try:
+            _parse_point(spec)
+        except ValueError:
+            ap.error(f"--design-points: '{spec}' is not P or P:LAYER=P,... (integers)")
 
     work = Path(args.work or tempfile.mkdtemp(prefix="mnist_pynq."))
     t0 = time.time()
