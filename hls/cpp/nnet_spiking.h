@@ -329,6 +329,19 @@ template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky,
     return oy < CONFIG_T::out_height && ox < CONFIG_T::out_width;
 }
 
+// The next event of a dense layer / the readout from the listed words: its table row (word * R +
+// offset) and value (the word's value for pixels, R = 1; else a spike); counts it.
+template <typename CONFIG_T, typename T_ev, typename data_T>
+SPK_INLINE unsigned next_dense_event(word_events<CONFIG_T::read_lanes> &walk, unsigned n_words, const T_ev ev_w[],
+                                     const ap_uint<CONFIG_T::read_lanes> ev_m[], const data_T ev_v[], data_T &x) {
+    #pragma HLS INLINE
+    unsigned wi;
+    const unsigned f = walk.next(ev_m, n_words, wi);
+    x = CONFIG_T::events_have_values ? ev_v[wi] : data_T(1);
+    SPK_STAT(CONFIG_T, in_events, 1);
+    return unsigned(ev_w[wi]) * CONFIG_T::read_lanes + f;
+}
+
 // The events of one frame of a dense layer / the readout, from the listed words of scan_words
 // (event index = word * R + offset). With one channel group every row has at most one chunk and
 // each lane's accumulator is a single word -- a register -- so the event loop itself pipelines at
@@ -345,11 +358,8 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
     EventsOneGroup:
         for (unsigned e = 0; e < n_ev; e++) {
             #pragma HLS PIPELINE II = 1
-            unsigned wi;
-            const unsigned f = walk.next(ev_m, n_words, wi);
-            const unsigned row = unsigned(ev_w[wi]) * R + f;
-            const data_T x = CONFIG_T::events_have_values ? ev_v[wi] : data_T(1);
-            SPK_STAT(CONFIG_T, in_events, 1);
+            data_T x;
+            const unsigned row = next_dense_event<CONFIG_T>(walk, n_words, ev_w, ev_m, ev_v, x);
             if (offsets[row] != offsets[row + 1]) {
                 unsigned n = chunk_event<CONFIG_T>(x, offsets[row], 0, 0, groups, weights, acc);
                 SPK_STAT(CONFIG_T, synops, n);
@@ -358,11 +368,8 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
     } else {
     Events:
         for (unsigned e = 0; e < n_ev; e++) {
-            unsigned wi;
-            const unsigned f = walk.next(ev_m, n_words, wi);
-            const unsigned row = unsigned(ev_w[wi]) * R + f;
-            const data_T x = CONFIG_T::events_have_values ? ev_v[wi] : data_T(1);
-            SPK_STAT(CONFIG_T, in_events, 1);
+            data_T x;
+            const unsigned row = next_dense_event<CONFIG_T>(walk, n_words, ev_w, ev_m, ev_v, x);
             unsigned n = input_event<CONFIG_T>(x, row, 0, offsets, groups, weights, acc);
             SPK_STAT(CONFIG_T, synops, n);
         }
