@@ -56,13 +56,18 @@ def read_lanes(in_banks: int, row_width: int = 0) -> int:
 
 
 def pool_lanes(in_banks: int, kernel: int, stride: int, out_width: int) -> int:
-    """Pooled outputs per cycle = banks of the pool's output: the largest divisor r of the output
-    row whose input span ``stride (r - 1) + kernel`` fits the producer's banks (1 when even one
-    window does not). A divisor keeps the pool's own output row-aligned for its consumer."""
-    best = 1
+    """Pooled outputs per cycle = banks of the pool's output: the divisor r of the output row
+    with the most outputs per cycle ``r / pool_interval(r)`` from the producer's banks (the
+    fewest lanes among equals: they cost muxes). A window span wider than the banks is allowed
+    when the extra reads still pay: 7 outputs every 2 cycles beat 2 every cycle. A divisor
+    keeps the pool's own output row-aligned for its consumer, whose scan reads ``r`` per cycle."""
+    best, best_rate = 1, 0.0
     for r in range(1, int(out_width) + 1):
-        if int(out_width) % r == 0 and int(stride) * (r - 1) + int(kernel) <= int(in_banks):
-            best = r
+        if int(out_width) % r:
+            continue
+        rate = r / pool_interval(kernel, stride, in_banks, r)
+        if rate > best_rate + 1e-9:
+            best, best_rate = r, rate
     return best
 
 

@@ -169,10 +169,18 @@ def test_conv_lanes_follow_the_kernel_rules():
     assert fire_lanes(16, 4, 4) == 16 and fire_lanes(16, 6, 6) == 12 and fire_lanes(16) == 1  # whole rows; dense: 1
     # one window per cycle (k = stride, 1 output lane): the old figures
     assert [pool_interval(k, k, b, 1) for k, b in ((2, 1), (2, 2), (2, 16), (3, 1), (3, 4))] == [2, 1, 1, 5, 2]
-    # several windows per cycle while their span fits the producer's banks, a divisor of the output row
+    # several windows per cycle, a divisor of the output row, chosen for outputs per cycle
     assert pool_lanes(14, 2, 2, 14) == 7 and pool_lanes(28, 2, 2, 14) == 14 and pool_lanes(14, 2, 2, 7) == 7
-    assert pool_lanes(4, 2, 2, 7) == 1 and pool_lanes(16, 2, 2, 3) == 3
-    assert pool_lanes(16, 3, 2, 20) == 5 and pool_interval(3, 2, 16, 5) == 2  # span 11 <= 16, three rows on two ports
+    assert pool_lanes(16, 2, 2, 3) == 3 and pool_interval(3, 2, 16, 5) == 2  # span 11 <= 16, three rows on two ports
+    # a span wider than the banks when it still pays: 7 outputs every 2 cycles beat 2 every cycle
+    assert pool_lanes(7, 2, 2, 14) == 7 and pool_interval(2, 2, 7, 7) == 2
+    assert pool_lanes(4, 2, 2, 7) == 7 and pool_interval(2, 2, 4, 7) == 4  # 1.75 per cycle, not 1
+    assert pool_lanes(16, 3, 2, 20) == 20 and pool_interval(3, 2, 16, 20) == 5  # 4 per cycle beats 5 every 2
+    # no gain, no lanes: an unbanked producer gives one window per two cycles at any width
+    assert pool_lanes(1, 2, 2, 14) == 1 and pool_lanes(2, 2, 2, 14) == 1
+    for b, k, s, w in ((1, 2, 2, 14), (7, 2, 2, 14), (14, 3, 2, 12), (5, 2, 2, 10)):
+        r = pool_lanes(b, k, s, w)
+        assert all(r / pool_interval(k, s, b, r) >= q / pool_interval(k, s, b, q) for q in range(1, w + 1) if w % q == 0)
     # a consumer scans what its producer's banks give, a conv at most one input row
     assert read_lanes(14, 28) == 14 and read_lanes(28, 14) == 14 and read_lanes(7) == 7 and read_lanes(1, 28) == 1
     # a whole kernel row per cycle needs spikes, one channel group and fire lanes >= kw
