@@ -50,6 +50,9 @@ first layer), per sample::
       skip current   same walk over the skip source (1x1 table)
       fire_all       one flat pipelined pass, F neurons/cycle,
                      also resets acc to bias for the next step     C W + D_FIRE + LOOP_ENTRY
+    direct encoding with a spike-train table (hls/spike_trains.py): no per-step fire; one pass
+    at t = 0 writes all T spikes of F neurons per cycle (T writes per
+    output bank on two ports)                                      C W ceil(T / 2) + D_FIRE + LOOP_ENTRY
 
   Resources:
   * ``K L`` accumulate lanes (K taps of L lanes), each an ``acc_bits``-wide adder with its pipeline register:
@@ -67,6 +70,10 @@ first layer), per sample::
     reset: ``4 * sum_bits (+ v_bits for LIF)`` LUT, ``3 * sum_bits`` FF each, with
     ``sum_bits = max(acc_bits, v_bits) + 2`` as :mod:`spikehls.hls.layers` sizes ``sum_t``;
     each reads its accumulator from one of the L lane banks (an L:1 mux per fire lane).
+  * Direct encoding with a spike-train table instead: per fire lane ``n_breaks`` comparators of
+    the current against the channel's boundaries (``acc_bits + 1`` LUT each), the piece count
+    and a ``T``-bit train mux; the boundaries and trains are per-channel ROM words; no membrane
+    memory and no threshold.
   * Widths are those :mod:`spikehls.hls.layers` derives from the integers: ``acc_bits`` holds
     bias + all positive (negative) fan-in weights (x255 for pixels, xT for the readout),
     groups ``bits(G - 1)``, offsets ``bits(chunks)``.
@@ -132,6 +139,7 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
+from spikehls.hls.spike_trains import train_breaks
 from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row, events_back_to_back, fire_lanes, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
@@ -521,14 +529,27 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     else:
         nrn = lyr.neuron
         sum_bits = max(nrn.v_bits, acc_bits) + 2  # as hls/layers.py sizes sum_t
-        a.mem("membrane", nrn.v_bits, co * words, rom=False, has_uram=has_uram, copies=F)
-        a.mem("threshold", nrn.v_bits, co, rom=True, has_uram=has_uram)
-        # F neuron units, each reading its accumulator from one of the L lane banks (L:1 mux)
-        a.add("neuron", LUT=F * (4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
+        n_breaks = train_breaks(nrn, T, acc_bits) if direct else None
+        if n_breaks is not None:
+            # fire once through the spike-train table: per fire lane n_breaks comparators of the
+            # current against the channel's boundaries (1 LUT per bit), the piece count and a
+            # train mux; T spike registers. The tables are per-channel ROM words; no membrane.
+            a.mem("train_breaks", n_breaks * (acc_bits + 1), co, rom=True, has_uram=has_uram)
+            a.mem("train_table", (n_breaks + 1) * T, co, rom=True, has_uram=has_uram)
+            a.add("train_select", LUT=F * (n_breaks * (acc_bits + 1) + n_breaks + mux_luts(n_breaks + 1, T)), FF=F * (T + bits_for(n_breaks)))
+        else:
+            a.mem("membrane", nrn.v_bits, co * words, rom=False, has_uram=has_uram, copies=F)
+            a.mem("threshold", nrn.v_bits, co, rom=True, has_uram=has_uram)
+            # F neuron units, each reading its accumulator from one of the L lane banks (L:1 mux)
+            a.add("neuron", LUT=F * (4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
         a.add("fire_select", LUT=F * mux_luts(L, acc_bits))
         a.mem("out_spikes", 1, T * n_out // F, rom=False, has_uram=has_uram, copies=PIPO_COPIES * F)
-        # init (acc: G*words; v starts at 0 in the first fire pass), then per step one flat fire pass of co*words (resets acc)
-        fixed = G * words + D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
+        if n_breaks is not None:
+            # init, then one pass writing all T spikes of a neuron: T writes per bank on two ports
+            fixed = G * words + D_INIT + co * words * -(-T // 2) + D_FIRE + LOOP_ENTRY
+        else:
+            # init (acc: G*words; v starts at 0 in the first fire pass), then per step one flat fire pass of co*words (resets acc)
+            fixed = G * words + D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
         if B2B:
             fixed += in_shape[0] + 1 + D_INIT  # the per-channel event counters start at 0
         kind = ("direct_" if direct else "") + ("conv" if is_conv else "dense")

@@ -48,7 +48,19 @@ def _neuron_lines(node) -> list[str]:
         f"    typedef ap_int<{int(node.get_attr('sum_bits'))}> sum_t;",
         f"    typedef {_wtype(node, 'thr')} thr_t;",
         f"    typedef {_wtype(node, 'bias')} bias_t;",
+        # direct encoding: one fire pass through the constant-current train table (spike_trains.py)
+        f"    static const bool fire_once = {'true' if node.get_attr('fire_once') else 'false'};",
+        f"    static const unsigned n_breaks = {int(node.get_attr('n_breaks'))};",
+        f"    typedef {_wtype(node, 'fire_breaks') if node.input_is_pixels() else 'accum_t'} break_t;",
+        f"    typedef {_wtype(node, 'fire_trains') if node.input_is_pixels() else 'ap_uint<' + str(int(node.get_attr('n_time'))) + '>'} train_t;",
     ]
+
+
+def _train_args(node) -> str:
+    """The train table arguments of a direct layer's call (none for a spiking input)."""
+    if not node.input_is_pixels():
+        return ""
+    return f", {_wvar(node, 'fire_breaks')}, {_wvar(node, 'fire_trains')}"
 
 
 def _lane_lines(node, n_filt: int, plane: int) -> list[str]:
@@ -200,9 +212,9 @@ class SpikingConv2DFunctionTemplate(FunctionCallTemplate):
             skip = node.get_input_variable(node.inputs[1])
             return (
                 f"nnet::{prefix}_conv2d_skip<{p['input_t']}, {skip.type.name}, {p['output_t']}, {p['config']}>"
-                f"({p['input']}, {skip.name}, {p['output']}, {common}, {_table_args(node, 'skip_')});"
+                f"({p['input']}, {skip.name}, {p['output']}, {common}, {_table_args(node, 'skip_')}{_train_args(node)});"
             )
-        return f"nnet::{prefix}_conv2d<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, {common});"
+        return f"nnet::{prefix}_conv2d<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, {common}{_train_args(node)});"
 
 
 class SpikingDenseFunctionTemplate(FunctionCallTemplate):
@@ -214,7 +226,7 @@ class SpikingDenseFunctionTemplate(FunctionCallTemplate):
         fn = "direct_dense" if node.input_is_pixels() else "spiking_dense"
         return (
             f"nnet::{fn}<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, "
-            f"{_wvar(node, 'bias')}, {_wvar(node, 'thr')}, {_table_args(node)});"
+            f"{_wvar(node, 'bias')}, {_wvar(node, 'thr')}, {_table_args(node)}{_train_args(node)});"
         )
 
 

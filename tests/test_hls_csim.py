@@ -60,6 +60,7 @@ def test_random_seeds_cover_everything():
 PARALLELISM = (8, 4, 16, 2, 3)
 LANE_KINDS: dict[str, set[int]] = {"read_lanes": set(), "out_lanes": set(), "tap_lanes": set()}
 BACK_TO_BACK: set[str] = set()  # conv event loops with and without a drain per event
+FIRE_ONCE: set[str] = set()  # direct layers fired through their spike-train table, and per-step fires
 
 
 @pytest.mark.parametrize("seed,par", list(zip(SEEDS, PARALLELISM)))
@@ -74,6 +75,7 @@ def test_random_network_csim_equals_reference(seed, par, tmp_path):
     for kind, seen in LANE_KINDS.items():
         seen.update(int(v) for v in re.findall(rf"{kind} = (\d+);", params))
     BACK_TO_BACK.update(re.findall(r"back_to_back = (true|false);", params))
+    FIRE_ONCE.update(re.findall(r"fire_once = (true|false);", params))
     r = csim(tmp_path / "prj")
     assert r["samples"] == 12
     assert r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0 and r["exact"]
@@ -104,6 +106,7 @@ def test_random_networks_used_every_lane_kind():
         pytest.skip("run together with test_random_network_csim_equals_reference")
     assert all(max(seen) > 1 for seen in LANE_KINDS.values()), LANE_KINDS
     assert BACK_TO_BACK == {"true", "false"}, BACK_TO_BACK
+    assert FIRE_ONCE == {"true", "false"}, FIRE_ONCE
 
 
 def test_cli_csim_exact_and_counters(handmade_project, capsys):
@@ -161,3 +164,33 @@ def test_vitis_testbench_runs_unchanged_with_gxx(handmade_project):
     assert "Processing input 0" in out
     got = np.loadtxt(prj / "tb_data" / "csim_results.log").reshape(len(x), -1)
     np.testing.assert_array_equal(got, ref.run(net, x).readout)
+
+
+@pytest.mark.parametrize("reset,T,fire_once", [("zero", 4, "true"), ("subtract", 8, "false")])
+def test_direct_dense_first_layer_fires_once_or_per_step(reset, T, fire_once, tmp_path):
+    """A direct-encoded dense first layer (random nets always start with a conv): fired through its
+    spike-train table where one fits, per step where not; both spike-exact."""
+    from spikehls.quantize.intnet import IntNet, Neuron, Readout, SpikingDense
+
+    rng = np.random.default_rng(5)
+    w0 = rng.integers(-7, 8, size=(6, 2 * 4 * 4))
+    w0[rng.random(w0.shape) < 0.3] = 0
+    fc0 = SpikingDense("fc0", w0, rng.integers(-200, 200, size=6), Neuron(rng.integers(200, 900, size=6), 1, reset, 12),
+                       w_bits=4, w_scale=np.full(6, 2.0**-3), in_scale=2.0**-8)
+    w1 = rng.integers(-3, 8, size=(5, 6))
+    fc1 = SpikingDense("fc1", w1, np.zeros(5, np.int64), Neuron(np.array([4, 6, 5, 3, 7]), 0, reset, 8),
+                       w_bits=4, w_scale=np.full(5, 2.0**-3))
+    ro = Readout("readout", rng.integers(-7, 8, size=(3, 5)), np.array([1, -2, 0]), w_bits=4, w_scale=np.full(3, 2.0**-3))
+    net = IntNet((2, 4, 4), T, "direct", [fc0, fc1, ro])  # type: ignore[arg-type]
+    net.validate()
+    x = random_inputs(rng, net, 16)
+    run = write_run(net, tmp_path / "run", x)
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz", parallelism=4)
+    params = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    assert re.findall(r"fire_once = (true|false);", params)[0] == fire_once  # the first layer's
+    want = ref.run(net, x)
+    assert want.spikes["fc0"].any() and not want.spikes["fc0"].all()  # the table is exercised, not trivial
+    sim = simulate(tmp_path / "prj", x)
+    for name in ("fc0", "fc1"):
+        np.testing.assert_array_equal(sim.spikes[name], want.spikes[name])
+    np.testing.assert_array_equal(sim.readout, want.readout)

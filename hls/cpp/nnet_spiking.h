@@ -416,6 +416,71 @@ SPK_INLINE void advance_position(unsigned f, T_c &ci, T_y &iy, T_x &ix) {
     }
 }
 
+// Direct encoding fires once (CONFIG_T::fire_once): the current is the same at every step and
+// every membrane starts at 0, so a neuron's T spikes are a function of (channel, current) alone
+// (spikehls.hls.spike_trains). One pass, fire_lanes positions of one channel per cycle: the
+// current's piece among the channel's sorted boundaries selects its T-bit train. No membrane,
+// no second pass. T writes per bank and cycle: two ports take ceil(T / 2) cycles per word.
+template <class res_T, typename CONFIG_T>
+SPK_INLINE void fire_trains(typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+                            const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[]) {
+    #pragma HLS INLINE
+    unsigned spikes = 0;
+    unsigned c = 0, j = 0, a = 0, acc_word = 0, out_base = 0;
+FireTrain:
+    for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
+        #pragma HLS PIPELINE II = 1
+    FireTrainBank:
+        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+            #pragma HLS UNROLL
+            const typename CONFIG_T::accum_t cur = acc[j][f][acc_word];
+            unsigned k = 0;
+        Piece:
+            for (unsigned b = 0; b < CONFIG_T::n_breaks; b++) {
+                #pragma HLS UNROLL
+                k += (cur >= breaks[c * CONFIG_T::n_breaks + b]) ? 1 : 0; // sorted: k = the piece
+            }
+            const typename CONFIG_T::train_t tr = trains[c * (CONFIG_T::n_breaks + 1) + k];
+        Step:
+            for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
+                #pragma HLS UNROLL
+                const spike_t s = tr[t];
+                res[t * CONFIG_T::n_out + out_base + a * CONFIG_T::fire_lanes + f] = s;
+                spikes += s;
+            }
+        }
+        acc_word++;
+        if (++a == CONFIG_T::plane_words) {
+            a = 0;
+            c++;
+            out_base += CONFIG_T::out_hw;
+            if (++j == CONFIG_T::n_lanes) {
+                j = 0;
+            } else {
+                acc_word -= CONFIG_T::plane_words;
+            }
+        }
+    }
+    SPK_STAT(CONFIG_T, out_spikes, spikes);
+}
+
+// One time step's fire: the per-step neuron pass, or -- for a layer that fires once -- the
+// whole train at t = 0 and nothing after.
+template <class res_T, typename CONFIG_T>
+SPK_INLINE void fire_step(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth],
+                          typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+                          const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[],
+                          const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[]) {
+    #pragma HLS INLINE
+    if (CONFIG_T::fire_once) {
+        if (t == 0)
+            fire_trains<res_T, CONFIG_T>(acc, breaks, trains, res);
+    } else {
+        fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
 // ------------------------------------------------------------------------------------------
 // spiking conv2d (+ optional skip), accumulate-only
 // ------------------------------------------------------------------------------------------
@@ -425,7 +490,10 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
                          const typename CONFIG_T::group_t groups[], const typename CONFIG_T::weight_t weights[],
                          const skip_T *skip, const typename CONFIG_T::skip_index_t skip_offsets[],
                          const typename CONFIG_T::skip_group_t skip_groups[],
-                         const typename CONFIG_T::skip_weight_t skip_weights[]) {
+                         const typename CONFIG_T::skip_weight_t skip_weights[],
+                         const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[]) {
+    #pragma HLS ARRAY_RESHAPE variable = breaks cyclic factor = CONFIG_T::n_breaks
+    #pragma HLS ARRAY_RESHAPE variable = trains cyclic factor = CONFIG_T::n_breaks + 1
     // a chunk (n_lanes weights) is one word; with tap_lanes > 1 a window of tap_lanes consecutive
     // chunks / tap_lanes + 1 offsets is read per cycle: words of tap_words chunks (two ports), and
     // the offsets in tap_words banks
@@ -562,7 +630,7 @@ TimeLoop:
             if (CONFIG_T::has_skip)
                 skip_current<skip_T, CONFIG_T>(skip, t, skip_offsets, skip_groups, skip_weights, acc);
         }
-        fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
+        fire_step<res_T, CONFIG_T>(t, v, acc, bias, thr, breaks, trains, res);
     }
 #ifndef __SYNTHESIS__
     spike_capture<CONFIG_T::n_time * CONFIG_T::n_out>(CONFIG_T::layer_id, res);
@@ -576,8 +644,10 @@ void spiking_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CO
                     typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
                     typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
     spike_t no_skip[1] = {0}; // never read: has_skip is false (the skip table types alias the main ones)
+    typename CONFIG_T::break_t no_breaks[CONFIG_T::n_breaks] = {0}; // never read: spikes in, fire_once is false
+    typename CONFIG_T::train_t no_trains[CONFIG_T::n_breaks + 1] = {0};
     spiking_conv2d_core<data_T, spike_t, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, no_skip, offsets,
-                                                          groups, weights);
+                                                          groups, weights, no_breaks, no_trains);
 }
 
 template <class data_T, class skip_T, class res_T, typename CONFIG_T>
@@ -591,19 +661,23 @@ void spiking_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T 
                          typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
                          typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
     #pragma HLS ARRAY_RESHAPE variable = skip_weights cyclic factor = CONFIG_T::n_lanes
+    typename CONFIG_T::break_t no_breaks[CONFIG_T::n_breaks] = {0}; // never read: spikes in, fire_once is false
+    typename CONFIG_T::train_t no_trains[CONFIG_T::n_breaks + 1] = {0};
     spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, skip, skip_offsets,
-                                                         skip_groups, skip_weights);
+                                                         skip_groups, skip_weights, no_breaks, no_trains);
 }
 
 // ------------------------------------------------------------------------------------------
 // spiking dense, accumulate-only (input flattened in C,H,W order = storage order)
 // ------------------------------------------------------------------------------------------
 template <class data_T, class res_T, typename CONFIG_T>
-void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
-                   typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::thr_t thr[CONFIG_T::n_out],
-                   typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
-                   typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
+void spiking_dense_core(const data_T data[], res_T res[], const typename CONFIG_T::bias_t bias[],
+                        const typename CONFIG_T::thr_t thr[], const typename CONFIG_T::index_t offsets[],
+                        const typename CONFIG_T::group_t groups[], const typename CONFIG_T::weight_t weights[],
+                        const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[]) {
     #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
+    #pragma HLS ARRAY_RESHAPE variable = breaks cyclic factor = CONFIG_T::n_breaks
+    #pragma HLS ARRAY_RESHAPE variable = trains cyclic factor = CONFIG_T::n_breaks + 1
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     const unsigned R = CONFIG_T::read_lanes, N_WORDS = (CONFIG_T::n_in + R - 1) / R;
     ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
@@ -622,11 +696,21 @@ TimeLoop:
             const unsigned n_ev = scan_words<R>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
             dense_events<CONFIG_T>(n_ev, n_w, ev_w, ev_m, ev_v, offsets, groups, weights, acc);
         }
-        fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
+        fire_step<res_T, CONFIG_T>(t, v, acc, bias, thr, breaks, trains, res);
     }
 #ifndef __SYNTHESIS__
     spike_capture<CONFIG_T::n_time * CONFIG_T::n_out>(CONFIG_T::layer_id, res);
 #endif
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void spiking_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
+                   typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::thr_t thr[CONFIG_T::n_out],
+                   typename CONFIG_T::index_t offsets[CONFIG_T::n_in + 1], typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
+                   typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
+    typename CONFIG_T::break_t no_breaks[CONFIG_T::n_breaks] = {0}; // never read: spikes in, fire_once is false
+    typename CONFIG_T::train_t no_trains[CONFIG_T::n_breaks + 1] = {0};
+    spiking_dense_core<data_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, no_breaks, no_trains);
 }
 
 // ------------------------------------------------------------------------------------------
