@@ -34,6 +34,21 @@ def row_lanes(limit: int, height: int, width: int) -> int:
     return best
 
 
+def distinct_parallelisms(n_targets: int, height: int = 1, width: int = 1, max_parallelism: int = 256) -> list[int]:
+    """The smallest P of every distinct lane configuration ``(scatter_lanes, fire_lanes)`` up to
+    ``max_parallelism``: the knob values that build different hardware (P = 12 and 13 on a
+    12-channel 28x28 conv build the same circuit). The co-design planner searches these, so it
+    can land on 12 lanes for 12 channels, not only on powers of two."""
+    seen: set[tuple[int, int]] = set()
+    out: list[int] = []
+    for p in range(1, int(max_parallelism) + 1):
+        key = (scatter_lanes(p, n_targets), fire_lanes(p, height, width))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
 def fire_lanes(parallelism: int, height: int = 1, width: int = 1) -> int:
     """Neurons fired per cycle = banks of the layer's output: the most row-aligned positions <= P
     (:func:`row_lanes`). Dense layers (a 1x1 plane) fire one neuron per cycle: they are small."""

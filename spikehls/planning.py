@@ -30,6 +30,7 @@ from typing import Any, Mapping, Optional, Union
 import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
+from spikehls.hls.lanes import distinct_parallelisms
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 Parallelism = Union[int, Mapping[str, int], None]
@@ -179,10 +180,15 @@ def _pressure(report: Mapping[str, Any], board: Board, margin: float) -> dict[st
         lim = allowed[k] * margin
         out[k] = used / lim if lim > 0 else (math.inf if used > 0 else 0.0)
     if board.hls.max_latency_us is not None:
-        lat = report["latency"]["us"]
-        us = lat.get("activity") or lat.get("worst")
-        out["latency"] = float(us) / (board.hls.max_latency_us * margin)
+        out["latency"] = _latency_us(report) / (board.hls.max_latency_us * margin)
     return out
+
+
+def _latency_us(report: Mapping[str, Any]) -> float:
+    """The latency a bound is checked against: on activity when measured, else worst case."""
+    us = report["latency"]["us"]
+    v = us.get("activity") if us.get("activity") is not None else us.get("worst")
+    return float("inf") if v is None else float(v)
 
 
 def _excess(press: Mapping[str, float]) -> float:
@@ -249,29 +255,38 @@ def plan(
 
     def parallelism_moves(rem: Mapping[str, int]) -> int:
         """Phase 1 (no accuracy cost), also re-run between channel removals: move one layer's
-        parallelism to any halving (down to 1) or to its double, the move that reduces the
-        excess most, while any does. Halving more than once in one move crosses the plateaus
-        where fewer lanes first cost more (a smaller plane of banks leaving LUTRAM for BRAM)."""
+        parallelism to any other lane configuration it has (:func:`distinct_parallelisms`: every
+        distinct pair of scatter and fire lanes up to ``max_parallelism``), the move that reduces
+        the excess most, while any does. Any value, not only the neighbours: a far move crosses
+        the plateaus where fewer lanes first cost more (a smaller plane of banks leaving LUTRAM
+        for BRAM), and P = channels (one channel group) is often the knee of a layer's curve."""
         nonlocal par, rep, press
         n = 0
+        pruned = prune_intnet(net, keep_of(rem))
+        shapes = pruned.shapes()
+        options = {}
+        for lyr in pruned.layers:
+            if lyr.name in par:
+                co = int(lyr.weight.shape[0])
+                hw = shapes[lyr.name][1:] if isinstance(lyr, SpikingConv2d) else (1, 1)
+                options[lyr.name] = distinct_parallelisms(co, int(hw[0]), int(hw[1]), max_parallelism)
         while _excess(press) > 0:
             best = None
             for name, p in par.items():
-                qs = {p * 2}
-                q = p // 2
-                while q >= 1:
-                    qs.add(q)
-                    q //= 2
-                for q in sorted(qs):
+                for q in options[name]:
                     if q < 1 or q > max_parallelism or q == p:
                         continue
                     cand = {**par, name: q}
                     c_rep, c_press = evaluate(rem, cand)
-                    if _excess(c_press) < _excess(press) - 1e-9 and (best is None or _excess(c_press) < _excess(best[2])):
-                        best = (cand, c_rep, c_press)
+                    if _excess(c_press) >= _excess(press) - 1e-9:
+                        continue
+                    # least excess first; among equals (e.g. several moves that fit) the fastest
+                    key = (round(_excess(c_press), 9), _latency_us(c_rep))
+                    if best is None or key < best[0]:
+                        best = (key, cand, c_rep, c_press)
             if best is None:
                 break
-            par, rep, press = best
+            _, par, rep, press = best
             n += 1
         return n
 

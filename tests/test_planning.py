@@ -181,3 +181,32 @@ def test_plan_crosses_bank_plateaus_instead_of_emptying_layers(tmp_path):
     assert smart.fits and uni.fits
     assert sum(smart.caps.values()) >= sum(uni.caps.values())
     assert min(smart.caps.values()) > 1  # no layer emptied to a single channel
+
+
+def test_plan_finds_lane_counts_between_powers_of_two(tmp_path):
+    """A LUT budget below the P = 16 design and a latency bound that P = 8 misses (11 channels on
+    8 lanes: two channel groups, a drain per tap): the plan must use lane counts that are not
+    powers of two (P = channels) and fit both without giving up a channel."""
+    from spikehls.hls.lanes import distinct_parallelisms
+    from spikehls.hls.report_run import estimate_report
+
+    net = _mnist_shaped_net()
+    pynq = load_board("pynq-z2")
+    r16 = estimate_report(net, pynq, 16)
+    r12 = estimate_report(net, pynq, {"c1": 12, "c2": 11, "ro": 16})
+    r8 = estimate_report(net, pynq, {"c1": 8, "c2": 8, "ro": 16})
+    lat = lambda r: r["latency"]["us"]["worst"]  # noqa: E731  (no events: worst case)
+    assert r12["total"]["LUT"] < r16["total"]["LUT"] and lat(r12) < lat(r8)
+    board = tmp_path / "b.yaml"
+    board.write_text(BOARD.format(lut=(r12["total"]["LUT"] + r16["total"]["LUT"]) // 2, bram=280)
+                     .replace("hls: {parallelism: 8}", f"hls: {{parallelism: 16, max_latency_us: {(lat(r12) + lat(r8)) / 2}}}"))
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
+    p = plan(net, load_board(board), act, parallelism=16, margin=1.0)
+    assert p.fits and not p.removes_channels, p.summary()
+    assert any(v & (v - 1) for v in p.parallelism.values()), p.parallelism  # not all powers of two
+    # among the moves that fit, the fastest: at least as fast as the hand-picked 12/11 design
+    # (powers of two alone fit only by starving the first layer: P = 1, 3.5x slower)
+    assert lat(p.report) <= lat(r12), (p.parallelism, lat(p.report))
+    # the candidates: the smallest P of each distinct (scatter lanes, fire lanes) pair
+    assert distinct_parallelisms(12, 28, 28)[-6:] == [12, 14, 28, 56, 112, 196]
+    assert distinct_parallelisms(10) == list(range(1, 11))
