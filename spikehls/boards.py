@@ -31,13 +31,16 @@ class Resources(_Strict):
 
 
 class Budget(_Strict):
-    """Fraction of each resource the design may use (the rest is left for the shell, DMA, ...)."""
+    """Fraction of each resource the design may use (the rest is left for the shell, DMA, ...).
+
+    0 forbids the resource (a DSP-free design: ``DSP: 0``). LUT, FF and BRAM18 cannot be 0: no
+    layer is built without them."""
 
     LUT: float = Field(0.8, gt=0, le=1)
     FF: float = Field(0.8, gt=0, le=1)
     BRAM18: float = Field(0.8, gt=0, le=1)
-    URAM: float = Field(0.8, gt=0, le=1)
-    DSP: float = Field(0.8, gt=0, le=1)
+    URAM: float = Field(0.8, ge=0, le=1)
+    DSP: float = Field(0.8, ge=0, le=1)
 
 
 class HLSDefaults(_Strict):

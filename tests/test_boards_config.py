@@ -34,6 +34,7 @@ def test_user_board_file_with_defaults(tmp_path):
         (GOOD.replace("clock_mhz: 100\n", ""), "clock_mhz"),
         (GOOD.replace("LUT: 53200", "LUT: -1"), "resources.LUT"),
         (GOOD + "budget: {BRAM18: 1.5}\n", "budget.BRAM18"),
+        (GOOD + "budget: {LUT: 0}\n", "budget.LUT"),
         (GOOD + "colour: red\n", "colour"),
         (GOOD + "hls: {backend: Quartus}\n", "hls.backend"),
     ],
@@ -92,3 +93,15 @@ def test_cli_bad_option_value_is_one_error_line(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "greedy" in err and len(err.splitlines()) == 1
+
+
+def test_a_zero_dsp_budget_forbids_dsp(tmp_path):
+    """DSP: 0 is a target (a DSP-free design), not a mistake: allowed, and any DSP is over budget."""
+    from spikehls.hls.report_run import fits_detail
+
+    b = load_board(_board(tmp_path, GOOD + "budget: {DSP: 0}\n"))
+    assert b.allowed()["DSP"] == 0
+    report = {"total": {"LUT": 10, "FF": 10, "BRAM18": 1, "URAM": 0, "DSP": 1}, "latency": {"us": {"worst": 1.0, "activity": None}}}
+    assert fits_detail(report, b)["DSP"] is False
+    report["total"]["DSP"] = 0
+    assert fits_detail(report, b)["DSP"] is True

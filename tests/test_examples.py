@@ -15,6 +15,14 @@ def test_example_run_configs_validate(path):
     assert cfg.train.epochs >= 1
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "examples" / "boards").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_board_files_validate(path):
+    from spikehls.boards import load_board
+
+    b = load_board(path)
+    assert b.resources.LUT > 0 and b.clock_mhz > 0
+
+
 def test_bundled_boards_are_valid_and_listed():
     from spikehls.boards import available_boards, load_board
 
