@@ -170,7 +170,7 @@ def _utilization(total: Mapping[str, float], board: Board) -> dict[str, dict[str
     return {"of_board": of_board, "of_budget": of_budget}
 
 
-def _latency_for_bound(latency: dict[str, Any]) -> tuple[Optional[float], str]:
+def latency_for_bound(latency: dict[str, Any]) -> tuple[Optional[float], str]:
     act = latency["us"].get("activity")
     if act is not None:
         return act, "activity"
@@ -185,7 +185,7 @@ def fits_detail(report: Mapping[str, Any], board: Board) -> dict[str, Optional[b
     if bound is None:
         out["latency"] = None
     else:
-        us, _ = _latency_for_bound(report["latency"])
+        us, _ = latency_for_bound(report["latency"])
         out["latency"] = us is not None and us <= bound
     return out
 
@@ -209,7 +209,7 @@ def over_budget(report: Mapping[str, Any], board: Board) -> dict[str, float]:
             out[k] = used / allowed[k] - 1.0
     bound = board.hls.max_latency_us
     if bound is not None:
-        us, _ = _latency_for_bound(report["latency"])
+        us, _ = latency_for_bound(report["latency"])
         if us is not None and us > bound:
             out["latency"] = us / bound - 1.0
     return out
@@ -350,7 +350,7 @@ def _judge(report: dict[str, Any], brd: Board) -> dict[str, Any]:
     report["fits_detail"] = detail
     report["fits"] = all(v is not False for v in detail.values())
     if brd.hls.max_latency_us is not None:
-        report["latency"]["bound_checked"] = _latency_for_bound(report["latency"])[1]
+        report["latency"]["bound_checked"] = latency_for_bound(report["latency"])[1]
     ob = over_budget(report, brd)
     report["over_budget"] = {k: (None if math.isinf(v) else v) for k, v in ob.items()}  # JSON has no inf
     report["layer_shares"] = layer_shares(report)

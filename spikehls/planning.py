@@ -185,9 +185,10 @@ def _pressure(report: Mapping[str, Any], board: Board, margin: float) -> dict[st
 
 
 def _latency_us(report: Mapping[str, Any]) -> float:
-    """The latency a bound is checked against: on activity when measured, else worst case."""
-    us = report["latency"]["us"]
-    v = us.get("activity") if us.get("activity") is not None else us.get("worst")
+    """The latency a bound is checked against (:func:`~spikehls.hls.report_run.latency_for_bound`)."""
+    from spikehls.hls.report_run import latency_for_bound
+
+    v, _ = latency_for_bound(report["latency"])
     return float("inf") if v is None else float(v)
 
 
