@@ -30,6 +30,7 @@ from pathlib import Path
 from spikehls.boards import load_board
 from spikehls.codesign import codesign
 from spikehls.config import config_from_dict
+from spikehls.errors import SpikehlsError
 from spikehls.fileio import read_yaml, write_json
 
 HERE = Path(__file__).resolve().parent
@@ -82,7 +83,7 @@ def _parse_point(spec: str) -> tuple[int, dict[str, int]]:
     return int(head), layers
 
 
-def design_points(res: dict, specs: list[str], work: Path) -> dict:
+def design_points(res: dict, specs: list[str], work: Path, board: str) -> dict:
     """Generate, C-simulate and report the final network at other parallelism settings."""
     from spikehls.hls.csim import csim
     from spikehls.hls.project import generate_project
@@ -93,10 +94,10 @@ def design_points(res: dict, specs: list[str], work: Path) -> dict:
     for spec in specs:
         p, layers = _parse_point(spec)
         prj = work / spec.replace(":", "_").replace(",", "_").replace("=", "-")
-        generate_project(run / "model.qonnx.onnx", "pynq-z2", prj, testvectors=run / "testvectors.npz",
+        generate_project(run / "model.qonnx.onnx", board, prj, testvectors=run / "testvectors.npz",
                          parallelism=p, layer_overrides=layers)
         c = csim(prj)
-        r = run_report(prj, "pynq-z2")
+        r = run_report(prj, board)
         out[spec] = {**{k: r["total"][k] for k in ("LUT", "FF", "BRAM18", "URAM", "DSP")},
                      "latency_cycles_activity": r["latency"]["cycles"]["activity"],
                      "latency_us_activity": r["latency"]["us"]["activity"],
@@ -126,6 +127,9 @@ def main(argv=None) -> int:
     ap.add_argument("--design-points", nargs="*", default=[], metavar="P[:LAYER=P,...]",
                     help="more parallelism settings of the final network, each generated, C-simulated and "
                          "reported, e.g. 12 '14:features.0.conv=28' (a latency / resource front)")
+    ap.add_argument("--board", default="pynq-z2",
+                    help="board name or YAML file of part 1's co-design, e.g. examples/boards/pynq-z2-spikerplus.yaml "
+                         "(PYNQ-Z2 held to Spiker+'s LUT, no DSP, 100 us: the loop must find a design meeting the targets)")
     ap.add_argument("--work", default=None, help="keep runs here (default: a temporary folder)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -137,12 +141,17 @@ def main(argv=None) -> int:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="mnist_pynq."))
     t0 = time.time()
-    res = codesign(config_from_dict(config(args)), "pynq-z2", work / "pynq", progress=False, from_run=args.from_run,
+    try:
+        brd_main = load_board(args.board)  # a bad board file fails here, before the long run
+    except SpikehlsError as e:
+        ap.error(f"--board: {e}")
+    res = codesign(config_from_dict(config(args)), args.board, work / "pynq", progress=False, from_run=args.from_run,
                    parallelism=args.parallelism)
     out = {
         "benchmark": "mnist_pynq",
         "command": "python benchmarks/mnist_pynq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "board": "pynq-z2 (xc7z020clg400-1, 100 MHz)",
+        "board": f"{brd_main.name} ({brd_main.part}, {brd_main.clock_mhz:g} MHz)",
+        "board_budget": {**{k: round(v, 1) for k, v in brd_main.allowed().items()}, "max_latency_us": brd_main.hls.max_latency_us},
         "note": "resources and latency are the spikehls resource model's estimates (no Vitis/Vivado run)",
         "config": config(args) if not args.from_run else {"from_run": args.from_run, "run_config": _run_config(args.from_run)},
         "parallelism": args.parallelism,
@@ -168,7 +177,7 @@ def main(argv=None) -> int:
             cmp[strategy] = final_row(r)
         out["codesign_vs_uniform"] = cmp
     if args.design_points:
-        out["design_points"] = design_points(res, args.design_points, work / "points")
+        out["design_points"] = design_points(res, args.design_points, work / "points", args.board)
     out["wall_seconds"] = round(time.time() - t0, 1)
     write_json(args.out, out)
 
