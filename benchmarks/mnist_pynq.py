@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     except SpikehlsError as e:
         ap.error(f"--board: {e}")
     res = codesign(config_from_dict(config(args)), args.board, work / "pynq", progress=False, from_run=args.from_run,
-                   parallelism=args.parallelism)
+                   parallelism=args.parallelism, quant_from_cfg=True)
     out = {
         "benchmark": "mnist_pynq",
         "command": "python benchmarks/mnist_pynq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
         for strategy in ("cost_per_activity", "uniform"):
             r = codesign(config_from_dict(config(args, codesign={"strategy": strategy})), squeezed,
                          work / f"squeezed-{strategy}", progress=False, from_run=args.from_run,
-                         parallelism=args.parallelism)
+                         parallelism=args.parallelism, quant_from_cfg=True)
             cmp[strategy] = final_row(r)
         out["codesign_vs_uniform"] = cmp
     if args.design_points:

@@ -28,7 +28,7 @@ import numpy as np
 from spikehls.boards import RESOURCE_KINDS, Board, load_board
 from spikehls.config import Config
 from spikehls.errors import SpikehlsError
-from spikehls.fileio import atomic_dir, atomic_path, write_json
+from spikehls.fileio import atomic_dir, atomic_path, write_json, write_text
 from spikehls.flow import pipeline
 
 FORMAT = "spikehls.codesign/1"
@@ -44,11 +44,15 @@ def codesign(
     log: Callable[[str], None] = print,
     parallelism: Optional[int] = None,
     from_run: Optional[str | Path] = None,
+    quant_from_cfg: bool = False,
 ) -> dict[str, Any]:
     """Run the feedback loop into ``out_dir``; returns (and writes) the codesign.json content.
 
     ``from_run``: start from an existing training run (its checkpoint and config) instead of
-    training iteration 0; the run directory itself is not modified (it is copied).
+    training iteration 0; the run directory itself is not modified (it is copied). The run's
+    config is used with ``cfg``'s codesign section, and with its quant section too when
+    ``quant_from_cfg`` (as ``spikehls export --config`` does: bits and QAT epochs are export
+    settings, not part of the trained run).
     """
     from spikehls.planning import channel_activity, plan
     from spikehls.quantize.intnet import IntNet
@@ -65,15 +69,19 @@ def codesign(
         src = Path(from_run)
         if not (src / "checkpoint.pt").is_file() or not (src / "config.yaml").is_file():
             raise SpikehlsError(f"{src}: not a training run (needs checkpoint.pt and config.yaml)")
-        codesign_cfg = cfg.codesign
+        given = cfg
         cfg = load_config(src / "config.yaml")
-        cfg.codesign = codesign_cfg
+        cfg.codesign = given.codesign
+        if quant_from_cfg:
+            cfg.quant = given.quant
     out.mkdir(parents=True, exist_ok=True)
     if from_run is not None:
         with atomic_dir(out / "iter0") as tmp:
             for name in TRAIN_FILES:
                 if (Path(from_run) / name).is_file():
                     shutil.copy2(Path(from_run) / name, tmp / name)
+            if quant_from_cfg:  # the export reads the run's config: it must hold the quant settings used
+                write_text(tmp / "config.yaml", cfg.to_yaml())
     cd = cfg.codesign
     t_start = time.perf_counter()
     result: dict[str, Any] = {

@@ -77,3 +77,23 @@ def test_codesign_rejects_a_bad_config(tmp_path, capsys):
     rc = main(["codesign", "--config", str(cfg), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2 and "codesign.strategy" in err and "cost_per_activity" in err
+
+
+@pytest.mark.slow
+def test_codesign_from_a_run_takes_quant_settings_only_when_asked(tmp_path):
+    """``from_run``: the run's training config, the given codesign section, and the given quant
+    section (bits, QAT epochs: export settings) only with ``quant_from_cfg`` (CLI: --config given)."""
+    cfg = config_from_dict({**FAST, "codesign": {"max_iters": 1}})
+    codesign(cfg, "pynq-z2", tmp_path / "first", progress=False, log=lambda s: None)
+    run = tmp_path / "first" / "iter0"
+    other = config_from_dict({**FAST, "quant": {"w_bits": 6, "qat_epochs": 2, "test_vectors": 24}, "codesign": {"max_iters": 1}})
+    for flag, bits, epochs in ((False, 4, 1), (True, 6, 2)):
+        out = tmp_path / f"from-{flag}"
+        res = codesign(other, "pynq-z2", out, progress=False, log=lambda s: None, from_run=run, quant_from_cfg=flag)
+        assert res["iterations"][0]["csim_exact"]
+        exp = json.loads((out / "iter0" / "export.json").read_text())
+        assert set(exp["bits"]["weights"].values()) == {bits} and exp["qat"]["epochs"] == epochs
+    from spikehls.config import load_config
+
+    assert load_config(run / "config.yaml").quant.w_bits == 4  # the source run is untouched
+    assert load_config(tmp_path / "from-True" / "iter0" / "config.yaml").quant.w_bits == 6  # the copy says what was used

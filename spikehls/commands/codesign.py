@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override codesign.strategy (uniform = same sparsity in every layer, the baseline)")
     p.add_argument("--from-run", type=Path, default=None,
                    help="start from this training run (spikehls train) instead of training iteration 0; "
-                        "its config is used, with the codesign section of --config")
+                        "its config is used, with the codesign and quant sections of --config when given")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -46,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
         cfg.codesign.strategy = args.strategy
     board = load_board(args.board)  # fail on a bad board before any work
     result = codesign(cfg, board, args.out, progress=not args.quiet, parallelism=args.parallelism,
-                      from_run=args.from_run)
+                      from_run=args.from_run, quant_from_cfg=args.config is not None)
     print_summary(result, args.out)
     return 0 if result["fits"] else 1
