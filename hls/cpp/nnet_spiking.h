@@ -275,6 +275,25 @@ InitAcc:
     }
 }
 
+// The running counters of a fire pass over channels x plane words (no divider): a = word in
+// the plane, c = channel, j = c % n_lanes (the accumulator bank row), acc_word = (c / n_lanes)
+// * plane_words + a, out_base = c * out_hw.
+template <typename CONFIG_T>
+SPK_INLINE void next_fire_word(unsigned &a, unsigned &c, unsigned &j, unsigned &acc_word, unsigned &out_base) {
+    #pragma HLS INLINE
+    acc_word++;
+    if (++a == CONFIG_T::plane_words) {
+        a = 0;
+        c++;
+        out_base += CONFIG_T::out_hw;
+        if (++j == CONFIG_T::n_lanes) {
+            j = 0; // next group: acc_word runs on
+        } else {
+            acc_word -= CONFIG_T::plane_words; // same group, next lane: same words
+        }
+    }
+}
+
 // Fire every neuron of one time step (fire_lanes neighbouring positions of one channel per
 // cycle, one flat pipelined pass over channels x plane words), write the spikes, and -- unless
 // the current is kept for every step (direct encoding) -- reset the accumulators to the bias
@@ -303,17 +322,7 @@ FireWord:
             res[out_base + a * CONFIG_T::fire_lanes + f] = s; // bank f: out_hw is a multiple of fire_lanes
             spikes += s;
         }
-        acc_word++;
-        if (++a == CONFIG_T::plane_words) {
-            a = 0;
-            c++;
-            out_base += CONFIG_T::out_hw;
-            if (++j == CONFIG_T::n_lanes) {
-                j = 0; // next group: acc_word runs on
-            } else {
-                acc_word -= CONFIG_T::plane_words; // same group, next lane: same words
-            }
-        }
+        next_fire_word<CONFIG_T>(a, c, j, acc_word, out_base);
     }
     SPK_STAT(CONFIG_T, out_spikes, spikes);
 }
@@ -449,17 +458,7 @@ FireTrain:
                 spikes += s;
             }
         }
-        acc_word++;
-        if (++a == CONFIG_T::plane_words) {
-            a = 0;
-            c++;
-            out_base += CONFIG_T::out_hw;
-            if (++j == CONFIG_T::n_lanes) {
-                j = 0;
-            } else {
-                acc_word -= CONFIG_T::plane_words;
-            }
-        }
+        next_fire_word<CONFIG_T>(a, c, j, acc_word, out_base);
     }
     SPK_STAT(CONFIG_T, out_spikes, spikes);
 }
