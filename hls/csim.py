@@ -204,7 +204,8 @@ def csim(project: str | Path, samples: Optional[int] = None, testvectors: Option
 
     Returns (and writes to ``PRJ/csim.json``) samples, spike_mismatches, readout_mismatches,
     prediction_mismatches, accuracy, seconds, compile_seconds, samples_per_second and, per layer,
-    mismatches and mean events per sample (input events, weight additions, output spikes).
+    mismatches, mean events per sample (input events, weight additions, output spikes) and the
+    largest input events and additions of any sample.
     """
     from spikehls.quantize.testvectors import load_testvectors
 
@@ -231,6 +232,10 @@ def csim(project: str | Path, samples: Optional[int] = None, testvectors: Option
             "in_events_per_sample": float(c[:, 0].mean()) if n else 0.0,
             "synops_per_sample": float(c[:, 1].mean()) if n else 0.0,
             "out_spikes_per_sample": float(c[:, 2].mean()) if n else 0.0,
+            # the busiest sample: with every layer at its maximum, the cost model bounds the
+            # latency of the slowest test image (report: latency activity_max)
+            "in_events_max": float(c[:, 0].max()) if n else 0.0,
+            "synops_max": float(c[:, 1].max()) if n else 0.0,
         }
         if lyr["spiking"]:
             key = lyr.get("source_name", name)

@@ -402,6 +402,16 @@ def test_csim_events_give_activity_latency(tmp_path):
     expect = estimate(net, load_board("pynq-z2"), 4, {n: v for n, v in r["events"].items()})
     assert act == pytest.approx(expect.cycles_activity)
     assert all(row["cycles_activity"] is not None for row in r["per_layer"])
+    assert "activity_max" not in r["latency"]["cycles"]  # no per-sample maxima in this csim.json
+    # with the busiest sample's counts: a second figure between the mean and the worst case
+    for entry in layers.values():
+        entry["in_events_max"] = entry["in_events_per_sample"] * 2
+        entry["synops_max"] = entry["synops_per_sample"] * 2
+    (prj / "csim.json").write_text(json.dumps({"samples": 10, "exact": True, "layers": layers}))
+    r = build_report(prj)
+    hi = r["latency"]["cycles"]["activity_max"]
+    assert act < hi <= r["latency"]["cycles"]["worst"] and r["latency"]["us"]["activity_max"] == pytest.approx(hi / 100)
+    assert "slowest test sample" in format_table(r)
 
 
 def test_errors_name_the_file(tmp_path):
@@ -502,3 +512,5 @@ def test_report_after_csim_uses_its_events(tmp_path):
     assert r["events"]["conv2"]["in_events"] == pytest.approx(res["layers"]["conv2"]["in_events_per_sample"])
     act, worst = r["latency"]["cycles"]["activity"], r["latency"]["cycles"]["worst"]
     assert act is not None and 0 < act <= worst
+    assert act <= r["latency"]["cycles"]["activity_max"] <= worst  # the slowest sample, from csim's maxima
+    assert res["layers"]["conv2"]["in_events_max"] >= res["layers"]["conv2"]["in_events_per_sample"]
