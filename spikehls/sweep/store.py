@@ -37,7 +37,7 @@ METRIC_COLUMNS = (
      "readout_mismatches", "synops_per_sample", "channels_kept", "channels_total", "parameters_kept"]
     + list(RESOURCE_KINDS)
     + [f"util_{k}" for k in RESOURCE_KINDS]
-    + ["latency_cycles_worst", "latency_cycles_activity", "latency_us_worst", "latency_us_activity", "fits",
+    + ["latency_cycles_worst", "latency_cycles_activity", "latency_us_worst", "latency_us_activity", "latency_us_activity_max", "fits",
        "resource_source", "seconds_export", "seconds_hls", "seconds_csim", "seconds_report", "wall_seconds",
        "train_seconds", "train_key", "warm_start", "error", "pareto"]
 )
