@@ -29,6 +29,7 @@ from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_path, write_json, write_text
 
 DRIVER_SRC = Path(__file__).resolve().parent / "cpp" / "spikehls_csim.cpp"
+EVENTS_FILE = "csim_events.npz"  # every sample's event counters, per layer (the report's per-sample latency)
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = ["-O2", "-std=c++11", "-w"]  # C++11: what Vitis HLS csim uses (-std=c++0x)
 
@@ -204,8 +205,9 @@ def csim(project: str | Path, samples: Optional[int] = None, testvectors: Option
 
     Returns (and writes to ``PRJ/csim.json``) samples, spike_mismatches, readout_mismatches,
     prediction_mismatches, accuracy, seconds, compile_seconds, samples_per_second and, per layer,
-    mismatches, mean events per sample (input events, weight additions, output spikes) and the
-    largest input events and additions of any sample.
+    mismatches and mean events per sample (input events, weight additions, output spikes). The
+    counters of every sample go to ``PRJ/csim_events.npz`` (layer name -> uint64 ``[N, 3]``): the
+    report turns them into each sample's latency, so the slowest image is known.
     """
     from spikehls.quantize.testvectors import load_testvectors
 
@@ -232,10 +234,6 @@ def csim(project: str | Path, samples: Optional[int] = None, testvectors: Option
             "in_events_per_sample": float(c[:, 0].mean()) if n else 0.0,
             "synops_per_sample": float(c[:, 1].mean()) if n else 0.0,
             "out_spikes_per_sample": float(c[:, 2].mean()) if n else 0.0,
-            # the busiest sample: with every layer at its maximum, the cost model bounds the
-            # latency of the slowest test image (report: latency activity_max)
-            "in_events_max": float(c[:, 0].max()) if n else 0.0,
-            "synops_max": float(c[:, 1].max()) if n else 0.0,
         }
         if lyr["spiking"]:
             key = lyr.get("source_name", name)
@@ -262,5 +260,8 @@ def csim(project: str | Path, samples: Optional[int] = None, testvectors: Option
         "exact": spike_mm == 0 and readout_mm == 0,
         "layers": per_layer,
     }
+    with atomic_path(project / EVENTS_FILE, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **{lyr["name"]: sim.counters[lyr["name"]] for lyr in meta["layers"]})
     write_json(project / "csim.json", result)
     return result

@@ -294,15 +294,20 @@ class _Acc:
         self.add("control", LUT=2 * b, FF=b)
 
 
-def _events(events: Optional[Mapping[str, Any]], name: str) -> tuple[Optional[float], Optional[float]]:
+def _count(x: Any) -> Any:
+    """A count per sample: a float, or a float array (one entry per sample, :func:`latency_per_sample`)."""
+    return np.asarray(x, dtype=np.float64) if np.ndim(x) else float(x)
+
+
+def _events(events: Optional[Mapping[str, Any]], name: str) -> tuple[Any, Any]:
     """(input events, synops) per sample for a layer; a bare number is input events."""
     if not events or name not in events:
         return None, None
     e = events[name]
     if isinstance(e, Mapping):
         ie, so = e.get("in_events"), e.get("synops")
-        return (None if ie is None else float(ie)), (None if so is None else float(so))
-    return float(e), None
+        return (None if ie is None else _count(ie)), (None if so is None else _count(so))
+    return _count(e), None
 
 
 def _resolve_parallelism(net: IntNet, board: Board, parallelism: Union[int, Mapping[str, int], None]) -> dict[str, int]:
@@ -348,9 +353,9 @@ class _Walk:
     def activity(self, in_events: float, synops: Optional[float]) -> float:
         if self.events_worst == 0:
             return float(self.fixed)
-        a = min(max(in_events / self.events_worst, 0.0), 1.0)
+        a = np.clip(in_events / self.events_worst, 0.0, 1.0)  # floats, or arrays of samples
         if synops is not None and self.synops_worst > 0:
-            scatter = self.scatter_worst * min(max(synops / self.synops_worst, 0.0), 1.0)
+            scatter = self.scatter_worst * np.clip(synops / self.synops_worst, 0.0, 1.0)
         else:
             scatter = a * self.scatter_worst
         return self.fixed + a * self.per_event_worst + scatter
@@ -653,7 +658,8 @@ def estimate(
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     worst = sum(le.cycles_worst for le in per_layer)
     if events and all(le.cycles_activity is not None for le in per_layer):
-        act: Optional[float] = float(sum(le.cycles_activity for le in per_layer))  # type: ignore[misc]
+        act: Optional[float] = sum(le.cycles_activity for le in per_layer)  # type: ignore[assignment]
+        act = float(act) if np.ndim(act) == 0 else act  # an array with per-sample counts
     else:
         act = None
     interval = max((le.cycles_worst for le in per_layer), default=0)
@@ -665,3 +671,19 @@ def estimate(
         clock_mhz=board.clock_mhz,
         interval_worst=interval,
     )
+
+
+def latency_per_sample(
+    net: IntNet,
+    board: Board,
+    parallelism: Union[int, Mapping[str, int], None],
+    sample_events: Mapping[str, Mapping[str, np.ndarray]],
+) -> np.ndarray:
+    """Activity-based cycles of every sample: ``sample_events[layer] = {"in_events": [N],
+    "synops": [N]}`` (the C-simulation's counters of each sample). The same model as
+    :func:`estimate`'s mean figure, evaluated per sample, so the slowest image is known, not
+    bounded: the mean of these is the figure on the mean counts."""
+    e = estimate(net, board, parallelism, sample_events)
+    if e.cycles_activity is None:
+        raise SpikehlsError("latency_per_sample needs event counts for every spiking layer")
+    return np.atleast_1d(np.asarray(e.cycles_activity, dtype=np.float64))

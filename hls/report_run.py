@@ -15,8 +15,9 @@ Which numbers win, and how that is said (DESIGN.md section 7: never mix silently
 * ``latency`` is the csynth worst case when Vitis could bound it, else the model's (the
   event-driven loops have data-dependent trip counts, which Vitis reports as ``undef``);
   ``latency.source`` names it. The model's activity-based figure is always given when the
-  C-simulation counted events: ``activity`` on the mean counts per sample, ``activity_max``
-  with every layer at its busiest test sample (a bound on the slowest test image).
+  C-simulation counted events: ``activity`` on the mean counts per sample, and from every
+  sample's own counts (``PRJ/csim_events.npz``) ``activity_max`` (the slowest test image) and
+  ``us.activity_p99``.
 * The model's own figures are always kept under ``estimate`` for comparison.
 
 ``fits``: every resource within its budget fraction of the board, and, if the board sets
@@ -29,13 +30,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+
+import numpy as np
 from typing import Any, Mapping, Optional
 
 from spikehls.boards import RESOURCE_KINDS, Board, available_boards, load_board
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_path, write_json
 from spikehls.hls import reports
-from spikehls.hls.estimate import Estimate, estimate
+from spikehls.hls.estimate import Estimate, estimate, latency_per_sample
 from spikehls.quantize.intnet import IntNet
 
 REPORT_FILE = "report.json"
@@ -108,17 +111,38 @@ def _num(x: Any) -> Optional[float]:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def read_events(prj: Path, names: Mapping[str, str], stat: str = "per_sample") -> Optional[dict[str, dict[str, float]]]:
+def read_sample_events(prj: Path, names: Mapping[str, str]) -> Optional[dict[str, dict[str, np.ndarray]]]:
+    """Every sample's counts from ``PRJ/csim_events.npz`` (:func:`spikehls.hls.csim.csim` writes it):
+    ``{layer: {"in_events": [N], "synops": [N]}}`` for the layers it holds, or None without the file."""
+    from spikehls.hls.csim import EVENTS_FILE
+
+    f = prj / EVENTS_FILE
+    if not f.is_file():
+        return None
+    try:
+        with np.load(f) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as err:
+        raise SpikehlsError(f"{f}: not a readable .npz ({err})") from None
+    out = {}
+    for name, hls_name in names.items():
+        c = arrays.get(hls_name, arrays.get(name))
+        if c is None:
+            continue
+        if c.ndim != 2 or c.shape[1] < 2 or len(c) == 0:
+            raise SpikehlsError(f"{f}: layer '{hls_name}' must be an [N, 3] array of counters, got shape {c.shape}")
+        out[name] = {"in_events": c[:, 0].astype(np.float64), "synops": c[:, 1].astype(np.float64)}
+    return out or None
+
+
+def read_events(prj: Path, names: Mapping[str, str]) -> Optional[dict[str, dict[str, float]]]:
     """Per-layer event counts per sample from ``PRJ/csim.json``, or None when there is none.
 
     ``names`` maps each network layer to its name in the project (hls4ml's layer name). The file
     is what :func:`spikehls.hls.csim.csim` writes: ``{"layers": {hls_name: {"in_events_per_sample",
     "synops_per_sample", "out_spikes_per_sample", ...}}}``. Plain ``in_events`` / ``synops`` keys
-    (per sample) and a list of ``{"name": ...}`` entries are read too. ``stat="max"`` reads the
-    busiest sample's counts instead (``in_events_max``, ``synops_max``; None where absent).
+    (per sample) and a list of ``{"name": ...}`` entries are read too.
     """
-    if stat not in ("per_sample", "max"):
-        raise ValueError(f"stat must be 'per_sample' or 'max', got {stat!r}")
     f = prj / CSIM_FILE
     if not f.is_file():
         return None
@@ -140,7 +164,7 @@ def read_events(prj: Path, names: Mapping[str, str], stat: str = "per_sample") -
             continue
         row = {}
         for k in ("in_events", "synops", "out_spikes"):
-            v = _num(e.get(f"{k}_per_sample", e.get(k))) if stat == "per_sample" else _num(e.get(f"{k}_max"))
+            v = _num(e.get(f"{k}_per_sample", e.get(k)))
             if v is not None:
                 row[k] = v
         if "in_events" in row:
@@ -286,14 +310,19 @@ def build_report(
         "clock_mhz": brd.clock_mhz,
         "source": "estimate",
     }
-    events_max = read_events(prj, {n: meta_layers[n]["name"] for n in names}, stat="max")
-    if events_max is not None and est.cycles_activity is not None:
-        # every layer at its busiest test sample: a bound on the slowest test image (cycles
-        # grow with events in every layer), next to the mean over samples
-        est_max = estimate(net, brd, project_parallelism(meta), events_max)
-        if est_max.cycles_activity is not None:
-            latency["cycles"]["activity_max"] = est_max.cycles_activity
-            latency["us"]["activity_max"] = est_max.us_activity
+    per_sample = read_sample_events(prj, {n: meta_layers[n]["name"] for n in names})
+    cyc = None
+    if per_sample is not None and est.cycles_activity is not None:
+        # the same model on every test sample's own counts: the slowest image, and the 99th percentile
+        try:
+            cyc = latency_per_sample(net, brd, project_parallelism(meta), per_sample)
+        except SpikehlsError:  # a spiking layer without per-sample counts: the mean figure only
+            cyc = None
+    if cyc is not None:
+        latency["cycles"]["activity_max"] = float(cyc.max())
+        latency["us"]["activity_max"] = float(cyc.max()) / brd.clock_mhz
+        latency["us"]["activity_p99"] = float(np.percentile(cyc, 99)) / brd.clock_mhz
+        latency["samples"] = int(len(cyc))
     notes: list[str] = []
     synth_files: dict[str, Any] = {}
 
@@ -446,7 +475,7 @@ def format_table(report: Mapping[str, Any]) -> str:
     if act is not None:
         s += f"; on the C-simulation's activity {_fmt_int(act)} cycles = {lat['us']['activity']:.1f} us (mean)"
         if lat["us"].get("activity_max") is not None:
-            s += f", <= {lat['us']['activity_max']:.1f} us for the slowest test sample"
+            s += f", {lat['us']['activity_max']:.1f} us for the slowest of {lat.get('samples', '?')} test samples"
     lines += ["", s]
     if report.get("max_latency_us") is not None:
         lines.append(f"latency bound {report['max_latency_us']:g} us (checked: {lat.get('bound_checked', 'worst')})")

@@ -19,6 +19,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from spikehls.boards import load_board
+from spikehls.hls.estimate import latency_per_sample
 from spikehls.cli import main
 from spikehls.errors import SpikehlsError
 from spikehls.hls import reports
@@ -402,16 +403,28 @@ def test_csim_events_give_activity_latency(tmp_path):
     expect = estimate(net, load_board("pynq-z2"), 4, {n: v for n, v in r["events"].items()})
     assert act == pytest.approx(expect.cycles_activity)
     assert all(row["cycles_activity"] is not None for row in r["per_layer"])
-    assert "activity_max" not in r["latency"]["cycles"]  # no per-sample maxima in this csim.json
-    # with the busiest sample's counts: a second figure between the mean and the worst case
-    for entry in layers.values():
-        entry["in_events_max"] = entry["in_events_per_sample"] * 2
-        entry["synops_max"] = entry["synops_per_sample"] * 2
-    (prj / "csim.json").write_text(json.dumps({"samples": 10, "exact": True, "layers": layers}))
+    assert "activity_max" not in r["latency"]["cycles"]  # no per-sample counters
+    # every sample's own counters (what csim writes to csim_events.npz): per-sample latency
+    scale = np.array([0.5, 1.0, 1.5, 2.0])  # the mean sample is the one above
+    counters = {}
+    for le, entry in zip(worst.per_layer, meta["layers"]):
+        if "events_worst" in le.detail:
+            c = np.zeros((4, 3), np.uint64)
+            c[:, 0] = np.round(le.detail["events_worst"] * 0.25 * scale / 1.25)
+            c[:, 1] = np.round(le.detail["synops_worst"] * 0.25 * scale / 1.25)
+            counters[entry["name"]] = c
+    np.savez(prj / "csim_events.npz", **counters)
     r = build_report(prj)
+    per = latency_per_sample(net, load_board("pynq-z2"), 4, {
+        src: {"in_events": counters[e["name"]][:, 0].astype(float), "synops": counters[e["name"]][:, 1].astype(float)}
+        for src, e in (((e.get("source_name") or e["name"]), e) for e in meta["layers"]) if e["name"] in counters})
     hi = r["latency"]["cycles"]["activity_max"]
-    assert act < hi <= r["latency"]["cycles"]["worst"] and r["latency"]["us"]["activity_max"] == pytest.approx(hi / 100)
-    assert "slowest test sample" in format_table(r)
+    assert hi == pytest.approx(per.max()) and per.min() < act < hi <= r["latency"]["cycles"]["worst"]
+    assert r["latency"]["us"]["activity_max"] == pytest.approx(hi / 100) and r["latency"]["samples"] == 4
+    assert "slowest of 4 test samples" in format_table(r)
+    (prj / "csim_events.npz").write_text("not an npz")
+    with pytest.raises(SpikehlsError, match="csim_events.npz"):
+        build_report(prj)
 
 
 def test_errors_name_the_file(tmp_path):
@@ -512,5 +525,5 @@ def test_report_after_csim_uses_its_events(tmp_path):
     assert r["events"]["conv2"]["in_events"] == pytest.approx(res["layers"]["conv2"]["in_events_per_sample"])
     act, worst = r["latency"]["cycles"]["activity"], r["latency"]["cycles"]["worst"]
     assert act is not None and 0 < act <= worst
-    assert act <= r["latency"]["cycles"]["activity_max"] <= worst  # the slowest sample, from csim's maxima
-    assert res["layers"]["conv2"]["in_events_max"] >= res["layers"]["conv2"]["in_events_per_sample"]
+    assert act <= r["latency"]["cycles"]["activity_max"] <= worst  # the slowest sample, from csim's counters
+    assert r["latency"]["samples"] == res["samples"]
