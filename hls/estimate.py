@@ -17,7 +17,8 @@ P is a layer's parallelism knob; the kernels turn it into two lane counts
 scatter lanes and ``F`` = the most row-aligned positions <= P (a divisor of the output row, or
 whole rows: :func:`~spikehls.hls.lanes.row_lanes`; 1 for dense layers and the readout) fire lanes; ``G = ceil(C / L)`` channel groups, ``W = HW / F``
 plane words. Accumulators live in ``L x F`` banks (channel % L, position % F) of ``G W`` words,
-membranes and output spikes in ``F`` banks (position % F).
+membranes in ``F`` banks (position % F), output spikes in ``OB`` banks: ``F``, or ``2F``
+(row-aligned) when a max pool reads the layer (:func:`~spikehls.hls.lanes.output_banks`).
 
 Spiking conv / dense (``spiking_conv2d``, ``spiking_dense``; ``direct_*`` for the direct-encoded
 first layer), per sample::
@@ -83,8 +84,9 @@ first layer), per sample::
     ``thr`` (one word per output channel). A channel group with no nonzero weight in a row has
     no chunk: pruning shrinks the table and the cycles, not the lanes.
   * The output spike array ``res[T * n_out]`` (1 bit) is a memory owned by the producing layer
-    in F banks (the project partitions it cyclic by F), two copies (ping-pong between
-    dataflow processes).
+    in OB banks (the project partitions it cyclic by OB), two copies (ping-pong between
+    dataflow processes); with ``OB = 2F`` each fire lane picks one of two banks (a 1-bit demux,
+    ``out_demux``).
   * Control: a base FSM cost plus one counter per loop (``2 * bits`` LUT, ``bits`` FF).
   * The first layer reads the top-level input as a memory port (``ap_memory``, the project
     rewrites hls4ml's io_parallel default of one ``T * n_in * bits`` register port): an address
@@ -140,7 +142,7 @@ import numpy as np
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
 from spikehls.hls.spike_trains import train_breaks
-from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row, events_back_to_back, fire_lanes, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
+from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row, events_back_to_back, fire_lanes, output_banks, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 # ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
@@ -424,7 +426,8 @@ def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[
     )
 
 
-def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has_uram: bool, events, in_banks: int = 1) -> LayerEstimate:
+def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has_uram: bool, events, in_banks: int = 1,
+                   pooled: bool = False) -> LayerEstimate:
     T = net.time_steps
     direct = first and net.encoding == "direct"
     frames = 1 if direct else T  # direct encoding: the repeated frame's current is computed once
@@ -445,6 +448,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     TW = tap_words(K)  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
     B2B = bool(is_conv and events_back_to_back(lyr.weight.shape[2], lyr.weight.shape[3], K, G))  # a channel's events overlap
     words = plane // F  # plane words per bank
+    OB = output_banks(F, out_shape[1], out_shape[2], pooled) if is_conv and not is_readout else F  # banks of the output
     rows_table = lyr.weight.reshape(co, -1).T
     n_chunks = int(chunks_per_row(rows_table, L).sum())
     n_table = int(np.count_nonzero(lyr.weight))
@@ -548,7 +552,9 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
             # F neuron units, each reading its accumulator from one of the L lane banks (L:1 mux)
             a.add("neuron", LUT=F * (4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
         a.add("fire_select", LUT=F * mux_luts(L, acc_bits))
-        a.mem("out_spikes", 1, T * n_out // F, rom=False, has_uram=has_uram, copies=PIPO_COPIES * F)
+        a.mem("out_spikes", 1, T * n_out // OB, rom=False, has_uram=has_uram, copies=PIPO_COPIES * OB)
+        if OB > F:  # each fire lane writes one of OB / F banks (the word's parity for 2F): a 1-bit demux
+            a.add("out_demux", LUT=F * max(1, mux_luts(OB // F, 1)))
         if n_breaks is not None:
             # init, then one pass writing all T spikes of a neuron: T writes per bank on two ports
             fixed = G * words + D_INIT + co * words * -(-T // 2) + D_FIRE + LOOP_ENTRY
@@ -580,6 +586,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
             "table_chunks": n_chunks,
             "lanes": L,
             "fire_lanes": F,
+            "out_banks": OB,
             "read_lanes": R,
             "tap_lanes": K,
             "back_to_back": B2B,
@@ -648,12 +655,13 @@ def estimate(
         if isinstance(lyr, MaxPool2d):
             le = _maxpool_layer(lyr, net, shapes, prev, has_uram, events, banks)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            le = _spiking_layer(lyr, net, shapes, prev, par[lyr.name], i == 0, has_uram, events, banks)
+            pooled = i + 1 < len(net.layers) and isinstance(net.layers[i + 1], MaxPool2d)  # a pool reads it
+            le = _spiking_layer(lyr, net, shapes, prev, par[lyr.name], i == 0, has_uram, events, banks, pooled)
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)
         # banks of this layer's output = what the next layer reads per cycle (hls.layers.output_banks)
-        banks = int(le.detail["out_lanes"]) if le.kind == "maxpool" else int(le.detail.get("fire_lanes", 1) or 1)
+        banks = int(le.detail["out_lanes"]) if le.kind == "maxpool" else int(le.detail.get("out_banks", 1) or 1)
         prev = lyr.name
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     worst = sum(le.cycles_worst for le in per_layer)

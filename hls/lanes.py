@@ -55,6 +55,23 @@ def fire_lanes(parallelism: int, height: int = 1, width: int = 1) -> int:
     return row_lanes(parallelism, height, width)
 
 
+def output_banks(fire: int, height: int, width: int, pooled: bool) -> int:
+    """Banks of a neuron layer's output spike array: its ``fire`` lanes, doubled (row-aligned)
+    when a max pool reads it.
+
+    A layer writes ``fire`` neighbouring positions per cycle, so ``fire`` banks are enough for
+    its own writes. A 2x2 pool reading ``r`` outputs per cycle spans ``2 r`` positions of two
+    rows: on ``fire`` banks of two ports it needs two cycles for ``r = fire / 2`` outputs; on
+    ``2 fire`` banks, one. The writes still hit distinct banks (``fire`` consecutive positions),
+    each lane choosing one of two banks by the word's parity: a 1-bit demux per lane.
+    """
+    f = max(1, int(fire))
+    if not pooled:
+        return f
+    b = row_lanes(2 * f, height, width)
+    return b if b > f and b % f == 0 else f
+
+
 def read_lanes(in_banks: int, row_width: int = 0) -> int:
     """Input positions a layer scans per cycle: what its producer's banks give, at most one row.
 

@@ -21,6 +21,7 @@ from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
 
 from spikehls.errors import SpikehlsError
 from spikehls.hls.lanes import events_back_to_back, fire_lanes, pool_lanes, read_lanes, scatter_lanes, tap_lanes
+from spikehls.hls.lanes import output_banks as lanes_output_banks
 from spikehls.hls.spike_trains import constant_current_trains
 from spikehls.quantize.intnet import Neuron
 
@@ -312,12 +313,17 @@ class SpikeMaxPool2D(_SpikeLayer):
 def output_banks(node) -> int:
     """Banks (``pos % banks``) of a layer's output spike array: what a consumer reads per cycle.
 
-    A neuron layer writes ``fire_lanes`` neighbouring positions per cycle, a pool ``out_lanes``;
+    A neuron layer writes ``fire_lanes`` neighbouring positions per cycle (twice as many banks
+    when a max pool reads it: :func:`spikehls.hls.lanes.output_banks`), a pool ``out_lanes``;
     anything else (the graph input, a readout) is one bank.
     """
     if isinstance(node, SpikeMaxPool2D):
         return node.out_lanes()
-    if isinstance(node, (SpikingConv2D, SpikingDense)):
+    if isinstance(node, SpikingConv2D):
+        _, ho, wo = node.get_attr("out_shape")
+        pooled = any(isinstance(n, SpikeMaxPool2D) and node.outputs[0] in n.inputs for n in node.model.get_layers())
+        return lanes_output_banks(int(node.get_attr("fire_lanes", 1) or 1), int(ho), int(wo), pooled)
+    if isinstance(node, SpikingDense):
         return int(node.get_attr("fire_lanes", 1) or 1)
     return 1
 

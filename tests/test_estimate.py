@@ -152,7 +152,7 @@ def test_conv_lanes_follow_the_kernel_rules():
     """Lanes as the generated kernels instantiate them: scatter lanes = min(P, channels), fire lanes =
     the most row-aligned positions <= P (a divisor of the row, or whole rows); a direct-encoded
     first layer walks one frame."""
-    from spikehls.hls.lanes import fire_lanes, pool_interval, pool_lanes, read_lanes, tap_lanes
+    from spikehls.hls.lanes import fire_lanes, output_banks, pool_interval, pool_lanes, read_lanes, row_lanes, tap_lanes
 
     net = mnist_like(c1=6, c2=10)
     for P in (1, 4, 8, 16):
@@ -162,8 +162,10 @@ def test_conv_lanes_follow_the_kernel_rules():
         assert c1["fire_lanes"] == fire_lanes(P, 26, 26) and c2["fire_lanes"] == fire_lanes(P, 11, 11)
         assert c1["frames"] == 1 and c1["events_worst"] == 28 * 28  # frame 0 only
         assert c2["frames"] == 4
-        # the pool reads conv1's banks, conv2 scans the pool's
-        assert e.per_layer[1].detail["out_lanes"] == pool_lanes(c1["fire_lanes"], 2, 2, 13)
+        # a pool reads conv1: its output has twice the fire lanes in banks (row-aligned), the pool
+        # reads those, conv2 scans the pool's
+        assert c1["out_banks"] == output_banks(c1["fire_lanes"], 26, 26, True) == row_lanes(2 * c1["fire_lanes"], 26, 26)
+        assert e.per_layer[1].detail["out_lanes"] == pool_lanes(c1["out_banks"], 2, 2, 13)
         assert c2["read_lanes"] == read_lanes(e.per_layer[1].detail["out_lanes"], 13)
     assert (fire_lanes(16, 26, 26), fire_lanes(16, 28, 28), fire_lanes(3, 8, 8), fire_lanes(16, 11, 11), fire_lanes(8, 11, 11)) == (13, 14, 2, 11, 1)
     assert fire_lanes(16, 4, 4) == 16 and fire_lanes(16, 6, 6) == 12 and fire_lanes(16) == 1  # whole rows; dense: 1
@@ -195,8 +197,11 @@ def test_conv_lanes_follow_the_kernel_rules():
     assert not events_back_to_back(1, 1, 1) and not events_back_to_back(2, 3, 3)
     assert not events_back_to_back(3, 3, 3, groups=2)
     e1, e4 = estimate(net, PYNQ, 1), estimate(net, PYNQ, 4)
-    assert e1.per_layer[1].detail["initiation_interval"] == 2 and e4.per_layer[1].detail["initiation_interval"] == 1
-    assert e4.per_layer[1].cycles_worst < e1.per_layer[1].cycles_worst
+    # one fire lane into two banks: one window per cycle (on one bank it would take two)
+    assert e1.per_layer[0].detail["out_banks"] == 2 and e1.per_layer[1].detail["initiation_interval"] == 1
+    assert pool_interval(2, 2, 1, 1) == 2 and e4.per_layer[1].detail["initiation_interval"] == 1
+    assert e4.per_layer[1].cycles_worst <= e1.per_layer[1].cycles_worst
+    assert output_banks(7, 14, 14, False) == 7 and output_banks(7, 14, 14, True) == 14 and output_banks(4, 5, 5, True) == 4
     rate = estimate(mnist_like(c1=6, c2=10, encoding="rate"), PYNQ, 8).per_layer[0].detail
     assert rate["frames"] == 4 and rate["events_worst"] == 4 * 28 * 28
 

@@ -232,11 +232,14 @@ def test_generated_lanes_are_what_the_cost_model_charges(run_dir, tmp_path, P):
         else:
             assert lyr["read_lanes"] == d["read_lanes"], lyr
             if lyr["class"] != "SpikeReadout":
-                assert lyr["out_banks"] == d["fire_lanes"], lyr
+                assert lyr["out_banks"] == d["out_banks"], lyr
+                # twice the fire lanes (row-aligned) where a pool reads the layer
+                assert d["out_banks"] in (d["fire_lanes"], 2 * d["fire_lanes"]), d
         if lyr["class"] == "SpikingConv2D":
             assert taps[lyr["name"]] == d["tap_lanes"], lyr
-    if P == 4:  # conv0 fires 4 lanes: the pool takes 2 windows a cycle, conv1 scans 2 and takes kernel rows
-        assert est["pool0"]["out_lanes"] == 2 and est["conv1"]["read_lanes"] == 2
+    if P == 4:  # conv0 fires 4 lanes into 8 banks (a pool reads it): the pool takes 4 windows a cycle
+        assert est["conv0"]["fire_lanes"] == 4 and est["conv0"]["out_banks"] == 8
+        assert est["pool0"]["out_lanes"] == 4 and est["pool0"]["initiation_interval"] == 1 and est["conv1"]["read_lanes"] == 4
 
 
 # ---- bad inputs ---------------------------------------------------------------------------------

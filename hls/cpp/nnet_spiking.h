@@ -20,8 +20,10 @@
 //   * fire_lanes = the most row-aligned positions <= P (a divisor of the output row, or whole
 //     rows: spikehls.hls.lanes.row_lanes): fire / reset handle fire_lanes neighbouring positions
 //     of one channel per cycle. Membranes and output spikes are banked by position
-//     (pos % fire_lanes), accumulators by (channel % n_lanes, pos % fire_lanes), so both passes
-//     hit distinct banks by construction as well.
+//     (pos % fire_lanes; output spikes by pos % 2 fire_lanes where a max pool reads them,
+//     spikehls.hls.lanes.output_banks: fire_lanes consecutive positions are still distinct
+//     banks), accumulators by (channel % n_lanes, pos % fire_lanes), so both passes hit
+//     distinct banks by construction as well.
 // Within one input event the targets of a row are distinct (one entry per channel, and the
 // taps of one input reach distinct output positions), which is what licenses
 // `DEPENDENCE inter false` on the accumulators inside that event's pipelined loop; the loop
@@ -319,7 +321,7 @@ FireWord:
             spike_t s = neuron_step<CONFIG_T>(v[f][v_word], acc[j][f][acc_word], th);
             if (!CONFIG_T::current_once)
                 acc[j][f][acc_word] = b;
-            res[out_base + a * CONFIG_T::fire_lanes + f] = s; // bank f: out_hw is a multiple of fire_lanes
+            res[out_base + a * CONFIG_T::fire_lanes + f] = s; // bank f (or f + fire_lanes): out_hw is a multiple of the banks
             spikes += s;
         }
         next_fire_word<CONFIG_T>(a, c, j, acc_word, out_base);
