@@ -321,7 +321,11 @@ def plan(
                     gain = _excess(press) - _excess(c_press)
                     if gain <= 1e-12:
                         continue
-                    lost = float(act_sorted[k][removed[k]:cand[k]].sum())
+                    # what the layer loses, as a share of the activity it still carries (log of
+                    # kept before / kept after): scale-free across layers, and the last channels
+                    # of a layer cost more and more -- a layer is not emptied to feed another
+                    kept = float(act_sorted[k][removed[k]:].sum()) + 1e-9
+                    lost = math.log(kept / max(kept - float(act_sorted[k][removed[k]:cand[k]].sum()), 1e-9))
                     ratio = gain / (lost + 1e-6)
                     if best is None or ratio > best[0]:
                         best = (ratio, cand, c_rep, c_press)
@@ -335,6 +339,30 @@ def plan(
             n = parallelism_moves(removed)
             par_steps += n
             steps += n
+        # refill: memories shrink in whole blocks, so the removal steps that crossed a plateau
+        # may have taken more than needed; give channels back, the one that returns the largest
+        # share of its layer's activity first, while the design still fits
+        refilled = 0
+        while _excess(press) == 0:
+            best = None
+            for k in size:
+                if removed[k] == 0:
+                    continue
+                cand = {**removed, k: removed[k] - 1}
+                c_rep, c_press = evaluate(cand, par)
+                if _excess(c_press) > 0:
+                    continue
+                back = float(act_sorted[k][removed[k] - 1])
+                share = math.log((float(act_sorted[k][removed[k]:].sum()) + back + 1e-9) / (float(act_sorted[k][removed[k]:].sum()) + 1e-9))
+                if best is None or share > best[0]:
+                    best = (share, cand, c_rep, c_press)
+            if best is None:
+                break
+            _, removed, rep, press = best
+            refilled += 1
+            steps += 1
+        if refilled:
+            notes.append(f"{refilled} channel(s) given back after the removal overshot")
     if par_steps:
         notes.append(f"parallelism changed in {par_steps} step(s)")
     return Plan(

@@ -210,3 +210,32 @@ def test_plan_finds_lane_counts_between_powers_of_two(tmp_path):
     # the candidates: the smallest P of each distinct (scatter lanes, fire lanes) pair
     assert distinct_parallelisms(12, 28, 28)[-6:] == [12, 14, 28, 56, 112, 196]
     assert distinct_parallelisms(10) == list(range(1, 11))
+
+
+def test_plan_gives_back_channels_a_plateau_step_took_too_many(tmp_path):
+    """Memories shrink in whole blocks, so a removal step that crosses a plateau can overshoot;
+    the plan then gives channels back while the design fits. The result is maximal (no single
+    channel more fits) and keeps at least as many channels as uniform."""
+    from spikehls.hls.report_run import estimate_report
+
+    net = _mnist_shaped_net()
+    base = estimate_report(net, load_board("pynq-z2"), 16)["total"]
+    board = tmp_path / "bram.yaml"
+    board.write_text(BOARD.format(lut=base["LUT"] // 2, bram=int(base["BRAM18"] * 0.2)))  # BRAM-bound
+    brd = load_board(board)
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
+    smart = plan(net, brd, act, parallelism=16, margin=0.9)
+    uni = plan(net, brd, act, parallelism=16, margin=0.9, strategy="uniform")
+    assert smart.fits and uni.fits and smart.removes_channels
+    assert any("given back" in n for n in smart.notes), smart.notes  # this budget makes a step overshoot
+    assert sum(smart.caps.values()) >= sum(uni.caps.values()), (smart.caps, uni.caps)
+    # maximal: one more channel in any layer (the most active one removed) no longer fits
+    for name, cap in smart.caps.items():
+        if cap == smart.channels_before[name]:
+            continue
+        order = np.argsort(-act[name], kind="stable")
+        keep = dict(smart.keep)
+        keep[name] = np.sort(np.union1d(smart.keep[name], [i for i in order if i not in set(smart.keep[name])][:1]))
+        rep = estimate_report(prune_intnet(net, keep), brd, dict(smart.parallelism))
+        allowed = brd.allowed()
+        assert any(rep["total"][k] > allowed[k] * 0.9 for k in ("LUT", "BRAM18")), (name, rep["total"])
