@@ -31,6 +31,7 @@ def format_summary(result: Mapping[str, Any], out: Path) -> str:
     lines.append(
         f"  latency     {fin['latency_cycles_worst']:,} cycles = {fin['latency_us_worst']:,.1f} us worst case"
         + (f"; {act:,.1f} us on the C-sim's activity" if act is not None else "")
+        + (f" (mean; slowest test sample {fin['latency_us_activity_max']:,.1f} us)" if fin.get("latency_us_activity_max") is not None else "")
     )
     lines.append(f"  project     {out / 'hls'}   (take it to Vitis HLS: vitis_hls -f build_prj.tcl)")
     lines.append(f"  details     {out / 'codesign.json'}, {out / 'codesign.png'}")
