@@ -11,7 +11,11 @@ per unit of activity (ours) vs the same sparsity in every layer (uniform). Recor
 resources of both.
 
     python benchmarks/mnist_pynq.py [--data DIR] [--epochs 4] [--train-limit N] [--from-run RUN]
-                                    [--compare] [--design-points P[:LAYER=P,...] ...] [--out FILE]
+                                    [--board NAME|FILE] [--qat-epochs N] [--compare]
+                                    [--design-points P[:LAYER=P,...] ...] [--out FILE]
+
+The issue-5 result: ``--from-run RUN --board examples/boards/pynq-z2-spikerplus.yaml --qat-epochs 3``
+with RUN trained from ``examples/configs/mnist_t2.yaml`` (``mnist_pynq_t2.json``).
 
 Part 3 (``--design-points``): the final network generated, C-simulated and reported at other
 parallelism settings (a latency / area front).
