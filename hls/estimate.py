@@ -448,7 +448,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     TW = tap_words(K)  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
     B2B = bool(is_conv and events_back_to_back(lyr.weight.shape[2], lyr.weight.shape[3], K, G))  # a channel's events overlap
     words = plane // F  # plane words per bank
-    OB = output_banks(F, out_shape[1], out_shape[2], pooled) if is_conv and not is_readout else F  # banks of the output
+    OB = output_banks(F, out_shape[1], out_shape[2], pooled) if is_conv else F  # banks of the output
     rows_table = lyr.weight.reshape(co, -1).T
     n_chunks = int(chunks_per_row(rows_table, L).sum())
     n_table = int(np.count_nonzero(lyr.weight))

@@ -189,22 +189,23 @@ class _NeuronLayer(_SpikeLayer):
         self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
         self.set_attr("n_time", self._time_steps())
 
-
     def _add_trains(self, thr: np.ndarray, v_bits: int, acc_bits: int) -> None:
         """Direct encoding: the constant-current spike-train table (:mod:`spikehls.hls.spike_trains`)
         that lets the layer fire all T steps in one pass; ``fire_once`` is False where none fits."""
-        table = None
-        if self.input_is_pixels():
-            neuron = Neuron(threshold=thr, leak_shift=int(self.get_attr("leak_shift")), reset=self.get_attr("reset"), v_bits=v_bits)
-            table = constant_current_trains(neuron, self._time_steps(), acc_bits)
-        self.set_attr("fire_once", table is not None)
-        self.set_attr("n_breaks", table.n_breaks if table is not None else 1)
-        if self.input_is_pixels():  # the direct kernels take the table; unused (zeros) without one
-            n = thr.size
-            breaks = table.breaks.reshape(-1) if table is not None else np.zeros(n, np.int64)
-            trains = table.trains.reshape(-1) if table is not None else np.zeros(2 * n, np.int64)
-            self.add_weights_variable(name="fire_breaks", var_name="brk{index}", precision=sint(acc_bits + 1), data=breaks)
-            self.add_weights_variable(name="fire_trains", var_name="trn{index}", precision=uint(self._time_steps()), data=trains)
+        self.set_attr("fire_once", False)
+        self.set_attr("n_breaks", 1)
+        if not self.input_is_pixels():
+            return
+        neuron = Neuron(threshold=thr, leak_shift=int(self.get_attr("leak_shift")), reset=self.get_attr("reset"), v_bits=v_bits)
+        table = constant_current_trains(neuron, self._time_steps(), acc_bits)
+        if table is not None:
+            self.set_attr("fire_once", True)
+            self.set_attr("n_breaks", table.n_breaks)
+            breaks, trains = table.breaks.reshape(-1), table.trains.reshape(-1)
+        else:  # the direct kernels take the table anyway; unused (zeros) without one
+            breaks, trains = np.zeros(thr.size, np.int64), np.zeros(2 * thr.size, np.int64)
+        self.add_weights_variable(name="fire_breaks", var_name="brk{index}", precision=sint(acc_bits + 1), data=breaks)
+        self.add_weights_variable(name="fire_trains", var_name="trn{index}", precision=uint(self._time_steps()), data=trains)
 
 
 def _bias_and_bound(weights_by_chan: np.ndarray, bias: np.ndarray, scale: int) -> tuple[int, int]:

@@ -30,9 +30,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any, Mapping, Optional
 
 import numpy as np
-from typing import Any, Mapping, Optional
 
 from spikehls.boards import RESOURCE_KINDS, Board, available_boards, load_board
 from spikehls.errors import SpikehlsError

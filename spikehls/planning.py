@@ -243,6 +243,12 @@ def plan(
                 keep[n] = idx
         return keep
 
+    def log_share(k: str, fewer: int, more: int) -> float:
+        """log(activity kept with ``fewer`` removed / kept with ``more`` removed) in group ``k``:
+        what removing channels ``fewer..more`` costs (or giving them back returns), as a share."""
+        a = act_sorted[k]
+        return math.log((float(a[fewer:].sum()) + 1e-9) / max(float(a[more:].sum()) + 1e-9, 1e-9))
+
     def evaluate(rem: Mapping[str, int], p: Mapping[str, int]) -> tuple[dict, dict[str, float]]:
         # event counts stay as measured on the unpruned network: removing channels only lowers
         # them, so the activity latency of a plan is a conservative (upper) estimate
@@ -274,8 +280,8 @@ def plan(
         while _excess(press) > 0:
             best = None
             for name, p in par.items():
-                for q in options[name]:
-                    if q < 1 or q > max_parallelism or q == p:
+                for q in options[name]:  # all within 1..max_parallelism
+                    if q == p:
                         continue
                     cand = {**par, name: q}
                     c_rep, c_press = evaluate(rem, cand)
@@ -321,11 +327,10 @@ def plan(
                     gain = _excess(press) - _excess(c_press)
                     if gain <= 1e-12:
                         continue
-                    # what the layer loses, as a share of the activity it still carries (log of
-                    # kept before / kept after): scale-free across layers, and the last channels
-                    # of a layer cost more and more -- a layer is not emptied to feed another
-                    kept = float(act_sorted[k][removed[k]:].sum()) + 1e-9
-                    lost = math.log(kept / max(kept - float(act_sorted[k][removed[k]:cand[k]].sum()), 1e-9))
+                    # what the layer loses, as a share of the activity it still carries: scale-free
+                    # across layers, and the last channels of a layer cost more and more -- a layer
+                    # is not emptied to feed another
+                    lost = log_share(k, removed[k], cand[k])
                     ratio = gain / (lost + 1e-6)
                     if best is None or ratio > best[0]:
                         best = (ratio, cand, c_rep, c_press)
@@ -352,8 +357,7 @@ def plan(
                 c_rep, c_press = evaluate(cand, par)
                 if _excess(c_press) > 0:
                     continue
-                back = float(act_sorted[k][removed[k] - 1])
-                share = math.log((float(act_sorted[k][removed[k]:].sum()) + back + 1e-9) / (float(act_sorted[k][removed[k]:].sum()) + 1e-9))
+                share = log_share(k, removed[k] - 1, removed[k])
                 if best is None or share > best[0]:
                     best = (share, cand, c_rep, c_press)
             if best is None:
