@@ -8,6 +8,11 @@ every layer's output spikes. :func:`csim` then compares every spike and readout 
 vectors of the integer reference and writes ``PRJ/csim.json``.
 
 The driver is rebuilt only when the firmware changed (a hash of the sources is kept next to it).
+
+The firmware loads its weights from ``firmware/weights/*.txt`` in C-simulation (fast to compile),
+while synthesis compiles the initializers of the ``*.h`` next to them: before anything is
+compiled or run, :func:`spikehls.hls.weights.verify_weights` checks that both hold the same
+integers, exactly, so an ``EXACT`` verdict is about the weights Vitis will synthesize.
 """
 
 from __future__ import annotations
@@ -86,8 +91,11 @@ def _sources(project: Path) -> list[Path]:
 
 def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]:
     """Compile the csim driver with the project's firmware; return (binary, seconds spent compiling)."""
+    from spikehls.hls.weights import verify_weights
+
     project = Path(project)
     meta = load_meta(project)
+    verify_weights(project)  # what C-simulation loads (.txt) is what synthesis compiles (.h)
     work = project / "spikehls"
     work.mkdir(exist_ok=True)
     write_text(work / "spikehls_layers.h", _layers_header(meta))

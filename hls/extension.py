@@ -12,6 +12,11 @@ which for MNIST alone would cost ~25k FF): the first layer reads it one word per
 only frame 0 of it for direct encoding. The wrapper sits in the writer, so hls4ml's own
 ``write()`` / ``compile()`` keep producing the same top.
 
+And it wraps hls4ml's weight writer (:func:`_wrap_weight_writer`): the weights of our layers
+are written by :func:`spikehls.hls.weights.write_weight_files`, exact integers, because hls4ml
+formats every value through a float64 (``'{:.0f}'``), which loses the low bits of anything
+wider than 53 bits (the spike-train codes of a direct-encoded layer are ``ap_uint<T>``, T <= 64).
+
 hls4ml raises when a handler or pass is registered twice, and tests and notebooks import
 twice, so every step checks hls4ml's own registries first: calling :func:`register` again
 (or after a module reload) is a no-op.
@@ -75,6 +80,31 @@ def _wrap_top_writer() -> None:
     VivadoWriter.write_project_cpp = write_project_cpp
 
 
+def _wrap_weight_writer() -> None:
+    from hls4ml.writer.vivado_writer import VivadoWriter
+
+    from spikehls.hls.weights import write_weight_files
+
+    original = VivadoWriter.print_array_to_cpp
+    if getattr(VivadoWriter.write_weights, "_spikehls", False):
+        return
+
+    def write_weights(self, model):
+        cfg = model.config.get_writer_config()
+        namespace, write_txt = cfg.get("Namespace", None), cfg.get("WriteWeightsTxt", True)
+        odir = model.config.get_output_dir()
+        for layer in model.get_layers():
+            ours = layer.class_name in LAYER_CLASSES
+            for weights in layer.get_weights():
+                if ours:
+                    write_weight_files(weights, odir, namespace=namespace, write_txt_file=write_txt)
+                else:
+                    original(self, weights, odir, namespace=namespace, write_txt_file=write_txt)
+
+    write_weights._spikehls = True  # type: ignore[attr-defined]
+    VivadoWriter.write_weights = write_weights
+
+
 def register() -> None:
     """Register handlers, layers, templates and sources with hls4ml (idempotent)."""
     # the module, not the function of the same name that hls4ml.converters re-exports
@@ -94,3 +124,4 @@ def register() -> None:
         for header in CPP_HEADERS:
             backend.register_source(CPP_DIR / header)  # a dict entry: re-registering is harmless
     _wrap_top_writer()
+    _wrap_weight_writer()

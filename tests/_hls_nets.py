@@ -60,3 +60,19 @@ def handmade_net(reset: str = "subtract", leak_shift: int = 1, encoding: str = "
 
 def handmade_inputs(net: IntNet, n: int, seed: int = 3) -> np.ndarray:
     return random_inputs(np.random.default_rng(seed), net, n)
+
+
+def direct_dense_net(T: int, reset: str = "zero") -> IntNet:
+    """Direct-encoded dense first layer (a spike-train table where T allows), then dense, readout."""
+    rng = np.random.default_rng(5)
+    w0 = rng.integers(-7, 8, size=(6, 2 * 4 * 4))
+    w0[rng.random(w0.shape) < 0.3] = 0
+    fc0 = SpikingDense("fc0", w0, rng.integers(-200, 200, size=6), Neuron(rng.integers(200, 900, size=6), 1, reset, 12),
+                       w_bits=4, w_scale=np.full(6, 2.0**-3), in_scale=2.0**-8)
+    w1 = rng.integers(-3, 8, size=(5, 6))
+    fc1 = SpikingDense("fc1", w1, np.zeros(5, np.int64), Neuron(np.array([4, 6, 5, 3, 7]), 0, reset, 8),
+                       w_bits=4, w_scale=np.full(5, 2.0**-3))
+    ro = Readout("readout", rng.integers(-7, 8, size=(3, 5)), np.array([1, -2, 0]), w_bits=4, w_scale=np.full(3, 2.0**-3))
+    net = IntNet((2, 4, 4), T, "direct", [fc0, fc1, ro])  # type: ignore[arg-type]
+    net.validate()
+    return net

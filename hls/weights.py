@@ -1,0 +1,174 @@
+"""Weight files of our layers, written and checked with exact integers.
+
+hls4ml writes every weight array through ``'{:.0f}'.format(value)`` (``WeightVariable.__next__``),
+which turns a NumPy or Python integer into a float64 first: any value wider than 53 bits loses
+its low bits (a direct-encoded layer's spike-train codes are ``ap_uint<T>``, T up to 64; the
+all-ones train of T = 56 came out as 2^56, i.e. 0 in 56 bits). :func:`write_weight_files` replaces
+it for the layers of this extension (:mod:`spikehls.hls.extension` routes them here): the same
+files and layout as hls4ml's ``print_array_to_cpp`` (``firmware/weights/NAME.h``, and ``NAME.txt``
+that the C-simulation reads), with every value printed from Python ``int`` as exact decimal
+digits, checked against its declared type, and never passed through a float.
+
+C-simulation reads the ``.txt`` files, synthesis compiles the ``.h`` initializers: the two must
+hold the same numbers. :func:`verify_weights` parses both, exactly, and raises naming the first
+file and entry where they differ (the C-simulation calls it before it may say ``EXACT``).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from hls4ml.model.types import IntegerPrecisionType
+
+from spikehls.errors import SpikehlsError
+
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+
+
+def exact_ints(var) -> list[int]:
+    """The values of a weight variable as Python ints, in C order; refuses anything not integral."""
+    data = np.asarray(var.data)
+    name = getattr(var, "name", "?")
+    if data.dtype.kind in "iu":
+        return [int(v) for v in data.reshape(-1).tolist()]
+    if data.dtype.kind == "b":
+        return [int(v) for v in data.reshape(-1).tolist()]
+    if data.dtype.kind == "O":
+        out = []
+        for v in data.reshape(-1).tolist():
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                out.append(int(v))
+            else:
+                raise SpikehlsError(f"weight {name}: value {v!r} is not an integer")
+        return out
+    if data.dtype.kind == "f":
+        flat = data.reshape(-1).astype(np.float64)
+        bad = ~np.isfinite(flat) | (flat != np.round(flat)) | (np.abs(flat) > 2.0**53)
+        if bad.any():
+            v = flat[np.flatnonzero(bad)[0]]
+            raise SpikehlsError(f"weight {name}: value {v!r} is held as a float and is not an exact integer "
+                                "(integers must never pass through floats)")
+        return [int(v) for v in flat.tolist()]
+    raise SpikehlsError(f"weight {name}: unsupported data type {data.dtype}")
+
+
+def type_range(prec: IntegerPrecisionType) -> tuple[int, int]:
+    w = int(prec.width)
+    return (-(2 ** (w - 1)), 2 ** (w - 1) - 1) if prec.signed else (0, 2**w - 1)
+
+
+def c_literal(v: int) -> str:
+    """A C++ integer literal of exactly ``v`` (suffix where ``long`` cannot hold it)."""
+    if -INT64_MAX <= v <= INT64_MAX:
+        return str(v)
+    if INT64_MAX < v <= UINT64_MAX:
+        return f"{v}ULL"
+    raise SpikehlsError(f"value {v} does not fit a 64-bit C++ literal")
+
+
+def write_weight_files(var, odir: str | Path, namespace: Optional[str] = None, write_txt_file: bool = True) -> None:
+    """hls4ml's ``print_array_to_cpp`` for an integer weight variable, exact (see the module docstring)."""
+    prec = var.type.precision
+    if not isinstance(prec, IntegerPrecisionType):
+        raise SpikehlsError(f"weight {var.name}: type {prec} is not an integer type")
+    values = exact_ints(var)
+    lo, hi = type_range(prec)
+    for i, v in enumerate(values):
+        if not lo <= v <= hi:
+            raise SpikehlsError(f"weight {var.name}: entry {i} = {v} does not fit its type {prec} ([{lo}, {hi}])")
+    wdir = Path(odir) / "firmware" / "weights"
+    lits = ", ".join(c_literal(v) for v in values)
+    lines = [f"//Numpy array shape {list(var.shape)}", f"//Min {min(values, default=0)}", f"//Max {max(values, default=0)}",
+             f"//Number of zeros {sum(v == 0 for v in values)}", "//Values: exact integers (spikehls.hls.weights)", "",
+             f"#ifndef {var.name.upper()}_H_", f"#define {var.name.upper()}_H_", ""]
+    if namespace is not None:
+        lines += [f"namespace {namespace} {{", ""]
+    if write_txt_file:
+        lines += ["#ifndef __SYNTHESIS__", var.definition_cpp() + ";", "#else"]
+    lines += [var.definition_cpp() + " = {" + lits + "};", ""]
+    if write_txt_file:
+        lines.append("#endif")
+    if namespace is not None:
+        lines += ["}", ""]
+    lines += ["", "#endif", ""]
+    (wdir / f"{var.name}.h").write_text("\n".join(lines))
+    if write_txt_file:
+        (wdir / f"{var.name}.txt").write_text(", ".join(str(v) for v in values))
+
+
+# ---- checking what C-simulation reads against what synthesis compiles ---------------------------
+
+_INIT = re.compile(r"(?:\[\s*(\d+)\s*\])?\s*=\s*\{(.*?)\}\s*;", re.S)
+_SUFFIX = re.compile(r"(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?)$")
+
+
+def _number(token: str, path: Path, i: int) -> Decimal:
+    t = token.strip()
+    if t.startswith("(") and t.endswith(")"):
+        t = t[1:-1].strip()
+    t = _SUFFIX.sub("", t) if re.fullmatch(r"[-+]?\d+[uUlL]+", t) else t
+    try:
+        d = Decimal(t)
+    except InvalidOperation:
+        raise SpikehlsError(f"{path}: entry {i} ({token.strip()!r}) is not a number") from None
+    if not d.is_finite():
+        raise SpikehlsError(f"{path}: entry {i} ({token.strip()!r}) is not a finite number")
+    return d
+
+
+def _values(text: str, path: Path) -> list[Decimal]:
+    tokens = [t for t in text.split(",")]
+    if tokens and not tokens[-1].strip():
+        tokens = tokens[:-1]
+    return [_number(t, path, i) for i, t in enumerate(tokens)]
+
+
+def header_values(path: Path) -> Optional[list[Decimal]]:
+    """The initializer of a weight header (the synthesis branch), exactly; None if it has none."""
+    text = Path(path).read_text(errors="replace")
+    m = _INIT.search(text)
+    if m is None:
+        return None
+    vals = _values(m.group(2), Path(path))
+    if m.group(1) is not None and int(m.group(1)) != len(vals):
+        raise SpikehlsError(f"{path}: declares {m.group(1)} entries, its initializer holds {len(vals)}")
+    return vals
+
+
+def verify_weights(project: str | Path) -> int:
+    """Every ``firmware/weights/NAME.txt`` (what C-simulation loads) equals the initializer of
+    ``NAME.h`` (what synthesis compiles), entry for entry, compared exactly. Returns the number of
+    files checked; raises a one-line :class:`SpikehlsError` naming the file that differs."""
+    wdir = Path(project) / "firmware" / "weights"
+    if not wdir.is_dir():
+        return 0
+    n = 0
+    for h in sorted(wdir.glob("*.h")):
+        text = h.read_text(errors="replace")
+        needs_txt = "#ifndef __SYNTHESIS__" in text
+        txt = h.with_suffix(".txt")
+        hv = header_values(h)
+        if not txt.is_file():
+            if needs_txt:
+                raise SpikehlsError(f"{txt}: missing (C-simulation loads {h.name}'s weights from it)")
+            continue
+        if hv is None:
+            raise SpikehlsError(f"{h}: no initializer (synthesis would have no weights for {txt.name})")
+        tv = _values(txt.read_text(errors="replace").strip(), txt)
+        if len(tv) != len(hv):
+            raise SpikehlsError(f"{txt}: {len(tv)} entries, but {h.name} (what synthesis compiles) has {len(hv)}: "
+                                "C-simulation would not check the synthesized weights")
+        for i, (a, b) in enumerate(zip(tv, hv)):
+            if a != b:
+                raise SpikehlsError(f"{h}: entry {i} is {b} but {txt.name} (what C-simulation loads) has {a}: "
+                                    "C-simulation would not check the synthesized weights (regenerate the project)")
+        n += 1
+    for txt in sorted(wdir.glob("*.txt")):
+        if not txt.with_suffix(".h").is_file():
+            raise SpikehlsError(f"{txt}: no {txt.stem}.h next to it (synthesis would not use these weights)")
+    return n
