@@ -274,21 +274,26 @@ class IntNet:
         path = Path(path)
         if not path.is_file():
             raise SpikehlsError(f"{path}: integer network file not found")
-        with np.load(path, allow_pickle=False) as z:
-            header = json.loads(str(z["__header__"]))
-            arrays = {k: z[k] for k in z.files if k != "__header__"}
+        from spikehls.fileio import read_npz, reading
+
+        arrays = read_npz(path, "integer network (intnet.npz)", keys=("__header__",))
+        with reading(path, "integer network (intnet.npz) header"):
+            header = json.loads(str(arrays.pop("__header__")))
+            if not isinstance(header, dict) or not isinstance(header.get("layers"), list):
+                raise ValueError("no layer list")
 
         def res(v):
             return arrays[v[1:]] if isinstance(v, str) and v.startswith("@") else v
 
         layers: list[Layer] = []
-        for d in header["layers"]:
-            kw = {}
-            for k, v in d.items():
-                if isinstance(v, dict):
-                    sub = {kk: res(vv) for kk, vv in v.items()}
-                    kw[k] = Neuron(**sub) if k == "neuron" else Skip(**sub)
-                else:
-                    kw[k] = res(v)
-            layers.append(_KINDS[d["kind"]](**kw))
-        return cls(tuple(header["input_shape"]), header["time_steps"], header["encoding"], layers)
+        with reading(path, "integer network (intnet.npz)"):
+            for d in header["layers"]:
+                kw = {}
+                for k, v in d.items():
+                    if isinstance(v, dict):
+                        sub = {kk: res(vv) for kk, vv in v.items()}
+                        kw[k] = Neuron(**sub) if k == "neuron" else Skip(**sub)
+                    else:
+                        kw[k] = res(v)
+                layers.append(_KINDS[d["kind"]](**kw))
+            return cls(tuple(header["input_shape"]), header["time_steps"], header["encoding"], layers)

@@ -590,9 +590,10 @@ def load_quantized(path) -> QuantSNN:
     p = Path(path)
     if not p.is_file():
         raise SpikehlsError(f"{p}: quantized model file not found")
-    ck = torch.load(p, map_location="cpu", weights_only=False)
-    if not isinstance(ck, dict) or ck.get("format") != QUANTIZED_FORMAT:
-        raise SpikehlsError(f"{p}: not a spikehls quantized model (format {QUANTIZED_FORMAT})")
-    model = build_from_spec(ck["spec"])
-    model.load_state_dict(ck["state_dict"])
+    from spikehls.fileio import read_torch, reading
+
+    ck = read_torch(p, "quantized model", fmt=QUANTIZED_FORMAT, keys=("spec", "state_dict"))
+    with reading(p, "quantized model"):
+        model = build_from_spec(ck["spec"])
+        model.load_state_dict(ck["state_dict"])
     return model.eval()

@@ -50,8 +50,11 @@ def _is_pow2(values) -> bool:
 
 
 def _check_exportable(net: IntNet, bias_bits: int) -> None:
-    if not 2 <= bias_bits <= 24:
-        raise SpikehlsError(f"bias_bits={bias_bits}: allowed 2..24 (float32 must carry the biases exactly)")
+    from spikehls.config import QuantConfig, field_range
+
+    lo, hi = field_range(QuantConfig, "bias_bits")  # one range, the schema's
+    if not lo <= bias_bits <= hi:
+        raise SpikehlsError(f"bias_bits={bias_bits}: allowed {lo}..{hi} (quant.bias_bits; float32 must carry the biases exactly)")
     net.validate()
     names = [lyr.name for lyr in net.layers]
     if "input" in names:

@@ -48,18 +48,22 @@ def save_testvectors(path: str | Path, inputs: np.ndarray, labels: np.ndarray, r
 
 def load_testvectors(path: str | Path) -> tuple[np.ndarray, np.ndarray, RefResult]:
     """Read ``path``; return ``(inputs int64 [N,T,C,H,W], labels, RefResult)``."""
+    from spikehls.fileio import read_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise SpikehlsError(f"{path}: test vector file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as err:
-        raise SpikehlsError(f"{path}: not a readable test vector .npz ({err})") from err
+    data = read_npz(path, "test vector file (testvectors.npz)")
     missing = [k for k in ("inputs", "labels", "readout", "prediction") if k not in data]
     if missing:
         raise SpikehlsError(f"{path}: test vector file lacks {', '.join(missing)}")
+    n = len(data["inputs"]) if data["inputs"].ndim else -1
+    if n < 0 or any(data[k].ndim == 0 or len(data[k]) != n for k in ("labels", "readout", "prediction")):
+        raise SpikehlsError(f"{path}: test vector arrays disagree on the number of samples")
+    if not all(np.issubdtype(data[k].dtype, np.integer) for k in ("inputs", "labels", "readout", "prediction")):
+        raise SpikehlsError(f"{path}: test vector arrays must hold integers")
     order = [str(s) for s in data["layers"]] if "layers" in data else [k[len(_SPIKES):] for k in data if k.startswith(_SPIKES)]
+    lost = [name for name in order if _SPIKES + name not in data]
+    if lost:
+        raise SpikehlsError(f"{path}: test vector file lacks the spikes of layer(s) {', '.join(lost)}")
     spikes = {name: data[_SPIKES + name] for name in order}
     events = {name: data[_EVENTS + name] for name in order if _EVENTS + name in data}
     ref = RefResult(spikes=spikes, readout=data["readout"], prediction=data["prediction"], events=events)

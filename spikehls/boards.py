@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Optional, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from .errors import SpikehlsError
+from .fileio import parse_yaml, read_text
 
 RESOURCE_KINDS = ("LUT", "FF", "BRAM18", "URAM", "DSP")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: `LUT: true` is not 1 and `clock_mhz: "100"` is not 100; no inf/NaN
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+Fraction = Union[StrictFloat, StrictInt]
+NonEmpty = Annotated[StrictStr, Field(min_length=1, pattern=r"\S")]
 
 
 class Resources(_Strict):
@@ -36,11 +41,11 @@ class Budget(_Strict):
     0 forbids the resource (a DSP-free design: ``DSP: 0``). LUT, FF and BRAM18 cannot be 0: no
     layer is built without them."""
 
-    LUT: float = Field(0.8, gt=0, le=1)
-    FF: float = Field(0.8, gt=0, le=1)
-    BRAM18: float = Field(0.8, gt=0, le=1)
-    URAM: float = Field(0.8, ge=0, le=1)
-    DSP: float = Field(0.8, ge=0, le=1)
+    LUT: Fraction = Field(0.8, gt=0, le=1)
+    FF: Fraction = Field(0.8, gt=0, le=1)
+    BRAM18: Fraction = Field(0.8, gt=0, le=1)
+    URAM: Fraction = Field(0.8, ge=0, le=1)
+    DSP: Fraction = Field(0.8, ge=0, le=1)
 
 
 class HLSDefaults(_Strict):
@@ -48,18 +53,18 @@ class HLSDefaults(_Strict):
     io_type: Literal["io_parallel"] = "io_parallel"
     parallelism: int = Field(8, ge=1, le=4096, description="weight additions per cycle per layer")
     layer_parallelism: dict[str, int] = Field(default_factory=dict)
-    max_latency_us: float | None = Field(None, gt=0, description="optional latency bound for codesign")
+    max_latency_us: Optional[Fraction] = Field(None, gt=0, description="optional latency bound for codesign")
 
 
 class Board(_Strict):
-    name: str
-    part: str
-    family: str = "unknown"
-    clock_mhz: float = Field(gt=0, le=1000)
+    name: NonEmpty
+    part: NonEmpty = Field(description="the FPGA part hls4ml and Vitis target, e.g. xc7z020clg400-1")
+    family: NonEmpty = "unknown"
+    clock_mhz: Fraction = Field(gt=0, le=1000)
     resources: Resources
     budget: Budget = Field(default_factory=Budget)
     hls: HLSDefaults = Field(default_factory=HLSDefaults)
-    source: str = ""  # file it was loaded from (filled in by the loader)
+    source: StrictStr = ""  # file it was loaded from (filled in by the loader)
 
     @property
     def clock_period_ns(self) -> float:
@@ -91,11 +96,8 @@ def load_board(name_or_path: str | Path) -> Board:
             raise SpikehlsError(
                 f"unknown board '{key}': not a bundled board ({', '.join(available_boards())}) nor a YAML file"
             )
-        text, source = p.read_text(), str(p)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise SpikehlsError(f"{source}: invalid YAML ({getattr(err, 'problem', err)})") from None
+        text, source = read_text(p, "board file"), str(p)
+    data = parse_yaml(text, source, "board file")
     if not isinstance(data, dict):
         raise SpikehlsError(f"{source}: a board file must be a mapping (name, part, clock_mhz, resources, ...)")
     try:
@@ -104,6 +106,11 @@ def load_board(name_or_path: str | Path) -> Board:
         e = err.errors()[0]
         loc = ".".join(str(x) for x in e["loc"])
         msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        if e["type"] == "missing":
+            msg = "required field missing"
+        elif e["type"] in ("string_too_short", "string_pattern_mismatch"):
+            msg = "must not be empty"
+        loc = loc.replace(".constrained-str", "").replace(".int", "").replace(".float", "")
         raise SpikehlsError(f"{source}: {loc}: {msg}") from None
     board.source = source
     return board

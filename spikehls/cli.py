@@ -60,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import fileio
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    fileio.COMMAND = " ".join(["spikehls", *(sys.argv[1:] if argv is None else map(str, argv))])  # named in locks
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -18,7 +18,9 @@ from .fileio import read_yaml
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # no inf/NaN anywhere: `optim.lr: .inf` is a typo, not a setting (it trained to NaN, then export crashed)
+    # strict types: `epochs: true` is not 1 and `lr: "0.1"` is not 0.1 (YAML has real numbers and booleans)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
 
 
 class DatasetConfig(_Strict):
@@ -74,6 +76,13 @@ class ModelConfig(_Strict):
     stages: Optional[list[tuple[int, int, int]]] = None
     kernel_size: int = Field(3, ge=1, le=7)
     hidden: list[int] = Field(default_factory=list, description="spiking dense layers before the readout")
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stages_tuples(cls, v):  # YAML and JSON have lists, the strict schema wants tuples
+        if isinstance(v, list):
+            return [tuple(x) if isinstance(x, list) else x for x in v]
+        return v
 
     @field_validator("layers")
     @classmethod
@@ -145,7 +154,8 @@ class QuantConfig(_Strict):
     layer_w_bits: dict[str, int] = Field(default_factory=dict)
     per_channel: bool = True
     v_bits: int = Field(16, ge=4, le=32, description="membrane width, saturating")
-    bias_bits: int = Field(16, ge=4, le=32)
+    # the QONNX export carries biases as float32, exact to 24 bits: the one range, checked by export too
+    bias_bits: int = Field(16, ge=2, le=24, description="bias width (float32 in QONNX holds 24 bits exactly)")
     qat_epochs: int = Field(3, ge=0)
     qat_lr: float = Field(5e-4, gt=0)
     qat_during_sca: bool = False
@@ -206,6 +216,28 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
         return Config.model_validate(data)
     except ValidationError as err:
         raise SpikehlsError(_format_validation_error(source, err)) from None
+
+
+def set_field(cfg: Config, dotted: str, value: Any, option: str) -> None:
+    """Set ``cfg.<dotted>`` from a command-line ``option``, validated against the schema's range."""
+    *parents, name = dotted.split(".")
+    obj = cfg
+    for part in parents:
+        obj = getattr(obj, part)
+    try:
+        setattr(obj, name, value)
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise SpikehlsError(f"{option} {value}: {e['msg']} ({dotted} in the config schema)") from None
+
+
+def field_range(model: type[BaseModel], name: str) -> tuple[Optional[float], Optional[float]]:
+    """(lowest, highest) allowed value of an integer field of the schema (None where open)."""
+    lo = hi = None
+    for m in model.model_fields[name].metadata:
+        lo = getattr(m, "ge", lo) if getattr(m, "ge", None) is not None else lo
+        hi = getattr(m, "le", hi) if getattr(m, "le", None) is not None else hi
+    return lo, hi
 
 
 def load_config(path: str | Path | None) -> Config:

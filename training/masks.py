@@ -16,7 +16,6 @@ channel shared by three tied convs counts once); ``layer_counts()`` gives per-co
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -128,14 +127,12 @@ class Masks:
 
     @classmethod
     def load(cls, path: str | Path) -> "Masks":
+        from spikehls.fileio import read_json, reading
+
         p = Path(path)
-        if not p.is_file():
-            raise SpikehlsError(f"{p}: masks file not found")
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as err:
-            raise SpikehlsError(f"{p}: invalid JSON ({err.msg}, line {err.lineno})") from None
-        return cls.from_json(data, str(p))
+        data = read_json(p, "masks file")
+        with reading(p, "masks file"):
+            return cls.from_json(data, str(p))
 
 
 @dataclass

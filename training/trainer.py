@@ -37,7 +37,8 @@ from tqdm import tqdm
 
 from spikehls.config import Config, load_config
 from spikehls.errors import SpikehlsError
-from spikehls.fileio import append_jsonl, atomic_path, write_json, write_text
+from spikehls.fileio import (append_jsonl, atomic_path, check_out_dir, lock_dir, read_json, read_text, read_torch,
+                             reading, write_json, write_text)
 from spikehls.training.datasets import augment, batches, load_dataset
 from spikehls.training.encoding import check_encoding, encode, encoded_channels
 from spikehls.training.masks import Masks, apply_masks
@@ -137,6 +138,14 @@ def train(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool
     out = Path(out_dir)
     cfg = _resolved(cfg)
     last_path = out / "last.pt"
+    with lock_dir(out):  # a second trainer on the same folder is refused, naming this one
+        return _train_locked(cfg, out, resume, progress, on_epoch, last_path, init_from, init_masks)
+
+
+def _train_locked(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_path: Path,
+                  init_from, init_masks) -> dict:
+    if not resume:
+        check_out_dir(out, "run")  # never into a folder that holds anything but a (killed) training run
     if resume:
         if not last_path.is_file():
             raise SpikehlsError(f"{out}: nothing to resume (no last.pt); run without --resume to start")
@@ -165,10 +174,26 @@ def _initial_state(init_from: Optional[str | Path]) -> Optional[dict]:
         p = p / "checkpoint.pt"
     if not p.is_file():
         raise SpikehlsError(f"{p}: checkpoint to start from not found")
-    ck = torch.load(p, map_location="cpu", weights_only=False)
-    if ck.get("format") != CHECKPOINT_FORMAT:
-        raise SpikehlsError(f"{p}: unknown checkpoint format (expected {CHECKPOINT_FORMAT})")
-    return ck
+    return read_torch(p, "checkpoint", fmt=CHECKPOINT_FORMAT, keys=("model", "masks"))
+
+
+def _restore(st: dict, model, optimizer, pruner, g_shuffle, g_encode, g_aug) -> None:
+    model.load_state_dict(st["model"])
+    optimizer.load_state_dict(st["optimizer"])
+    if pruner is not None:
+        pruner.load_state_dict(st["pruner"])
+    torch.set_rng_state(st["rng"]["torch"])
+    g_shuffle.set_state(st["rng"]["shuffle"])
+    g_encode.set_state(st["rng"]["encode"])
+    g_aug.set_state(st["rng"]["augment"])
+
+
+def _epoch_of(line: str) -> float:
+    """The epoch of a metrics line; a line cut short by a kill counts as after every epoch (dropped)."""
+    try:
+        return int(json.loads(line)["epoch"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_path: Path,
@@ -214,23 +239,18 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
     # a warm start from a dense checkpoint (full masks) is not pruned yet: its first epoch must not win "best"
     started_pruned = init_masks is not None and init_masks.kept() < init_masks.total()
     if resume:
-        st = torch.load(last_path, map_location=device, weights_only=False)
-        model.load_state_dict(st["model"])
-        optimizer.load_state_dict(st["optimizer"])
-        if pruner is not None:
-            pruner.load_state_dict(st["pruner"])
-        torch.set_rng_state(st["rng"]["torch"])
-        g_shuffle.set_state(st["rng"]["shuffle"])
-        g_encode.set_state(st["rng"]["encode"])
-        g_aug.set_state(st["rng"]["augment"])
+        st = read_torch(last_path, "resume state (last.pt)", keys=("model", "optimizer", "rng", "epoch", "seconds", "best"),
+                        map_location=device)
+        with reading(last_path, "resume state (last.pt) of this model"):
+            _restore(st, model, optimizer, pruner, g_shuffle, g_encode, g_aug)
         start_epoch, seconds, best = int(st["epoch"]), float(st["seconds"]), dict(st["best"])
         started_pruned = bool(st.get("started_pruned", False))
         if st.get("fixed_masks") is not None:
             fixed_masks = Masks.from_json(st["fixed_masks"], str(last_path))
             apply_masks(model, fixed_masks)
         # drop metric lines of epochs that did not reach last.pt (interrupted in between)
-        lines = (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else []
-        write_text(out / "metrics.jsonl", "".join(ln + "\n" for ln in lines if json.loads(ln)["epoch"] <= start_epoch))
+        lines = read_text(out / "metrics.jsonl", "metrics file").splitlines() if (out / "metrics.jsonl").exists() else []
+        write_text(out / "metrics.jsonl", "".join(ln + "\n" for ln in lines if _epoch_of(ln) <= start_epoch))
     else:
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "config.yaml", cfg.to_yaml())
@@ -332,7 +352,7 @@ def _save_checkpoint(out: Path, model, masks: Masks, cfg: Config, epoch: int, ac
 
 
 def _write_summary(out: Path, cfg: Config, best: dict, last: dict, seconds: float, device: torch.device) -> dict:
-    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    ck = read_torch(out / "checkpoint.pt", "checkpoint")
     masks = Masks.from_json(ck["masks"])
     weights_total = weights_nonzero = 0
     for k, v in ck["model"].items():
@@ -370,14 +390,13 @@ def load_run(run_dir: str | Path):
     if not ck_path.is_file():
         raise SpikehlsError(f"{d}: not a training run (no checkpoint.pt); run 'spikehls train --out {d}' first")
     cfg = load_config(d / "config.yaml")
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-    if ck.get("format") != CHECKPOINT_FORMAT:
-        raise SpikehlsError(f"{ck_path}: unknown checkpoint format (expected {CHECKPOINT_FORMAT})")
-    a = ck["model_args"]
-    model = build_model(cfg, a["in_channels"], tuple(a["image_hw"]), a["num_classes"])
-    model.load_state_dict(ck["model"])
-    masks = Masks.from_json(ck["masks"], str(ck_path))
-    apply_masks(model, masks)
+    ck = read_torch(ck_path, "checkpoint", fmt=CHECKPOINT_FORMAT, keys=("model", "masks", "model_args"))
+    with reading(ck_path, f"checkpoint of the model in {d / 'config.yaml'}"):
+        a = ck["model_args"]
+        model = build_model(cfg, a["in_channels"], tuple(a["image_hw"]), a["num_classes"])
+        model.load_state_dict(ck["model"])
+        masks = Masks.from_json(ck["masks"], str(ck_path))
+        apply_masks(model, masks)
     model.eval()
-    summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").is_file() else {}
+    summary = read_json(d / "summary.json", "training summary") if (d / "summary.json").is_file() else {}
     return cfg, model, masks, summary
