@@ -66,7 +66,7 @@ class Tasks:
         return {**base, "status": "ok", "error": None, "quantized_accuracy": 0.5 + 0.1 * w - 0.2 * p,
                 "LUT": lut, "FF": lut / 2, "BRAM18": 4.0 * w, "URAM": 0, "DSP": 0,
                 "utilization": {"LUT": lut / 42560, "FF": 0.01, "BRAM18": 0.1, "URAM": 0.0, "DSP": 0.0},
-                "latency_us_worst": 1000.0 / par, "latency_us_activity": 100.0 / par + p, "fits": True,
+                "latency_us_worst": 1000.0 / par, "latency_us_activity": 100.0 / par + p, "fits": True, "csim_exact": True,
                 "seconds": {"export": 0.1}, "wall_seconds": 0.2}
 
 
@@ -155,6 +155,68 @@ def test_real_point_job_records_its_error(tmp_path):
     assert "Traceback" in (tmp_path / "p" / "log.txt").read_text()
 
 
+class InexactTasks(Tasks):
+    """Stand-ins whose best point (most accurate, cheapest) has a C-simulation that is not exact."""
+
+    def __init__(self, inexact_id, status="ok"):
+        super().__init__()
+        self.inexact_id, self.status = inexact_id, status
+
+    def point(self, job):
+        rec = super().point(job)
+        if job["id"] == self.inexact_id:
+            rec.update(csim_exact=False, spike_mismatches=95142, readout_mismatches=3, quantized_accuracy=0.99,
+                       LUT=1.0, FF=1.0, BRAM18=0.0, latency_us_worst=0.1, latency_us_activity=0.1, status=self.status)
+        return rec
+
+
+@pytest.mark.parametrize("status", ["ok", "failed"])
+def test_inexact_point_is_failed_and_on_no_front(tmp_path, monkeypatch, capsys, status):
+    """Issue 11: a point whose C-simulation is not exact is a failed point (named so), never on a
+    front, whatever status the worker gave it; results.csv and the printed table have an exact column."""
+    from spikehls.sweep import expand
+
+    spec = _spec()
+    bad = expand(spec)[0]
+    res = _run(tmp_path, InexactTasks(bad.id, status), monkeypatch, spec)
+    assert res.failed == 1 and res.done == 7
+    rec = {r["id"]: r for r in load_results(tmp_path / "out")}[bad.id]
+    assert rec["status"] == "failed" and rec["error"].startswith("C-simulation not exact: 95142 spike mismatches")
+    assert fronts(list(load_results(tmp_path / "out")))[bad.id] == []
+    rows = {r["id"]: r for r in _csv(tmp_path)}
+    assert rows[bad.id]["exact"] == "False" and rows[bad.id]["status"] == "failed" and rows[bad.id]["pareto"] == ""
+    assert all(r["exact"] == "True" for i, r in rows.items() if i != bad.id)
+    saved = json.loads((tmp_path / "out" / "pareto.json").read_text())
+    assert all(bad.id not in ids for ids in saved["fronts"].values())
+    head = res.table.splitlines()
+    assert "exact" in head[2].split() and bad.id not in "\n".join(head[3:])
+    assert "1 point(s) failed: C-simulation not exact" in res.table and bad.id in head[1]
+
+
+def test_old_ok_records_that_were_not_exact_read_as_failed(tmp_path):
+    from spikehls.sweep.store import normalise
+
+    old = {"id": "x", "status": "ok", "csim_exact": False, "spike_mismatches": 5, "readout_mismatches": 0,
+           "quantized_accuracy": 0.9, "LUT": 1}
+    assert normalise(old)["status"] == "failed" and "C-simulation not exact: 5 spike mismatches" in normalise(old)["error"]
+    (tmp_path / "results.jsonl").write_text(json.dumps(old) + "\n")
+    assert read_records(tmp_path / "results.jsonl")[0]["status"] == "failed"
+    # no exactness recorded: not compared either
+    assert fronts([{"id": "y", "status": "ok", "quantized_accuracy": 0.9, "LUT": 1}]) == {"y": []}
+
+
+def test_real_point_job_fails_an_inexact_csim(tmp_path, monkeypatch):
+    import spikehls.sweep.tasks as tasks
+
+    monkeypatch.setattr(tasks, "_point", lambda job, pdir: {"csim_exact": False, "spike_mismatches": 7,
+                                                            "readout_mismatches": 1, "project": str(pdir / "hls"),
+                                                            "fits": True, "quantized_accuracy": 0.9})
+    rec = tasks.run_point_job({"id": "abc", "settings": {}, "dir": str(tmp_path / "p"), "train_dir": "t",
+                               "train_key": "k"})
+    assert rec["status"] == "failed" and rec["error"].startswith("C-simulation not exact: 7 spike mismatches")
+    assert rec["spike_mismatches"] == 7  # the figures stay in the record
+
+
 def test_folder_of_another_sweep_or_in_use_is_refused(tmp_path, monkeypatch):
     _run(tmp_path, Tasks(), monkeypatch)
     other = _spec(base={**BASE, "train": {"epochs": 3, "time_steps": 2}})
@@ -193,9 +255,9 @@ def test_front_mask_by_hand_and_against_brute_force():
 
 def test_fronts_skip_failed_points_and_zero_resources():
     recs = [
-        {"id": "a", "status": "ok", "quantized_accuracy": 0.9, "LUT": 100, "DSP": 0, "latency_us_worst": 5.0, "latency_us_activity": 2.0},
-        {"id": "b", "status": "ok", "quantized_accuracy": 0.8, "LUT": 50, "DSP": 0, "latency_us_worst": 9.0, "latency_us_activity": 1.0},
-        {"id": "c", "status": "ok", "quantized_accuracy": 0.7, "LUT": 60, "DSP": 0, "latency_us_worst": 1.0, "latency_us_activity": 3.0},
+        {"id": "a", "status": "ok", "csim_exact": True, "quantized_accuracy": 0.9, "LUT": 100, "DSP": 0, "latency_us_worst": 5.0, "latency_us_activity": 2.0},
+        {"id": "b", "status": "ok", "csim_exact": True, "quantized_accuracy": 0.8, "LUT": 50, "DSP": 0, "latency_us_worst": 9.0, "latency_us_activity": 1.0},
+        {"id": "c", "status": "ok", "csim_exact": True, "quantized_accuracy": 0.7, "LUT": 60, "DSP": 0, "latency_us_worst": 1.0, "latency_us_activity": 3.0},
         {"id": "d", "status": "failed", "error": "x"},
     ]
     obj = objectives(recs)

@@ -2,7 +2,8 @@
 
 A point is on the front for a cost (LUT, FF, BRAM18, URAM, DSP, latency) when no other point
 is at least as accurate and at most as costly, and strictly better in one of the two. Only points
-that finished (status ok) take part. Accuracy is the quantized model's on the whole test set
+that finished (status ok) with a spike-exact C-simulation take part (:func:`good`): a design whose
+C-simulation differs from the integer reference is a failed point, never on a front. Accuracy is the quantized model's on the whole test set
 (``quantized_accuracy``: the integer semantics the hardware computes, which the C-simulation
 checks spike for spike on the test vectors). Latency is the activity-based figure (what the
 event-driven design takes on real data, counted in C-simulation) when every point has it, else
@@ -23,6 +24,11 @@ from spikehls.fileio import atomic_path
 ACCURACY = "quantized_accuracy"
 
 
+def good(rec: dict[str, Any]) -> bool:
+    """A point that may be compared: finished, and its C-simulation spike-exact (said so, not assumed)."""
+    return rec.get("status") == "ok" and rec.get("csim_exact") is True
+
+
 def front_mask(acc: Sequence[float], cost: Sequence[float]) -> list[bool]:
     """Non-dominated points when maximising ``acc`` and minimising ``cost`` (exact ties all stay)."""
     n = len(acc)
@@ -37,7 +43,7 @@ def front_mask(acc: Sequence[float], cost: Sequence[float]) -> list[bool]:
 
 def objectives(records: Sequence[dict[str, Any]]) -> dict[str, str]:
     """Front name -> record field of the cost: the non-zero resources and the latency."""
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [r for r in records if good(r)]
     obj = {k: k for k in RESOURCE_KINDS if any((r.get(k) or 0) > 0 for r in ok)}
     activity = bool(ok) and all(r.get("latency_us_activity") is not None for r in ok)
     obj["latency"] = "latency_us_activity" if activity else "latency_us_worst"
@@ -45,8 +51,8 @@ def objectives(records: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 
 def fronts(records: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
-    """Point id -> names of the fronts it is on (ok points only; empty list if none)."""
-    ok = [r for r in records if r.get("status") == "ok" and r.get(ACCURACY) is not None]
+    """Point id -> names of the fronts it is on (good points only; empty list if none)."""
+    ok = [r for r in records if good(r) and r.get(ACCURACY) is not None]
     marks: dict[str, list[str]] = {r["id"]: [] for r in records}
     for name, field in objectives(ok).items():
         rs = [r for r in ok if r.get(field) is not None]
@@ -75,13 +81,17 @@ def format_front_table(records: Sequence[dict[str, Any]], axes: Sequence[str], m
     res = [k for k in obj if k != "latency"]
     on = [r for r in records if marks.get(r["id"])]
     on.sort(key=lambda r: (-(r.get(ACCURACY) or 0), r.get("LUT") or 0))
-    head = ["id", *axes, "accuracy", *res, "latency_us", "fits", "fronts"]
+    head = ["id", *axes, "accuracy", *res, "latency_us", "exact", "fits", "fronts"]
     rows = [[r["id"], *(_fmt(r["settings"].get(a)) for a in axes), _fmt(r.get(ACCURACY), "acc"),
-             *(_fmt(r.get(k)) for k in res), _fmt(r.get(lat_field), "lat"), "yes" if r.get("fits") else "no",
-             ",".join(marks[r["id"]])] for r in on]
+             *(_fmt(r.get(k)) for k in res), _fmt(r.get(lat_field), "lat"), "yes" if r.get("csim_exact") is True else "NO",
+             "yes" if r.get("fits") else "no", ",".join(marks[r["id"]])] for r in on]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)] if rows else [len(h) for h in head]
     lines = [f"Pareto front ({ACCURACY} vs {', '.join(res + [lat_field])}): {len(on)} of "
-             f"{sum(r.get('status') == 'ok' for r in records)} points"]
+             f"{sum(good(r) for r in records)} points"]
+    inexact = [r["id"] for r in records if r.get("csim_exact") is False]
+    if inexact:
+        lines.append(f"{len(inexact)} point(s) failed: C-simulation not exact (excluded from the fronts): "
+                     + ", ".join(inexact[:10]) + (" ..." if len(inexact) > 10 else ""))
     lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
     lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in rows]
     return "\n".join(lines)
@@ -94,13 +104,13 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_pareto(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Optional[Path]:
-    """One panel per cost: every ok point, the front drawn as a staircase (PNG)."""
+    """One panel per cost: every good point, the front drawn as a staircase (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in records if r.get("status") == "ok" and r.get(ACCURACY) is not None]
+    ok = [r for r in records if good(r) and r.get(ACCURACY) is not None]
     if not ok:
         return None
     obj = objectives(ok)
@@ -136,7 +146,7 @@ def plot_axes(records: Sequence[dict[str, Any]], axes: Sequence[str], path: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [r for r in records if good(r)]
     if not ok or not axes:
         return None
     lat_field = objectives(ok)["latency"]

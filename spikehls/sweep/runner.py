@@ -34,7 +34,7 @@ from .plan import PointPlan, TrainJob, plan_point, quant_override
 from .points import Point
 from .search import make_source
 from .spec import SweepSpec
-from .store import ResultsStore
+from .store import ResultsStore, normalise
 from .tasks import RECORD_FORMAT, run_point_job, run_train_job
 
 Log = Callable[[str], None]
@@ -178,6 +178,7 @@ class _Scheduler:
         self._finish(plan.point, rec)
 
     def _finish(self, point: Point, rec: dict[str, Any]) -> None:
+        rec = normalise(rec)  # a non-exact C-simulation is a failed point, whoever returned it
         self.store.add(rec)
         self.source.tell(point, rec)
         if rec["status"] == "ok":

@@ -33,7 +33,7 @@ SWEEP_JSON = "sweep.json"
 
 #: CSV columns after the id, status and the axes (in this order)
 METRIC_COLUMNS = (
-    ["quantized_accuracy", "float_accuracy", "csim_accuracy", "csim_samples", "csim_exact", "spike_mismatches",
+    ["exact", "quantized_accuracy", "float_accuracy", "csim_accuracy", "csim_samples", "csim_exact", "spike_mismatches",
      "readout_mismatches", "synops_per_sample", "channels_kept", "channels_total", "parameters_kept"]
     + list(RESOURCE_KINDS)
     + [f"util_{k}" for k in RESOURCE_KINDS]
@@ -56,8 +56,18 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
         if isinstance(rec, dict) and "id" in rec:
-            out.append(rec)
+            out.append(normalise(rec))
     return out
+
+
+def normalise(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record written as ``ok`` whose C-simulation was not exact (by a version that did not fail
+    such points) is a failed point: read it as one, so that resume, fronts and tables agree."""
+    if rec.get("csim_exact") is False and (rec.get("status") == "ok" or not rec.get("error")):
+        from .tasks import not_exact_error
+
+        rec = {**rec, "status": "failed", "error": not_exact_error(rec)}
+    return rec
 
 
 def latest(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -82,6 +92,8 @@ def csv_row(rec: dict[str, Any], axes: list[str], pareto: str = "") -> dict[str,
             v = secs.get(col[8:])
         elif col == "pareto":
             v = pareto
+        elif col == "exact":  # spike-exact C-simulation; empty where the point never got that far
+            v = rec.get("csim_exact")
         else:
             v = rec.get(col)
         row[col] = "" if v is None else v

@@ -8,7 +8,9 @@ point record with ``status: "failed"``, so one bad point cannot stop the others.
   appears only when training finished, so a killed run is simply trained again on resume).
 * :func:`run_point_job` exports a trained run with the point's quantization settings, generates
   the HLS project, C-simulates it and reports, into ``DIR/points/ID/`` (``run/`` and ``hls/``),
-  and returns the flat record of :func:`spikehls.flow.point_record` plus the point's settings.
+  and returns the flat record of :func:`spikehls.flow.point_record` plus the point's settings;
+  a point whose C-simulation is not spike-exact comes back ``failed`` ("C-simulation not exact:
+  N spike mismatches, ..."), its figures kept for the record but never compared.
 
 Workers run one task at a time on one core: torch is limited to one thread, and everything the
 stages print goes to the task's ``log.txt`` instead of the progress bar.
@@ -65,6 +67,12 @@ def one_line(err: BaseException) -> str:
     return text[:500]
 
 
+def not_exact_error(rec: dict[str, Any]) -> str:
+    """The error of a point whose C-simulation is not spike-exact."""
+    return (f"C-simulation not exact: {rec.get('spike_mismatches')} spike mismatches, "
+            f"{rec.get('readout_mismatches')} readout mismatches (project {rec.get('project')})")
+
+
 def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train ``job['config']`` into ``job['dir']``, warm-started from ``job['init_from']`` if given."""
     init_worker()
@@ -116,7 +124,10 @@ def run_point_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         with _output_to(pdir / "log.txt"):
             rec = _point(job, pdir)
-        return {**base, "status": "ok", "error": None, **rec, "wall_seconds": round(time.perf_counter() - t0, 2)}
+        wall = round(time.perf_counter() - t0, 2)
+        if not rec.get("csim_exact"):  # a design that differs from the reference is a failed point, never a result
+            return {**base, **rec, "status": "failed", "error": not_exact_error(rec), "wall_seconds": wall}
+        return {**base, "status": "ok", "error": None, **rec, "wall_seconds": wall}
     except Exception as err:  # noqa: BLE001 - recorded, never raised: other points go on
         with open(pdir / "log.txt", "a") as fh:
             traceback.print_exc(file=fh)
