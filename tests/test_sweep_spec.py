@@ -140,10 +140,15 @@ def test_cli_fails_before_any_work(tmp_path, capsys):
     good = {"base": BASE, "axes": {"quant.w_bits": [2, 4]}}
     assert "axes.quant.wbits: unknown axis" in _cli_err(tmp_path, capsys, {**good, "axes": {"quant.wbits": [2]}})
     assert "axes.quant.w_bits: empty grid" in _cli_err(tmp_path, capsys, {**good, "axes": {"quant.w_bits": []}})
+    assert "--workers must be >= 1" in _cli_err(tmp_path, capsys, good, "--workers", "0")
+
+
+def test_cli_bad_ray_address_fails_before_any_work(tmp_path, capsys):
+    pytest.importorskip("ray")  # an extra (pip install ray): without it the error is "--ray-address needs Ray"
+    good = {"base": BASE, "axes": {"quant.w_bits": [2, 4]}}
     # nothing listens on port 1 of localhost: refused at once
     assert "cannot reach a Ray cluster at 127.0.0.1:1" in _cli_err(tmp_path, capsys, good, "--ray-address", "127.0.0.1:1")
     assert "is not HOST:PORT or 'auto'" in _cli_err(tmp_path, capsys, good, "--ray-address", "somewhere")
-    assert "--workers must be >= 1" in _cli_err(tmp_path, capsys, good, "--workers", "0")
 
 
 def test_cli_without_ray_installed(tmp_path, capsys, monkeypatch):
