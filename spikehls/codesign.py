@@ -122,6 +122,10 @@ def codesign(
         result["iterations"].append(rec)
         _log_iteration(rec, brd, log)
         done = rec["fits"] and rec["csim_exact"]
+        if not rec["csim_exact"]:  # a wrong design is a failed result, not one that merely does not fit
+            result["error"] = not_exact_message(rec)
+            log(f"   {result['error']}: co-design FAILED (the project is kept for inspection, not offered)")
+            break
         if not done and k + 1 < cd.max_iters:
             net = IntNet.load(run_dir / "intnet.npz")
             _, _, ref = load_testvectors(run_dir / "testvectors.npz")
@@ -154,6 +158,8 @@ def codesign(
         if done:
             break
 
+    if result.get("error"):
+        return _failed(out, result, t_start, log)
     fitting = [r for r in result["iterations"] if r["fits"] and r["csim_exact"]]
     final = fitting[-1] if fitting else result["iterations"][-1]
     result["fits"] = bool(fitting)
@@ -162,6 +168,29 @@ def codesign(
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     with atomic_dir(out / "hls") as tmp:
         shutil.copytree(final["project"], tmp, dirs_exist_ok=True)
+    _write(out, result)
+    try:
+        plot_trajectory(result, out / "codesign.png")
+    except Exception as err:  # a plot must never lose the results
+        log(f"   (no plot: {err})")
+    return result
+
+
+def not_exact_message(rec: dict) -> str:
+    """The failure of an iteration whose C-simulation differs from the integer reference."""
+    return (f"C-simulation not exact: {rec.get('spike_mismatches')} spike mismatches, "
+            f"{rec.get('readout_mismatches')} readout mismatches (iteration {rec.get('iteration')}, "
+            f"project {rec.get('project')})")
+
+
+def _failed(out: Path, result: dict, t_start: float, log: Callable[[str], None]) -> dict:
+    """A failed co-design (C-simulation not exact): recorded as failed, no DIR/hls project offered."""
+    last = result["iterations"][-1]
+    result["fits"] = False
+    result["status"] = "failed"
+    result["final"] = {"iteration": last["iteration"], "project": None, "run_dir": last["run_dir"],
+                       "parallelism": last.get("parallelism"), "inspect": last["project"]}
+    result["seconds"] = round(time.perf_counter() - t_start, 1)
     _write(out, result)
     try:
         plot_trajectory(result, out / "codesign.png")

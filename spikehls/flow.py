@@ -103,8 +103,8 @@ def pipeline(
     t = time.perf_counter()
     csim_res = csim_stage(prj_dir)
     seconds["csim"] = time.perf_counter() - t
-    log(f"[csim] {csim_res['samples']} samples: spike mismatches {csim_res['spike_mismatches']}, "
-        f"readout mismatches {csim_res['readout_mismatches']}")
+    log(f"[csim] {csim_res['samples']} samples: {'EXACT' if csim_res.get('exact') else 'NOT EXACT (a failed design)'}: "
+        f"spike mismatches {csim_res['spike_mismatches']}, readout mismatches {csim_res['readout_mismatches']}")
     t = time.perf_counter()
     report = report_stage(prj_dir, brd, plot=plot)
     seconds["report"] = time.perf_counter() - t

@@ -12,10 +12,13 @@ def format_summary(result: Mapping[str, Any], out: Path) -> str:
     its = result["iterations"]
     fin = next(r for r in its if r["iteration"] == result["final"]["iteration"])
     b = result["board"]
+    failed = result.get("error")  # e.g. "C-simulation not exact: ...": no result, whatever the resources say
+    verdict = "co-design FAILED on" if failed else ("design fits" if result["fits"] else "design does NOT fit")
     lines = [
         "",
-        f"spikehls: {'design fits' if result['fits'] else 'design does NOT fit'} {b['name']} ({b['part']}, "
+        f"spikehls: {verdict} {b['name']} ({b['part']}, "
         f"{b['clock_mhz']:g} MHz) after {len(its)} iteration(s), {result.get('seconds', 0):.0f} s",
+        *([f"  FAILED      {failed}"] if failed else []),
         f"  accuracy    {fin['quantized_accuracy']:.2%} quantized on the test set "
         f"(float {fin['float_accuracy']:.2%}); C-sim {fin['csim_accuracy']:.2%} on {fin['csim_samples']} test vectors",
         f"  channels    {fin['channels_kept']}/{fin['channels_total']} kept  {fin['channels_per_layer']}",
@@ -33,7 +36,11 @@ def format_summary(result: Mapping[str, Any], out: Path) -> str:
         + (f"; {act:,.1f} us on the C-sim's activity" if act is not None else "")
         + (f" (mean; slowest test sample {fin['latency_us_activity_max']:,.1f} us)" if fin.get("latency_us_activity_max") is not None else "")
     )
-    lines.append(f"  project     {out / 'hls'}   (take it to Vitis HLS: vitis_hls -f build_prj.tcl)")
+    if failed:
+        lines.append(f"  project     none offered; {result['final'].get('inspect') or fin['project']} is kept for "
+                     "inspection only (do not synthesize it)")
+    else:
+        lines.append(f"  project     {out / 'hls'}   (take it to Vitis HLS: vitis_hls -f build_prj.tcl)")
     lines.append(f"  details     {out / 'codesign.json'}, {out / 'codesign.png'}")
     return "\n".join(lines)
 

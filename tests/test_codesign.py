@@ -97,3 +97,53 @@ def test_codesign_from_a_run_takes_quant_settings_only_when_asked(tmp_path):
 
     assert load_config(run / "config.yaml").quant.w_bits == 4  # the source run is untouched
     assert load_config(tmp_path / "from-True" / "iter0" / "config.yaml").quant.w_bits == 6  # the copy says what was used
+
+
+def _fake_record(run_dir, prj_dir, exact: bool, fits: bool) -> dict:
+    from spikehls.boards import RESOURCE_KINDS
+
+    return {"run_dir": str(run_dir), "project": str(prj_dir), "float_accuracy": 0.9, "quantized_accuracy": 0.89,
+            "csim_accuracy": 0.5, "csim_samples": 24, "csim_exact": exact, "spike_mismatches": 0 if exact else 95142,
+            "readout_mismatches": 0 if exact else 17, "channels_total": 24, "channels_kept": 24,
+            "channels_per_layer": {"conv0": 8}, "resource_source": "estimate", **{k: 10.0 for k in RESOURCE_KINDS},
+            "utilization": {k: 0.1 for k in RESOURCE_KINDS}, "latency_cycles_worst": 100, "latency_us_worst": 1.0,
+            "latency_us_activity": 0.5, "fits": fits, "parallelism": {"conv0": 4}}
+
+
+@pytest.mark.parametrize("fits", [False, True])
+def test_codesign_with_inexact_csim_is_a_failed_result(tmp_path, monkeypatch, capsys, fits):
+    """Issue 11: a design whose C-simulation is not exact is a failed result, named so ("C-simulation
+    not exact: N spike mismatches"), never "does NOT fit" with the project offered: no DIR/hls,
+    codesign.json says failed, the CLI exits 1 and its summary points at the project for inspection only."""
+    import spikehls.codesign as cdmod
+
+    calls = []
+
+    def fake_pipeline(cfg, brd, run_dir, prj_dir, **kw):
+        calls.append(prj_dir)
+        prj_dir.mkdir(parents=True)
+        (prj_dir / "spikehls.json").write_text("{}")
+        return _fake_record(run_dir, prj_dir, exact=False, fits=fits)
+
+    monkeypatch.setattr(cdmod, "pipeline", fake_pipeline)
+    out = tmp_path / "cd"
+    rc = main(["codesign", "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 1 and len(calls) == 1  # stops at once: planning more channels away cannot fix a wrong design
+    saved = json.loads((out / "codesign.json").read_text())
+    assert saved["status"] == "failed" and not saved["fits"]
+    assert saved["error"].startswith("C-simulation not exact: 95142 spike mismatches, 17 readout mismatches")
+    assert saved["final"]["project"] is None and not (out / "hls").exists()
+    assert "co-design FAILED" in text and "C-simulation not exact: 95142 spike mismatches" in text
+    assert "does NOT fit" not in text and "design fits" not in text and "vitis_hls" not in text
+    assert "inspection only" in text
+
+
+def test_summary_of_a_fitting_exact_design_offers_the_project(tmp_path):
+    from spikehls.summary import format_summary
+
+    rec = {**_fake_record(tmp_path / "r", tmp_path / "p", exact=True, fits=True), "iteration": 0}
+    result = {"iterations": [rec], "final": {"iteration": 0, "project": str(tmp_path / "hls")}, "fits": True,
+              "board": {"name": "b", "part": "p", "clock_mhz": 100, "allowed": {k: 100 for k in rec["utilization"]}}}
+    text = format_summary(result, tmp_path)
+    assert "design fits" in text and "vitis_hls" in text and "FAILED" not in text
