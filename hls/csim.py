@@ -18,7 +18,6 @@ integers, exactly, so an ``EXACT`` verdict is about the weights Vitis will synth
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -50,10 +49,44 @@ class SimResult:
 
 
 def load_meta(project: str | Path) -> dict:
+    from spikehls.fileio import read_json
+
     p = Path(project) / "spikehls.json"
     if not p.is_file():
         raise SpikehlsError(f"{project}: not a spikehls HLS project (no spikehls.json; create one with 'spikehls hls')")
-    return json.loads(p.read_text())
+    meta = read_json(p, "spikehls HLS project description")
+    _check_meta(p, meta)
+    return meta
+
+
+def _check_meta(p: Path, meta: dict) -> None:
+    """The fields later code reads, with their types: a damaged spikehls.json is one error line."""
+    def bad(field: str, want: str):
+        return SpikehlsError(f"{p}: {field}: expected {want} (a damaged project: regenerate it with 'spikehls hls')")
+
+    if not str(meta.get("format", "")).startswith("spikehls.hlsproject/"):
+        raise bad("format", "spikehls.hlsproject/1")
+    for k in ("time_steps", "num_classes"):
+        if not isinstance(meta.get(k), int) or isinstance(meta.get(k), bool) or meta[k] < 1:
+            raise bad(k, "a positive integer")
+    shape = meta.get("input_shape")
+    if not isinstance(shape, list) or not shape or not all(isinstance(x, int) and x > 0 for x in shape):
+        raise bad("input_shape", "a list of positive integers")
+    if meta.get("input_kind") not in ("pixels", "spikes"):
+        raise bad("input_kind", "'pixels' or 'spikes'")
+    if meta.get("testvectors") is not None and not isinstance(meta["testvectors"], str):
+        raise bad("testvectors", "a path or null")
+    layers = meta.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise bad("layers", "a non-empty list")
+    for i, lyr in enumerate(layers):
+        if not isinstance(lyr, dict):
+            raise bad(f"layers.{i}", "an object")
+        for k, t in (("name", str), ("class", str), ("index", int), ("output_size", int), ("spiking", bool)):
+            if not isinstance(lyr.get(k), t):
+                raise bad(f"layers.{i}.{k}", t.__name__)
+        if lyr["spiking"] and not (isinstance(lyr.get("out_shape"), list) and all(isinstance(x, int) for x in lyr["out_shape"])):
+            raise bad(f"layers.{i}.out_shape", "a list of integers")
 
 
 def _layers_header(meta: dict) -> str:
@@ -96,14 +129,21 @@ def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]
     project = Path(project)
     meta = load_meta(project)
     verify_weights(project)  # what C-simulation loads (.txt) is what synthesis compiles (.h)
+    from spikehls.fileio import clean_stale
+
     work = project / "spikehls"
     work.mkdir(exist_ok=True)
-    write_text(work / "spikehls_layers.h", _layers_header(meta))
+    clean_stale(work)  # private build folders of killed runs
+    layers_h = _layers_header(meta)
+    if not (work / "spikehls_layers.h").is_file() or (work / "spikehls_layers.h").read_text() != layers_h:
+        write_text(work / "spikehls_layers.h", layers_h)
     exe = work / "spikehls_csim"
     h = hashlib.sha256()
-    for f in _sources(project) + [work / "spikehls_layers.h"]:
+    for f in _sources(project):
         h.update(f.name.encode())
         h.update(f.read_bytes())
+    h.update(b"spikehls_layers.h")
+    h.update(layers_h.encode())
     h.update(" ".join([CXX] + CXXFLAGS + [str((project / "firmware" / "weights").resolve())]).encode())
     digest = h.hexdigest()
     stamp = work / "spikehls_csim.sha256"
@@ -115,10 +155,22 @@ def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]
     # the firmware reads its weights from firmware/weights/*.txt in C-simulation (hls4ml's
     # write_weights_txt): far faster to compile than large initialised ap_int arrays
     weights_dir = (fw / "weights").resolve()
-    inc = [f"-I{fw}", f"-I{fw / 'ap_types'}", f"-I{work}", f'-DWEIGHTS_DIR="{weights_dir}"']
+    # every build in a private folder (objects, header, binary), the binary renamed into place at
+    # the end: two C-simulations of one project at once must not link each other's objects
+    build = Path(tempfile.mkdtemp(prefix=f".build.{os.getpid()}-", suffix=".tmp", dir=work))
+    try:
+        return _compile(project, fw, build, layers_h, weights_dir, exe, work / "spikehls_csim.sha256", digest)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def _compile(project: Path, fw: Path, build: Path, layers_h: str, weights_dir: Path, exe: Path, stamp: Path,
+             digest: str) -> tuple[Path, float]:
+    (build / "spikehls_layers.h").write_text(layers_h)
+    inc = [f"-I{fw}", f"-I{fw / 'ap_types'}", f"-I{build}", f'-DWEIGHTS_DIR="{weights_dir}"']
     t0 = time.perf_counter()
     # the two translation units compile in parallel (2 cores), then link
-    objs = {src: work / f"{src.stem}.o" for src in (fw / "myproject.cpp", DRIVER_SRC)}
+    objs = {src: build / f"{src.stem}.o" for src in (fw / "myproject.cpp", DRIVER_SRC)}
     procs = [
         (src, subprocess.Popen([CXX, *CXXFLAGS, *inc, "-c", str(src), "-o", str(obj)], stderr=subprocess.PIPE, text=True))
         for src, obj in objs.items()
@@ -130,13 +182,12 @@ def build_driver(project: str | Path, force: bool = False) -> tuple[Path, float]
                 other.kill()
                 other.wait()
             raise SpikehlsError(f"g++ failed compiling {project}: {_first_error(err)}")
-    with atomic_path(exe) as tmp_exe:
-        proc = subprocess.run([CXX, *map(str, objs.values()), "-o", str(tmp_exe)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SpikehlsError(f"g++ failed linking {project}: {_first_error(proc.stderr)}")
-        os.chmod(tmp_exe, 0o755)
-    for obj in objs.values():
-        obj.unlink(missing_ok=True)
+    tmp_exe = build / exe.name
+    proc = subprocess.run([CXX, *map(str, objs.values()), "-o", str(tmp_exe)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SpikehlsError(f"g++ failed linking {project}: {_first_error(proc.stderr)}")
+    os.chmod(tmp_exe, 0o755)
+    os.replace(tmp_exe, exe)  # atomic: a running driver keeps its own inode
     write_text(stamp, digest + "\n")
     return exe, time.perf_counter() - t0
 
@@ -209,6 +260,15 @@ def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs
 
 
 def csim(project: str | Path, samples: Optional[int] = None, testvectors: Optional[str | Path] = None) -> dict:
+    """:func:`_csim` with the project held for reading: C-simulations of one project run side by side
+    (each builds in its own folder); regenerating the project meanwhile is refused."""
+    from spikehls.fileio import lock_dir
+
+    with lock_dir(project, shared=True):
+        return _csim(project, samples, testvectors)
+
+
+def _csim(project: str | Path, samples: Optional[int] = None, testvectors: Optional[str | Path] = None) -> dict:
     """Compile, C-simulate the test vectors and compare every spike and readout with the reference.
 
     Returns (and writes to ``PRJ/csim.json``) samples, spike_mismatches, readout_mismatches,

@@ -23,7 +23,7 @@ import onnx
 
 from spikehls.boards import Board, load_board
 from spikehls.errors import SpikehlsError
-from spikehls.fileio import atomic_dir, write_json
+from spikehls.fileio import atomic_dir, check_out_dir, lock_dir, write_json
 from spikehls.hls.extension import register
 from spikehls.hls.layers import LAYER_CLASSES, output_banks
 from spikehls.hls.transforms import clean_graph, load_onnx
@@ -77,8 +77,21 @@ def generate_project(
     parallelism: Optional[int] = None,
     layer_overrides: Optional[Mapping[str, int]] = None,
     verbose: bool = False,
+    replace: bool = True,
 ):
-    """Write the hls4ml project for ``onnx_path`` and ``board`` into ``out_dir``; return the ModelGraph."""
+    """Write the hls4ml project for ``onnx_path`` and ``board`` into ``out_dir``; return the ModelGraph.
+
+    ``out_dir`` must be new, empty, or (with ``replace``, the CLI's ``--force``) a spikehls HLS
+    project; a folder of anything else is never touched, nor one that holds an input.
+    """
+    inputs = [onnx_path] + ([testvectors] if testvectors is not None else [])
+    check_out_dir(out_dir, "hls", inputs=inputs, replace=replace)  # before any work
+    with lock_dir(out_dir):
+        check_out_dir(out_dir, "hls", inputs=inputs, replace=replace)  # and again, now that it is ours
+        return _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose)
+
+
+def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose):
     import hls4ml
 
     register()

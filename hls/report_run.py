@@ -27,7 +27,6 @@ counted (what the design takes on real data), else the static worst case.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -56,11 +55,10 @@ def read_meta(prj: Path) -> dict[str, Any]:
         raise SpikehlsError(f"{prj}: project folder not found")
     if not f.is_file():
         raise SpikehlsError(f"{f}: not found; is {prj} a project written by 'spikehls hls'?")
-    try:
-        meta = json.loads(f.read_text())
-    except json.JSONDecodeError as err:
-        raise SpikehlsError(f"{f}: invalid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("layers"), list):
+    from spikehls.fileio import read_json
+
+    meta = read_json(f, "spikehls HLS project description")
+    if not isinstance(meta.get("layers"), list):
         raise SpikehlsError(f"{f}: malformed project description: no 'layers' list")
     for i, lyr in enumerate(meta["layers"]):
         if not isinstance(lyr, dict) or "name" not in lyr or "index" not in lyr:
@@ -90,20 +88,19 @@ def project_board(prj: Path, meta: dict[str, Any], board: Optional[str | Path | 
 
 def project_net(prj: Path, meta: dict[str, Any]) -> IntNet:
     """The integer network of the project, rebuilt from the clean ONNX graph it stores."""
-    import onnx
 
     from spikehls.hls.transforms import intnet_from_clean
 
     f = prj / "spikehls" / "clean.onnx"
     if not f.is_file():
         raise SpikehlsError(f"{f}: not found; regenerate the project with 'spikehls hls'")
-    try:
-        clean = onnx.load(str(f))
-    except Exception as err:  # onnx raises DecodeError & co.
-        raise SpikehlsError(f"{f}: not a readable ONNX file ({type(err).__name__})") from None
+    from spikehls.fileio import read_onnx, reading
+
+    clean = read_onnx(f, "ONNX file")
     encoding = "direct" if meta.get("input_kind") == "pixels" else "rate"
-    net = intnet_from_clean(clean, encoding)
-    net.validate()
+    with reading(f, "spikehls network graph (clean.onnx)"):
+        net = intnet_from_clean(clean, encoding)
+        net.validate()
     return net
 
 
@@ -119,11 +116,9 @@ def read_sample_events(prj: Path, names: Mapping[str, str]) -> Optional[dict[str
     f = prj / EVENTS_FILE
     if not f.is_file():
         return None
-    try:
-        with np.load(f) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as err:
-        raise SpikehlsError(f"{f}: not a readable .npz ({err})") from None
+    from spikehls.fileio import read_npz
+
+    arrays = read_npz(f, "C-simulation event counts (.npz)")
     out = {}
     for name, hls_name in names.items():
         c = arrays.get(hls_name, arrays.get(name))
@@ -146,10 +141,9 @@ def read_events(prj: Path, names: Mapping[str, str]) -> Optional[dict[str, dict[
     f = prj / CSIM_FILE
     if not f.is_file():
         return None
-    try:
-        data = json.loads(f.read_text())
-    except json.JSONDecodeError as err:
-        raise SpikehlsError(f"{f}: invalid JSON ({err.msg}, line {err.lineno})") from None
+    from spikehls.fileio import read_json
+
+    data = read_json(f, "C-simulation result (csim.json)", kind=None)
     block = data.get("layers") if isinstance(data, dict) else None
     if block is None:
         return None

@@ -60,13 +60,12 @@ class FoldSpikingWeights(Transformation):
 def load_onnx(path_or_model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     if isinstance(path_or_model, onnx.ModelProto):
         return path_or_model
+    from spikehls.fileio import read_onnx
+
     p = Path(path_or_model)
     if not p.is_file():
         raise SpikehlsError(f"{p}: QONNX model file not found")
-    try:
-        return onnx.load(str(p))
-    except Exception as err:  # onnx raises DecodeError & co.
-        raise SpikehlsError(f"{p}: not a readable ONNX file ({type(err).__name__})") from None
+    return read_onnx(p, "ONNX file")
 
 
 def check_supported(model: onnx.ModelProto) -> None:

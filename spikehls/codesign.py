@@ -17,7 +17,6 @@ Layout of DIR::
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 from spikehls.boards import RESOURCE_KINDS, Board, load_board
 from spikehls.config import Config
 from spikehls.errors import SpikehlsError
-from spikehls.fileio import atomic_dir, atomic_path, write_json, write_text
+from spikehls.fileio import atomic_dir, atomic_path, lock_dir, read_json, write_json, write_text
 from spikehls.flow import pipeline
 
 FORMAT = "spikehls.codesign/1"
@@ -53,16 +52,12 @@ def codesign(
     config is used with ``cfg``'s codesign section, and with its quant section too when
     ``quant_from_cfg`` (as ``spikehls export --config`` does: bits and QAT epochs are export
     settings, not part of the trained run).
-    """
-    from spikehls.planning import channel_activity, plan
-    from spikehls.quantize.intnet import IntNet
-    from spikehls.quantize.testvectors import load_testvectors
-    from spikehls.training.masks import GroupMask, Masks
 
+    Rerun with the same setup on a folder left by an interrupted run, it resumes: the iterations
+    recorded in ``codesign.json`` are reused, the one cut short is redone from its start.
+    """
     brd = board if isinstance(board, Board) else load_board(board)
     out = Path(out_dir)
-    if (out / "codesign.json").exists() or (out / "iter0").exists():
-        raise SpikehlsError(f"{out}: already holds a co-design run; choose another --out (nothing was changed)")
     if from_run is not None:
         from spikehls.config import load_config
 
@@ -74,8 +69,64 @@ def codesign(
         cfg.codesign = given.codesign
         if quant_from_cfg:
             cfg.quant = given.quant
+    with lock_dir(out):  # a second co-design on the same folder is refused, naming this one
+        return _codesign(cfg, brd, out, progress, log, parallelism, from_run, quant_from_cfg)
+
+
+def _setup(cfg: Config, brd: Board, parallelism: Optional[int], from_run) -> dict:
+    """What a co-design folder was made with: a rerun with the same setup resumes it."""
+    return {"config": cfg.model_dump(mode="json"), "board": brd.model_dump(mode="json", exclude={"source"}),
+            "parallelism": parallelism, "from_run": str(Path(from_run).resolve()) if from_run is not None else None}
+
+
+def check_codesign_dir(out: str | Path, from_run=None) -> Path:
+    """``out`` may take a co-design run: new, empty, or an interrupted co-design run (resumed)."""
+    from spikehls.fileio import check_out_dir
+
+    out = Path(out)
+    if out.is_dir() and not (out / "codesign.json").exists() and any(out.glob("iter[0-9]*")):
+        raise SpikehlsError(f"{out}: already holds a co-design run that cannot be resumed (no codesign.json); "
+                            "choose another --out (nothing was changed)")
+    return check_out_dir(out, "codesign", inputs=[from_run])
+
+
+def _previous(out: Path, setup: dict) -> list[dict]:
+    """The finished iterations of an interrupted co-design run in ``out`` (none for a new folder)."""
+    from spikehls.fileio import folder_kind, read_json
+
+    cj = out / "codesign.json"
+    check_codesign_dir(out, setup["from_run"])
+    if folder_kind(out) == "empty" or not out.exists():
+        return []
+    data = read_json(cj, "co-design record (codesign.json)")
+    if data.get("final"):
+        raise SpikehlsError(f"{out}: already holds a finished co-design run ({cj}); choose another --out "
+                            "(nothing was changed)")
+    if data.get("setup") != setup:
+        old = data.get("setup") or {}
+        what = [k for k in ("config", "board", "parallelism", "from_run") if old.get(k) != setup[k]]
+        raise SpikehlsError(f"{out}: holds an unfinished co-design run of another {', '.join(what) or 'setup'}; "
+                            "rerun it with the same config, board and options to resume it, or choose another --out "
+                            "(nothing was changed)")
+    its = data.get("iterations")
+    if not isinstance(its, list):
+        raise SpikehlsError(f"{cj}: iterations: expected a list (damaged record: choose another --out)")
+    return its
+
+
+def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[[str], None],
+              parallelism: Optional[int], from_run, quant_from_cfg: bool) -> dict[str, Any]:
+    from spikehls.planning import channel_activity, plan
+    from spikehls.quantize.intnet import IntNet
+    from spikehls.quantize.testvectors import load_testvectors
+    from spikehls.training.masks import GroupMask, Masks
+
+    setup = _setup(cfg, brd, parallelism, from_run)
+    previous = _previous(out, setup)  # refuses a foreign, finished or different folder
+    if previous:
+        log(f"== resuming the co-design run in {out}: {len(previous)} iteration(s) already done")
     out.mkdir(parents=True, exist_ok=True)
-    if from_run is not None:
+    if from_run is not None and not previous:
         with atomic_dir(out / "iter0") as tmp:
             for name in TRAIN_FILES:
                 if (Path(from_run) / name).is_file():
@@ -93,7 +144,10 @@ def codesign(
         "iterations": [],
         "fits": False,
         "final": None,
+        "setup": setup,
     }
+    if not previous:
+        _write(out, result)  # before any iteration: marks the folder as a co-design run that can be resumed
     caps: dict[str, int] = dict(cfg.sca.layer_caps)
     layer_par: Optional[dict[str, int]] = None
     init_from: Optional[Path] = None
@@ -112,10 +166,16 @@ def codesign(
         log(f"== co-design iteration {k + 1}/{cd.max_iters}: {what}")
         if retrain:
             run_dir = it_dir
-        rec = pipeline(cfg_k, brd, run_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
-                       init_masks=init_masks, parallelism=parallelism if layer_par is None else None,
-                       layer_parallelism=layer_par, skip_train=not retrain or reuse_training,
-                       skip_export=not retrain)
+        if k < len(previous) and (it_dir / "hls" / "report.json").is_file():
+            rec = previous[k]  # finished before the interruption: its folders are complete
+            log("   (done before the interruption: reused)")
+        else:
+            previous = previous[:k]
+            _drop_partial(it_dir, keep_training=reuse_training)
+            rec = pipeline(cfg_k, brd, run_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
+                           init_masks=init_masks, parallelism=parallelism if layer_par is None else None,
+                           layer_parallelism=layer_par, skip_train=not retrain or reuse_training,
+                           skip_export=not retrain)
         rec["iteration"] = k
         rec["caps"] = dict(caps) if k > 0 else {}
         rec["retrained"] = retrain
@@ -129,11 +189,17 @@ def codesign(
         if not done and k + 1 < cd.max_iters:
             net = IntNet.load(run_dir / "intnet.npz")
             _, _, ref = load_testvectors(run_dir / "testvectors.npz")
-            report = json.loads((it_dir / "hls" / "report.json").read_text())
+            report = read_json(it_dir / "hls" / "report.json", "report")
             pl = plan(net, brd, channel_activity(ref.spikes), rec["parallelism"] or parallelism, cd.margin,
                       cd.strategy, report.get("events"))
             rec["plan"] = pl.summary()
             log(f"   plan ({pl.strategy}): parallelism {pl.parallelism}, caps {pl.caps}; predicted fit {pl.fits}")
+            if not pl.fits:
+                # even the smallest design the model can plan is over budget: retraining cannot help
+                result["infeasible"] = _infeasible(pl, brd, cd.margin)
+                log(f"   {result['infeasible']['message']}: stopping")
+                _write(out, result)
+                break
             if not pl.steps:
                 log("   the plan changes nothing: stopping")
                 _write(out, result)
@@ -167,13 +233,56 @@ def codesign(
                        "parallelism": final.get("parallelism")}
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     with atomic_dir(out / "hls") as tmp:
-        shutil.copytree(final["project"], tmp, dirs_exist_ok=True)
+        shutil.copytree(out / f"iter{final['iteration']}" / "hls", tmp, dirs_exist_ok=True)
     _write(out, result)
     try:
         plot_trajectory(result, out / "codesign.png")
     except Exception as err:  # a plot must never lose the results
         log(f"   (no plot: {err})")
+    if result.get("infeasible"):
+        raise SpikehlsError(result["infeasible"]["message"] + f"; co-design stopped after iteration {final['iteration']} "
+                            f"(record: {out / 'codesign.json'})")
     return result
+
+
+def _drop_partial(it_dir: Path, keep_training: bool) -> None:
+    """Remove what an interrupted iteration left in ``it_dir`` (a folder this loop made), so that it
+    is redone from the start; with ``keep_training`` (the copied --from-run run) only its project."""
+    from spikehls.fileio import folder_kind
+
+    if not it_dir.exists():
+        return
+    if keep_training:
+        if (it_dir / "hls").exists():
+            shutil.rmtree(it_dir / "hls")
+        return
+    if folder_kind(it_dir) not in ("empty", "run"):
+        raise SpikehlsError(f"{it_dir}: holds files the co-design loop did not write; move them away to resume")
+    shutil.rmtree(it_dir)
+
+
+def _infeasible(pl, brd: Board, margin: float) -> dict:
+    """Which resources or bounds even the smallest planned design exceeds, as one message naming the
+    board file and field."""
+    from spikehls.planning import _latency_us
+
+    allowed = brd.allowed()
+    over = []
+    for k in pl.binding:
+        if k == "latency":
+            used, lim = _latency_us(pl.report), brd.hls.max_latency_us * margin
+            over.append({"field": "hls.max_latency_us", "used": used, "allowed": lim,
+                         "text": f"hls.max_latency_us: needs {used:,.1f} us, the bound is {brd.hls.max_latency_us:g} us"
+                                 f" (x margin {margin:g} = {lim:,.1f} us)"})
+        else:
+            used, lim = float(pl.report["total"][k]), allowed[k] * margin
+            over.append({"field": f"budget.{k}", "used": used, "allowed": lim,
+                         "text": f"budget.{k}: needs {used:,.0f} {k}, {lim:,.0f} allowed "
+                                 f"({getattr(brd.resources, k):,} x budget {getattr(brd.budget, k):g} x margin {margin:g})"})
+    chans = ", ".join(f"{k} {v}" for k, v in pl.caps.items())
+    msg = (f"{brd.source or brd.name}: {'; '.join(o['text'] for o in over)}: even the smallest design the model can plan "
+           f"(channels {chans}, parallelism {min(pl.parallelism.values(), default=1)}+) does not fit this board")
+    return {"binding": [o["field"] for o in over], "over": over, "message": msg}
 
 
 def not_exact_message(rec: dict) -> str:
@@ -206,6 +315,13 @@ def _log_iteration(rec: dict, brd: Board, log: Callable[[str], None]) -> None:
         f"{rec['quantized_accuracy']:.2%}), channels {rec['channels_kept']}/{rec['channels_total']}, "
         f"LUT {rec['LUT']:,.0f}, BRAM18 {rec['BRAM18']:,.0f}, DSP {rec['DSP']:,.0f}, "
         f"max use {worst} {util[worst]:.0%} of budget, fits: {'yes' if rec['fits'] else 'no'}")
+    bound = brd.hls.max_latency_us
+    if bound is not None:  # the latency a bound is checked against: activity when measured, else worst case
+        lat = rec.get("latency_us_activity")
+        lat = rec.get("latency_us_worst") if lat is None else lat
+        if lat is not None:
+            log(f"   latency {lat:,.1f} us against the bound {bound:g} us (hls.max_latency_us): "
+                f"{'within' if lat <= bound else 'OVER'}")
 
 
 def _write(out: Path, result: dict) -> None:

@@ -427,16 +427,16 @@ def check_out_dir(path: str | os.PathLike, kind: str, *, inputs: Iterable[Any] =
                                 "choose another folder (nothing was changed)")
     if p.exists() and not p.is_dir():
         raise SpikehlsError(f"{option} {path}: exists and is not a folder (nothing was changed)")
-    if not p.exists():
-        return p
-    found = folder_kind(p)
-    if found == "empty":
-        return p
     if kind == "hls":
         cwd = Path(os.path.realpath(os.getcwd()))
         if _overlaps(real, cwd):
             raise SpikehlsError(f"{option} {path}: is the current folder (or holds it); a project is written as a "
                                 "whole folder: name a folder of its own (nothing was changed)")
+    if not p.exists():
+        return p
+    found = folder_kind(p)
+    if found == "empty":
+        return p
     if found != kind:
         shown = visible_entries(p)
         listing = ", ".join(shown[:4]) + (", ..." if len(shown) > 4 else "")

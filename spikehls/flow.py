@@ -14,7 +14,6 @@ and returns one flat record (:func:`point_record`) that the co-design loop and s
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
@@ -37,9 +36,11 @@ def train_stage(cfg: Config, run_dir: Path, progress: bool = True, init_from: Op
 
 
 def export_stage(run_dir: Path, progress: bool = True, log: Log = print) -> dict:
+    from spikehls.fileio import lock_dir
     from spikehls.quantize.export_run import export_run
 
-    return export_run(run_dir, progress=progress, log=log)
+    with lock_dir(run_dir):
+        return export_run(run_dir, progress=progress, log=log)
 
 
 def hls_stage(run_dir: Path, board: Board, prj_dir: Path, parallelism: Optional[int] = None,
@@ -152,4 +153,6 @@ def point_record(run_dir: Path, prj_dir: Path, report: Mapping[str, Any], csim_r
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    from spikehls.fileio import read_json
+
+    return read_json(path) if path.is_file() else {}

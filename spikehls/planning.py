@@ -152,6 +152,12 @@ class Plan:
     report: dict[str, Any]  # predicted estimate of the planned network
     steps: int = 0
     notes: list[str] = field(default_factory=list)
+    pressure: dict[str, float] = field(default_factory=dict)  # used / (margin x allowed) of the planned design
+
+    @property
+    def binding(self) -> list[str]:
+        """The resources (and ``latency``, for a board's bound) the planned design still exceeds."""
+        return [k for k, v in self.pressure.items() if v > 1.0]
 
     @property
     def removes_channels(self) -> bool:
@@ -168,6 +174,7 @@ class Plan:
             "predicted_latency_us": self.report["latency"]["us"],
             "steps": self.steps,
             "notes": list(self.notes),
+            "binding": self.binding,
         }
 
 
@@ -379,4 +386,5 @@ def plan(
         report=rep,
         steps=steps,
         notes=notes,
+        pressure={k: (v if math.isfinite(v) else 1e300) for k, v in press.items()},
     )

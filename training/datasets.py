@@ -106,7 +106,12 @@ def load_dataset(cfg: DatasetConfig, seed: int = 0) -> tuple[ImageSet, ImageSet]
             train, test = _load_npz(path)
         else:  # the config schema makes this unreachable; keep the error honest anyway
             raise SpikehlsError(f"dataset.name: unknown dataset '{cfg.name}' (allowed: digits, mnist, cifar10, cifar100, numpy)")
-    return train.head(cfg.train_limit), test.head(cfg.test_limit)
+    train, test = train.head(cfg.train_limit), test.head(cfg.test_limit)
+    where = "dataset (digits)" if cfg.name == "digits" else f"dataset.path {cfg.path}"
+    for split, ds in (("training", train), ("test", test)):
+        if len(ds) == 0:
+            raise SpikehlsError(f"{where}: the {split} split is empty (training and evaluation need samples in both)")
+    return train, test
 
 
 # ---- digits --------------------------------------------------------------------------------------

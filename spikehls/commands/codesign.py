@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "board's optional hls.max_latency_us), plan per-layer channel caps with the resource model "
             "(channels that cost most per unit of activity go first), continue training under those caps, "
             "and repeat (codesign.max_iters in the config). Writes DIR/codesign.json, DIR/codesign.png "
-            "and the final project in DIR/hls/."
+            "and the final project in DIR/hls/. Rerun on an interrupted DIR with the same options to resume it."
         ),
     )
     p.add_argument("--config", type=Path, default=None, help="run config YAML (default: the embedded digits config)")
@@ -33,18 +33,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_run(path: Path, option: str) -> None:
+    """A training run's config and checkpoint exist and its config is valid."""
+    from spikehls.config import load_config
+    from spikehls.errors import SpikehlsError
+
+    if not path.is_dir():
+        raise SpikehlsError(f"{option} {path}: training run folder not found")
+    for name in ("config.yaml", "checkpoint.pt"):
+        if not (path / name).is_file():
+            raise SpikehlsError(f"{option} {path}: not a training run (no {name}; make one with 'spikehls train')")
+    load_config(path / "config.yaml")
+
+
 def run(args: argparse.Namespace) -> int:
     from spikehls.boards import load_board
     from spikehls.codesign import codesign
     from spikehls.config import load_config
     from spikehls.summary import print_summary
 
+    from spikehls.commands.hls import check_parallelism
+    from spikehls.config import set_field
+    from spikehls.codesign import check_codesign_dir
+
+    # everything a user can get wrong, checked before any work
     cfg = load_config(args.config)
     if args.max_iters is not None:
-        cfg.codesign.max_iters = args.max_iters
+        set_field(cfg, "codesign.max_iters", args.max_iters, "--max-iters")
     if args.strategy is not None:
         cfg.codesign.strategy = args.strategy
+    check_parallelism(args.parallelism)
     board = load_board(args.board)  # fail on a bad board before any work
+    if args.from_run is not None:
+        check_run(args.from_run, "--from-run")
+    check_codesign_dir(args.out, args.from_run)
     result = codesign(cfg, board, args.out, progress=not args.quiet, parallelism=args.parallelism,
                       from_run=args.from_run, quant_from_cfg=args.config is not None)
     print_summary(result, args.out)

@@ -25,10 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spikehls.fileio import lock_dir
     from spikehls.quantize.export_run import export_run
 
-    s = export_run(args.run, args.config, progress=not args.no_progress and sys.stderr.isatty(),
-                   log=lambda m: print(m, file=sys.stderr))
+    with lock_dir(args.run):  # the run is written: a second export, a trainer or an hls reading it is refused
+        s = export_run(args.run, args.config, progress=not args.no_progress and sys.stderr.isatty(),
+                       log=lambda m: print(m, file=sys.stderr))
     print(f"float accuracy {s['float_accuracy']:.2%}  quantized {s['quantized_accuracy']:.2%}  "
           f"torch/reference mismatches {s['reference_mismatches']}  QONNX mismatches {s['qonnx_mismatches']}")
     print(f"parameters {s['parameters']['kept']:,}/{s['parameters']['dense']:,}  channels "

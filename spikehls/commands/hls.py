@@ -15,6 +15,18 @@ def _layer_par(text: str) -> tuple[str, int]:
     return name, int(value)
 
 
+def check_parallelism(value, option: str = "--parallelism") -> None:
+    """The one range of a parallelism setting: the board schema's (hls.parallelism)."""
+    if value is None:
+        return
+    from spikehls.boards import HLSDefaults
+    from spikehls.config import field_range
+
+    lo, hi = field_range(HLSDefaults, "parallelism")
+    if not lo <= value <= hi:
+        raise SpikehlsError(f"{option} {value}: must be in {lo}..{hi} (weight additions per cycle per layer)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "hls",
@@ -26,7 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--run", required=True, type=Path, help="run directory holding model.qonnx.onnx (and testvectors.npz)")
     p.add_argument("--board", required=True, help="bundled board name or board YAML file")
-    p.add_argument("--out", required=True, type=Path, help="project directory to write (replaced atomically)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="project directory to write: new or empty (an existing spikehls project only with --force)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing spikehls HLS project in --out (atomically; any other folder is never replaced)")
     p.add_argument("--parallelism", type=int, default=None, help="weight additions per cycle for every layer (default: board)")
     p.add_argument(
         "--layer-parallelism", type=_layer_par, nargs="+", default=[], metavar="LAYER=N", help="per-layer override(s)"
@@ -37,20 +52,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from spikehls.hls.project import generate_project
 
+    from spikehls.boards import load_board
+    from spikehls.fileio import check_out_dir, lock_dir
+
     onnx_path = args.run / "model.qonnx.onnx"
     if not onnx_path.is_file():
         raise SpikehlsError(f"{onnx_path}: not found (run 'spikehls export' first)")
-    if args.parallelism is not None and args.parallelism < 1:
-        raise SpikehlsError(f"--parallelism must be >= 1, got {args.parallelism}")
+    check_parallelism(args.parallelism)
     tv = args.run / "testvectors.npz"
-    model = generate_project(
-        onnx_path,
-        args.board,
-        args.out,
-        testvectors=tv if tv.is_file() else None,
-        parallelism=args.parallelism,
-        layer_overrides=dict(args.layer_parallelism),
-    )
+    check_out_dir(args.out, "hls", inputs=[args.run], replace=args.force)  # before any work
+    board = load_board(args.board)
+    with lock_dir(args.run, shared=True):  # an export rewriting the run meanwhile is refused
+        model = generate_project(
+            onnx_path,
+            board,
+            args.out,
+            testvectors=tv if tv.is_file() else None,
+            parallelism=args.parallelism,
+            layer_overrides=dict(args.layer_parallelism),
+            replace=args.force,
+        )
     cfg = model.config.config
     print(f"wrote {args.out}  ({cfg['Backend']}, part {cfg['Part']}, clock {cfg['ClockPeriod']} ns)")
     for lyr in model.get_layers():

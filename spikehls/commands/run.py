@@ -30,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from spikehls.config import load_config
     from spikehls.summary import print_summary
 
+    from spikehls.codesign import check_codesign_dir
+
     cfg = load_config(args.config)
     board = load_board(args.board)
+    check_codesign_dir(args.out)  # a new, empty or interrupted co-design folder (resumed)
     result = codesign(cfg, board, args.out, progress=not args.quiet)
     print_summary(result, args.out)
     return 0 if result["fits"] else 1

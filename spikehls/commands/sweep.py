@@ -36,9 +36,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise SpikehlsError(f"--workers must be >= 1 (got {args.workers})")
+    from spikehls.fileio import check_out_dir, lock_dir
+
     spec = load_sweep(args.config)
-    res = run_sweep(spec, args.out, workers=args.workers, ray_address=args.ray_address, progress=not args.quiet,
-                    retry_failed=args.retry_failed)
+    check_out_dir(args.out, "sweep", inputs=[args.config])  # new, empty, or a sweep (resumed)
+    with lock_dir(args.out):  # a second sweep on the folder is refused, naming this one
+        res = run_sweep(spec, args.out, workers=args.workers, ray_address=args.ray_address, progress=not args.quiet,
+                        retry_failed=args.retry_failed)
     print(res.table)
     print(f"\n{res.done} point(s) done, {res.failed} failed, {res.skipped} skipped (finished before); "
           f"{res.trained} training run(s); {res.seconds:.0f} s")

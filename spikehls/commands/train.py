@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spikehls.config import load_config
+from spikehls.config import load_config, set_field
 from spikehls.errors import SpikehlsError
+from spikehls.fileio import check_out_dir
 
 DESCRIPTION = """\
 Train a spiking CNN (IF/LIF neurons, surrogate gradients, T time steps) while SCA pruning
@@ -62,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         if args.epochs < 1:
             raise SpikehlsError(f"--epochs must be >= 1 (got {args.epochs})")
-        cfg.train.epochs = args.epochs
+        set_field(cfg, "train.epochs", args.epochs, "--epochs")
     if args.device is not None:
         cfg.train.device = args.device
+    if not args.resume:
+        check_out_dir(out, "run", inputs=[args.config])  # before any work
     on_epoch = _print_epoch if args.no_progress else None
     s = train(cfg, out, resume=args.resume, progress=not args.no_progress, on_epoch=on_epoch)
     print(f"\nrun          {out}")
