@@ -1,0 +1,372 @@
+"""One description of every layer as built: lanes, banks, depths, table shapes and bit widths.
+
+The hls4ml layers (:mod:`spikehls.hls.layers`, which only format these numbers into C++), the
+Verilog generator (:mod:`spikehls.hls.rtl`) and the cost model (:mod:`spikehls.hls.estimate`)
+all read a layer's geometry from here, so the HLS project, the RTL and the model price and build
+the same datapath. It grows :mod:`spikehls.hls.lanes` (the lane rules) into the whole layer: no
+torch and no hls4ml import, because the planner calls the cost model thousands of times.
+
+Bit widths come from the integers themselves (worst-case sums), never guessed: an accumulator
+holds ``bias + sum`` of all positive (negative) fan-in weights times the input maximum (255 for
+pixels, 1 for spikes; plus the skip current; times T for the readout), so every implementation
+is exact by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from spikehls.hls.lanes import (
+    chunks_per_row,
+    events_back_to_back,
+    fire_lanes,
+    output_banks,
+    pool_interval,
+    pool_lanes,
+    read_lanes,
+    scatter_lanes,
+    tap_lanes,
+    tap_words,
+)
+
+PIXEL_MAX = 255  # direct encoding: 8-bit pixels
+
+
+# ---- memories and multipliers: one rule for the RTL's attributes and the cost model ------------
+DSP_MIN_WEIGHT_BITS = 9  # hls4ml's rule: a multiplier by a weight below 9 bits lives in LUTs
+
+
+def memory_style(width: int, depth: int, *, rom: bool) -> str:
+    """Where an array of the generated design lives: ``"registers"``, ``"distributed"`` or ``"block"``.
+
+    Every read-modify-write array of the accumulate engines (accumulators, membranes) and every
+    spike buffer is read asynchronously, so that a lane reads, adds and writes back in one cycle
+    without a pipeline hazard: such arrays must be distributed RAM (LUTRAM) or registers, never
+    block RAM, which reads synchronously. One or two words are registers. ROMs follow the same
+    rule (the kernels read them in the same cycle as the add). The cost model prices arrays with
+    this rule, and the Verilog carries it as ``ram_style`` / ``rom_style`` attributes.
+    """
+    if int(depth) <= 2 and not rom:
+        return "registers"
+    return "distributed"
+
+
+def mac_in_dsp(weight_bits: int) -> bool:
+    """Whether a pixel x weight lane of a direct-encoded layer is a DSP48 (else LUT logic)."""
+    return int(weight_bits) >= DSP_MIN_WEIGHT_BITS
+
+
+def unsigned_bits(hi: int) -> int:
+    """Unsigned bits holding 0..hi (at least 1): the width of a counter, an index or a group."""
+    return max(1, int(hi).bit_length())
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Smallest two's-complement width holding every integer in [lo, hi] (at least 2)."""
+    lo, hi = int(lo), int(hi)
+    need = max(hi.bit_length() if hi > 0 else 0, (-lo - 1).bit_length() if lo < 0 else 0)
+    return max(2, need + 1)
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a convolution or pool along one axis (zero padding, floor), as torch."""
+    return (int(size) + 2 * int(padding) - int(kernel)) // int(stride) + 1
+
+
+def acc_range(weight_by_chan: np.ndarray, bias: np.ndarray, in_max: int) -> tuple[int, int]:
+    """``(lo, hi)``: the extreme currents of a layer, bias plus every negative (positive) fan-in
+    weight times the input maximum, over all channels (0 included)."""
+    w = np.asarray(weight_by_chan, dtype=np.int64).reshape(len(weight_by_chan), -1)
+    b = np.asarray(bias, dtype=np.int64)
+    lo = b + int(in_max) * np.where(w < 0, w, 0).sum(axis=1)
+    hi = b + int(in_max) * np.where(w > 0, w, 0).sum(axis=1)
+    return int(lo.min(initial=0)), int(hi.max(initial=0))
+
+
+@dataclass(frozen=True)
+class TableGeometry:
+    """A chunked nonzero table (:func:`spikehls.hls.layers.chunk_table`) by its shape."""
+
+    rows: int  # table rows (conv: ci * kh * kw; dense: inputs; skip: source channels)
+    chunks: int  # real chunks (the arrays are padded to at least one)
+    nnz: int  # nonzero weights
+    weight_bits: int  # signed width of a table weight
+    group_bits: int  # unsigned width of a chunk's group
+    index_bits: int  # unsigned width of an offset (0..chunks)
+
+
+def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int) -> TableGeometry:
+    """Shape of the table of ``w_rows [rows, targets]`` at ``lanes`` lanes."""
+    w_rows = np.asarray(w_rows, dtype=np.int64)
+    nz = w_rows[w_rows != 0]
+    wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
+    n_chunks = int(chunks_per_row(w_rows, lanes).sum()) if w_rows.size else 0
+    groups = -(-int(n_targets) // max(1, int(lanes)))
+    return TableGeometry(
+        rows=int(w_rows.shape[0]),
+        chunks=n_chunks,
+        nnz=int(nz.size),
+        weight_bits=wb,
+        group_bits=unsigned_bits(max(groups - 1, 1)),
+        index_bits=unsigned_bits(n_chunks),
+    )
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """A layer as the HLS kernels and the RTL build it. Shapes are per time step.
+
+    Neuron layers (conv, dense) and the readout are accumulate engines: ``lanes`` (L) scatter
+    lanes by channel, ``fire_lanes`` (F) by position, ``groups`` (G) channel groups of L,
+    ``plane_words`` (W) = positions / F; accumulators are ``L x F`` banks of ``G W`` words,
+    membranes ``F`` banks of ``C W`` words, output spikes ``out_banks`` banks. A max pool has
+    ``out_lanes`` pooled outputs per cycle at ``pool_ii`` cycles each.
+    """
+
+    name: str
+    kind: str  # conv | dense | readout | maxpool
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    time_steps: int
+    pixels: bool = False  # input is 8-bit pixels: the layer multiplies (direct encoding)
+    frames: int = 1  # input frames walked per sample (1 for pixels: the repeated frame's current is kept)
+    parallelism: int = 1
+    lanes: int = 1
+    fire_lanes: int = 1
+    groups: int = 1
+    plane: int = 1  # output positions per channel
+    plane_words: int = 1
+    in_banks: int = 1  # banks of the input array (the producer's out_banks)
+    read_lanes: int = 1  # input positions scanned per cycle
+    out_banks: int = 1
+    tap_lanes: int = 1
+    tap_words: int = 1
+    back_to_back: bool = False
+    pooled: bool = False  # a max pool reads this layer
+    table: Optional[TableGeometry] = None
+    skip_table: Optional[TableGeometry] = None
+    skip_source: Optional[str] = None
+    skip_pixels: bool = False
+    skip_shape: Optional[tuple[int, ...]] = None
+    skip_stride: int = 1
+    acc_lo: int = 0
+    acc_hi: int = 0
+    acc_bits: int = 2
+    bias_bits: int = 2
+    v_bits: int = 0
+    sum_bits: int = 0  # neuron update width: max(acc, v) + 2, saturated to v_bits
+    leak_shift: int = 0
+    reset: str = "zero"
+    fire_once: bool = False  # direct encoding fires all T steps once through a spike-train table
+    n_breaks: int = 1
+    kernel: tuple[int, int] = (1, 1)  # conv kernel (kh, kw)
+    stride: int = 1
+    padding: int = 0
+    pool_kernel: int = 0
+    pool_stride: int = 0
+    out_lanes: int = 1  # max pool: outputs per cycle (= its output banks)
+    pool_ii: int = 1
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out_shape))
+
+    @property
+    def channels(self) -> int:
+        return int(self.out_shape[0])
+
+    @property
+    def acc_depth(self) -> int:
+        return self.groups * self.plane_words
+
+    @property
+    def v_depth(self) -> int:
+        return self.channels * self.plane_words
+
+    @property
+    def is_neuron(self) -> bool:
+        return self.kind in ("conv", "dense")
+
+
+def accumulate_geometry(
+    name: str,
+    kind: str,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    in_shape: Sequence[int],
+    time_steps: int,
+    parallelism: int,
+    *,
+    w_bits: int,
+    pixels: bool = False,
+    in_banks: int = 1,
+    pooled: bool = False,
+    stride: int = 1,
+    padding: int = 0,
+    neuron=None,
+    skip=None,
+    skip_shape: Optional[Sequence[int]] = None,
+    skip_pixels: bool = False,
+) -> LayerGeometry:
+    """Geometry of a conv / dense neuron layer or the readout, from its integers.
+
+    ``neuron`` is a :class:`spikehls.quantize.intnet.Neuron` (None for the readout), ``skip`` a
+    :class:`spikehls.quantize.intnet.Skip` with the source's per-step ``skip_shape``.
+    """
+    weight = np.asarray(weight, dtype=np.int64)
+    bias = np.asarray(bias, dtype=np.int64)
+    T = int(time_steps)
+    co = int(weight.shape[0])
+    in_shape = tuple(int(x) for x in in_shape)
+    if kind == "conv":
+        _, _, kh, kw = weight.shape
+        ho, wo = conv_out_size(in_shape[1], kh, stride, padding), conv_out_size(in_shape[2], kw, stride, padding)
+        out_shape: tuple[int, ...] = (co, ho, wo)
+        plane = ho * wo
+        F = fire_lanes(parallelism, ho, wo)
+        rows = weight.reshape(co, -1).T  # [(ci, ky, kx), co]
+    else:
+        out_shape = (co,)
+        plane = 1
+        F = 1
+        rows = weight.T
+    L = scatter_lanes(parallelism, co)
+    G = -(-co // L)
+    R = 1 if pixels else read_lanes(in_banks, in_shape[2] if kind == "conv" else 0)
+    K = tap_lanes(weight.shape[3], F, G, pixels) if kind == "conv" else 1
+    b2b = bool(kind == "conv" and events_back_to_back(weight.shape[2], weight.shape[3], K, G))
+    OB = output_banks(F, out_shape[1], out_shape[2], pooled) if kind == "conv" else F
+    table = table_geometry(rows, L, w_bits, co)
+    lo, hi = acc_range(weight.reshape(co, -1), bias, PIXEL_MAX if pixels else 1)
+    skip_table = None
+    skip_stride = 1
+    if skip is not None:
+        st = np.diag(skip.gain) if skip.weight is None else np.asarray(skip.weight, dtype=np.int64)  # [co, cs]
+        s_lo, s_hi = acc_range(st, np.zeros(co, np.int64), PIXEL_MAX if skip_pixels else 1)
+        lo, hi = lo + s_lo, hi + s_hi
+        skip_table = table_geometry(st.T, L, skip.w_bits if skip.weight is not None else 2, co)
+        skip_stride = int(skip.stride)
+    if kind == "readout":
+        lo, hi = T * lo, T * hi
+    acc_bits = signed_bits(lo, hi)
+    geo = dict(
+        name=name,
+        kind=kind,
+        in_shape=in_shape,
+        out_shape=out_shape,
+        time_steps=T,
+        pixels=bool(pixels),
+        frames=1 if pixels else T,
+        parallelism=int(parallelism),
+        lanes=L,
+        fire_lanes=F,
+        groups=G,
+        plane=plane,
+        plane_words=plane // F,
+        in_banks=int(in_banks),
+        read_lanes=R,
+        out_banks=OB if kind != "readout" else 1,
+        tap_lanes=K,
+        tap_words=tap_words(K),
+        back_to_back=b2b,
+        pooled=bool(pooled),
+        table=table,
+        skip_table=skip_table,
+        skip_source=None if skip is None else skip.source,
+        skip_pixels=bool(skip_pixels),
+        skip_shape=None if skip_shape is None else tuple(int(x) for x in skip_shape),
+        skip_stride=skip_stride,
+        acc_lo=lo,
+        acc_hi=hi,
+        acc_bits=acc_bits,
+        bias_bits=signed_bits(int(bias.min(initial=0)), int(bias.max(initial=0))),
+        kernel=(int(weight.shape[2]), int(weight.shape[3])) if kind == "conv" else (1, 1),
+        stride=int(stride),
+        padding=int(padding),
+    )
+    if neuron is not None:
+        from spikehls.hls.spike_trains import train_breaks
+
+        nb = train_breaks(neuron, T, acc_bits) if pixels else None
+        geo.update(
+            v_bits=int(neuron.v_bits),
+            sum_bits=max(acc_bits, int(neuron.v_bits)) + 2,
+            leak_shift=int(neuron.leak_shift),
+            reset=str(neuron.reset),
+            fire_once=nb is not None,
+            n_breaks=int(nb) if nb is not None else 1,
+        )
+    return LayerGeometry(**geo)
+
+
+def pool_geometry(name: str, in_shape: Sequence[int], time_steps: int, kernel: int, stride: int, in_banks: int) -> LayerGeometry:
+    """Geometry of an OR max pool reading a producer of ``in_banks`` banks."""
+    c, h, w = (int(x) for x in in_shape)
+    ho, wo = conv_out_size(h, kernel, stride, 0), conv_out_size(w, kernel, stride, 0)
+    R = pool_lanes(in_banks, kernel, stride, wo)
+    return LayerGeometry(
+        name=name,
+        kind="maxpool",
+        in_shape=(c, h, w),
+        out_shape=(c, ho, wo),
+        time_steps=int(time_steps),
+        frames=int(time_steps),
+        plane=ho * wo,
+        in_banks=int(in_banks),
+        out_banks=R,
+        pool_kernel=int(kernel),
+        pool_stride=int(stride),
+        out_lanes=R,
+        pool_ii=pool_interval(kernel, stride, in_banks, R),
+    )
+
+
+def net_geometry(net, parallelism: Mapping[str, int]) -> list[LayerGeometry]:
+    """Every layer of an :class:`~spikehls.quantize.intnet.IntNet` at the given per-layer
+    parallelism (layers missing from the mapping take 1), in order; each layer reads what its
+    predecessor's banks give (the graph input is one bank)."""
+    from spikehls.quantize.intnet import MaxPool2d, Readout, SpikingConv2d
+
+    shapes = net.shapes()
+    out: list[LayerGeometry] = []
+    prev, banks = "input", 1
+    pixel_layers = {"input"} if net.encoding == "direct" else set()
+    for i, lyr in enumerate(net.layers):
+        in_shape = shapes[prev]
+        if isinstance(lyr, MaxPool2d):
+            g = pool_geometry(lyr.name, in_shape, net.time_steps, lyr.kernel, lyr.stride, banks)
+        else:
+            pooled = i + 1 < len(net.layers) and isinstance(net.layers[i + 1], MaxPool2d)
+            kind = "conv" if isinstance(lyr, SpikingConv2d) else ("readout" if isinstance(lyr, Readout) else "dense")
+            skip = getattr(lyr, "skip", None)
+            g = accumulate_geometry(
+                lyr.name,
+                kind,
+                lyr.weight,
+                lyr.bias,
+                in_shape,
+                net.time_steps,
+                int(parallelism.get(lyr.name, 1)),
+                w_bits=int(lyr.w_bits),
+                pixels=prev in pixel_layers,
+                in_banks=banks,
+                pooled=pooled,
+                stride=int(getattr(lyr, "stride", 1)),
+                padding=int(getattr(lyr, "padding", 0)),
+                neuron=getattr(lyr, "neuron", None),
+                skip=skip,
+                skip_shape=None if skip is None else shapes[skip.source],
+                skip_pixels=skip is not None and skip.source in pixel_layers,
+            )
+        out.append(g)
+        banks = g.out_banks
+        prev = lyr.name
+    return out

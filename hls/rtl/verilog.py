@@ -1,0 +1,607 @@
+"""Verilog text of the RTL twin: one module per layer, filled in from its :class:`LayerGeometry`.
+
+Each layer module is the same datapath the HLS kernels describe (``hls/cpp/nnet_spiking.h``),
+written as a small FSM over the same memories (``docs/rtl.md`` draws it):
+
+* **accumulate engine** (spiking conv / dense, direct-encoded conv / dense, readout): ``L``
+  scatter lanes (lane ``j`` only ever writes accumulator bank row ``j``), ``F`` fire lanes,
+  accumulators in ``L x F`` banks of ``G W`` words, the chunked nonzero table one chunk per ROM
+  word, the offsets ROM, a word-wide input scan (``R`` positions per cycle, a priority encoder
+  over the mask), one cycle per kernel tap with the tap's first chunk added in that cycle, one
+  more cycle per further chunk of the row, the skip walk, and one flat fire pass of ``F``
+  neurons per cycle that resets the accumulators to the bias;
+* **max pool**: ``R_o`` pooled outputs of one output row per window-row word read (OR);
+* the **output spike buffer** of a layer lives in the layer that writes it: ``OB`` one-bit
+  banks (``pos % OB``), read by its consumers through asynchronous read ports.
+
+Every read-modify-write memory is read asynchronously (distributed RAM), so a scatter lane reads,
+adds and writes back in one cycle: there is no pipeline hazard to reason about, and the RTL is
+correct by construction. Memories carry explicit ``ram_style`` / ``rom_style`` attributes chosen
+by :func:`spikehls.hls.geometry.memory_style`. The only multipliers are the direct-encoded
+layer's pixel x weight lanes; they carry ``use_dsp`` as decided by
+:func:`spikehls.hls.geometry.mac_in_dsp`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from spikehls.hls.geometry import LayerGeometry, mac_in_dsp, memory_style, unsigned_bits
+
+
+def _w(n: int) -> int:
+    """Bits of an index into ``n`` things (at least 1)."""
+    return unsigned_bits(max(int(n) - 1, 1))
+
+
+@dataclass
+class BufferSpec:
+    """The output spike buffer of a layer (or the graph input) as its readers see it."""
+
+    time_banks: int  # 1: t is part of the address; T: one memory per step (a fire-once writer)
+    banks: int  # OB one-bit (pixels: 8-bit) banks, pos % OB
+    words_per_step: int  # n_out / OB
+    time_steps: int
+    width: int = 1  # 8 for the pixel input
+    readers: int = 1  # read ports (consumer, skip readers, debug)
+
+    @property
+    def t_bits(self) -> int:
+        return _w(self.time_steps)
+
+    @property
+    def addr_bits(self) -> int:
+        return _w(self.words_per_step)
+
+    @property
+    def depth(self) -> int:
+        return self.words_per_step * (1 if self.time_banks > 1 else self.time_steps)
+
+
+def buffer_ports(b: BufferSpec) -> str:
+    n = b.readers
+    return (
+        f"    input  wire [{n * b.t_bits}-1:0] rd_t,\n"
+        f"    input  wire [{n * b.addr_bits}-1:0] rd_word,\n"
+        f"    output wire [{n * b.banks * b.width}-1:0] rd_data"
+    )
+
+
+def buffer_body(b: BufferSpec, name: str) -> str:
+    """Memories, write port (``ob_we``, ``ob_addr``, ``ob_bmask``, ``ob_bits``) and read ports.
+
+    Every read port is computed inside the bank's own generate block (no hierarchical reference
+    into another block: yosys and Verilator both take it)."""
+    style = memory_style(b.width * b.banks, b.depth * b.time_banks, rom=False)
+    aw = _w(b.depth)
+    tb, nb, n, wd = b.time_banks, b.banks, b.readers, b.width
+    lines = [
+        f"    // output spike buffer of {name}: {tb} time bank(s) x {nb} bank(s) x {b.depth} words"
+        f" ({'pos % ' + str(nb) if nb > 1 else 'one bank'}), {n} read port(s)",
+        f"    wire [{n * aw}-1:0] rd_addr;",
+        f"    wire [{tb * nb * n * wd}-1:0] rd_q;  // [time bank][bank][reader]",
+        "    genvar gtb, gbk, grd;",
+        "    generate",
+        f"    for (grd = 0; grd < {n}; grd = grd + 1) begin : raddr",
+    ]
+    if tb == 1:
+        lines.append(f"        assign rd_addr[grd * {aw} +: {aw}] = rd_t[grd * {b.t_bits} +: {b.t_bits}] * {b.words_per_step}"
+                     f" + rd_word[grd * {b.addr_bits} +: {b.addr_bits}];")
+    else:
+        lines.append(f"        assign rd_addr[grd * {aw} +: {aw}] = rd_word[grd * {b.addr_bits} +: {b.addr_bits}];")
+    lines += [
+        "    end",
+        f"    for (gtb = 0; gtb < {tb}; gtb = gtb + 1) begin : tbank",
+        f"        for (gbk = 0; gbk < {nb}; gbk = gbk + 1) begin : bank",
+        f'            (* ram_style = "{style}" *) reg [{wd}-1:0] mem [0:{b.depth}-1];',
+        "            always @(posedge clk) begin",
+        f"                if (ob_we && ob_bmask[gbk]) mem[ob_addr] <= ob_bits[(gtb * {nb} + gbk) * {wd} +: {wd}];",
+        "            end",
+        f"            for (grd = 0; grd < {n}; grd = grd + 1) begin : rd",
+        f"                assign rd_q[((gtb * {nb} + gbk) * {n} + grd) * {wd} +: {wd}] = mem[rd_addr[grd * {aw} +: {aw}]];",
+        "            end",
+        "        end",
+        "    end",
+        f"    for (grd = 0; grd < {n}; grd = grd + 1) begin : rport",
+        f"        wire [{b.t_bits}-1:0] t_r = rd_t[grd * {b.t_bits} +: {b.t_bits}];",
+        f"        for (gbk = 0; gbk < {nb}; gbk = gbk + 1) begin : rbank",
+    ]
+    q = lambda t: f"rd_q[(({t} * {nb} + gbk) * {n} + grd) * {wd} +: {wd}]"  # noqa: E731
+    if tb == 1:
+        lines.append(f"            assign rd_data[(grd * {nb} + gbk) * {wd} +: {wd}] = {q(0)};")
+    else:
+        sel = " :\n                ".join(f"(t_r == {t}) ? {q(t)}" for t in range(tb - 1))
+        lines.append(f"            assign rd_data[(grd * {nb} + gbk) * {wd} +: {wd}] =\n                {sel} :\n                {q(tb - 1)};")
+    lines += ["        end", "    end", "    endgenerate"]
+    return "\n".join(lines)
+
+
+def _rom(name: str, width: int, depth: int, file: str) -> str:
+    style = memory_style(width, depth, rom=True)
+    return (
+        f'    (* rom_style = "{style}" *) reg [{width}-1:0] {name} [0:{max(depth, 1)}-1];\n'
+        f'    initial $readmemh("{file}", {name});'
+    )
+
+
+def _lowest_set(r: int) -> str:
+    """A priority encoder function over an ``r``-bit mask."""
+    fb = _w(r)
+    body = "\n".join(f"            if (m[{i}]) f = {i};" for i in range(r - 1, -1, -1))
+    return (
+        f"    function [{fb}-1:0] lowest_set;\n        input [{r}-1:0] m;\n        reg [{fb}-1:0] f;\n"
+        f"        begin\n            f = 0;\n{body}\n            lowest_set = f;\n        end\n    endfunction"
+    )
+
+
+def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: BufferSpec,
+                      outbuf: Optional[BufferSpec], skipbuf: Optional[BufferSpec], out_width: int = 32) -> str:
+    """A spiking conv / dense (spikes or pixels in) or the readout, as one module."""
+    conv = g.kind == "conv"
+    readout = g.kind == "readout"
+    T = g.time_steps
+    L, F, G, PW = g.lanes, g.fire_lanes, g.groups, g.plane_words
+    CO = g.channels
+    AB = g.acc_bits
+    tbl = g.table
+    assert tbl is not None
+    WB, GB, IB = tbl.weight_bits, tbl.group_bits, tbl.index_bits
+    CW = L * WB + GB  # chunk word
+    R = g.read_lanes
+    IW = 8 if g.pixels else 1  # input element width
+    IOB = inbuf.banks
+    NIN = g.n_in
+    NW = NIN // R  # scan words per frame
+    SUBS = IOB // R  # scan words per input buffer word
+    FR = g.frames
+    cur_once = g.pixels  # the repeated frame's current is computed once and kept
+    acc_depth = G * PW
+    ADW = _w(acc_depth)
+    TBITS = _w(T)
+    FB = _w(F)
+    LB = _w(L)
+    PRODW = AB + WB + 10  # wide enough for acc + w * pixel before the (exact) truncation
+    if conv:
+        ci, hi, wi = g.in_shape
+        co, ho, wo = g.out_shape
+        kh, kw = g.kernel
+        stride, pad = g.stride, g.padding
+        ntaps = kh * kw
+    else:
+        ntaps = 1
+    has_skip = g.skip_table is not None
+    lines: list[str] = []
+    a = lines.append
+    a(f"// {g.name}: {'readout' if readout else ('direct-encoded ' if g.pixels else 'spiking ') + g.kind}"
+      f" -- generated by spikehls.hls.rtl from the layer geometry (spikehls.hls.geometry)")
+    a(f"// lanes L={L}, fire lanes F={F}, groups G={G}, plane words W={PW}, read lanes R={R}, acc {AB} bits,"
+      f" table {tbl.chunks} chunks / {tbl.nnz} nonzero weights")
+    a(f"module {mod} (")
+    a("    input  wire clk,\n    input  wire rst,\n    input  wire start,\n    output reg  done,\n    output wire busy,")
+    a(f"    output wire [{inbuf.t_bits}-1:0] in_t,\n    output wire [{inbuf.addr_bits}-1:0] in_word,\n"
+      f"    input  wire [{IOB * IW}-1:0] in_data,")
+    if has_skip:
+        assert skipbuf is not None
+        a(f"    output wire [{skipbuf.t_bits}-1:0] sk_t,\n    output wire [{skipbuf.addr_bits}-1:0] sk_word,\n"
+          f"    input  wire [{skipbuf.banks * skipbuf.width}-1:0] sk_data,")
+    if readout:
+        a(f"    output reg  o_valid,\n    input  wire o_ready,\n    output wire signed [{out_width}-1:0] o_data,\n    output wire o_last")
+    else:
+        assert outbuf is not None
+        a(buffer_ports(outbuf))
+    a(");")
+    # ---- ROMs
+    a(_rom("off_rom", IB, tbl.rows + 1, files["offsets"]))
+    a(_rom("tbl_rom", CW, max(tbl.chunks, 1), files["table"]))
+    a(_rom("bias_rom", L * g.bias_bits if not readout else L * AB, G, files["bias"]))
+    if has_skip:
+        st = g.skip_table
+        a(_rom("soff_rom", st.index_bits, st.rows + 1, files["skip_offsets"]))
+        a(_rom("stbl_rom", L * st.weight_bits + st.group_bits, max(st.chunks, 1), files["skip_table"]))
+    if g.is_neuron:
+        if g.fire_once:
+            NB = g.n_breaks
+            a(_rom("brk_rom", NB * (AB + 1), CO, files["breaks"]))
+            a(_rom("trn_rom", (NB + 1) * T, CO, files["trains"]))
+        else:
+            a(_rom("thr_rom", g.v_bits, CO, files["thr"]))
+    # ---- state
+    a("    localparam S_IDLE = 4'd0, S_INIT = 4'd1, S_SCAN = 4'd2, S_TAP = 4'd3, S_CHUNK = 4'd4, S_SKIP = 4'd5,"
+      " S_SKCHUNK = 4'd6, S_FIRE = 4'd7, S_OUT = 4'd8, S_NEXT = 4'd9;")
+    a("    reg [3:0] state;")
+    a("    assign busy = state != S_IDLE;")
+    a(f"    reg [{TBITS}-1:0] t;")
+    a(f"    reg [{ADW}-1:0] iw;  // init word")
+    a(f"    reg [{_w(G)}-1:0] ig;  // init group\n    reg [{_w(PW)}-1:0] ia;  // init plane word")
+    # scan counters
+    a(f"    reg [{_w(NW)}-1:0] sw;  // scan word of the frame")
+    a(f"    reg [{inbuf.addr_bits}-1:0] s_word;  // input buffer word\n    reg [{_w(SUBS)}-1:0] s_sub;  // R-slice of it")
+    a(f"    reg [{R}-1:0] mask;  // events left in the current word")
+    a("    reg scan_end;")
+    if conv:
+        a(f"    reg [{_w(ci)}-1:0] sc;\n    reg [{_w(hi)}-1:0] sy;\n    reg [{_w(wi)}-1:0] sx;  // where the scan word starts")
+        a(f"    reg [{_w(ci)}-1:0] e_c;\n    reg [{_w(hi)}-1:0] e_y;\n    reg [{_w(wi) + 1}-1:0] e_xb;  // word start column of the event")
+        a(f"    reg [{_w(ntaps)}-1:0] tap;\n    reg [{_w(kh)}-1:0] ky;\n    reg [{_w(kw)}-1:0] kx;")
+    else:
+        a(f"    reg [{_w(NW)}-1:0] e_w;  // scan word of the event")
+    a(f"    reg [{IW}-1:0] e_val;  // the event's input value (a pixel, or 1)")
+    a(f"    reg [{_w(R)}-1:0] e_f;  // offset of the event in its word")
+    a(f"    reg [{IB}-1:0] ce, cend;  // chunk pointer / end of the current row")
+    a(f"    reg [{FB}-1:0] c_bank;\n    reg [{_w(PW)}-1:0] c_word;  // target bank / plane word of the row")
+    a("    reg c_skip;  // the pending chunks are the skip table's")
+    if has_skip:
+        sc_, sh_, sw_ = g.skip_shape
+        a(f"    reg [{_w(sc_)}-1:0] k_c;\n    reg [{_w(g.out_shape[1])}-1:0] k_y;\n    reg [{_w(g.out_shape[2])}-1:0] k_x;")
+    # fire counters
+    if not readout:
+        a(f"    reg [{_w(CO * PW)}-1:0] vw;\n    reg [{_w(PW)}-1:0] fa;\n    reg [{_w(CO)}-1:0] fc;\n"
+          f"    reg [{LB}-1:0] fj;\n    reg [{_w(G)}-1:0] fg;\n    reg [{ADW}-1:0] faw;")
+    else:
+        a(f"    reg [{_w(CO)}-1:0] ok;\n    reg [{LB}-1:0] oj;\n    reg [{_w(G)}-1:0] og;")
+    a(_lowest_set(R))
+    # ---- input read
+    a(f"    assign in_t = {'0' if cur_once else 't'};")
+    a("    assign in_word = s_word;")
+    a(f"    wire [{R * IW}-1:0] in_slice = in_data[s_sub * {R * IW} +: {R * IW}];")
+    if IW == 1:
+        a(f"    wire [{R}-1:0] in_mask = in_slice;")
+    else:
+        a(f"    wire [{R}-1:0] in_mask = {{{', '.join(f'|in_slice[{i * 8} +: 8]' for i in range(R - 1, -1, -1))}}};")
+    a(f"    wire [{_w(R)}-1:0] first_f = lowest_set(in_mask);")
+    a(f"    wire [{_w(R)}-1:0] next_f = lowest_set(mask);")
+    a(f"    wire [{R}-1:0] mask_after_first = in_mask & ~({R}'d1 << first_f);")
+    a(f"    wire [{R}-1:0] mask_after_next = mask & ~({R}'d1 << next_f);")
+    fv = "in_slice[first_f * 8 +: 8]" if IW == 8 else "1'b1"
+    a(f"    wire [{IW}-1:0] first_val = {fv};")
+    # ---- the row / target of the current tap
+    if conv:
+        a(f"    wire [{_w(wi) + 2}-1:0] e_x = e_xb + e_f;")
+        a(f"    wire signed [{_w(hi) + _w(kh) + 3}-1:0] ny = $signed({{1'b0, e_y}}) + {pad} - $signed({{1'b0, ky}});")
+        a(f"    wire signed [{_w(wi) + _w(kw) + 4}-1:0] nx = $signed({{1'b0, e_x}}) + {pad} - $signed({{1'b0, kx}});")
+        yb, xb = _w(hi + pad + 1), _w(wi + pad + 1)  # every non-negative ny / nx
+        a(f"    wire [{yb}-1:0] ny_u = ny[{yb}-1:0];\n    wire [{xb}-1:0] nx_u = nx[{xb}-1:0];")
+        if stride == 1:
+            a(f"    wire [{yb}-1:0] t_oy = ny_u;\n    wire [{xb}-1:0] t_ox = nx_u;\n    wire t_div = 1'b1;")
+        else:
+            a(f"    wire [{yb}-1:0] t_oy = ny_u / {stride};\n    wire [{xb}-1:0] t_ox = nx_u / {stride};")
+            a(f"    wire t_div = (ny_u % {stride} == 0) && (nx_u % {stride} == 0);")
+        a(f"    wire t_valid = (ny >= 0) && (nx >= 0) && t_div && (t_oy < {ho}) && (t_ox < {wo});")
+        a(f"    wire [{_w(tbl.rows + 1)}-1:0] t_row = e_c * {ntaps} + tap;")
+        if wo % F == 0:
+            a(f"    wire [{FB}-1:0] t_bank = t_ox % {F};\n    wire [{_w(PW)}-1:0] t_word = t_oy * {wo // F} + t_ox / {F};")
+        else:  # F = k whole rows
+            k = F // wo
+            a(f"    wire [{FB}-1:0] t_bank = (t_oy % {k}) * {wo} + t_ox;\n    wire [{_w(PW)}-1:0] t_word = t_oy / {k};")
+    else:
+        a(f"    wire t_valid = 1'b1;\n    wire [{_w(tbl.rows + 1)}-1:0] t_row = e_w * {R} + e_f;")
+        a(f"    wire [{FB}-1:0] t_bank = 0;\n    wire [{_w(PW)}-1:0] t_word = 0;")
+    a(f"    wire [{IB}-1:0] t_b = off_rom[t_row];\n    wire [{IB}-1:0] t_e = off_rom[t_row + 1];")
+    a("    wire t_has = t_valid && (t_b != t_e);")
+    if has_skip:
+        st = g.skip_table
+        so, sh_, sw_ = g.skip_shape
+        sb = skipbuf
+        a(f"    // skip input: source ({so}, {sh_}, {sw_}) sampled with stride {g.skip_stride} on the output grid")
+        a(f"    wire [{_w(so * sh_ * sw_)}-1:0] k_pos = k_c * {sh_ * sw_} + k_y * {g.skip_stride * sw_} + k_x * {g.skip_stride};")
+        a(f"    assign sk_t = {'0' if cur_once else 't'};")
+        a(f"    assign sk_word = k_pos / {sb.banks};")
+        a(f"    wire [{sb.width}-1:0] k_in = sk_data[(k_pos % {sb.banks}) * {sb.width} +: {sb.width}];")
+        a(f"    wire k_act = |k_in;")
+        a(f"    wire [{st.index_bits}-1:0] k_b = soff_rom[k_c];\n    wire [{st.index_bits}-1:0] k_e = soff_rom[k_c + 1];")
+        kpos_o = f"(k_y * {g.out_shape[2]} + k_x)"
+        a(f"    wire [{FB}-1:0] k_bank = {kpos_o} % {F};\n    wire [{_w(PW)}-1:0] k_word = {kpos_o} / {F};")
+    # ---- the add of one chunk (TAP: the row's first chunk; CHUNK: the next ones; SKIP likewise)
+    sel_skip = "(state == S_SKIP || (state == S_SKCHUNK))" if has_skip else "1'b0"
+    a(f"    wire add_skip = {sel_skip};")
+    if has_skip:
+        a(f"    wire [{IB if IB >= st.index_bits else st.index_bits}-1:0] add_e = (state == S_TAP) ? t_b : (state == S_SKIP) ? k_b : ce;")
+    else:
+        a(f"    wire [{IB}-1:0] add_e = (state == S_TAP) ? t_b : ce;")
+    a(f"    wire [{FB}-1:0] add_bank = (state == S_TAP) ? t_bank : {'(state == S_SKIP) ? k_bank : ' if has_skip else ''}c_bank;")
+    a(f"    wire [{_w(PW)}-1:0] add_word = (state == S_TAP) ? t_word : {'(state == S_SKIP) ? k_word : ' if has_skip else ''}c_word;")
+    skip_val = "k_in" if has_skip else "1'b1"
+    a(f"    wire [{IW}-1:0] add_val = {'(state == S_SKIP || state == S_SKCHUNK) ? ' + skip_val + ' : ' if has_skip else ''}e_val;")
+    a(f"    wire add_go = (state == S_TAP && t_has) || state == S_CHUNK{' || (state == S_SKIP && k_act && k_b != k_e) || state == S_SKCHUNK' if has_skip else ''};")
+    a(f"    wire [{CW}-1:0] chunk_m = tbl_rom[add_e];")
+    if has_skip:
+        SW_ = st.weight_bits
+        a(f"    wire [{L * SW_ + st.group_bits}-1:0] chunk_s = stbl_rom[add_e];")
+        a(f"    wire [{GB if GB >= st.group_bits else st.group_bits}-1:0] add_g = add_skip ? chunk_s[{L * SW_} +: {st.group_bits}] : chunk_m[{L * WB} +: {GB}];")
+    else:
+        a(f"    wire [{GB}-1:0] add_g = chunk_m[{L * WB} +: {GB}];")
+    a(f"    wire [{ADW}-1:0] add_addr = add_g * {PW} + add_word;")
+    # ---- fire / out side address
+    if not readout:
+        a("    wire in_fire = state == S_FIRE;")
+        a(f"    wire [{ADW}-1:0] acc_raddr = in_fire ? faw : add_addr;")
+    else:
+        a(f"    wire [{ADW}-1:0] acc_raddr = (state == S_OUT) ? og : add_addr;")
+    # ---- accumulator banks and lanes
+    acc_style = memory_style(AB, acc_depth, rom=False)
+    a(f"    // accumulators: {L} x {F} banks of {acc_depth} words (lane j = channel % {L}, bank f = position % {F})")
+    a(f"    wire [{L * F * AB}-1:0] acc_q;  // every bank's word at acc_raddr")
+    a(f"    wire [{L * F}-1:0] acc_we;\n    wire [{ADW}-1:0] acc_waddr;\n    wire [{L * F * AB}-1:0] acc_d;")
+    a(f"    wire [{L * AB}-1:0] lane_sum;  // lane j's new value\n    wire [{L}-1:0] lane_add;  // lane j adds this cycle")
+    a("    genvar gj, gf, gt;\n    generate")
+    a(f"    for (gj = 0; gj < {L}; gj = gj + 1) begin : lane")
+    a(f"        for (gf = 0; gf < {F}; gf = gf + 1) begin : bank")
+    a(f'            (* ram_style = "{acc_style}" *) reg signed [{AB}-1:0] mem [0:{acc_depth}-1];')
+    a(f"            always @(posedge clk) if (acc_we[gj * {F} + gf]) mem[acc_waddr] <= acc_d[(gj * {F} + gf) * {AB} +: {AB}];")
+    a(f"            assign acc_q[(gj * {F} + gf) * {AB} +: {AB}] = mem[acc_raddr];")
+    a("        end")
+    # scatter lane j
+    dsp = mac_in_dsp(WB) if g.pixels else False
+    a(f"        wire signed [{WB}-1:0] w_m = chunk_m[gj * {WB} +: {WB}];")
+    if has_skip:
+        a(f"        wire signed [{st.weight_bits}-1:0] w_s = chunk_s[gj * {st.weight_bits} +: {st.weight_bits}];")
+        a(f"        wire signed [{max(WB, st.weight_bits)}-1:0] w = add_skip ? w_s : w_m;")
+    else:
+        a(f"        wire signed [{WB}-1:0] w = w_m;")
+    a(f"        wire signed [{AB}-1:0] cur = acc_q[(gj * {F} + add_bank) * {AB} +: {AB}];")
+    if IW == 8:
+        a(f'        (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{PRODW}-1:0] prod = w * $signed({{1\'b0, add_val}});  // pixel x weight: the one MAC')
+    else:
+        a(f"        wire signed [{PRODW}-1:0] prod = w;  // a spike selects the weight: accumulate only")
+    a(f"        wire signed [{PRODW}-1:0] sum_w = cur + prod;")
+    a(f"        wire [{AB}-1:0] sum = sum_w[{AB}-1:0];  // exact: every partial sum fits acc_bits")
+    a(f"        assign lane_sum[gj * {AB} +: {AB}] = sum;")
+    a("        assign lane_add[gj] = add_go && (w != 0);")
+    a("    end")
+    a("    endgenerate")
+    # bias words
+    BBW = AB if readout else g.bias_bits
+    a(f"    wire [{L * BBW}-1:0] bias_init = bias_rom[ig];")
+    if not readout:
+        a(f"    wire [{L * BBW}-1:0] bias_fire = bias_rom[fg];")
+    # ---- acc write mux: init / scatter / fire reset
+    a("    generate")
+    a(f"    for (gj = 0; gj < {L}; gj = gj + 1) begin : wlane")
+    a(f"        for (gf = 0; gf < {F}; gf = gf + 1) begin : wbank")
+    a(f"            wire signed [{AB}-1:0] b_init = $signed(bias_init[gj * {BBW} +: {BBW}]);")
+    if not readout:
+        a(f"            wire signed [{AB}-1:0] b_fire = $signed(bias_fire[gj * {BBW} +: {BBW}]);")
+        fire_we = "1'b0" if cur_once else f"(in_fire && fj == gj)"
+        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || {fire_we} || (lane_add[gj] && add_bank == gf);")
+        a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : "
+          f"{'' if cur_once else 'in_fire ? b_fire : '}lane_sum[gj * {AB} +: {AB}];")
+    else:
+        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || (lane_add[gj] && add_bank == gf);")
+        a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : lane_sum[gj * {AB} +: {AB}];")
+    a("        end")
+    a("    end")
+    a("    endgenerate")
+    if not readout:
+        a(f"    assign acc_waddr = (state == S_INIT) ? iw : {'in_fire ? faw : ' if not cur_once else ''}add_addr;")
+    else:
+        a("    assign acc_waddr = (state == S_INIT) ? iw : add_addr;")
+    # ---- neurons
+    if not readout:
+        m = outbuf.banks // F  # 1 or 2 output banks per fire lane
+        a(f"    // fire: {F} neurons of channel fc per cycle; their currents from lane fj's banks")
+        a(f"    wire [{F * outbuf.time_banks}-1:0] spk;  // [time bank][fire lane]")
+        if g.fire_once:
+            NB = g.n_breaks
+            a(f"    wire [{NB * (AB + 1)}-1:0] brk = brk_rom[fc];\n    wire [{(NB + 1) * T}-1:0] trn = trn_rom[fc];")
+        else:
+            VB, SB = g.v_bits, g.sum_bits
+            v_style = memory_style(VB, CO * PW, rom=False)
+            a(f"    wire signed [{VB}-1:0] thr = $signed(thr_rom[fc]);")
+        a("    generate")
+        a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : neuron")
+        a(f"        wire signed [{AB}-1:0] i_cur = acc_q[(fj * {F} + gf) * {AB} +: {AB}];")
+        if g.fire_once:
+            NB = g.n_breaks
+            cmp = " + ".join(f"(i_cur >= $signed(brk[{b * (AB + 1)} +: {AB + 1}]))" for b in range(NB))
+            a(f"        wire [{_w(NB + 1)}-1:0] piece = {cmp};")
+            a(f"        wire [{T}-1:0] train = trn[piece * {T} +: {T}];")
+            a(f"        for (gt = 0; gt < {T}; gt = gt + 1) begin : step\n"
+              f"            assign spk[gt * {F} + gf] = train[gt];\n        end")
+        else:
+            a(f'        (* ram_style = "{v_style}" *) reg signed [{VB}-1:0] v [0:{CO * PW}-1];')
+            a(f"        wire signed [{SB}-1:0] v0 = (t == 0) ? {SB}'sd0 : v[vw];")
+            if g.leak_shift > 0:
+                a(f"        wire signed [{SB}-1:0] v1 = v0 - (v0 >>> {g.leak_shift});")
+            else:
+                a(f"        wire signed [{SB}-1:0] v1 = v0;")
+            a(f"        wire signed [{SB}-1:0] vs = v1 + i_cur;")
+            vmax, vmin = 2 ** (VB - 1) - 1, -(2 ** (VB - 1))
+            a(f"        wire signed [{SB}-1:0] vsat = (vs > {vmax}) ? {vmax} : (vs < -{-vmin}) ? -{-vmin} : vs;")
+            a("        wire s = vsat >= thr;")
+            if g.reset == "subtract":
+                a(f"        wire signed [{SB}-1:0] vnew = s ? vsat - thr : vsat;")
+            else:
+                a(f"        wire signed [{SB}-1:0] vnew = s ? {SB}'sd0 : vsat;")
+            a(f"        always @(posedge clk) if (in_fire) v[vw] <= vnew[{VB}-1:0];")
+            a(f"        assign spk[gf] = s;")
+        a("    end")
+        a("    endgenerate")
+        # output buffer write
+        ob = outbuf
+        a(f"    wire ob_we = in_fire;")
+        a(f"    wire [{_w(ob.depth)}-1:0] ob_addr = {'' if ob.time_banks > 1 else f't * {ob.words_per_step} + '}vw / {m};")
+        if m == 1:
+            a(f"    wire [{ob.banks}-1:0] ob_bmask = {{{ob.banks}{{1'b1}}}};")
+            a(f"    wire [{ob.time_banks * ob.banks}-1:0] ob_bits = spk;")
+        else:
+            a(f"    wire [{ob.banks}-1:0] ob_bmask = (vw % 2) ? {{{{{F}{{1'b1}}}}, {{{F}{{1'b0}}}}}} : {{{{{F}{{1'b0}}}}, {{{F}{{1'b1}}}}}};")
+            parts = []
+            for tb in range(ob.time_banks - 1, -1, -1):
+                parts.append(f"spk[{tb * F} +: {F}], spk[{tb * F} +: {F}]")
+            a(f"    wire [{ob.time_banks * ob.banks}-1:0] ob_bits = {{{', '.join(parts)}}};")
+        a(buffer_body(ob, g.name))
+    else:
+        # readout stream: value k from lane k % L, word k / L
+        a(f"    wire signed [{AB}-1:0] o_acc = acc_q[oj * {F * AB} +: {AB}];")
+        a("    assign o_data = o_acc;  // sign-extended to the stream width")
+        a(f"    assign o_last = ok == {CO - 1};")
+    # ---- the FSM
+    a("    always @(posedge clk) begin")
+    a("        done <= 1'b0;")
+    a("        if (rst) begin")
+    a("            state <= S_IDLE;")
+    if readout:
+        a("            o_valid <= 1'b0;")
+    a("        end else begin")
+    a("            case (state)")
+    a("            S_IDLE: if (start) begin")
+    a("                state <= S_INIT; t <= 0; iw <= 0; ig <= 0; ia <= 0;")
+    a("            end")
+    a("            S_INIT: begin  // acc = bias, L x F words per cycle")
+    a(f"                iw <= iw + 1;")
+    a(f"                if (ia == {PW - 1}) begin ia <= 0; ig <= ig + 1; end else ia <= ia + 1;")
+    a(f"                if (iw == {acc_depth - 1}) state <= S_NEXT;")
+    a("            end")
+    # S_NEXT: start a frame walk (or fire directly if the current is kept)
+    start_scan = ("sw <= 0; s_word <= 0; s_sub <= 0; scan_end <= 1'b0; state <= S_SCAN;"
+                  + (" sc <= 0; sy <= 0; sx <= 0;" if conv else ""))
+    after_walk_fire = "begin state <= S_FIRE; vw <= 0; fa <= 0; fc <= 0; fj <= 0; fg <= 0; faw <= 0; end" if not readout else \
+        "begin state <= S_OUT; ok <= 0; oj <= 0; og <= 0; o_valid <= 1'b1; end"
+    if has_skip:
+        after_scan = "begin state <= S_SKIP; k_c <= 0; k_y <= 0; k_x <= 0; end"
+    else:
+        after_scan = after_walk_fire if not readout else "S_AFTER"
+    # readout: after each frame, next t or out
+    if readout:
+        after_scan = (f"begin if (t == {T - 1}) {after_walk_fire} else begin t <= t + 1; state <= S_NEXT; end end")
+    a("            S_NEXT: begin")
+    if cur_once:
+        a(f"                if (t == 0) begin {start_scan} end else {after_walk_fire}")
+    else:
+        a(f"                {start_scan}")
+    a("            end")
+    # scan
+    adv = []
+    adv.append(f"sw <= sw + 1;")
+    if SUBS > 1:
+        adv.append(f"if (s_sub == {SUBS - 1}) begin s_sub <= 0; s_word <= s_word + 1; end else s_sub <= s_sub + 1;")
+    else:
+        adv.append("s_word <= s_word + 1;")
+    if conv:
+        adv.append(f"if (sx + {R} >= {wi}) begin sx <= 0; if (sy == {hi - 1}) begin sy <= 0; sc <= sc + 1; end else sy <= sy + 1; end"
+                   f" else sx <= sx + {R};")
+    adv.append(f"if (sw == {NW - 1}) scan_end <= 1'b1;")
+    adv_s = " ".join(adv)
+    decode_first = ("e_c <= sc; e_y <= sy; e_xb <= sx;" if conv else "e_w <= sw;") + \
+        " e_f <= first_f; e_val <= first_val; mask <= mask_after_first;" + (" tap <= 0; ky <= 0; kx <= 0;" if conv else "")
+    a("            S_SCAN: begin  // one R-position word per cycle; a word with an event starts its taps")
+    a(f"                {adv_s}")
+    a(f"                if (in_mask != 0) begin {decode_first} state <= S_TAP; end")
+    a(f"                else if (sw == {NW - 1}) {after_scan}")
+    a("            end")
+    # next tap / event logic as a text block
+    if conv:
+        next_tap = (f"if (tap != {ntaps - 1}) begin tap <= tap + 1; "
+                    f"if (kx == {kw - 1}) begin kx <= 0; ky <= ky + 1; end else kx <= kx + 1; state <= S_TAP; end else ")
+    else:
+        next_tap = ""
+    next_event = ("if (mask != 0) begin e_f <= next_f; mask <= mask_after_next; "
+                  + ("tap <= 0; ky <= 0; kx <= 0; " if conv else "")
+                  + f"state <= S_TAP; end else if (scan_end) {after_scan} else state <= S_SCAN;")
+    a("            S_TAP: begin  // one kernel tap; its row's first chunk is added in this cycle")
+    a(f"                if (t_has && (t_e - t_b) > 1) begin ce <= t_b + 1; cend <= t_e; c_bank <= t_bank; c_word <= t_word; state <= S_CHUNK; end")
+    a(f"                else begin {next_tap}{next_event} end")
+    a("            end")
+    a("            S_CHUNK: begin  // the row's further chunks, one per cycle")
+    a("                ce <= ce + 1;")
+    a(f"                if (ce + 1 == cend) begin {next_tap}{next_event} end")
+    a("            end")
+    if has_skip:
+        so, sh_, sw_ = g.skip_shape
+        nxt_k = (f"if (k_x == {g.out_shape[2] - 1}) begin k_x <= 0; if (k_y == {g.out_shape[1] - 1}) begin k_y <= 0; "
+                 f"if (k_c == {so - 1}) {after_walk_fire} else k_c <= k_c + 1; end else k_y <= k_y + 1; end else k_x <= k_x + 1;")
+        a("            S_SKIP: begin  // one skip position per cycle (first chunk added now)")
+        a(f"                if (k_act && (k_e - k_b) > 1) begin ce <= k_b + 1; cend <= k_e; c_bank <= k_bank; c_word <= k_word; state <= S_SKCHUNK; end")
+        a(f"                else begin {nxt_k} end")
+        a("            end")
+        a("            S_SKCHUNK: begin")
+        a("                ce <= ce + 1;")
+        a(f"                if (ce + 1 == cend) begin state <= S_SKIP; {nxt_k} end")
+        a("            end")
+    if not readout:
+        a("            S_FIRE: begin  // F neurons of one channel per cycle, acc reset to the bias")
+        a("                vw <= vw + 1; faw <= faw + 1;")
+        a(f"                if (fa == {PW - 1}) begin fa <= 0; fc <= fc + 1;")
+        a(f"                    if (fj == {L - 1}) begin fj <= 0; fg <= fg + 1; end else begin fj <= fj + 1; faw <= faw + 1 - {PW}; end")
+        a("                end else fa <= fa + 1;")
+        last_t = "1'b1" if g.fire_once else f"t == {T - 1}"
+        a(f"                if (vw == {CO * PW - 1}) begin if ({last_t}) begin state <= S_IDLE; done <= 1'b1; end"
+          f" else begin t <= t + 1; state <= S_NEXT; end end")
+        a("            end")
+    else:
+        a("            S_OUT: if (o_ready) begin  // the readout, one value per beat")
+        a(f"                if (ok == {CO - 1}) begin o_valid <= 1'b0; state <= S_IDLE; done <= 1'b1; end")
+        a(f"                else begin ok <= ok + 1; if (oj == {L - 1}) begin oj <= 0; og <= og + 1; end else oj <= oj + 1; end")
+        a("            end")
+    a("            default: state <= S_IDLE;")
+    a("            endcase")
+    a("        end")
+    a("    end")
+    a("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: BufferSpec) -> str:
+    """OR max pooling: R_o outputs of one output row per cycle of one input word of a window row."""
+    c, h, w = g.in_shape
+    _, ho, wo = g.out_shape
+    k, s = g.pool_kernel, g.pool_stride
+    R = g.out_lanes
+    IOB = inbuf.banks
+    T = g.time_steps
+    SEGS = wo // R
+    span = s * (R - 1) + k
+    PB = _w(c * h * w + IOB)
+    lines: list[str] = []
+    a = lines.append
+    a(f"// {g.name}: max pool {k}x{k} stride {s} on spikes (OR) -- {R} outputs per window-row word read")
+    a(f"module {mod} (")
+    a("    input  wire clk,\n    input  wire rst,\n    input  wire start,\n    output reg  done,\n    output wire busy,")
+    a(f"    output wire [{inbuf.t_bits}-1:0] in_t,\n    output wire [{inbuf.addr_bits}-1:0] in_word,\n    input  wire [{IOB}-1:0] in_data,")
+    a(buffer_ports(outbuf))
+    a(");")
+    a("    reg running;\n    assign busy = running;")
+    a(f"    reg [{_w(T)}-1:0] t;\n    reg [{_w(c)}-1:0] pc;\n    reg [{_w(ho)}-1:0] py_o;\n    reg [{_w(SEGS)}-1:0] sg;")
+    a(f"    reg [{_w(k)}-1:0] py;  // window row\n    reg [{inbuf.addr_bits + 1}-1:0] woff;  // word of the span being read")
+    a(f"    reg [{R}-1:0] acc;  // OR of the windows so far\n    reg [{_w(outbuf.words_per_step)}-1:0] ow;")
+    a(f"    wire [{PB}-1:0] base = pc * {h * w} + (py_o * {s} + py) * {w} + sg * {R * s};  // first input of the span")
+    a(f"    wire [{PB}-1:0] w_first = base / {IOB};\n    wire [{PB}-1:0] w_last = (base + {span - 1}) / {IOB};")
+    a(f"    wire [{PB}-1:0] wd = w_first + woff;")
+    a(f"    assign in_t = t;\n    assign in_word = wd;")
+    a(f"    wire signed [{PB + 2}-1:0] rel0 = $signed({{2'b0, base}}) - $signed({{2'b0, wd}}) * {IOB};")
+    a(f"    wire [{R}-1:0] hit;")
+    a("    genvar gj, gx;\n    generate")
+    a(f"    for (gj = 0; gj < {R}; gj = gj + 1) begin : lane")
+    a(f"        wire [{k}-1:0] b;")
+    a(f"        for (gx = 0; gx < {k}; gx = gx + 1) begin : col")
+    a(f"            wire signed [{PB + 2}-1:0] rel = rel0 + gj * {s} + gx;")
+    a(f"            assign b[gx] = (rel >= 0) && (rel < {IOB}) && in_data[rel[{_w(IOB)}-1:0]];")
+    a("        end")
+    a("        assign hit[gj] = |b;")
+    a("    end")
+    a("    endgenerate")
+    a(f"    wire [{R}-1:0] acc_n = acc | hit;")
+    a(f"    wire row_end = wd == w_last;")
+    a(f"    wire ob_we = running && row_end && (py == {k - 1});")
+    a(f"    wire [{_w(outbuf.depth)}-1:0] ob_addr = t * {outbuf.words_per_step} + ow;")
+    a(f"    wire [{R}-1:0] ob_bmask = {{{R}{{1'b1}}}};\n    wire [{R}-1:0] ob_bits = acc_n;")
+    a(buffer_body(outbuf, g.name))
+    a("    always @(posedge clk) begin")
+    a("        done <= 1'b0;")
+    a("        if (rst) running <= 1'b0;")
+    a("        else if (!running) begin")
+    a("            if (start) begin running <= 1'b1; t <= 0; pc <= 0; py_o <= 0; sg <= 0; py <= 0; acc <= 0; ow <= 0; woff <= 0; end")
+    a("        end else if (!row_end) begin acc <= acc_n; woff <= woff + 1; end")
+    a(f"        else if (py != {k - 1}) begin acc <= acc_n; py <= py + 1; woff <= 0; end")
+    a("        else begin  // the R outputs are complete: written this cycle (ob_we)")
+    a("            acc <= 0; py <= 0; woff <= 0; ow <= ow + 1;")
+    a(f"            if (sg != {SEGS - 1}) sg <= sg + 1;")
+    a(f"            else begin sg <= 0; if (py_o != {ho - 1}) py_o <= py_o + 1;")
+    a(f"                else begin py_o <= 0; if (pc != {c - 1}) pc <= pc + 1;")
+    a(f"                    else begin pc <= 0; ow <= 0; if (t != {T - 1}) t <= t + 1; else begin running <= 1'b0; done <= 1'b1; end end")
+    a("                end")
+    a("            end")
+    a("        end")
+    a("    end")
+    a("endmodule")
+    return "\n".join(lines) + "\n"
