@@ -10,7 +10,12 @@ fine-tuning, extracts the :class:`~spikehls.quantize.intnet.IntNet` and checks t
 * ``testvectors.npz`` encoded inputs, per-layer spikes, readout, labels of the first
   ``quant.test_vectors`` test samples (from the NumPy reference)
 * ``export.json``     accuracies, mismatch counts, bit widths, parameters/channels kept vs
-  dense, SynOps and an energy estimate (0.9 pJ/AC, 4.6 pJ/MAC, 45 nm, Horowitz 2014).
+  dense, SynOps and an energy estimate (0.9 pJ/AC, 4.6 pJ/MAC, 45 nm, Horowitz 2014), and
+  ``training``: whether the run finished (``summary.json`` present). A run killed mid-way still
+  exports (its best checkpoint so far), with a warning, and ``training.complete: false``.
+
+Parameters are counted on the BN-folded network on both sides (dense and kept: weights and the
+biases the folding creates), so ``kept_fraction`` is 1 for an unpruned net, never above.
 
 Nothing is written into DIR until every artifact exists in a temporary folder next to it; then
 they are moved in (``export.json`` last, so its presence means the export is complete). A user
@@ -194,6 +199,32 @@ def qonnx_mismatches(path: Path, x: np.ndarray, r: ref.RefResult) -> int:
 
 
 # ---- the stage -----------------------------------------------------------------------------------
+def training_status(run_dir: Path, cfg: Config) -> dict:
+    """Whether the run finished: ``summary.json`` is written at the end of training only.
+
+    ``epochs_done`` counts the complete lines of ``metrics.jsonl`` (one per finished epoch).
+    """
+    import json
+
+    run_dir = Path(run_dir)
+    configured = int(cfg.train.epochs)
+    if (run_dir / "summary.json").is_file():
+        return {"complete": True, "epochs_configured": configured}
+    done = 0
+    try:
+        for line in (run_dir / "metrics.jsonl").read_text(errors="replace").splitlines():
+            try:
+                done += isinstance(json.loads(line), dict)
+            except ValueError:
+                continue  # a line torn by the kill
+    except OSError:
+        pass
+    warning = (f"{run_dir}: no summary.json: the training run did not finish (killed mid-way? {done} of "
+               f"{configured} epochs recorded in metrics.jsonl); exporting its best checkpoint so far "
+               "(recorded in export.json: training.complete false)")
+    return {"complete": False, "epochs_configured": configured, "epochs_done": done, "warning": warning}
+
+
 def prepare(run_dir: Path, config_path: Optional[str | Path]):
     """Load and check everything a user can get wrong, before any work: (cfg, model, masks)."""
     from spikehls.training.trainer import load_run
@@ -229,6 +260,9 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
 
         cfg.quant = config_from_dict({"quant": {**cfg.quant.model_dump(), **quant_override}}, "quant override").quant
     out = Path(out_dir) if out_dir is not None else run_dir
+    training = training_status(run_dir, cfg)
+    if not training["complete"]:
+        log(f"warning: {training['warning']}")
     T = cfg.train.time_steps
     if masks is not None:
         apply_masks(model, masks)  # load_run applies them already; a hand-made run may not
@@ -240,6 +274,7 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
     log(f"float (masked) test accuracy {float_acc:.4f}")
     keep = keep_from_masks(fnet, masks) if masks is not None else {}
     slim_net = fold_bn(slim(fnet, keep))
+    dense = count_params(fold_bn(fnet))  # counted like the kept net: folded (BN gives each conv a bias)
     q = quantize_net(slim_net, cfg.quant, cfg)
     acc_before = quantized_accuracy(q, test_set.images, test_set.labels, cfg) if cfg.quant.qat_epochs else None
     if acc_before is not None:
@@ -259,7 +294,6 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
     tv_y = test_set.labels[:n_tv]
     tv_ref = ref.run(net, tv_x)
 
-    dense = count_params(fnet)
     kept = count_params(slim_net)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export.", suffix=".tmp", dir=out))
@@ -308,6 +342,7 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
                                  "Horowitz ISSCC 2014; an estimate for comparing models, not a measurement",
             "qat": {"epochs": cfg.quant.qat_epochs, "lr": cfg.quant.qat_lr, "history": history,
                     "during_sca": cfg.quant.qat_during_sca},
+            "training": training,
             "seconds": round(time.time() - t0, 1),
         }
         write_json(tmp / "export.json", summary)

@@ -160,3 +160,33 @@ def test_synops_counts_fanout_exactly():
     ops = synops(net, x, r)
     assert ops["synops"]["c"] == 2 * (4 + 9)
     assert ops["synops"]["r"] == int(r.spikes["c"].sum()) * 2
+
+
+def test_export_of_a_killed_run_warns_and_records_it_and_unpruned_kept_fraction_is_1(tmp_path, capsys):
+    """Issue 11: a training run killed mid-way (no summary.json) exports with a warning and
+    ``training.complete: false`` in export.json; an unpruned net keeps exactly 100 % of its
+    parameters (was 1.005: dense counted before BN folding, kept after)."""
+    run = _train(tmp_path / "run", sca={"enabled": False}, train={"epochs": 1}, quant={"qat_epochs": 0})
+    assert main(["export", "--run", str(run), "--no-progress"]) == 0
+    s = json.loads((run / "export.json").read_text())
+    assert s["training"]["complete"] is True and "warning" not in s["training"]
+    assert s["parameters"]["kept"] == s["parameters"]["dense"] and s["parameters"]["kept_fraction"] == 1.0
+    assert s["channels"]["kept_fraction"] == 1.0
+    assert "warning" not in capsys.readouterr().err
+    (run / "summary.json").unlink()  # what a kill before the end of training leaves
+    assert main(["export", "--run", str(run), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    warn = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and "summary.json" in warn[0] and "did not finish" in warn[0] and str(run) in warn[0]
+    s = json.loads((run / "export.json").read_text())
+    t = s["training"]
+    assert t["complete"] is False and t["epochs_done"] == 1 and t["epochs_configured"] == 1 and "summary.json" in t["warning"]
+
+
+def test_pruned_kept_fraction_at_most_1(vgg_run):
+    if not (vgg_run / "export.json").is_file():
+        assert main(["export", "--run", str(vgg_run), "--no-progress"]) == 0
+    s = json.loads((vgg_run / "export.json").read_text())
+    assert 0 < s["parameters"]["kept_fraction"] <= 1 and 0 < s["channels"]["kept_fraction"] <= 1
+    assert s["parameters"]["kept_fraction"] == s["parameters"]["kept"] / s["parameters"]["dense"]
+    assert s["training"]["complete"] is True
