@@ -228,3 +228,36 @@ def test_random_direct_conv_net_wide_time_steps_exact(tmp_path):
     generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz", parallelism=4)
     r = csim(tmp_path / "prj")
     assert r["exact"], (net.time_steps, r["spike_mismatches"], r["readout_mismatches"])
+
+
+def _extreme_membranes(net, rng):
+    """Membrane widths at the config's ends (quant.v_bits 4..32), thresholds clipped to fit."""
+    for lyr in net.layers:
+        nrn = getattr(lyr, "neuron", None)
+        if nrn is not None:
+            nrn.v_bits = int(rng.choice([4, 32]))
+            nrn.threshold = np.clip(nrn.threshold, 1, 2 ** (nrn.v_bits - 1) - 1)
+    net.validate()
+    return net
+
+
+@pytest.mark.parametrize("seed,enc", [(1, "direct"), (2, "rate"), (3, "bitplane"), (4, "direct")])
+def test_random_nets_over_the_legal_ranges_csim_exact(seed, enc, tmp_path):
+    """Property test over the whole legal range: T drawn in 1..64 (the config's range, here always
+    >= 33 so wide trains and long loops are hit), weights 2..8 bits, membranes of 4 or 32 bits,
+    every encoding: the C-simulation equals the reference spike for spike."""
+    rng = np.random.default_rng(1000 + seed)
+    while True:
+        net = random_intnet(rng, max_time_steps=64, encodings=(enc,), max_convs=2, max_hw=6)
+        if net.time_steps >= 33:
+            break
+    net = _extreme_membranes(net, rng)
+    x = random_inputs(rng, net, 6)
+    run = write_run(net, tmp_path / "run", x)
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz",
+                     parallelism=int(rng.choice([1, 4, 16])))
+    r = csim(tmp_path / "prj")
+    assert r["exact"], (seed, net.time_steps, r["spike_mismatches"], r["readout_mismatches"])
+    want = ref.run(net, x)
+    sim = simulate(tmp_path / "prj", x)
+    np.testing.assert_array_equal(sim.readout, want.readout)

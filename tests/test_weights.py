@@ -44,15 +44,16 @@ def _trains_file(prj: Path) -> Path:
     return trn
 
 
-def test_wide_spike_trains_are_written_exactly(tmp_path):
-    """T = 56: the trains are 56-bit codes; .txt and .h hold exactly the table's integers (through
-    float64 most lost their low bits and the all-ones train became 2^56, i.e. 0)."""
-    net, x, prj = _project(tmp_path, 56)
+@pytest.mark.parametrize("T", [56, 62])
+def test_wide_spike_trains_are_written_exactly(tmp_path, T):
+    """T >= 54: the trains are T-bit codes; .txt and .h hold exactly the table's integers (through
+    float64 most lost their low bits and the all-ones train of T = 56 became 2^56, i.e. 0)."""
+    net, x, prj = _project(tmp_path, T)
     trn = _trains_file(prj)
     txt = _ints(trn.read_text())
     hdr = [int(v) for v in header_values(trn.with_suffix(".h"))]
     assert txt == hdr
-    assert max(txt) < 2**56 and (2**56 - 1) in txt  # the all-ones train, exact
+    assert max(txt) < 2**T and (2**T - 1) in txt  # the all-ones train, exact
     assert any(int(float(v)) != v for v in txt)  # values a float64 cannot hold: the case that broke
     # the files, read back as the kernel reads them, give the reference's spikes of every sample
     fc0 = net.layers[0]
@@ -64,7 +65,7 @@ def test_wide_spike_trains_are_written_exactly(tmp_path):
     for n in range(len(x)):
         for c in range(co):
             code = trains[c, int((current[n, c] >= breaks[c]).sum())]
-            assert [(code >> t) & 1 for t in range(56)] == want[n, :, c].tolist()
+            assert [(code >> t) & 1 for t in range(T)] == want[n, :, c].tolist()
     assert want.any() and not want.all()
     assert verify_weights(prj) > 0
 
