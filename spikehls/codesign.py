@@ -272,8 +272,8 @@ def _infeasible(pl, brd: Board, margin: float) -> dict:
         if k == "latency":
             used, lim = _latency_us(pl.report), brd.hls.max_latency_us * margin
             over.append({"field": "hls.max_latency_us", "used": used, "allowed": lim,
-                         "text": f"hls.max_latency_us: needs {used:,.1f} us, the bound is {brd.hls.max_latency_us:g} us"
-                                 f" (x margin {margin:g} = {lim:,.1f} us)"})
+                         "text": f"hls.max_latency_us: needs {used:,.4g} us, the bound is {brd.hls.max_latency_us:g} us"
+                                 f" (x margin {margin:g} = {lim:.4g} us)"})
         else:
             used, lim = float(pl.report["total"][k]), allowed[k] * margin
             over.append({"field": f"budget.{k}", "used": used, "allowed": lim,
@@ -281,7 +281,7 @@ def _infeasible(pl, brd: Board, margin: float) -> dict:
                                  f"({getattr(brd.resources, k):,} x budget {getattr(brd.budget, k):g} x margin {margin:g})"})
     chans = ", ".join(f"{k} {v}" for k, v in pl.caps.items())
     msg = (f"{brd.source or brd.name}: {'; '.join(o['text'] for o in over)}: even the smallest design the model can plan "
-           f"(channels {chans}, parallelism {min(pl.parallelism.values(), default=1)}+) does not fit this board")
+           f"(channels kept: {chans or 'none prunable'}; parallelism {pl.parallelism}) does not fit this board")
     return {"binding": [o["field"] for o in over], "over": over, "message": msg}
 
 

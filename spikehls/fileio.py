@@ -423,7 +423,7 @@ def check_out_dir(path: str | os.PathLike, kind: str, *, inputs: Iterable[Any] =
             continue
         q = Path(os.path.realpath(inp))
         if _overlaps(real, q):
-            raise SpikehlsError(f"{option} {path}: overlaps the input {inp} (writing there would replace it); "
+            raise SpikehlsError(f"{option} {path}: overlaps the input {inp} (an output must never overlap its inputs); "
                                 "choose another folder (nothing was changed)")
     if p.exists() and not p.is_dir():
         raise SpikehlsError(f"{option} {path}: exists and is not a folder (nothing was changed)")
