@@ -141,8 +141,8 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
-from spikehls.hls.spike_trains import train_breaks
-from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row, events_back_to_back, fire_lanes, output_banks, pool_interval, pool_lanes, read_lanes, scatter_lanes, tap_lanes, tap_words
+from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry, unsigned_bits
+from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 # ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
@@ -164,17 +164,6 @@ URAM_MIN_BITS = 147456  # half a URAM (4096 x 72 / 2): below it a RAMB18 set is 
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 PIXEL_BITS = 8  # direct encoding: the first layer multiplies 8-bit pixels
 PIPO_COPIES = 2  # an array between two DATAFLOW processes is a ping-pong buffer
-
-
-def bits_for(n: int) -> int:
-    """Unsigned bits to hold 0..n (at least 1): the width of a counter or an index."""
-    return max(1, int(n).bit_length())
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Two's-complement bits holding every integer in [lo, hi] (at least 2)."""
-    need = max(int(hi).bit_length(), (-int(lo) - 1).bit_length() if lo < 0 else 0)
-    return max(2, need + 1)
 
 
 def mux_luts(n_inputs: int, width: int) -> int:
@@ -292,7 +281,7 @@ class _Acc:
         return m
 
     def counter(self, trip: int) -> None:
-        b = bits_for(trip)
+        b = unsigned_bits(trip)
         self.add("control", LUT=2 * b, FF=b)
 
 
@@ -313,26 +302,13 @@ def _events(events: Optional[Mapping[str, Any]], name: str) -> tuple[Any, Any]:
 
 
 def _resolve_parallelism(net: IntNet, board: Board, parallelism: Union[int, Mapping[str, int], None]) -> dict[str, int]:
-    out = {}
-    for lyr in net.layers:
-        if isinstance(parallelism, Mapping):
-            p = parallelism.get(lyr.name, board.hls.layer_parallelism.get(lyr.name, board.hls.parallelism))
-        elif parallelism is None:
-            p = board.hls.layer_parallelism.get(lyr.name, board.hls.parallelism)
-        else:
-            p = parallelism
-        if not isinstance(p, (int, np.integer)) or p < 1:
-            raise SpikehlsError(f"parallelism of layer {lyr.name} must be an integer >= 1, got {p!r}")
-        out[lyr.name] = int(p)
-    return out
-
-
-def _acc_range(weight: np.ndarray, bias: np.ndarray, in_max: int) -> tuple[int, int]:
-    """Extreme currents: bias plus all negative (resp. positive) fan-in weights times the input maximum."""
-    w = weight.reshape(weight.shape[0], -1)
-    lo = bias + in_max * np.where(w < 0, w, 0).sum(axis=1)
-    hi = bias + in_max * np.where(w > 0, w, 0).sum(axis=1)
-    return int(lo.min(initial=0)), int(hi.max(initial=0))
+    """Parallelism of every layer of ``net``: :func:`spikehls.hls.geometry.layer_parallelism` (the
+    one precedence, shared with the HLS project), an int standing for every layer, a mapping for
+    per-layer overrides; names the net does not have are ignored here (a planner's mapping)."""
+    names = [lyr.name for lyr in net.layers]
+    if isinstance(parallelism, Mapping):
+        return layer_parallelism(board, names, None, parallelism, strict=False)
+    return layer_parallelism(board, names, parallelism, None, strict=False)
 
 
 def _conv_valid_counts(in_len: int, k: int, pad: int, stride: int, out_len: int) -> np.ndarray:
@@ -426,108 +402,93 @@ def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[
     )
 
 
-def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has_uram: bool, events, in_banks: int = 1,
-                   pooled: bool = False) -> LayerEstimate:
-    T = net.time_steps
-    direct = first and net.encoding == "direct"
-    frames = 1 if direct else T  # direct encoding: the repeated frame's current is computed once
-    in_max = 2**PIXEL_BITS - 1 if direct else 1
-    in_shape = shapes[prev]
-    out_shape = shapes[lyr.name]
-    n_out = int(np.prod(out_shape))
-    is_conv = isinstance(lyr, SpikingConv2d)
-    is_readout = isinstance(lyr, Readout)
-    co = lyr.weight.shape[0]
-    plane = int(np.prod(out_shape[1:])) if is_conv else 1
-    n_rows = int(np.prod(lyr.weight.shape[1:]))  # conv: ci*kh*kw, dense/readout: n_in
-    L = scatter_lanes(P, co)  # scatter lanes = accumulator banks by channel
-    F = fire_lanes(P, out_shape[1], out_shape[2]) if is_conv else 1  # neurons per cycle = banks by position
-    G = -(-co // L)  # channel groups
-    R = 1 if direct else read_lanes(in_banks, in_shape[2] if is_conv else 0)  # input positions per scan cycle
-    K = tap_lanes(lyr.weight.shape[3], F, G, direct) if is_conv else 1  # kernel taps per cycle
-    TW = tap_words(K)  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
-    B2B = bool(is_conv and events_back_to_back(lyr.weight.shape[2], lyr.weight.shape[3], K, G))  # a channel's events overlap
-    words = plane // F  # plane words per bank
-    OB = output_banks(F, out_shape[1], out_shape[2], pooled) if is_conv else F  # banks of the output
-    rows_table = lyr.weight.reshape(co, -1).T
-    n_chunks = int(chunks_per_row(rows_table, L).sum())
-    n_table = int(np.count_nonzero(lyr.weight))
-
-    lo, hi = _acc_range(lyr.weight, lyr.bias, in_max)
-    skip_chunks = 0
-    if is_conv and lyr.skip is not None:
-        st = np.diag(lyr.skip.gain) if lyr.skip.weight is None else lyr.skip.weight
-        lo += int(np.where(st < 0, st, 0).sum(axis=1).min(initial=0))
-        hi += int(np.where(st > 0, st, 0).sum(axis=1).max(initial=0))
-        skip_chunks = int(chunks_per_row(st.T, L).sum())
-    if is_readout:
-        lo, hi = T * lo, T * hi
-    acc_bits = signed_bits(lo, hi)
-    group_bits = bits_for(max(G - 1, 1))
-    index_bits = bits_for(n_chunks)
+def _spiking_layer(lyr, g: LayerGeometry, net: IntNet, first: bool, has_uram: bool, events) -> LayerEstimate:
+    """Cost of a conv / dense neuron layer or the readout, built as ``g`` (:mod:`spikehls.hls.geometry`)."""
+    T = g.time_steps
+    direct = g.pixels
+    frames = g.frames  # direct encoding: the repeated frame's current is computed once
+    in_shape, out_shape = g.in_shape, g.out_shape
+    n_out = g.n_out
+    is_conv = g.kind == "conv"
+    is_readout = g.kind == "readout"
+    co = g.channels
+    plane = g.plane
+    table = g.table
+    n_rows = table.rows  # conv: ci*kh*kw, dense/readout: n_in
+    L, F, G = g.lanes, g.fire_lanes, g.groups  # scatter lanes (banks by channel), fire lanes (by position), groups
+    R = g.read_lanes  # input positions per scan cycle
+    K = g.tap_lanes  # kernel taps per cycle
+    TW = g.tap_words  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
+    B2B = g.back_to_back  # a channel's events overlap
+    words = g.plane_words  # plane words per bank
+    OB = g.out_banks  # banks of the output
+    n_chunks = table.chunks
+    n_table = table.nnz
+    skip_chunks = g.skip_table.chunks if g.skip_table is not None else 0
+    acc_bits = g.acc_bits
+    group_bits = table.group_bits
+    index_bits = table.index_bits
 
     a = _Acc()
     # L accumulate lanes, lane j fixed on bank row j: an adder + pipeline register each
     a.add("lanes", LUT=K * L * acc_bits, FF=K * L * acc_bits)  # K taps per cycle: K adders per lane
     dsp = 0
     if direct:
-        if lyr.w_bits >= 9:
+        if mac_in_dsp(table.weight_bits):  # the rule the RTL's MAC lanes follow
             dsp = L
             a.add("multipliers", DSP=L)
         else:
-            a.add("multipliers", LUT=L * lut_multiplier(lyr.w_bits, PIXEL_BITS))
+            a.add("multipliers", LUT=L * lut_multiplier(table.weight_bits, PIXEL_BITS))
     # a lane reaches the F position banks of its row (pos % F, the same for all lanes): F:1 read mux
     a.add("bank_select", LUT=K * L * mux_luts(F, acc_bits))
     if K > 1:  # each accumulator bank takes its write from one of the K taps
         a.add("tap_select", LUT=L * F * mux_luts(K, acc_bits))
     # one shared word address (group * plane_words + pos / F); conv also computes pos = oy*Wo + ox
-    a.add("address", LUT=bits_for(n_out) * (2 if is_conv else 1))
+    a.add("address", LUT=unsigned_bits(n_out) * (2 if is_conv else 1))
     if F & (F - 1):
         # F is not a power of two: each tap's bank (pos % F) and word (pos / F) come from a
         # constant divider on the narrow position, shift-and-add logic in LUTs
-        a.add("bank_divide", LUT=K * bits_for(plane) * bits_for(F))
+        a.add("bank_divide", LUT=K * unsigned_bits(plane) * unsigned_bits(F))
     a.mem("acc", acc_bits, G * words, rom=False, has_uram=has_uram, copies=L * F)
     # chunked nonzero table: one wide word of L weights + the group per chunk; row offsets; bias
-    a.mem("weights", TW * (L * lyr.w_bits + group_bits), -(-max(n_chunks, 1) // TW), rom=True, has_uram=has_uram)
+    a.mem("weights", TW * (L * table.weight_bits + group_bits), -(-max(n_chunks, 1) // TW), rom=True, has_uram=has_uram)
     a.mem("offsets", index_bits, -(-(n_rows + 1) // TW), rom=True, has_uram=has_uram, copies=TW)
-    a.mem("bias", signed_bits(int(lyr.bias.min(initial=0)), int(lyr.bias.max(initial=0))), G, rom=True, has_uram=has_uram, copies=L)
+    a.mem("bias", g.bias_bits, G, rom=True, has_uram=has_uram, copies=L)
     # the word list of one frame: where every listed R-position word starts (conv: channel, row,
     # column; dense/readout: the word index), its R-bit mask and a value (the pixel when direct)
     n_in_frame = int(np.prod(in_shape))
     n_words = -(-n_in_frame // R)
     if is_conv:
-        ev_bits = sum(bits_for(max(d - 1, 1)) for d in in_shape)
+        ev_bits = sum(unsigned_bits(max(d - 1, 1)) for d in in_shape)
     else:
-        ev_bits = bits_for(max(n_in_frame - 1, 1))
+        ev_bits = unsigned_bits(max(n_in_frame - 1, 1))
     ev_bits += R + (PIXEL_BITS if direct else 1)
     a.mem("event_list", ev_bits, n_words, rom=False, has_uram=has_uram)
     if R > 1:
         # R activity tests, a popcount and a priority encoder over the R-bit mask
-        a.add("word_scan", LUT=3 * R + 2 * bits_for(R), FF=R + bits_for(R))
+        a.add("word_scan", LUT=3 * R + 2 * unsigned_bits(R), FF=R + unsigned_bits(R))
     if B2B:
         # events per input channel: C_in + 1 counters (a word may straddle two channels)
-        a.mem("channel_events", bits_for(n_in_frame), in_shape[0] + 1, rom=False, has_uram=has_uram)
-        a.add("channel_split", LUT=2 * R + 2 * bits_for(n_in_frame))
+        a.mem("channel_events", unsigned_bits(n_in_frame), in_shape[0] + 1, rom=False, has_uram=has_uram)
+        a.add("channel_split", LUT=2 * R + 2 * unsigned_bits(n_in_frame))
     a.counter(n_words)
     if first:
         # memory port (ap_memory): an address counter; direct encoding reads frame 0 only
         n_read = frames * int(np.prod(in_shape))
-        a.add("input_port", LUT=bits_for(n_read), FF=bits_for(n_read))
+        a.add("input_port", LUT=unsigned_bits(n_read), FF=unsigned_bits(n_read))
     a.add("control", LUT=CTRL_LUT, FF=CTRL_FF)
     a.counter(T)
     a.counter(n_rows)
     a.counter(max(n_chunks, 1))
     a.counter(n_out)
 
-    walk = (_walk_conv(lyr.weight, frames, in_shape, out_shape, lyr.padding, lyr.stride, L, R, K, B2B) if is_conv
+    walk = (_walk_conv(lyr.weight, frames, in_shape, out_shape, g.padding, g.stride, L, R, K, B2B) if is_conv
             else _walk_dense(lyr.weight, frames, L, R))
-    if is_conv and lyr.skip is not None:
-        skip = lyr.skip
-        src_shape = shapes[skip.source]
+    if g.skip_table is not None:
+        src_shape = g.skip_shape
         walk = walk + _walk_skip(lyr, src_shape, out_shape, frames, L)
-        s_w_bits = skip.w_bits if skip.weight is not None else signed_bits(int(skip.gain.min(initial=0)), int(skip.gain.max(initial=0)))
-        a.mem("skip_table", L * s_w_bits + group_bits, max(skip_chunks, 1), rom=True, has_uram=has_uram)
-        a.mem("skip_offsets", bits_for(skip_chunks), src_shape[0] + 1, rom=True, has_uram=has_uram)
+        a.mem("skip_table", L * g.skip_table.weight_bits + g.skip_table.group_bits, max(skip_chunks, 1), rom=True, has_uram=has_uram)
+        a.mem("skip_offsets", g.skip_table.index_bits, src_shape[0] + 1, rom=True, has_uram=has_uram)
         a.counter(src_shape[0] * out_shape[1] * out_shape[2])
 
     if is_readout:
@@ -536,21 +497,20 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
         fixed = G + D_INIT + T * (G + D_INIT + LOOP_ENTRY) + n_out
         kind = "readout"
     else:
-        nrn = lyr.neuron
-        sum_bits = max(nrn.v_bits, acc_bits) + 2  # as hls/layers.py sizes sum_t
-        n_breaks = train_breaks(nrn, T, acc_bits) if direct else None
+        sum_bits = g.sum_bits  # max(v_bits, acc_bits) + 2: the width of sum_t
+        n_breaks = g.n_breaks if g.fire_once else None  # a spike-train table (direct encoding)
         if n_breaks is not None:
             # fire once through the spike-train table: per fire lane n_breaks comparators of the
             # current against the channel's boundaries (1 LUT per bit), the piece count and a
             # train mux; T spike registers. The tables are per-channel ROM words; no membrane.
             a.mem("train_breaks", n_breaks * (acc_bits + 1), co, rom=True, has_uram=has_uram)
             a.mem("train_table", (n_breaks + 1) * T, co, rom=True, has_uram=has_uram)
-            a.add("train_select", LUT=F * (n_breaks * (acc_bits + 1) + n_breaks + mux_luts(n_breaks + 1, T)), FF=F * (T + bits_for(n_breaks)))
+            a.add("train_select", LUT=F * (n_breaks * (acc_bits + 1) + n_breaks + mux_luts(n_breaks + 1, T)), FF=F * (T + unsigned_bits(n_breaks)))
         else:
-            a.mem("membrane", nrn.v_bits, co * words, rom=False, has_uram=has_uram, copies=F)
-            a.mem("threshold", nrn.v_bits, co, rom=True, has_uram=has_uram)
+            a.mem("membrane", g.v_bits, co * words, rom=False, has_uram=has_uram, copies=F)
+            a.mem("threshold", g.v_bits, co, rom=True, has_uram=has_uram)
             # F neuron units, each reading its accumulator from one of the L lane banks (L:1 mux)
-            a.add("neuron", LUT=F * (4 * sum_bits + (nrn.v_bits if nrn.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
+            a.add("neuron", LUT=F * (4 * sum_bits + (g.v_bits if g.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
         a.add("fire_select", LUT=F * mux_luts(L, acc_bits))
         a.mem("out_spikes", 1, T * n_out // OB, rom=False, has_uram=has_uram, copies=PIPO_COPIES * OB)
         if OB > F:  # each fire lane writes one of OB / F banks (the word's parity for 2F): a 1-bit demux
@@ -572,7 +532,7 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     return LayerEstimate(
         name=lyr.name,
         kind=kind,
-        parallelism=P,
+        parallelism=g.parallelism,
         LUT=r["LUT"],
         FF=r["FF"],
         BRAM18=r["BRAM18"],
@@ -599,16 +559,18 @@ def _spiking_layer(lyr, net: IntNet, shapes, prev: str, P: int, first: bool, has
     )
 
 
-def _maxpool_layer(lyr: MaxPool2d, net: IntNet, shapes, prev: str, has_uram: bool, events, in_banks: int = 1) -> LayerEstimate:
-    T = net.time_steps
-    c, ho, wo = shapes[lyr.name]
-    n_out = c * ho * wo
-    R = pool_lanes(in_banks, lyr.kernel, lyr.stride, wo)  # pooled outputs per cycle = output banks
-    ii = pool_interval(lyr.kernel, lyr.stride, in_banks, R)  # the producer's output is banked by its fire lanes
+def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, has_uram: bool, events) -> LayerEstimate:
+    T = g.time_steps
+    c, ho, wo = g.out_shape
+    n_out = g.n_out
+    in_banks = g.in_banks  # the producer's output banks
+    R = g.out_lanes  # pooled outputs per cycle = output banks
+    ii = g.pool_ii
     a = _Acc()
-    a.add("or_tree", LUT=R * math.ceil(lyr.kernel * lyr.kernel / 6) + 4 * bits_for(n_out), FF=R * lyr.kernel * lyr.kernel)
+    k = g.pool_kernel
+    a.add("or_tree", LUT=R * math.ceil(k * k / 6) + 4 * unsigned_bits(n_out), FF=R * k * k)
     if R > 1:  # each lane picks its window's positions from the producer's banks (1-bit muxes)
-        a.add("bank_select", LUT=R * lyr.kernel * lyr.kernel * mux_luts(in_banks, 1))
+        a.add("bank_select", LUT=R * k * k * mux_luts(in_banks, 1))
     a.add("control", LUT=CTRL_LUT // 2, FF=CTRL_FF // 2)
     a.counter(T * c * ho * -(-wo // R))
     a.mem("out_spikes", 1, -(-T * n_out // R), rom=False, has_uram=has_uram, copies=PIPO_COPIES * R)
@@ -645,24 +607,19 @@ def estimate(
     events every layer gets ``cycles_activity``, and so does the total.
     """
     net.validate()
-    shapes = net.shapes()
     par = _resolve_parallelism(net, board, parallelism)
     has_uram = board.resources.URAM > 0
     per_layer: list[LayerEstimate] = []
-    prev = "input"
-    banks = 1  # banks of the array the next layer reads (the producer's fire lanes)
-    for i, lyr in enumerate(net.layers):
+    # one geometry (lanes, banks, tables, widths) shared with the HLS layers and the RTL; each
+    # layer reads its producer's banks
+    for i, (lyr, g) in enumerate(zip(net.layers, net_geometry(net, par))):
         if isinstance(lyr, MaxPool2d):
-            le = _maxpool_layer(lyr, net, shapes, prev, has_uram, events, banks)
+            le = _maxpool_layer(lyr, g, has_uram, events)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            pooled = i + 1 < len(net.layers) and isinstance(net.layers[i + 1], MaxPool2d)  # a pool reads it
-            le = _spiking_layer(lyr, net, shapes, prev, par[lyr.name], i == 0, has_uram, events, banks, pooled)
+            le = _spiking_layer(lyr, g, net, i == 0, has_uram, events)
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)
-        # banks of this layer's output = what the next layer reads per cycle (hls.layers.output_banks)
-        banks = int(le.detail["out_lanes"]) if le.kind == "maxpool" else int(le.detail.get("out_banks", 1) or 1)
-        prev = lyr.name
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     worst = sum(le.cycles_worst for le in per_layer)
     if events and all(le.cycles_activity is not None for le in per_layer):

@@ -329,6 +329,46 @@ def pool_geometry(name: str, in_shape: Sequence[int], time_steps: int, kernel: i
     )
 
 
+def layer_parallelism(
+    board,
+    names: Sequence[str],
+    parallelism: Optional[int] = None,
+    overrides: Optional[Mapping[str, int]] = None,
+    *,
+    strict: bool = True,
+) -> dict[str, int]:
+    """The parallelism knob P of every layer in ``names``, by the one precedence the HLS project,
+    the cost model and the planner share: per-layer override > ``parallelism`` (one value for
+    every layer) > the board's ``hls.layer_parallelism`` > the board's ``hls.parallelism``.
+
+    ``board`` is a :class:`spikehls.boards.Board`. ``strict`` (the HLS project) refuses override
+    or board entries naming no layer; the cost model, handed a planner's mapping, ignores them.
+    """
+    from spikehls.errors import SpikehlsError
+
+    overrides = dict(overrides or {})
+    board_layers = board.hls.layer_parallelism
+    if strict:
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise SpikehlsError(f"--layer-parallelism: unknown layer(s) {', '.join(unknown)}; layers are {', '.join(names)}")
+        unknown_b = sorted(set(board_layers) - set(names))
+        if unknown_b:
+            raise SpikehlsError(f"{board.source}: hls.layer_parallelism names unknown layer(s) {', '.join(unknown_b)}")
+    out = {}
+    for n in names:
+        if n in overrides:
+            p = overrides[n]
+        elif parallelism is not None:
+            p = parallelism
+        else:
+            p = board_layers.get(n, board.hls.parallelism)
+        if not isinstance(p, (int, np.integer)) or p < 1:
+            raise SpikehlsError(f"parallelism of layer {n} must be an integer >= 1, got {p!r}")
+        out[n] = int(p)
+    return out
+
+
 def net_geometry(net, parallelism: Mapping[str, int]) -> list[LayerGeometry]:
     """Every layer of an :class:`~spikehls.quantize.intnet.IntNet` at the given per-layer
     parallelism (layers missing from the mapping take 1), in order; each layer reads what its

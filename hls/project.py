@@ -25,6 +25,7 @@ from spikehls.boards import Board, load_board
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, check_out_dir, lock_dir, write_json
 from spikehls.hls.extension import register
+from spikehls.hls.geometry import layer_parallelism
 from spikehls.hls.layers import LAYER_CLASSES, output_banks
 from spikehls.hls.transforms import clean_graph, load_onnx
 
@@ -50,23 +51,6 @@ def _rename_input(clean: onnx.ModelProto, new: str) -> str:
             if x == old:
                 n.input[i] = new
     return old
-
-
-def layer_parallelism(board: Board, names: list[str], parallelism: Optional[int], overrides: Mapping[str, int]) -> dict[str, int]:
-    """Adds per cycle of each layer: per-layer override > --parallelism > board per-layer > board default."""
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise SpikehlsError(f"--layer-parallelism: unknown layer(s) {', '.join(unknown)}; layers are {', '.join(names)}")
-    unknown_b = sorted(set(board.hls.layer_parallelism) - set(names))
-    if unknown_b:
-        raise SpikehlsError(f"{board.source}: hls.layer_parallelism names unknown layer(s) {', '.join(unknown_b)}")
-    out = {}
-    for n in names:
-        p = overrides.get(n, parallelism if parallelism is not None else board.hls.layer_parallelism.get(n, board.hls.parallelism))
-        if int(p) < 1:
-            raise SpikehlsError(f"parallelism of layer {n} must be >= 1, got {p}")
-        out[n] = int(p)
-    return out
 
 
 def generate_project(
@@ -103,7 +87,7 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
     kind = _input_kind(clean)
     names = [n.name for n in clean.graph.node]
     weighted = [n.name for n in clean.graph.node if n.op_type != "SpikeMaxPool2d"]  # the layers that add weights
-    par = layer_parallelism(brd, weighted, parallelism, layer_overrides or {})
+    par = layer_parallelism(brd, weighted, parallelism, layer_overrides or {}, strict=True)  # shared with the cost model
     in_shape = [d.dim_value for d in clean.graph.input[0].type.tensor_type.shape.dim][1:]
 
     tv = None

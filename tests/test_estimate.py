@@ -20,8 +20,8 @@ from spikehls.hls.estimate import (
     lut_multiplier,
     memory_cost,
     mux_luts,
-    signed_bits,
 )
+from spikehls.hls.geometry import signed_bits
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout, SpikingConv2d, SpikingDense
 
 BRAM18_LUT_EQUIV = 18432 // 64
