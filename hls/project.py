@@ -82,7 +82,10 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
     brd = board if isinstance(board, Board) else load_board(board)
     onnx_path = Path(onnx_path)
     model = load_onnx(onnx_path)
-    clean = clean_graph(model)
+    try:
+        clean = clean_graph(model)
+    except SpikehlsError as err:  # name the file the graph came from
+        raise SpikehlsError(str(err) if str(onnx_path) in str(err) else f"{onnx_path}: {err}") from None
     graph_input = _rename_input(clean, INPUT_NAME)
     kind = _input_kind(clean)
     names = [n.name for n in clean.graph.node]

@@ -277,7 +277,10 @@ def read_onnx(path: str | os.PathLike, expected: str = "ONNX file"):
     p = Path(path)
     _need_file(p, expected)
     with reading(p, expected):
-        return onnx.load(str(p))
+        model = onnx.load(str(p))
+    if not model.graph.node:
+        raise SpikehlsError(f"{p}: not a readable {expected} (no graph: empty or damaged file)")
+    return model
 
 
 # ---- output folders: locks and guards ----------------------------------------------------------
