@@ -5,25 +5,27 @@ readout's is ``[K]`` integers. A layer's weights live in a *chunked nonzero tabl
 :func:`chunk_table`): zero and pruned weights have no entry, so they get no adder and no
 cycle in hardware, and the kernels only ever do ``acc[bank][word] += weight``.
 
-Bit widths are derived from the integers themselves (worst-case sums), never guessed, so
-the C++ is exact by construction: the accumulator of a channel holds
-``|bias| + sum |W|`` (+ skip) without overflow, the neuron update is computed two bits wider
-than ``max(acc, v_bits)`` before saturating to ``v_bits``.
+Lanes, banks, table shapes and bit widths are not computed here: every layer reads its
+:class:`~spikehls.hls.geometry.LayerGeometry` (:meth:`_SpikeLayer.geometry`), the one the RTL
+generator and the cost model read, and only formats it into attributes and precisions. The
+widths come from the integers themselves (worst-case sums), so the C++ is exact by construction:
+the accumulator of a channel holds ``bias + sum W`` (+ skip) without overflow, the neuron update
+is computed two bits wider than ``max(acc, v_bits)`` before saturating to ``v_bits``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
 
 from spikehls.errors import SpikehlsError
-from spikehls.hls.lanes import events_back_to_back, fire_lanes, pool_lanes, read_lanes, scatter_lanes, tap_lanes
-from spikehls.hls.lanes import output_banks as lanes_output_banks
+from spikehls.hls.geometry import LayerGeometry, TableGeometry, accumulate_geometry, pool_geometry
 from spikehls.hls.spike_trains import constant_current_trains
-from spikehls.quantize.intnet import Neuron
+from spikehls.quantize.intnet import Neuron, Skip
 
 
 # ---- chunked nonzero tables --------------------------------------------------------------------
@@ -81,18 +83,6 @@ def conv_rows(weight: np.ndarray) -> np.ndarray:
     return np.asarray(weight).reshape(co, -1).T
 
 
-def signed_bits(lo: int, hi: int) -> int:
-    """Smallest signed width holding every integer in [lo, hi] (at least 2)."""
-    n = 2
-    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
-        n += 1
-    return n
-
-
-def unsigned_bits(hi: int) -> int:
-    return max(1, int(hi).bit_length())
-
-
 def sint(bits: int) -> IntegerPrecisionType:
     return IntegerPrecisionType(width=int(bits), signed=True)
 
@@ -115,7 +105,9 @@ def _arr(v) -> np.ndarray:
 
 # ---- IR layers ---------------------------------------------------------------------------------
 class _SpikeLayer(Layer):
-    """Shared helpers: time steps, parallelism, table weights, input kind (spikes or pixels)."""
+    """Shared helpers: time steps, parallelism, geometry, table weights, input kind (spikes or pixels)."""
+
+    GEOMETRY_KIND = ""  # the LayerGeometry kind: conv | dense | readout | maxpool
 
     def _time_steps(self) -> int:
         return int(self.get_attr("n_time"))
@@ -127,16 +119,17 @@ class _SpikeLayer(Layer):
         """Banks of the input spike array (its producer's :func:`output_banks`; 1 for the graph input)."""
         return output_banks(self.get_input_node(self.inputs[0]))
 
+    def pooled(self) -> bool:
+        """Whether a max pool reads this layer's output (its output is then banked for the pool)."""
+        return any(isinstance(n, SpikeMaxPool2D) and self.outputs[0] in n.inputs for n in self.model.get_layers())
+
     def read_lanes(self) -> int:
-        """Input positions scanned per cycle (:func:`spikehls.hls.lanes.read_lanes`); pixels: one.
+        """Input positions scanned per cycle (the geometry's ``read_lanes``); pixels: one.
 
         Computed when the project is written, from the final graph, so a rewrite of the graph
         after ``initialize`` cannot leave a stale figure behind.
         """
-        if self.input_is_pixels():
-            return 1
-        shape = self.get_attr("in_shape", None)
-        return read_lanes(self.input_banks(), int(shape[2]) if isinstance(self, SpikingConv2D) else 0)
+        return self.geometry().read_lanes
 
     def _parallelism(self) -> int:
         p = self.get_attr("parallelism", None)
@@ -148,31 +141,68 @@ class _SpikeLayer(Layer):
         self.set_attr("parallelism", p)
         return p
 
-    def _add_table(self, prefix: str, table: ChunkTable, w_bits: int, n_targets: int) -> None:
-        wmin = int(table.weights.min()) if table.nnz else 0
-        wmax = int(table.weights.max()) if table.nnz else 0
-        wb = max(int(w_bits), signed_bits(wmin, wmax))
-        n_groups = -(-int(n_targets) // table.lanes)
-        self.add_weights_variable(name=f"{prefix}offsets", var_name=f"{prefix}off{{index}}", precision=uint(unsigned_bits(table.n_chunks)), data=table.offsets)
-        self.add_weights_variable(name=f"{prefix}groups", var_name=f"{prefix}grp{{index}}", precision=uint(unsigned_bits(max(n_groups - 1, 1))), data=table.groups)
-        self.add_weights_variable(name=f"{prefix}weights", var_name=f"{prefix}w{{index}}", precision=sint(wb), data=table.weights)
-        self.set_attr(f"{prefix}nnz", table.nnz)
-        self.set_attr(f"{prefix}rows", table.rows)
-        self.set_attr(f"{prefix}chunks", table.n_chunks)
+    def _neuron(self) -> Optional[Neuron]:
+        return None
 
-    def _set_lanes(self, n_targets: int, height: int = 1, width: int = 1) -> int:
-        """Scatter lanes (channels) and fire lanes (positions) from the parallelism knob."""
-        p = self._parallelism()
-        lanes = scatter_lanes(p, n_targets)
-        self.set_attr("n_lanes", lanes)
-        self.set_attr("fire_lanes", fire_lanes(p, height, width))
-        return lanes
+    def _skip(self) -> tuple[Optional[Skip], Optional[list], bool]:
+        return None, None, False
+
+    def geometry(self, in_banks: Optional[int] = None) -> LayerGeometry:
+        """This layer as built (:func:`spikehls.hls.geometry.accumulate_geometry`), from its integer
+        attributes and the graph as it stands: ``in_banks`` from its producer (unless given: nothing
+        but ``read_lanes`` depends on it), ``pooled`` when a max pool reads it."""
+        kind = self.GEOMETRY_KIND
+        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
+        skip, skip_shape, skip_pixels = self._skip()
+        return accumulate_geometry(
+            self.name,
+            kind,
+            w,
+            _arr(self.get_attr("bias_int")),
+            self.get_attr("in_shape", None) or [int(w.shape[1])],
+            self._time_steps(),
+            self._parallelism(),
+            w_bits=int(self.get_attr("w_bits")),
+            pixels=self.input_is_pixels(),
+            in_banks=self.input_banks() if in_banks is None else int(in_banks),
+            pooled=kind == "conv" and self.pooled(),
+            stride=int(self.get_attr("stride", 1) or 1) if kind == "conv" else 1,
+            padding=int(self.get_attr("padding", 0) or 0) if kind == "conv" else 0,
+            neuron=self._neuron(),
+            skip=skip,
+            skip_shape=skip_shape,
+            skip_pixels=skip_pixels,
+        )
+
+    def _add_table(self, prefix: str, table: ChunkTable, geo: TableGeometry) -> None:
+        """The chunked table's arrays, at the widths of its geometry."""
+        if (table.n_chunks, table.nnz, table.rows) != (geo.chunks, geo.nnz, geo.rows):  # pragma: no cover - a bug
+            raise RuntimeError(f"layer {self.name}: {prefix}table has {table.n_chunks} chunks, its geometry {geo.chunks}")
+        self.add_weights_variable(name=f"{prefix}offsets", var_name=f"{prefix}off{{index}}", precision=uint(geo.index_bits), data=table.offsets)
+        self.add_weights_variable(name=f"{prefix}groups", var_name=f"{prefix}grp{{index}}", precision=uint(geo.group_bits), data=table.groups)
+        self.add_weights_variable(name=f"{prefix}weights", var_name=f"{prefix}w{{index}}", precision=sint(geo.weight_bits), data=table.weights)
+        self.set_attr(f"{prefix}nnz", geo.nnz)
+        self.set_attr(f"{prefix}rows", geo.rows)
+        self.set_attr(f"{prefix}chunks", geo.chunks)
+
+    def _set_lanes(self, g: LayerGeometry) -> int:
+        """Scatter lanes (channels) and fire lanes (positions), as the geometry builds them."""
+        self.set_attr("n_lanes", g.lanes)
+        self.set_attr("fire_lanes", g.fire_lanes)
+        return g.lanes
+
+    def _add_bias(self, b: np.ndarray, g: LayerGeometry) -> None:
+        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(g.bias_bits), data=b)
 
 
 class _NeuronLayer(_SpikeLayer):
     """A spiking layer with a fused IF/LIF neuron."""
 
-    def _add_neuron(self, n_chan: int, acc_hi: int, acc_lo: int) -> None:
+    def _neuron(self) -> Neuron:
+        return Neuron(threshold=_arr(self.get_attr("threshold")), leak_shift=int(self.get_attr("leak_shift")),
+                      reset=self.get_attr("reset"), v_bits=int(self.get_attr("v_bits")))
+
+    def _check_neuron(self, n_chan: int) -> None:
         thr = _arr(self.get_attr("threshold"))
         v_bits = int(self.get_attr("v_bits"))
         if thr.shape != (n_chan,):
@@ -181,11 +211,14 @@ class _NeuronLayer(_SpikeLayer):
             raise SpikehlsError(f"layer {self.name}: reset must be 'zero' or 'subtract', got {self.get_attr('reset')!r}")
         if thr.min() < 1 or thr.max() > 2 ** (v_bits - 1) - 1:
             raise SpikehlsError(f"layer {self.name}: thresholds must be in [1, 2^(v_bits-1)-1]")
-        acc_bits = signed_bits(acc_lo, acc_hi)
-        self.set_attr("acc_bits", acc_bits)
-        self.set_attr("sum_bits", max(acc_bits, v_bits) + 2)
+
+    def _add_neuron(self, g: LayerGeometry) -> None:
+        thr = _arr(self.get_attr("threshold"))
+        v_bits = int(self.get_attr("v_bits"))
+        self.set_attr("acc_bits", g.acc_bits)
+        self.set_attr("sum_bits", g.sum_bits)
         self.add_weights_variable(name="thr", var_name="thr{index}", precision=sint(v_bits), data=thr)
-        self._add_trains(thr, v_bits, acc_bits)
+        self._add_trains(thr, v_bits, g.acc_bits)
         self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
         self.set_attr("n_time", self._time_steps())
 
@@ -208,15 +241,26 @@ class _NeuronLayer(_SpikeLayer):
         self.add_weights_variable(name="fire_trains", var_name="trn{index}", precision=uint(self._time_steps()), data=trains)
 
 
-def _bias_and_bound(weights_by_chan: np.ndarray, bias: np.ndarray, scale: int) -> tuple[int, int]:
-    """Worst-case accumulator range per channel: bias + all positive (negative) weights x input max."""
-    pos = np.clip(weights_by_chan, 0, None).sum(axis=1) * scale
-    neg = np.clip(weights_by_chan, None, 0).sum(axis=1) * scale
-    return int((bias + pos).max(initial=0)), int((bias + neg).min(initial=0))
-
 
 class SpikingConv2D(_NeuronLayer):
     """Spiking 2-D convolution, neuron fused, optional skip input (second input)."""
+
+    GEOMETRY_KIND = "conv"
+
+    def _skip(self) -> tuple[Optional[Skip], Optional[list], bool]:
+        """The skip input as an :class:`~spikehls.quantize.intnet.Skip`, its per-step shape, and
+        whether it is the pixel input."""
+        if len(self.inputs) < 2:
+            return None, None, False
+        source = self.inputs[1]
+        stride = int(self.get_attr("skip_stride", 1) or 1)
+        if self.get_attr("skip_weight_int", None) is not None:
+            sw = _arr(self.get_attr("skip_weight_int")).reshape(self.get_attr("skip_weight_shape"))
+            skip = Skip(source, weight=sw, stride=stride, w_bits=int(self.get_attr("skip_w_bits", 2)))
+        else:
+            skip = Skip(source, gain=_arr(self.get_attr("skip_gain")), stride=stride)
+        pixels = not _is_spike(self.get_input_variable(self.inputs[1]).type.precision)
+        return skip, list(self.get_attr("skip_shape")), pixels
 
     def initialize(self):
         w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
@@ -225,57 +269,46 @@ class SpikingConv2D(_NeuronLayer):
         inp = self.get_attr("in_shape")  # [C, H, W]
         if inp[0] != ci:
             raise SpikehlsError(f"layer {self.name}: weight expects {ci} input channels, input has {inp[0]}")
-        s, p = int(self.get_attr("stride")), int(self.get_attr("padding"))
-        ho, wo = (inp[1] + 2 * p - kh) // s + 1, (inp[2] + 2 * p - kw) // s + 1
-        self.set_attr("out_shape", [co, ho, wo])
-        lanes = self._set_lanes(co, ho, wo)
-        groups = -(-co // lanes)
-        taps = tap_lanes(kw, int(self.get_attr("fire_lanes")), groups, self.input_is_pixels())
-        self.set_attr("tap_lanes", taps)
-        self.set_attr("back_to_back", events_back_to_back(kh, kw, taps, groups))
-        scale = 255 if self.input_is_pixels() else 1
-        by_chan = w.reshape(co, -1)
-        table = chunk_table(conv_rows(w), lanes)
-        self._add_table("", table, int(self.get_attr("w_bits")), co)
-        if len(self.inputs) > 1:
-            if self.get_attr("skip_weight_int", None) is not None:
-                sw = _arr(self.get_attr("skip_weight_int")).reshape(self.get_attr("skip_weight_shape"))
-                sbits = int(self.get_attr("skip_w_bits", 2))
-            else:
-                gain = _arr(self.get_attr("skip_gain"))
-                sw = np.diag(gain)
-                sbits = 2
-            skip_shape = self.get_attr("skip_shape")
+        self._check_neuron(co)
+        skip, skip_shape, _ = self._skip()
+        if skip is not None:
+            sw = np.diag(skip.gain) if skip.weight is None else skip.weight
             if sw.shape != (co, skip_shape[0]):
                 raise SpikehlsError(f"layer {self.name}: skip weight shape {sw.shape} != {(co, skip_shape[0])}")
-            self._add_table("skip_", chunk_table(sw.T, lanes), sbits, co)
-        hi, lo = _bias_and_bound(by_chan, b, scale)
-        if len(self.inputs) > 1:  # the skip current adds to the same accumulator
-            sscale = 1 if _is_spike(self.get_input_variable(self.inputs[1]).type.precision) else 255
-            shi, slo = _bias_and_bound(sw, np.zeros(co, np.int64), sscale)
-            hi, lo = hi + shi, lo + slo
-        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
-        self._add_neuron(co, hi, lo)
+        g = self.geometry(in_banks=1)  # the producer's banks change only read_lanes (read at write time)
+        self.set_attr("out_shape", list(g.out_shape))
+        lanes = self._set_lanes(g)
+        self.set_attr("tap_lanes", g.tap_lanes)
+        self.set_attr("back_to_back", g.back_to_back)
+        self._add_table("", chunk_table(conv_rows(w), lanes), g.table)
+        if skip is not None:
+            self._add_table("skip_", chunk_table(sw.T, lanes), g.skip_table)
+        self._add_bias(b, g)
+        self._add_neuron(g)
 
 
 class SpikingDense(_NeuronLayer):
     """Spiking fully connected layer, neuron fused; input flattened in (C, H, W) order."""
 
+    GEOMETRY_KIND = "dense"
+
     def initialize(self):
         w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
         b = _arr(self.get_attr("bias_int"))
         co, ci = w.shape
+        self._check_neuron(co)
+        g = self.geometry(in_banks=1)
         self.set_attr("out_shape", [co])
-        lanes = self._set_lanes(co)
-        scale = 255 if self.input_is_pixels() else 1
-        self._add_table("", chunk_table(w.T, lanes), int(self.get_attr("w_bits")), co)
-        hi, lo = _bias_and_bound(w, b, scale)
-        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
-        self._add_neuron(co, hi, lo)
+        lanes = self._set_lanes(g)
+        self._add_table("", chunk_table(w.T, lanes), g.table)
+        self._add_bias(b, g)
+        self._add_neuron(g)
 
 
 class SpikeReadout(_SpikeLayer):
     """Non-spiking readout summed over T (accumulate-only); output ``[K]`` integers."""
+
+    GEOMETRY_KIND = "readout"
 
     def initialize(self):
         if self.input_is_pixels():
@@ -283,49 +316,46 @@ class SpikeReadout(_SpikeLayer):
         w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
         b = _arr(self.get_attr("bias_int"))
         k = w.shape[0]
-        lanes = self._set_lanes(k)
-        self.set_attr("fire_lanes", 1)  # no neurons: the accumulators are banked by lane only
-        self._add_table("", chunk_table(w.T, lanes), int(self.get_attr("w_bits")), k)
-        hi, lo = _bias_and_bound(w, b, 1)
-        t = self._time_steps()
-        acc_bits = signed_bits(lo * t, hi * t)
-        self.set_attr("acc_bits", acc_bits)
-        self.add_weights_variable(name="bias", var_name="b{index}", precision=sint(signed_bits(int(b.min(initial=0)), int(b.max(initial=0)))), data=b)
-        self.add_output_variable([k], precision=sint(acc_bits))
+        g = self.geometry(in_banks=1)  # fire_lanes 1: no neurons, the accumulators are banked by lane only
+        lanes = self._set_lanes(g)
+        self._add_table("", chunk_table(w.T, lanes), g.table)
+        self.set_attr("acc_bits", g.acc_bits)  # the sum over T
+        self._add_bias(b, g)
+        self.add_output_variable([k], precision=sint(g.acc_bits))
 
 
 class SpikeMaxPool2D(_SpikeLayer):
     """Max pooling on spikes = OR over the window (no padding, floor size)."""
 
+    GEOMETRY_KIND = "maxpool"
+
+    def geometry(self, in_banks: Optional[int] = None) -> LayerGeometry:
+        """The pool as built (:func:`spikehls.hls.geometry.pool_geometry`), reading its producer's banks."""
+        return pool_geometry(self.name, self.get_attr("in_shape"), self._time_steps(), int(self.get_attr("pool_size")),
+                             int(self.get_attr("stride")), self.input_banks() if in_banks is None else int(in_banks))
+
     def initialize(self):
         if self.input_is_pixels():
             raise SpikehlsError(f"layer {self.name}: max pooling directly on the pixel input is not supported")
-        c, h, w = self.get_attr("in_shape")
-        k, s = int(self.get_attr("pool_size")), int(self.get_attr("stride"))
-        self.set_attr("out_shape", [c, (h - k) // s + 1, (w - k) // s + 1])
+        self.set_attr("out_shape", list(self.geometry(in_banks=1).out_shape))
         self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
 
     def out_lanes(self) -> int:
-        """Pooled outputs per cycle (:func:`spikehls.hls.lanes.pool_lanes`) = banks of the output."""
-        _, _, wo = self.get_attr("out_shape")
-        return pool_lanes(self.input_banks(), int(self.get_attr("pool_size")), int(self.get_attr("stride")), int(wo))
+        """Pooled outputs per cycle (the geometry's ``out_lanes``) = banks of the output."""
+        return self.geometry().out_lanes
 
 
 def output_banks(node) -> int:
     """Banks (``pos % banks``) of a layer's output spike array: what a consumer reads per cycle.
 
-    A neuron layer writes ``fire_lanes`` neighbouring positions per cycle (twice as many banks
-    when a max pool reads it: :func:`spikehls.hls.lanes.output_banks`), a pool ``out_lanes``;
-    anything else (the graph input, a readout) is one bank.
+    The geometry's ``out_banks``: a neuron layer writes ``fire_lanes`` neighbouring positions per
+    cycle (twice as many banks when a max pool reads it), a pool ``out_lanes``; anything else
+    (the graph input, a readout) is one bank.
     """
     if isinstance(node, SpikeMaxPool2D):
         return node.out_lanes()
-    if isinstance(node, SpikingConv2D):
-        _, ho, wo = node.get_attr("out_shape")
-        pooled = any(isinstance(n, SpikeMaxPool2D) and node.outputs[0] in n.inputs for n in node.model.get_layers())
-        return lanes_output_banks(int(node.get_attr("fire_lanes", 1) or 1), int(ho), int(wo), pooled)
-    if isinstance(node, SpikingDense):
-        return int(node.get_attr("fire_lanes", 1) or 1)
+    if isinstance(node, (SpikingConv2D, SpikingDense)):
+        return node.geometry(in_banks=1).out_banks  # a neuron layer's banks do not depend on its input's
     return 1
 
 
