@@ -68,7 +68,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None
 
     ``executor`` overrides the one ``workers``/``ray_address`` choose (e.g. ``SerialExecutor()``).
     """
+    from spikehls.fileio import check_out_dir
+
     out = Path(out).resolve()
+    check_out_dir(out, "sweep", inputs=[spec.source] if spec.source and Path(spec.source).exists() else [])  # never a foreign folder
     ResultsStore.check_reusable(out, spec)  # before Ray or any folder is touched
     executor = executor or make_executor(workers, ray_address)  # an unreachable Ray address fails here
     try:
