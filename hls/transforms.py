@@ -24,6 +24,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from spikehls.errors import SpikehlsError
+from spikehls.hls.geometry import conv_out_size
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout, Skip, SpikingConv2d, SpikingDense
 
 try:  # qonnx's Transformation base, so the fold composes with other qonnx passes
@@ -182,7 +183,7 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
             if len(set(strides)) != 1 or len(set(pads)) != 1:
                 raise SpikehlsError(f"{_where(node)}: only equal strides and symmetric padding are supported ({strides}, {pads})")
             s, p = strides[0], pads[0]
-            ho, wo = (xs[3] + 2 * p - kh) // s + 1, (xs[4] + 2 * p - kw) // s + 1
+            ho, wo = conv_out_size(xs[3], kh, s, p), conv_out_size(xs[4], kw, s, p)
             out_shape = [1, t_steps, co, ho, wo]
             if len(node.input) > 3 and node.input[3]:
                 sx = alias.get(node.input[3], node.input[3])
@@ -209,7 +210,7 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
             st = list(_attr(node, "strides", k))
             if len(xs) != 5:
                 raise SpikehlsError(f"{_where(node)}: pooling input must be [1, T, C, H, W], is {xs}")
-            out_shape = [1, t_steps, xs[2], (xs[3] - k[0]) // st[0] + 1, (xs[4] - k[1]) // st[1] + 1]
+            out_shape = [1, t_steps, xs[2], conv_out_size(xs[3], k[0], st[0], 0), conv_out_size(xs[4], k[1], st[1], 0)]
             attrs.update(kernel_shape=k, strides=st)
         if op in ("SpikingConv2d", "SpikingDense"):
             attrs.update(

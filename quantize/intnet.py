@@ -41,6 +41,7 @@ import numpy as np
 
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_path
+from spikehls.hls.geometry import conv_out_size  # numpy only: no hls4ml
 
 Reset = Literal["zero", "subtract"]
 Encoding = Literal["direct", "rate", "bitplane"]
@@ -183,11 +184,9 @@ class IntNet:
                 co, ci, kh, kw = lyr.weight.shape
                 if len(cur) != 3 or cur[0] != ci:
                     raise SpikehlsError(f"layer {lyr.name}: expects {ci} input channels, gets shape {cur}")
-                h = (cur[1] + 2 * lyr.padding - kh) // lyr.stride + 1
-                w = (cur[2] + 2 * lyr.padding - kw) // lyr.stride + 1
-                cur = (co, h, w)
+                cur = (co, conv_out_size(cur[1], kh, lyr.stride, lyr.padding), conv_out_size(cur[2], kw, lyr.stride, lyr.padding))
             elif isinstance(lyr, MaxPool2d):
-                cur = (cur[0], (cur[1] - lyr.kernel) // lyr.stride + 1, (cur[2] - lyr.kernel) // lyr.stride + 1)
+                cur = (cur[0], conv_out_size(cur[1], lyr.kernel, lyr.stride, 0), conv_out_size(cur[2], lyr.kernel, lyr.stride, 0))
             elif isinstance(lyr, (SpikingDense, Readout)):
                 n_in = int(np.prod(cur))
                 if lyr.weight.shape[1] != n_in:
@@ -232,7 +231,7 @@ class IntNet:
                     lo, hi = -(2 ** (skip.w_bits - 1)), 2 ** (skip.w_bits - 1) - 1
                     if skip.weight.size and (skip.weight.min() < lo or skip.weight.max() > hi):
                         raise SpikehlsError(f"layer {lyr.name}: skip weights exceed {skip.w_bits}-bit range [{lo}, {hi}]")
-                if ((src[1] - 1) // skip.stride + 1, (src[2] - 1) // skip.stride + 1) != dst[1:]:
+                if (conv_out_size(src[1], 1, skip.stride, 0), conv_out_size(src[2], 1, skip.stride, 0)) != dst[1:]:
                     raise SpikehlsError(f"layer {lyr.name}: skip from {skip.source} has spatial size {src[1:]} (stride {skip.stride}), needs {dst[1:]}")
 
     # ---- persistence: one JSON header + one .npz of arrays -------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from spikehls.hls.geometry import conv_out_size
 from spikehls.quantize import reference as ref
 from spikehls.quantize.intnet import (
     IntNet,
@@ -116,7 +117,7 @@ def _skip_for(
     for name, o in outs.items():
         cs, hs, ws = o.shape[2:]
         for s in (1, 2):
-            if ((hs - 1) // s + 1, (ws - 1) // s + 1) == (ho, wo):
+            if (conv_out_size(hs, 1, s, 0), conv_out_size(ws, 1, s, 0)) == (ho, wo):
                 cands.append((name, s, cs))
     if not cands:
         return None

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from spikehls.errors import SpikehlsError
+from spikehls.hls.geometry import conv_out_size  # numpy only: no hls4ml
 from spikehls.quantize.intnet import (
     IntNet,
     MaxPool2d,
@@ -103,8 +104,7 @@ def conv_current(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -
     x = x.astype(dt, copy=False)  # convert before im2col: one copy of the big matrix, not two
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    ho = (h + 2 * padding - kh) // stride + 1
-    wo = (w + 2 * padding - kw) // stride + 1
+    ho, wo = conv_out_size(h, kh, stride, padding), conv_out_size(w, kw, stride, padding)
     win = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(m * ho * wo, ci * kh * kw)
     out = np.matmul(cols, wmat.astype(dt)).astype(np.int64, copy=False)  # [M*Ho*Wo, Co]
@@ -173,8 +173,7 @@ def spiking_conv2d(x: np.ndarray, layer: SpikingConv2d, skip_x: Optional[np.ndar
     x = _check_input(x, 5, layer.name)
     n, t_steps, c, h, w = x.shape
     co, ci, kh, kw = layer.weight.shape
-    ho = (h + 2 * layer.padding - kh) // layer.stride + 1
-    wo = (w + 2 * layer.padding - kw) // layer.stride + 1
+    ho, wo = conv_out_size(h, kh, layer.stride, layer.padding), conv_out_size(w, kw, layer.stride, layer.padding)
     if layer.skip is not None and skip_x is None:
         raise ValueError(f"{layer.name}: layer has a skip from '{layer.skip.source}' but no skip input was given")
     out = np.empty((n, t_steps, co, ho, wo), dtype=np.uint8)
@@ -217,8 +216,7 @@ def spike_maxpool2d(x: np.ndarray, layer: MaxPool2d) -> np.ndarray:
     """Max pooling (OR on spikes), no padding, floor size: ``[N, T, C, H, W]`` -> same dtype."""
     x = _check_input(x, 5, layer.name)
     n, t_steps, c, h, w = x.shape
-    ho = (h - layer.kernel) // layer.stride + 1
-    wo = (w - layer.kernel) // layer.stride + 1
+    ho, wo = conv_out_size(h, layer.kernel, layer.stride, 0), conv_out_size(w, layer.kernel, layer.stride, 0)
     k, st = layer.kernel, layer.stride
     out = None
     for dy in range(k):  # max of k*k strided slices: far faster than reducing tiny windows

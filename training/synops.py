@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spikehls.hls.geometry import conv_out_size
 from spikehls.training.models import BasicBlock
 from spikehls.training.neurons import SpikingNeuron
 
@@ -33,7 +34,7 @@ PJ_PER_MAC = 4.6
 
 
 def _axis_fanout(n: int, k: int, stride: int, pad: int) -> np.ndarray:
-    n_out = (n + 2 * pad - k) // stride + 1
+    n_out = conv_out_size(n, k, stride, pad)
     cnt = np.zeros(n, dtype=np.int64)
     for o in range(n_out):
         lo = o * stride - pad
