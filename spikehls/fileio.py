@@ -229,7 +229,7 @@ def read_json(path: str | os.PathLike, expected: str = "JSON file", kind: type |
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
         where = f" line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
-        raise SpikehlsError(f"{p}:{where} not a valid {expected} (JSON: {getattr(err, 'msg', err)})") from None
+        raise SpikehlsError(f"{p}: invalid JSON{where and ' at' + where} ({getattr(err, 'msg', err)}; expected a {expected})") from None
     if kind is not None and not isinstance(data, kind):
         raise SpikehlsError(f"{p}: not a valid {expected} (top level is {type(data).__name__}, expected {kind.__name__})")
     return data
