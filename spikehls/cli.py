@@ -22,6 +22,7 @@ COMMANDS = [
     "hls",
     "csim",
     "report",
+    "rtl",  # also registers rtlsim and synth
     "codesign",
     "run",
     "sweep",

@@ -249,8 +249,9 @@ def simulate(project: Path, inputs: np.ndarray, layout: Optional[dict[str, Any]]
 def _stats(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
-        return {"mean": 0.0, "p99": 0.0, "max": 0.0}
-    return {"mean": round(float(x.mean()), 2), "p99": round(float(np.percentile(x, 99)), 2), "max": float(x.max())}
+        return {"mean": 0.0, "p99": 0.0, "max": 0.0, "min": 0.0}
+    return {"mean": round(float(x.mean()), 2), "p99": round(float(np.percentile(x, 99)), 2), "max": float(x.max()),
+            "min": float(x.min())}
 
 
 def rtlsim(project: str | Path, samples: Optional[int] = None) -> dict[str, Any]:

@@ -119,10 +119,12 @@ def buffer_body(b: BufferSpec, name: str) -> str:
 
 def _rom(name: str, width: int, depth: int, file: str) -> str:
     style = memory_style(width, depth, rom=True)
-    return (
-        f'    (* rom_style = "{style}" *) reg [{width}-1:0] {name} [0:{max(depth, 1)}-1];\n'
-        f'    initial $readmemh("{file}", {name});'
-    )
+    # yosys has no distributed-ROM primitive: what Vivado builds as a distributed ROM (LUTs) is
+    # "logic" to yosys; the same placement, named for each tool
+    attr = (f'`ifdef SPIKEHLS_YOSYS\n    (* rom_style = "logic" *)\n`else\n    (* rom_style = "{style}" *)\n`endif\n'
+            if style == "distributed" else f'    (* rom_style = "{style}" *)\n')
+    return f'{attr}    reg [{width}-1:0] {name} [0:{max(depth, 1)}-1];\n    initial $readmemh("{file}", {name});'
+
 
 
 def _lowest_set(r: int) -> str:

@@ -19,13 +19,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--project", required=True, metavar="PRJ", help="project folder written by 'spikehls hls'")
     p.add_argument("--board", metavar="NAME|FILE", help="board to check against (default: the project's board)")
     p.add_argument("--plot", action="store_true", help="also write PRJ/report.png (per-layer resources)")
+    p.add_argument("--source", choices=["estimate", "yosys"], default="estimate",
+                   help="judge the board fit on the model's estimate (default) or on the yosys figures of "
+                        "'spikehls synth' (PRJ/synth.json); both are shown side by side when present")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from spikehls.hls.report_run import format_table, run_report
 
+    from pathlib import Path
+
+    from spikehls.errors import SpikehlsError
+    from spikehls.fileio import write_json
+    from spikehls.hls.report_run import project_board, read_meta
+    from spikehls.hls.rtl.compare import fits_on, format_side_by_side, measured_section
+
+    prj = Path(args.project)
+    if args.source == "yosys" and not (prj / "synth.json").is_file():
+        raise SpikehlsError(f"--source yosys: {prj / 'synth.json'} not found (run 'spikehls rtl' and 'spikehls synth' first)")
     report = run_report(args.project, args.board, plot=args.plot)
+    measured = measured_section(prj, report)
+    if measured:
+        report["measured"] = measured
+        if args.source == "yosys":
+            brd = project_board(prj, read_meta(prj), args.board)
+            detail = fits_on(measured, brd)
+            report["fits_yosys"] = all(v is not False for v in detail.values())
+            report["fits_yosys_detail"] = detail
+        write_json(prj / "report.json", report)
     print(format_table(report))
+    if measured:
+        print("")
+        print(format_side_by_side(measured))
+    if args.source == "yosys":
+        over = [k for k, v in report["fits_yosys_detail"].items() if v is False]
+        print(f"fits the board budget on the yosys figures: {'yes' if report['fits_yosys'] else 'NO (' + ', '.join(over) + ')'}")
     print(f"\nwrote {args.project}/report.json" + (f" and {report['plot']}" if report.get("plot") else ""))
     return 0

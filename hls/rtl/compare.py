@@ -1,0 +1,109 @@
+"""The model's estimate next to what yosys and Verilator measured on the RTL twin, never mixed.
+
+:func:`measured_section` reads ``PRJ/synth.json`` (source ``yosys``) and ``PRJ/rtlsim.json``
+(source ``verilator``) and pairs every figure with the estimate of the same layer and its ratio
+(measured / estimate). The estimate stays the estimate; a board fit can be judged on the yosys
+figures instead (``spikehls report --source yosys``), and says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from spikehls.boards import RESOURCE_KINDS, Board
+from spikehls.fileio import read_json
+
+SYNTH_FILE = "synth.json"
+RTLSIM_FILE = "rtlsim.json"
+
+
+def _ratio(measured: Optional[float], model: Optional[float]) -> Optional[float]:
+    if measured is None or not model:
+        return None
+    return round(float(measured) / float(model), 3)
+
+
+def measured_section(prj: Path, report: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    """``{"yosys": ..., "verilator": ...}`` beside the report's estimate, or None without either file."""
+    prj = Path(prj)
+    out: dict[str, Any] = {}
+    rows = {r["name"]: r for r in report["per_layer"]}
+    est_total = report.get("estimate", {}).get("total", report["total"])
+    if (prj / SYNTH_FILE).is_file():
+        syn = read_json(prj / SYNTH_FILE, "synthesis result written by 'spikehls synth'")
+        per = {}
+        for name, y in syn.get("per_layer", {}).items():
+            e = rows.get(name, {})
+            per[name] = {k: {"yosys": y.get(k), "estimate": e.get(k), "ratio": _ratio(y.get(k), e.get(k))} for k in RESOURCE_KINDS}
+            per[name]["LUTRAM"] = {"yosys": y.get("LUTRAM")}
+        tot = syn["total"]
+        out["yosys"] = {
+            "source": "yosys", "version": syn.get("yosys"), "family": syn.get("family"),
+            "total": {k: {"yosys": tot.get(k), "estimate": est_total.get(k), "ratio": _ratio(tot.get(k), est_total.get(k))}
+                      for k in RESOURCE_KINDS},
+            "LUTRAM": tot.get("LUTRAM"), "control_LUT": syn.get("top", {}).get("LUT"),
+            "per_layer": per,
+        }
+    if (prj / RTLSIM_FILE).is_file():
+        sim = read_json(prj / RTLSIM_FILE, "RTL simulation result written by 'spikehls rtlsim'")
+        lat = report["latency"]
+        per = {}
+        for name, c in sim.get("cycles", {}).get("per_layer", {}).items():
+            e = rows.get(name, {})
+            per[name] = {"verilator": c.get("mean"), "estimate": e.get("cycles_activity"), "ratio": _ratio(c.get("mean"), e.get("cycles_activity"))}
+        out["verilator"] = {
+            "source": "verilator", "exact": sim.get("exact"), "samples": sim.get("samples"),
+            "cycles_mean": {"verilator": sim["cycles"]["mean"], "estimate": lat["cycles"].get("activity"),
+                            "ratio": _ratio(sim["cycles"]["mean"], lat["cycles"].get("activity"))},
+            "us": {"mean": sim["latency_us"]["mean"], "p99": sim["latency_us"]["p99"], "max": sim["latency_us"]["max"]},
+            "interval_cycles": sim.get("interval_cycles"),
+            "per_layer": per,
+        }
+    return out or None
+
+
+def fits_on(measured: Mapping[str, Any], board: Board) -> dict[str, Optional[bool]]:
+    """Whether the yosys totals fit the board's allowed budget, resource by resource."""
+    allowed = board.allowed()
+    tot = measured["yosys"]["total"]
+    return {k: (tot[k]["yosys"] <= allowed[k]) if tot[k]["yosys"] is not None else None for k in RESOURCE_KINDS}
+
+
+def format_side_by_side(measured: Mapping[str, Any]) -> str:
+    """Per layer and in total: estimate | yosys | ratio for LUT, FF, BRAM18, DSP; cycles estimate | verilator."""
+    lines = []
+    y = measured.get("yosys")
+    v = measured.get("verilator")
+    if y:
+        lines.append(f"measured on the RTL twin: {y['version'].split(' (')[0]} synth_xilinx -family {y['family']} "
+                     "(source: yosys; an upper bracket of Vivado's LUT count)")
+        head = f"{'layer':<16}" + "".join(f"{k + ' est':>11}{k + ' yosys':>13}{'ratio':>7}" for k in ("LUT", "FF", "BRAM18", "DSP"))
+        lines += [head, "-" * len(head)]
+        for name, r in y["per_layer"].items():
+            lines.append(f"{name[:15]:<16}" + "".join(
+                f"{_i(r[k]['estimate']):>11}{_i(r[k]['yosys']):>13}{_r(r[k]['ratio']):>7}" for k in ("LUT", "FF", "BRAM18", "DSP")))
+        t = y["total"]
+        lines.append("-" * len(head))
+        lines.append(f"{'total':<16}" + "".join(
+            f"{_i(t[k]['estimate']):>11}{_i(t[k]['yosys']):>13}{_r(t[k]['ratio']):>7}" for k in ("LUT", "FF", "BRAM18", "DSP")))
+        lines.append(f"(yosys total includes {_i(y['control_LUT'])} LUT of top-level control and the input buffer; "
+                     f"{_i(y['LUTRAM'])} LUT are LUTRAM)")
+    if v:
+        if lines:
+            lines.append("")
+        lines.append(f"cycles per sample (mean over {v['samples']} test vectors): estimate {_i(v['cycles_mean']['estimate'])}, "
+                     f"verilator {_i(v['cycles_mean']['verilator'])} (ratio {_r(v['cycles_mean']['ratio'])}); "
+                     f"RTL {v['us']['mean']:.1f} us mean / {v['us']['p99']:.1f} p99 / {v['us']['max']:.1f} max, "
+                     f"{'spike-exact' if v['exact'] else 'NOT EXACT'} (source: verilator)")
+        for name, r in v["per_layer"].items():
+            lines.append(f"  {name[:20]:<22}cycles estimate {_i(r['estimate']):>10}   verilator {_i(r['verilator']):>10}   ratio {_r(r['ratio'])}")
+    return "\n".join(lines)
+
+
+def _i(x: Any) -> str:
+    return "-" if x is None else f"{int(round(float(x))):,}"
+
+
+def _r(x: Any) -> str:
+    return "-" if x is None else f"{float(x):.2f}"

