@@ -13,7 +13,8 @@ new sample can enter every **max** layer latency (the interval). Every array bet
 dataflow processes is a ping-pong buffer: two copies.
 
 P is a layer's parallelism knob; the kernels turn it into two lane counts
-(:mod:`spikehls.hls.lanes`, the same functions the IR layers use): ``L = min(P, channels)``
+(read from :func:`spikehls.hls.geometry.net_geometry`, the one geometry the IR layers and the RTL
+read; its lane rules are :mod:`spikehls.hls.lanes`): ``L = min(P, channels)``
 scatter lanes and ``F`` = the most row-aligned positions <= P (a divisor of the output row, or
 whole rows: :func:`~spikehls.hls.lanes.row_lanes`; 1 for dense layers and the readout) fire lanes; ``G = ceil(C / L)`` channel groups, ``W = HW / F``
 plane words. Accumulators live in ``L x F`` banks (channel % L, position % F) of ``G W`` words,
@@ -69,14 +70,14 @@ first layer), per sample::
   * ``acc``: ``L F`` banks of ``G W`` words; ``v`` (membranes, ``v_bits``): ``F`` banks of ``C W``.
   * F neuron units (fire_all unrolled by F): leak subtract (LIF only), add, saturate, compare,
     reset: ``4 * sum_bits (+ v_bits for LIF)`` LUT, ``3 * sum_bits`` FF each, with
-    ``sum_bits = max(acc_bits, v_bits) + 2`` as :mod:`spikehls.hls.layers` sizes ``sum_t``;
+    ``sum_bits = max(acc_bits, v_bits) + 2`` (the geometry's, the width of ``sum_t``);
     each reads its accumulator from one of the L lane banks (an L:1 mux per fire lane).
   * Direct encoding with a spike-train table instead: per fire lane ``n_breaks`` comparators of
     the current against the channel's boundaries (``acc_bits + 1`` LUT each), the piece count
     and a ``T``-bit train mux; the boundaries and trains are per-channel ROM words; no membrane
     memory and no threshold.
-  * Widths are those :mod:`spikehls.hls.layers` derives from the integers: ``acc_bits`` holds
-    bias + all positive (negative) fan-in weights (x255 for pixels, xT for the readout),
+  * Widths are the geometry's, derived from the integers: ``acc_bits`` holds bias + all
+    positive (negative) fan-in weights (x255 for pixels, a pixel skip source included; xT for the readout),
     groups ``bits(G - 1)``, offsets ``bits(chunks)``.
   * Weight memory = the chunked table the kernel reads (:func:`spikehls.hls.layers.chunk_table`):
     one word per chunk of ``L w_bits + group_bits`` (the weights array is reshaped by L, so a

@@ -1,0 +1,176 @@
+"""One geometry for every consumer: the HLS project (``firmware/parameters.h``, ``defines.h``,
+``spikehls.json``), the cost model's per-layer ``detail`` and :func:`spikehls.hls.geometry.net_geometry`
+must give every layer the same lanes, banks, table shapes and bit widths (the RTL generator
+reads ``net_geometry`` itself). Projects are generated, not compiled: fast."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _hls_nets import handmade_inputs, handmade_net, write_run  # noqa: E402
+
+from spikehls.boards import load_board  # noqa: E402
+from spikehls.errors import SpikehlsError  # noqa: E402
+from spikehls.hls.estimate import _resolve_parallelism, estimate  # noqa: E402
+from spikehls.hls.geometry import conv_out_size, layer_parallelism, net_geometry, signed_bits, unsigned_bits  # noqa: E402
+from spikehls.hls.project import generate_project  # noqa: E402
+from spikehls.quantize.random_net import random_inputs, random_intnet  # noqa: E402
+
+BOARD = load_board("pynq-z2")
+# random nets drawn to cover conv + pool + dense, identity / 1x1 skips (27, 30: from the pixel
+# input), direct and spike encodings; "hand": the handmade net (pool-fed 1x1 skip, dense)
+NETS = ["hand", 0, 3, 27, 30]
+
+
+def _net(which):
+    return handmade_net(reset="subtract", encoding="rate") if which == "hand" else random_intnet(np.random.default_rng(which))
+
+
+def _structs(firmware: Path) -> dict[int, dict]:
+    """``{layer index: {name: value}}`` of every ``configN`` struct; typedefs as their bit width."""
+    defines = dict((name, t) for t, name in re.findall(r"typedef\s+(\S+)\s+(\w+);", (firmware / "defines.h").read_text()))
+    out: dict[int, dict] = {}
+    text = (firmware / "parameters.h").read_text()
+    for m in re.finditer(r"struct config(\d+) \{(.*?)\n\};", text, re.S):
+        body, vals = m.group(2), {}
+        for decl in re.findall(r"static const (?:unsigned|bool|int|long long) ([^;]*);", body):
+            for part in decl.split(","):
+                k, v = (x.strip() for x in part.split("="))
+                vals[k] = {"true": True, "false": False}.get(v, None)
+                if vals[k] is None:
+                    vals[k] = int(v.rstrip("L"))
+        local = dict((name, t) for t, name in re.findall(r"typedef\s+(\S+)\s+(\w+);", body))
+        for name in local:
+            t = name
+            while t in local or t in defines:
+                t = local.get(t) or defines[t]
+            w = re.match(r"ap_u?int<(\d+)>", t)
+            if w:
+                vals[name] = int(w.group(1))
+        out[int(m.group(1))] = vals
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("geo")
+    out = {}
+    for which in NETS:
+        net = _net(which)
+        x = handmade_inputs(net, 2) if which == "hand" else random_inputs(np.random.default_rng(1), net, 2)
+        out[which] = (net, write_run(net, base / f"run_{which}", x))
+    return out
+
+
+def _parallelisms(net):
+    """One P for every layer, and a per-layer mapping (distinct P per layer)."""
+    weighted = [lyr.name for lyr in net.layers if hasattr(lyr, "weight")]
+    rng = np.random.default_rng(len(weighted))
+    return [(1, {}), (3, {}), (None, {n: int(rng.integers(1, 13)) for n in weighted})]
+
+
+@pytest.mark.parametrize("which", NETS)
+def test_hls_project_cost_model_and_geometry_agree(which, runs, tmp_path):
+    net, run = runs[which]
+    for i, (p, overrides) in enumerate(_parallelisms(net)):
+        prj = tmp_path / f"p{i}"
+        generate_project(run / "model.qonnx.onnx", BOARD, prj, parallelism=p, layer_overrides=overrides)
+        meta = {lyr["source_name"]: lyr for lyr in json.loads((prj / "spikehls.json").read_text())["layers"]}
+        structs = _structs(prj / "firmware")
+        par = _resolve_parallelism(net, BOARD, overrides or p)
+        geos = net_geometry(net, par)
+        est = {le.name: le for le in estimate(net, BOARD, overrides or p).per_layer}
+        for g in geos:
+            where = f"net {which}, P {p or overrides}, layer {g.name}"
+            m, c, d = meta[g.name], structs[meta[g.name]["index"]], est[g.name].detail
+            assert m["out_banks"] == g.out_banks, where
+            if g.kind != "readout":
+                assert m["out_shape"] == list(g.out_shape), where
+            if g.kind == "maxpool":
+                assert c["out_lanes"] == g.out_lanes == d["out_lanes"], where
+                assert d["in_banks"] == g.in_banks and d["initiation_interval"] == g.pool_ii, where
+                assert (c["out_height"], c["out_width"]) == g.out_shape[1:], where
+                continue
+            # the HLS project
+            assert (m["parallelism"], c["parallelism"]) == (g.parallelism, g.parallelism), where
+            assert (m["lanes"], c["n_lanes"]) == (g.lanes, g.lanes), where
+            assert (m["fire_lanes"], c["fire_lanes"]) == (g.fire_lanes, g.fire_lanes), where
+            assert c["n_groups"] == g.groups, where
+            assert (m["read_lanes"], c["read_lanes"]) == (g.read_lanes, g.read_lanes), where
+            # the C++ arrays hold at least one (never addressed) chunk
+            assert (c["n_chunks"], c["n_table"]) == (max(g.table.chunks, 1), max(g.table.chunks, 1) * g.lanes), where
+            assert c["n_nonzero"] == g.table.nnz, where
+            assert (c["plane_words"], c["acc_depth"], c["v_depth"]) == (g.plane_words, g.acc_depth, g.v_depth), where
+            assert m["nonzero_weights"] == g.table.nnz + (g.skip_table.nnz if g.skip_table else 0), where
+            assert m["table_chunks"] == g.table.chunks + (g.skip_table.chunks if g.skip_table else 0), where
+            assert c["accum_t"] == g.acc_bits and c["bias_t"] == g.bias_bits, where
+            assert (c["weight_t"], c["group_t"], c["index_t"]) == (g.table.weight_bits, g.table.group_bits, g.table.index_bits), where
+            assert m["mac"] == g.pixels, where
+            if g.kind == "conv":
+                assert (c["tap_lanes"], c["tap_words"], c["back_to_back"]) == (g.tap_lanes, g.tap_words, g.back_to_back), where
+                assert c["n_rows"] == g.table.rows, where
+                assert (c["stride_height"], c["pad_top"]) == (g.stride, g.padding), where
+                assert c["has_skip"] == (g.skip_table is not None), where
+                if g.skip_table is not None:
+                    st = g.skip_table
+                    assert (c["skip_chunks"], c["skip_stride"]) == (max(st.chunks, 1), g.skip_stride), where
+                    assert (c["skip_chan"], c["skip_height"], c["skip_width"]) == g.skip_shape, where
+                    assert (c["skip_weight_t"], c["skip_group_t"], c["skip_index_t"]) == (st.weight_bits, st.group_bits, st.index_bits), where
+            if g.is_neuron:
+                assert c["sum_t"] == g.sum_bits and c["v_t"] == g.v_bits, where
+                assert (c["fire_once"], c["n_breaks"]) == (g.fire_once, g.n_breaks), where
+            # the cost model
+            assert est[g.name].parallelism == g.parallelism, where
+            for key, val in (("lanes", g.lanes), ("fire_lanes", g.fire_lanes), ("out_banks", g.out_banks),
+                             ("read_lanes", g.read_lanes), ("tap_lanes", g.tap_lanes), ("back_to_back", g.back_to_back),
+                             ("acc_bits", g.acc_bits), ("table_chunks", g.table.chunks), ("nonzero_weights", g.table.nnz),
+                             ("frames", g.frames), ("n_out", g.n_out)):
+                assert d[key] == val, f"{where}: estimate {key} {d[key]} != geometry {val}"
+
+
+def test_pixel_skip_counts_the_pixel_range():
+    """A skip from the pixel input adds up to 255 x its weights: the HLS layers always sized it so,
+    and the cost model now reads the same acc_bits (it used to count x1)."""
+    net = random_intnet(np.random.default_rng(30))
+    conv0 = net.layers[0]
+    assert net.encoding == "direct" and conv0.skip is not None and conv0.skip.source == "input"
+    g = net_geometry(net, {n.name: 2 for n in net.layers})[0]
+    st = np.diag(conv0.skip.gain) if conv0.skip.weight is None else conv0.skip.weight
+    w = conv0.weight.reshape(conv0.weight.shape[0], -1)
+    lo = int((conv0.bias + 255 * np.where(w < 0, w, 0).sum(1)).min(initial=0)) + int((255 * np.where(st < 0, st, 0).sum(1)).min(initial=0))
+    hi = int((conv0.bias + 255 * np.where(w > 0, w, 0).sum(1)).max(initial=0)) + int((255 * np.where(st > 0, st, 0).sum(1)).max(initial=0))
+    assert (g.acc_lo, g.acc_hi, g.acc_bits) == (lo, hi, signed_bits(lo, hi))
+    assert estimate(net, BOARD, 2).per_layer[0].detail["acc_bits"] == g.acc_bits
+
+
+def test_one_parallelism_precedence():
+    names = ["conv0", "conv1", "fc0", "readout"]
+    brd = BOARD.model_copy(deep=True)
+    brd.hls.layer_parallelism = {"conv1": 5}
+    brd.hls.parallelism = 2
+    assert layer_parallelism(brd, names) == {"conv0": 2, "conv1": 5, "fc0": 2, "readout": 2}
+    assert layer_parallelism(brd, names, 7) == {n: 7 for n in names}
+    assert layer_parallelism(brd, names, 7, {"fc0": 3}) == {"conv0": 7, "conv1": 7, "fc0": 3, "readout": 7}
+    assert layer_parallelism(brd, names, None, {"fc0": 3}) == {"conv0": 2, "conv1": 5, "fc0": 3, "readout": 2}
+    with pytest.raises(SpikehlsError, match=r"unknown layer\(s\) nope"):
+        layer_parallelism(brd, names, None, {"nope": 3})
+    assert layer_parallelism(brd, names, None, {"nope": 3}, strict=False)["conv0"] == 2  # the cost model ignores them
+    with pytest.raises(SpikehlsError, match="parallelism of layer conv0 must be an integer >= 1"):
+        layer_parallelism(brd, names, 0)
+
+
+def test_bit_helpers():
+    for lo in range(-70, 1):
+        for hi in (0, 1, 2, 3, 7, 8, 63, 64, 1000):
+            n = signed_bits(lo, hi)
+            assert -(2 ** (n - 1)) <= lo and hi <= 2 ** (n - 1) - 1 and n >= 2
+            assert n == 2 or not (-(2 ** (n - 2)) <= lo and hi <= 2 ** (n - 2) - 1)  # the smallest
+    assert [unsigned_bits(v) for v in (0, 1, 2, 3, 4, 255, 256)] == [1, 1, 2, 2, 3, 8, 9]
+    assert conv_out_size(28, 3, 1, 1) == 28 and conv_out_size(28, 2, 2, 0) == 14 and conv_out_size(7, 3, 2, 0) == 3
