@@ -67,7 +67,7 @@ class NeuronConfig(_Strict):
 class ModelConfig(_Strict):
     """Architecture. A preset fills in the layer list; explicit fields override it."""
 
-    arch: Literal["vgg", "resnet", "preresnet"] = "vgg"
+    arch: Literal["vgg", "resnet", "preresnet", "graph"] = "vgg"
     preset: Optional[Literal["digits", "mnist", "vgg11", "vgg16", "resnet19", "resnet_small", "preresnet_small"]] = "digits"
     # VGG: list of conv widths, "M" for a 2x2 max pool (on spikes)
     layers: Optional[list[Union[int, Literal["M"]]]] = None
@@ -75,6 +75,8 @@ class ModelConfig(_Strict):
     stem: Optional[int] = None
     stages: Optional[list[tuple[int, int, int]]] = None
     kernel_size: int = Field(3, ge=1, le=7)
+    # arch "graph" (set preset: null): one entry per layer, see spikehls/training/graph_model.py and docs/nir.md
+    graph: Optional[list[dict[str, Any]]] = None
     hidden: list[int] = Field(default_factory=list, description="spiking dense layers before the readout")
 
     @field_validator("stages", mode="before")

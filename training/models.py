@@ -81,6 +81,13 @@ def resolve_model_config(mcfg: ModelConfig) -> ModelConfig:
             if data.get(key) is None and key in pre:
                 data[key] = pre[key]
     arch = data["arch"]
+    if arch == "graph" or data.get("graph") is not None:
+        if arch != "graph":
+            raise SpikehlsError(f"model.graph applies to arch 'graph' only, not {arch} (set model.arch: graph, model.preset: null)")
+        from spikehls.training.graph_model import check_graph
+
+        data["graph"] = check_graph(data.get("graph"))
+        return ModelConfig.model_validate(data)
     if arch == "vgg":
         if data.get("layers") is None:
             raise SpikehlsError("model.layers is required for arch 'vgg' when model.preset is not set")
@@ -370,8 +377,12 @@ def build_model(cfg: Config, in_channels: int, image_hw: tuple[int, int], num_cl
     m = resolve_model_config(cfg.model)
     common = dict(in_channels=in_channels, image_hw=tuple(image_hw), num_classes=num_classes, ncfg=cfg.neuron,
                   kernel=m.kernel_size, hidden=list(m.hidden))
-    if m.arch == "vgg":
-        model: _SNN = VGG(list(m.layers), **common)
+    if m.arch == "graph":
+        from spikehls.training.graph_model import GraphSNN
+
+        model: _SNN = GraphSNN(m.graph, in_channels, tuple(image_hw), num_classes, cfg.neuron)
+    elif m.arch == "vgg":
+        model = VGG(list(m.layers), **common)
     elif m.arch == "resnet":
         model = ResNet(m.stem, [tuple(s) for s in m.stages], **common)
     else:
