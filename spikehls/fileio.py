@@ -37,6 +37,28 @@ def _tmp_prefix(name: str) -> str:
     return f".{name}.{os.getpid()}-"
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic swap (set, then restore at once)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give ``path`` the mode an ordinary ``open``/``mkdir`` would: 0666 (0777 for a folder) less the umask.
+
+    ``mkstemp``/``mkdtemp`` make 0600/0700 whatever the umask; artifacts are routinely handed to
+    another account, a container or a build server, so they follow the umask like any other file.
+    """
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary file path next to ``path``; rename it onto ``path`` on success."""
@@ -45,6 +67,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path.name), suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    follow_umask(tmp_path)  # mkstemp makes 0600; writers that reopen the path keep this mode
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -66,6 +89,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(path.parent, only=path.name)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path.name), suffix=".tmp", dir=path.parent))
+    follow_umask(tmp, directory=True)  # mkdtemp makes 0700
     try:
         yield tmp
         if path.exists():
