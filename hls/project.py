@@ -23,7 +23,7 @@ import onnx
 
 from spikehls.boards import Board, load_board
 from spikehls.errors import SpikehlsError
-from spikehls.fileio import atomic_dir, check_out_dir, lock_dir, write_json
+from spikehls.fileio import atomic_dir, atomic_path, check_out_dir, lock_dir, write_json, write_text
 from spikehls.hls.extension import register
 from spikehls.hls.geometry import layer_parallelism
 from spikehls.hls.layers import LAYER_CLASSES, output_banks
@@ -145,6 +145,9 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
                     f = output_banks(lyr)
                     lyr.get_output_variable().pragma = ("partition", "cyclic", f) if f > 1 else None
             hls_model.write()
+        if brd.hls.backend == "Vitis":
+            write_text(tmp / "build_opt.tcl", BUILD_OPT_TCL)  # hls4ml's template runs co-simulation by default
+        write_text(tmp / "README.md", project_readme(brd.hls.backend, brd.part))
         shutil.copyfile(onnx_path, meta_dir / "model.qonnx.onnx")
         onnx.save(clean, str(meta_dir / "clean.onnx"))
         if testvectors is not None:
@@ -189,8 +192,122 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             "layers": layers,
         }
         write_json(tmp / META_FILE, meta)
-    hls_model.config.config["OutputDir"] = str(out_dir)
-    if tv is not None:
-        hls_model.config.config["InputData"] = str(out_dir / "spikehls" / "tb_input_features.npy")
-        hls_model.config.config["OutputPredictions"] = str(out_dir / "spikehls" / "tb_output_predictions.npy")
+        # the paths hls4ml wrote name the temporary folder, gone after the swap: point them (in
+        # the ModelGraph and in hls4ml_config.yml, which link_existing_project reads) at the final one
+        final = out_dir.resolve()
+        hls_model.config.config["OutputDir"] = str(final)
+        if tv is not None:
+            hls_model.config.config["InputData"] = str(final / "spikehls" / "tb_input_features.npy")
+            hls_model.config.config["OutputPredictions"] = str(final / "spikehls" / "tb_output_predictions.npy")
+        write_text(tmp / "hls4ml_config.yml", hls4ml_config_yaml(hls_model.config.config))
     return hls_model
+
+
+def hls4ml_config_yaml(config: Mapping[str, Any]) -> str:
+    """``hls4ml_config.yml`` as :func:`hls4ml.converters.link_existing_project` reads it (``yaml.safe_load``).
+
+    hls4ml dumps the whole config, the ONNX ModelProto included, as a ``!!python/object`` that
+    ``safe_load`` refuses; the project keeps the model as ``spikehls/clean.onnx`` instead.
+    """
+    import yaml
+
+    cfg = {k: v for k, v in config.items() if k not in ("OnnxModel", "KerasModel", "PytorchModel")}
+    cfg["OnnxModelFile"] = "spikehls/clean.onnx"  # relative to the project; informational
+    return yaml.safe_dump(cfg, sort_keys=True)
+
+
+def save_model(model, path: str | Path) -> Path:
+    """Serialize ``model`` (a ModelGraph of :func:`generate_project`) to an hls4ml ``.fml`` file, test vectors included.
+
+    hls4ml 1.3.0's ``serialize_model`` looks for ``InputData`` one level too high in the config it
+    writes, so it never packs the testbench data while ``load_saved_model`` then requires it; this
+    packs it where ``load_saved_model`` looks (``input_data_tb.npy`` / ``output_data_tb.npy``).
+    Reopen with ``spikehls.hls.register()`` then ``hls4ml.converters.load_saved_model(path)``.
+    """
+    import tarfile
+    import tempfile
+
+    from hls4ml.utils.serialization import serialize_model
+
+    path = Path(path).with_suffix(".fml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp_fml, tempfile.TemporaryDirectory(prefix=".fml-", dir=path.parent) as d:
+        raw, unpacked = Path(d) / "raw.fml", Path(d) / "unpacked"
+        serialize_model(model, str(raw))
+        unpacked.mkdir()
+        with tarfile.open(raw, mode="r:gz") as archive:
+            archive.extractall(unpacked, filter="data")
+        cfg = model.config.config
+        for key, name in (("InputData", "input_data_tb"), ("OutputPredictions", "output_data_tb")):
+            if cfg.get(key):
+                src = Path(cfg[key])
+                shutil.copyfile(src, unpacked / (name + src.suffix))
+        with tarfile.open(tmp_fml, mode="w:gz") as archive:
+            archive.add(unpacked, recursive=True, arcname="")
+    return path
+
+
+# ---- building the project with the vendor tools ---------------------------------------------------
+# What a user wants first: C simulation, C synthesis (latency/resource estimates) and the IP export.
+# Co-simulation (RTL against C, slow) and Vivado synthesis (post-synthesis LUT/FF) are opt-in,
+# one environment switch each (the Vitis build_prj.tcl of hls4ml 1.3 takes no arguments; it sources this).
+BUILD_OPT_TCL = """\
+# spikehls build options (sourced by build_prj.tcl). Defaults: C simulation, C synthesis, IP export.
+# Opt in, one switch each:  SPIKEHLS_COSIM=1  (C/RTL co-simulation + validation against C simulation)
+#                           SPIKEHLS_VSYNTH=1 (Vivado out-of-context synthesis: post-synthesis LUT/FF)
+# e.g.  SPIKEHLS_COSIM=1 vitis-run --mode hls --tcl build_prj.tcl
+# hls4ml's own ModelGraph.build(...) rewrites this file from its keyword arguments.
+array set opt {
+    reset      0
+    csim       1
+    synth      1
+    cosim      0
+    validation 0
+    export     1
+    vsynth     0
+    fifo_opt   0
+}
+if {[info exists ::env(SPIKEHLS_COSIM)] && [string is true -strict $::env(SPIKEHLS_COSIM)]} {
+    set opt(cosim) 1
+    set opt(validation) 1
+}
+if {[info exists ::env(SPIKEHLS_VSYNTH)] && [string is true -strict $::env(SPIKEHLS_VSYNTH)]} {
+    set opt(vsynth) 1
+}
+"""
+
+
+def build_commands(backend: str = "Vitis") -> list[tuple[str, str]]:
+    """(tool version, command) pairs that build a generated project, run in the project folder."""
+    if backend == "Vivado":
+        return [("Vivado HLS (2020.1 and older)", 'vivado_hls -f build_prj.tcl "csim=1 synth=1 cosim=0 export=1"')]
+    return [
+        ("Vitis 2024.2 and later", "vitis-run --mode hls --tcl build_prj.tcl"),
+        ("Vitis HLS 2020.2 - 2024.1", "vitis_hls -f build_prj.tcl"),
+    ]
+
+
+def build_hint(backend: str = "Vitis") -> str:
+    """One line naming the build command of each tool version."""
+    return "; ".join(f"{cmd}  ({ver})" for ver, cmd in build_commands(backend))
+
+
+def project_readme(backend: str, part: str) -> str:
+    cmds = "\n".join(f"    {cmd:<46}# {ver}" for ver, cmd in build_commands(backend))
+    opts = (
+        "By default the build runs C simulation, C synthesis and the IP export (`build_opt.tcl`).\n"
+        "Opt in to the slow steps, one switch each:\n\n"
+        "    SPIKEHLS_COSIM=1 vitis-run --mode hls --tcl build_prj.tcl    # + C/RTL co-simulation and validation\n"
+        "    SPIKEHLS_VSYNTH=1 vitis-run --mode hls --tcl build_prj.tcl   # + Vivado synthesis (post-synthesis LUT/FF)\n"
+        if backend == "Vitis"
+        else "Pass `cosim=1` or `vsynth=1` inside the quoted option string to opt in to co-simulation or Vivado synthesis.\n"
+    )
+    return (
+        f"# spikehls HLS project ({backend} backend, part {part})\n\n"
+        "Generated by `spikehls hls`. Build it in this folder with the command for your tool version:\n\n"
+        f"{cmds}\n\n{opts}\n"
+        "Without vendor tools: `spikehls csim --project .` (g++ C-simulation, spike-exact against the integer\n"
+        "reference) and `spikehls report --project .` (the resource model's estimate, labelled as such).\n"
+        "hls4ml reopens this folder with `hls4ml.converters.link_existing_project(PATH)` (then `compile()`,\n"
+        "`predict()`; inputs are pixels x 2^-8 for direct encoding, spikes 0/1 otherwise).\n"
+    )

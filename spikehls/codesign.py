@@ -138,7 +138,7 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
     result: dict[str, Any] = {
         "format": FORMAT,
         "board": {"name": brd.name, "source": brd.source, "part": brd.part, "clock_mhz": brd.clock_mhz,
-                  "allowed": brd.allowed(), "max_latency_us": brd.hls.max_latency_us},
+                  "backend": brd.hls.backend, "allowed": brd.allowed(), "max_latency_us": brd.hls.max_latency_us},
         "strategy": cd.strategy,
         "margin": cd.margin,
         "iterations": [],

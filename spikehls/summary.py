@@ -8,6 +8,18 @@ from typing import Any, Mapping
 from spikehls.boards import RESOURCE_KINDS
 
 
+def channel_table(per_layer: Mapping[str, Any] | None, indent: str = "      ") -> list[str]:
+    """Channels kept per layer as table rows (values: a count, or ``{"kept": k, "total": n}``)."""
+    if not per_layer:
+        return []
+    width = max(len("layer"), *(len(str(k)) for k in per_layer))
+    rows = [f"{indent}{'layer':<{width}}  channels"]
+    for name, c in per_layer.items():
+        text = f"{c['kept']}/{c['total']}" if isinstance(c, Mapping) else f"{c}"
+        rows.append(f"{indent}{name:<{width}}  {text:>8}")
+    return rows
+
+
 def format_summary(result: Mapping[str, Any], out: Path) -> str:
     its = result["iterations"]
     fin = next(r for r in its if r["iteration"] == result["final"]["iteration"])
@@ -21,7 +33,8 @@ def format_summary(result: Mapping[str, Any], out: Path) -> str:
         *([f"  FAILED      {failed}"] if failed else []),
         f"  accuracy    {fin['quantized_accuracy']:.2%} quantized on the test set "
         f"(float {fin['float_accuracy']:.2%}); C-sim {fin['csim_accuracy']:.2%} on {fin['csim_samples']} test vectors",
-        f"  channels    {fin['channels_kept']}/{fin['channels_total']} kept  {fin['channels_per_layer']}",
+        f"  channels    {fin['channels_kept']}/{fin['channels_total']} kept",
+        *channel_table(fin.get("channels_per_layer")),
         f"  C-sim       {'spike-exact' if fin['csim_exact'] else 'MISMATCH'}: spike mismatches "
         f"{fin['spike_mismatches']}, readout mismatches {fin['readout_mismatches']}",
         f"  resources   ({fin['resource_source']})",
@@ -40,7 +53,10 @@ def format_summary(result: Mapping[str, Any], out: Path) -> str:
         lines.append(f"  project     none offered; {result['final'].get('inspect') or fin['project']} is kept for "
                      "inspection only (do not synthesize it)")
     else:
-        lines.append(f"  project     {out / 'hls'}   (take it to Vitis HLS: vitis_hls -f build_prj.tcl)")
+        from spikehls.hls.project import build_commands
+
+        lines.append(f"  project     {out / 'hls'}   (build it there with the command for your Vitis version:)")
+        lines += [f"      {cmd:<44}# {ver}" for ver, cmd in build_commands(b.get("backend", "Vitis"))]
     lines.append(f"  details     {out / 'codesign.json'}, {out / 'codesign.png'}")
     return "\n".join(lines)
 

@@ -80,4 +80,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {lyr.name:<20}{lyr.class_name:<15}{kind:<9}nonzero weights {lyr.get_attr('nnz'):>8}   parallelism {lyr.get_attr('parallelism')}")
     if not tv.is_file():
         print(f"  note: {tv} not found; tb_data/ is empty and 'spikehls csim' needs test vectors")
+    from spikehls.hls.project import build_commands
+
+    print(f"next: spikehls csim --project {args.out}   (g++, no vendor tools); to synthesize, in {args.out}:")
+    for ver, cmd in build_commands(cfg["Backend"]):
+        print(f"  {cmd:<46}# {ver}")
+    print(f"  (csim + csynth + IP export; co-simulation/Vivado synthesis opt-in: see {args.out / 'README.md'})")
     return 0
