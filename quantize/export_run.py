@@ -154,11 +154,13 @@ def check_quantized(q: QuantSNN, net: IntNet, images: np.ndarray, labels: np.nda
     """
     from tqdm import tqdm
 
+    from spikehls.console import bars_on
+
     q.eval()
     correct = mismatches = 0
     ops: dict = {}
     n_total = len(images)
-    bar = tqdm(total=n_total, desc="check torch vs reference", disable=not progress, leave=False)
+    bar = tqdm(total=n_total, desc="check torch vs reference", disable=not bars_on(progress), leave=False)
     for i, x in encoded_batches(images, cfg):
         _, outs = q(_as_float(x, q.in_scale), record=True)
         r = ref.run(net, x)

@@ -408,6 +408,8 @@ def finetune(model: QuantSNN, train_set, cfg, epochs: int, lr: float, progress: 
     """
     from tqdm import tqdm
 
+    from spikehls.console import bars_on
+
     from spikehls.training.datasets import batches
     from spikehls.training.encoding import encode
 
@@ -425,7 +427,7 @@ def finetune(model: QuantSNN, train_set, cfg, epochs: int, lr: float, progress: 
         model.train()
         tot_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(batches(train_set, cfg.optim.batch_size, shuffle=True, generator=gen), total=n_batches,
-                   desc=f"QAT epoch {ep + 1}/{epochs}", disable=not progress, leave=False)
+                   desc=f"QAT epoch {ep + 1}/{epochs}", disable=not bars_on(progress), leave=False)
         for images, labels in bar:
             x = encode(images, cfg.encoding.kind, t_steps, enc_gen).transpose(0, 1)
             out = model(x) / t_steps

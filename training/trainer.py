@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from spikehls.console import bars_on
+
 from spikehls.config import Config, load_config
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import (append_jsonl, atomic_path, check_out_dir, lock_dir, read_json, read_text, read_torch,
@@ -108,7 +110,7 @@ def evaluate(model: torch.nn.Module, data, cfg: Config, device: torch.device, pr
     correct, loss_sum, n = 0, 0.0, 0
     with ActivityMonitor(model, direct_input=cfg.encoding.kind == "direct") as mon:
         for imgs, labels in tqdm(batches(data, EVAL_BATCH, shuffle=False), desc="  eval", leave=False,
-                                 disable=not progress, total=math.ceil(len(data) / EVAL_BATCH)):
+                                 disable=not bars_on(progress), total=math.ceil(len(data) / EVAL_BATCH)):
             x = encode(imgs.to(device), cfg.encoding.kind, cfg.train.time_steps, gen)
             labels = labels.to(device)
             out = model(x)
@@ -268,7 +270,7 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(batches(train_set, cfg.optim.batch_size, shuffle=True, generator=g_shuffle), total=n_batches,
-                   desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False, dynamic_ncols=True)
+                   desc=f"epoch {epoch + 1}/{epochs}", disable=not bars_on(progress), leave=False, dynamic_ncols=True)
         for imgs, labels in bar:
             if cfg.dataset.augment:
                 imgs = augment(imgs, g_aug)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from spikehls.console import bars_on
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import write_json
 
@@ -266,7 +267,7 @@ class _Scheduler:
         if self.skipped:
             self.log(f"resuming: {self.skipped} finished point(s) in {self.out / 'results.jsonl'} are skipped")
         self.bar = tqdm(total=total, initial=self.skipped, desc=f"sweep ({self.ex.name}, {self.ex.capacity} workers)",
-                        unit="pt", disable=not self.progress, dynamic_ncols=True)
+                        unit="pt", disable=not bars_on(self.progress), dynamic_ncols=True)
         try:
             while True:
                 self._pull_points()
