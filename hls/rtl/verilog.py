@@ -256,30 +256,19 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"    wire [{R}-1:0] mask_after_next = mask & ~({R}'d1 << next_f);")
     fv = "in_slice[first_f * 8 +: 8]" if IW == 8 else "1'b1"
     a(f"    wire [{IW}-1:0] first_val = {fv};")
-    # ---- the row / target of the current tap
+    # ---- the taps of this cycle: K slots (K = tap_lanes: a kernel row per cycle, or one tap)
+    K = g.tap_lanes if conv else 1
+    a(f"    // {K} tap slot(s) per cycle" + (" (a whole kernel row: distinct output positions, so distinct banks pos % F)" if K > 1 else ""))
     if conv:
         a(f"    wire [{_w(wi) + 2}-1:0] e_x = e_xb + e_f;")
         a(f"    wire signed [{_w(hi) + _w(kh) + 3}-1:0] ny = $signed({{1'b0, e_y}}) + {pad} - $signed({{1'b0, ky}});")
-        a(f"    wire signed [{_w(wi) + _w(kw) + 4}-1:0] nx = $signed({{1'b0, e_x}}) + {pad} - $signed({{1'b0, kx}});")
         yb, xb = _w(hi + pad + 1), _w(wi + pad + 1)  # every non-negative ny / nx
-        a(f"    wire [{yb}-1:0] ny_u = ny[{yb}-1:0];\n    wire [{xb}-1:0] nx_u = nx[{xb}-1:0];")
+        a(f"    wire [{yb}-1:0] ny_u = ny[{yb}-1:0];")
         if stride == 1:
-            a(f"    wire [{yb}-1:0] t_oy = ny_u;\n    wire [{xb}-1:0] t_ox = nx_u;\n    wire t_div = 1'b1;")
+            a(f"    wire [{yb}-1:0] t_oy = ny_u;\n    wire t_divy = 1'b1;")
         else:
-            a(f"    wire [{yb}-1:0] t_oy = ny_u / {stride};\n    wire [{xb}-1:0] t_ox = nx_u / {stride};")
-            a(f"    wire t_div = (ny_u % {stride} == 0) && (nx_u % {stride} == 0);")
-        a(f"    wire t_valid = (ny >= 0) && (nx >= 0) && t_div && (t_oy < {ho}) && (t_ox < {wo});")
-        a(f"    wire [{_w(tbl.rows + 1)}-1:0] t_row = e_c * {ntaps} + tap;")
-        if wo % F == 0:
-            a(f"    wire [{FB}-1:0] t_bank = t_ox % {F};\n    wire [{_w(PW)}-1:0] t_word = t_oy * {wo // F} + t_ox / {F};")
-        else:  # F = k whole rows
-            k = F // wo
-            a(f"    wire [{FB}-1:0] t_bank = (t_oy % {k}) * {wo} + t_ox;\n    wire [{_w(PW)}-1:0] t_word = t_oy / {k};")
-    else:
-        a(f"    wire t_valid = 1'b1;\n    wire [{_w(tbl.rows + 1)}-1:0] t_row = e_w * {R} + e_f;")
-        a(f"    wire [{FB}-1:0] t_bank = 0;\n    wire [{_w(PW)}-1:0] t_word = 0;")
-    a(f"    wire [{IB}-1:0] t_b = off_rom[t_row];\n    wire [{IB}-1:0] t_e = off_rom[t_row + 1];")
-    a("    wire t_has = t_valid && (t_b != t_e);")
+            a(f"    wire [{yb}-1:0] t_oy = ny_u / {stride};\n    wire t_divy = ny_u % {stride} == 0;")
+        a(f"    wire t_validy = (ny >= 0) && t_divy && (t_oy < {ho});")
     if has_skip:
         st = g.skip_table
         so, sh_, sw_ = g.skip_shape
@@ -293,62 +282,101 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    wire [{st.index_bits}-1:0] k_b = soff_rom[k_c];\n    wire [{st.index_bits}-1:0] k_e = soff_rom[k_c + 1];")
         kpos_o = f"(k_y * {g.out_shape[2]} + k_x)"
         a(f"    wire [{FB}-1:0] k_bank = {kpos_o} % {F};\n    wire [{_w(PW)}-1:0] k_word = {kpos_o} / {F};")
-    # ---- the add of one chunk (TAP: the row's first chunk; CHUNK: the next ones; SKIP likewise)
-    sel_skip = "(state == S_SKIP || (state == S_SKCHUNK))" if has_skip else "1'b0"
-    a(f"    wire add_skip = {sel_skip};")
-    if has_skip:
-        a(f"    wire [{IB if IB >= st.index_bits else st.index_bits}-1:0] add_e = (state == S_TAP) ? t_b : (state == S_SKIP) ? k_b : ce;")
+        SCW = L * st.weight_bits + st.group_bits
+    a("    wire add_skip = " + ("state == S_SKIP || state == S_SKCHUNK;" if has_skip else "1'b0;"))
+    EB = max(IB, g.skip_table.index_bits) if has_skip else IB
+    a(f"    wire [{K}-1:0] s_go;  // slot k adds this cycle\n    wire [{K * FB}-1:0] s_bank;\n    wire [{K * ADW}-1:0] s_addr;")
+    a(f"    wire [{K * CW}-1:0] s_chunk;" + (f"\n    wire [{K * SCW}-1:0] s_schunk;" if has_skip else ""))
+    a(f"    wire [{K}-1:0] t_has;  // slot k's tap reaches an output through a nonempty row")
+    a(f"    wire [{K * IB}-1:0] t_bv, t_ev;\n    wire [{K * FB}-1:0] t_bkv;\n    wire [{K * _w(PW)}-1:0] t_wdv;")
+    a("    genvar gk, gj, gf, gt;\n    generate")
+    a(f"    for (gk = 0; gk < {K}; gk = gk + 1) begin : slot")
+    if conv:
+        kx_expr = "gk" if K > 1 else "kx"
+        a(f"        wire signed [{_w(wi) + _w(kw) + 4}-1:0] nx = $signed({{1'b0, e_x}}) + {pad} - $signed({{1'b0, {kx_expr}}});")
+        a(f"        wire [{xb}-1:0] nx_u = nx[{xb}-1:0];")
+        if stride == 1:
+            a(f"        wire [{xb}-1:0] t_ox = nx_u;\n        wire t_divx = 1'b1;")
+        else:
+            a(f"        wire [{xb}-1:0] t_ox = nx_u / {stride};\n        wire t_divx = nx_u % {stride} == 0;")
+        a(f"        wire t_valid = t_validy && (nx >= 0) && t_divx && (t_ox < {wo});")
+        row = f"e_c * {ntaps} + ky * {kw} + gk" if K > 1 else f"e_c * {ntaps} + tap"
+        a(f"        wire [{_w(tbl.rows + 1)}-1:0] t_row = {row};")
+        if wo % F == 0:
+            a(f"        wire [{FB}-1:0] t_bank = t_ox % {F};\n        wire [{_w(PW)}-1:0] t_word = t_oy * {wo // F} + t_ox / {F};")
+        else:  # F = m whole rows
+            mr = F // wo
+            a(f"        wire [{FB}-1:0] t_bank = (t_oy % {mr}) * {wo} + t_ox;\n        wire [{_w(PW)}-1:0] t_word = t_oy / {mr};")
     else:
-        a(f"    wire [{IB}-1:0] add_e = (state == S_TAP) ? t_b : ce;")
-    a(f"    wire [{FB}-1:0] add_bank = (state == S_TAP) ? t_bank : {'(state == S_SKIP) ? k_bank : ' if has_skip else ''}c_bank;")
-    a(f"    wire [{_w(PW)}-1:0] add_word = (state == S_TAP) ? t_word : {'(state == S_SKIP) ? k_word : ' if has_skip else ''}c_word;")
-    skip_val = "k_in" if has_skip else "1'b1"
-    a(f"    wire [{IW}-1:0] add_val = {'(state == S_SKIP || state == S_SKCHUNK) ? ' + skip_val + ' : ' if has_skip else ''}e_val;")
-    a(f"    wire add_go = (state == S_TAP && t_has) || state == S_CHUNK{' || (state == S_SKIP && k_act && k_b != k_e) || state == S_SKCHUNK' if has_skip else ''};")
-    a(f"    wire [{CW}-1:0] chunk_m = tbl_rom[add_e];")
+        a(f"        wire t_valid = 1'b1;\n        wire [{_w(tbl.rows + 1)}-1:0] t_row = e_w * {R} + e_f;")
+        a(f"        wire [{FB}-1:0] t_bank = 0;\n        wire [{_w(PW)}-1:0] t_word = 0;")
+    a(f"        wire [{IB}-1:0] t_b = off_rom[t_row];\n        wire [{IB}-1:0] t_e = off_rom[t_row + 1];")
+    a(f"        assign t_has[gk] = t_valid && (t_b != t_e);\n        assign t_bv[gk * {IB} +: {IB}] = t_b;\n        assign t_ev[gk * {IB} +: {IB}] = t_e;")
+    a(f"        assign t_bkv[gk * {FB} +: {FB}] = t_bank;\n        assign t_wdv[gk * {_w(PW)} +: {_w(PW)}] = t_word;")
+    # slot 0 also carries the further chunks of a row and the skip walk
+    e_sel = "(state == S_TAP) ? t_b : " + ("(state == S_SKIP) ? k_b : " if has_skip else "") + "ce"
+    b_sel = "(state == S_TAP) ? t_bank : " + ("(state == S_SKIP) ? k_bank : " if has_skip else "") + "c_bank"
+    w_sel = "(state == S_TAP) ? t_word : " + ("(state == S_SKIP) ? k_word : " if has_skip else "") + "c_word"
+    go0 = "(state == S_TAP && t_valid && (t_b != t_e)) || (gk == 0 && (state == S_CHUNK" + (
+        " || (state == S_SKIP && k_act && k_b != k_e) || state == S_SKCHUNK" if has_skip else "") + "))"
+    a(f"        wire [{EB}-1:0] c_e = {e_sel};")
+    a(f"        wire [{FB}-1:0] c_bk = {b_sel};\n        wire [{_w(PW)}-1:0] c_wd = {w_sel};")
+    a(f"        assign s_go[gk] = {go0};")
+    a(f"        wire [{CW}-1:0] chunk_m = tbl_rom[c_e];\n        assign s_chunk[gk * {CW} +: {CW}] = chunk_m;")
     if has_skip:
-        SW_ = st.weight_bits
-        a(f"    wire [{L * SW_ + st.group_bits}-1:0] chunk_s = stbl_rom[add_e];")
-        a(f"    wire [{GB if GB >= st.group_bits else st.group_bits}-1:0] add_g = add_skip ? chunk_s[{L * SW_} +: {st.group_bits}] : chunk_m[{L * WB} +: {GB}];")
+        a(f"        wire [{SCW}-1:0] chunk_s = stbl_rom[c_e];\n        assign s_schunk[gk * {SCW} +: {SCW}] = chunk_s;")
+        a(f"        wire [{max(GB, st.group_bits)}-1:0] c_g = add_skip ? chunk_s[{L * st.weight_bits} +: {st.group_bits}] : chunk_m[{L * WB} +: {GB}];")
     else:
-        a(f"    wire [{GB}-1:0] add_g = chunk_m[{L * WB} +: {GB}];")
-    a(f"    wire [{ADW}-1:0] add_addr = add_g * {PW} + add_word;")
-    # ---- fire / out side address
+        a(f"        wire [{GB}-1:0] c_g = chunk_m[{L * WB} +: {GB}];")
+    a(f"        assign s_bank[gk * {FB} +: {FB}] = c_bk;\n        assign s_addr[gk * {ADW} +: {ADW}] = c_g * {PW} + c_wd;")
+    a("    end")
+    a("    endgenerate")
+    # slot 0's tap, for the FSM (a row with several chunks: one tap per cycle, K = 1)
+    a(f"    wire [{IB}-1:0] t_b = t_bv[0 +: {IB}];\n    wire [{IB}-1:0] t_e = t_ev[0 +: {IB}];")
+    a(f"    wire [{FB}-1:0] t_bank = t_bkv[0 +: {FB}];\n    wire [{_w(PW)}-1:0] t_word = t_wdv[0 +: {_w(PW)}];")
     if not readout:
         a("    wire in_fire = state == S_FIRE;")
-        a(f"    wire [{ADW}-1:0] acc_raddr = in_fire ? faw : add_addr;")
-    else:
-        a(f"    wire [{ADW}-1:0] acc_raddr = (state == S_OUT) ? og : add_addr;")
     # ---- accumulator banks and lanes
     acc_style = memory_style(AB, acc_depth, rom=False)
     a(f"    // accumulators: {L} x {F} banks of {acc_depth} words (lane j = channel % {L}, bank f = position % {F})")
-    a(f"    wire [{L * F * AB}-1:0] acc_q;  // every bank's word at acc_raddr")
-    a(f"    wire [{L * F}-1:0] acc_we;\n    wire [{ADW}-1:0] acc_waddr;\n    wire [{L * F * AB}-1:0] acc_d;")
-    a(f"    wire [{L * AB}-1:0] lane_sum;  // lane j's new value\n    wire [{L}-1:0] lane_add;  // lane j adds this cycle")
-    a("    genvar gj, gf, gt;\n    generate")
+    a(f"    wire [{L * F * AB}-1:0] acc_q;  // every bank's word at its address")
+    a(f"    wire [{L * F}-1:0] acc_we;\n    wire [{F * ADW}-1:0] acc_a;  // bank f's address (read and write)\n    wire [{L * F * AB}-1:0] acc_d;")
+    a(f"    wire [{K * L * AB}-1:0] lane_sum;  // slot k, lane j: the new value\n    wire [{K * L}-1:0] lane_add;  // slot k, lane j adds this cycle")
+    a("    generate")
+    a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : baddr")
+    sel_addr = " | ".join(f"((s_go[{k}] && s_bank[{k * FB} +: {FB}] == gf) ? s_addr[{k * ADW} +: {ADW}] : {ADW}'d0)" for k in range(K))
+    other = ("in_fire ? faw : " if not readout else "(state == S_OUT) ? og : ")
+    a(f"        assign acc_a[gf * {ADW} +: {ADW}] = (state == S_INIT) ? iw : {other}({sel_addr});")
+    a("    end")
     a(f"    for (gj = 0; gj < {L}; gj = gj + 1) begin : lane")
     a(f"        for (gf = 0; gf < {F}; gf = gf + 1) begin : bank")
     a(f'            (* ram_style = "{acc_style}" *) reg signed [{AB}-1:0] mem [0:{acc_depth}-1];')
-    a(f"            always @(posedge clk) if (acc_we[gj * {F} + gf]) mem[acc_waddr] <= acc_d[(gj * {F} + gf) * {AB} +: {AB}];")
-    a(f"            assign acc_q[(gj * {F} + gf) * {AB} +: {AB}] = mem[acc_raddr];")
+    a(f"            always @(posedge clk) if (acc_we[gj * {F} + gf]) mem[acc_a[gf * {ADW} +: {ADW}]] <= acc_d[(gj * {F} + gf) * {AB} +: {AB}];")
+    a(f"            assign acc_q[(gj * {F} + gf) * {AB} +: {AB}] = mem[acc_a[gf * {ADW} +: {ADW}]];")
     a("        end")
-    # scatter lane j
+    a("    end")
     dsp = mac_in_dsp(WB) if g.pixels else False
-    a(f"        wire signed [{WB}-1:0] w_m = chunk_m[gj * {WB} +: {WB}];")
+    a(f"    for (gk = 0; gk < {K}; gk = gk + 1) begin : tlane")
+    a(f"        for (gj = 0; gj < {L}; gj = gj + 1) begin : lane")
+    a(f"            wire signed [{WB}-1:0] w_m = s_chunk[gk * {CW} + gj * {WB} +: {WB}];")
     if has_skip:
-        a(f"        wire signed [{st.weight_bits}-1:0] w_s = chunk_s[gj * {st.weight_bits} +: {st.weight_bits}];")
-        a(f"        wire signed [{max(WB, st.weight_bits)}-1:0] w = add_skip ? w_s : w_m;")
+        a(f"            wire signed [{st.weight_bits}-1:0] w_s = s_schunk[gk * {SCW} + gj * {st.weight_bits} +: {st.weight_bits}];")
+        a(f"            wire signed [{max(WB, st.weight_bits)}-1:0] w = add_skip ? w_s : w_m;")
     else:
-        a(f"        wire signed [{WB}-1:0] w = w_m;")
-    a(f"        wire signed [{AB}-1:0] cur = acc_q[(gj * {F} + add_bank) * {AB} +: {AB}];")
+        a(f"            wire signed [{WB}-1:0] w = w_m;")
+    a(f"            wire [{FB}-1:0] bk = s_bank[gk * {FB} +: {FB}];")
+    a(f"            wire signed [{AB}-1:0] cur = acc_q[(gj * {F} + bk) * {AB} +: {AB}];  // lane j reads bank (j, pos % F)")
     if IW == 8:
-        a(f'        (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{PRODW}-1:0] prod = w * $signed({{1\'b0, add_val}});  // pixel x weight: the one MAC')
+        val = "(add_skip ? k_in : e_val)" if has_skip else "e_val"
+        a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{PRODW}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
+    elif has_skip and g.skip_pixels:
+        a(f"            wire signed [{PRODW}-1:0] prod = add_skip ? w * $signed({{1'b0, k_in}}) : w;")
     else:
-        a(f"        wire signed [{PRODW}-1:0] prod = w;  // a spike selects the weight: accumulate only")
-    a(f"        wire signed [{PRODW}-1:0] sum_w = cur + prod;")
-    a(f"        wire [{AB}-1:0] sum = sum_w[{AB}-1:0];  // exact: every partial sum fits acc_bits")
-    a(f"        assign lane_sum[gj * {AB} +: {AB}] = sum;")
-    a("        assign lane_add[gj] = add_go && (w != 0);")
+        a(f"            wire signed [{PRODW}-1:0] prod = w;  // a spike selects the weight: accumulate only")
+    a(f"            wire signed [{PRODW}-1:0] sum_w = cur + prod;")
+    a(f"            assign lane_sum[(gk * {L} + gj) * {AB} +: {AB}] = sum_w[{AB}-1:0];  // exact: every partial sum fits acc_bits")
+    a(f"            assign lane_add[gk * {L} + gj] = s_go[gk] && (w != 0);")
+    a("        end")
     a("    end")
     a("    endgenerate")
     # bias words
@@ -356,27 +384,27 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"    wire [{L * BBW}-1:0] bias_init = bias_rom[ig];")
     if not readout:
         a(f"    wire [{L * BBW}-1:0] bias_fire = bias_rom[fg];")
-    # ---- acc write mux: init / scatter / fire reset
+    # ---- acc write mux: init / scatter (the slot on this bank) / fire reset
     a("    generate")
     a(f"    for (gj = 0; gj < {L}; gj = gj + 1) begin : wlane")
     a(f"        for (gf = 0; gf < {F}; gf = gf + 1) begin : wbank")
     a(f"            wire signed [{AB}-1:0] b_init = $signed(bias_init[gj * {BBW} +: {BBW}]);")
+    hits = [f"(lane_add[{k} * {L} + gj] && s_bank[{k * FB} +: {FB}] == gf)" for k in range(K)]
+    data = " | ".join(f"({h} ? lane_sum[({k} * {L} + gj) * {AB} +: {AB}] : {AB}'d0)" for k, h in enumerate(hits))
+    a(f"            wire scat_we = {' || '.join(hits)};")
+    a(f"            wire [{AB}-1:0] scat_d = {data};")
     if not readout:
         a(f"            wire signed [{AB}-1:0] b_fire = $signed(bias_fire[gj * {BBW} +: {BBW}]);")
-        fire_we = "1'b0" if cur_once else f"(in_fire && fj == gj)"
-        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || {fire_we} || (lane_add[gj] && add_bank == gf);")
+        fire_we = "1'b0" if cur_once else "(in_fire && fj == gj)"
+        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || {fire_we} || scat_we;")
         a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : "
-          f"{'' if cur_once else 'in_fire ? b_fire : '}lane_sum[gj * {AB} +: {AB}];")
+          f"{'' if cur_once else 'in_fire ? b_fire : '}scat_d;")
     else:
-        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || (lane_add[gj] && add_bank == gf);")
-        a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : lane_sum[gj * {AB} +: {AB}];")
+        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || scat_we;")
+        a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : scat_d;")
     a("        end")
     a("    end")
     a("    endgenerate")
-    if not readout:
-        a(f"    assign acc_waddr = (state == S_INIT) ? iw : {'in_fire ? faw : ' if not cur_once else ''}add_addr;")
-    else:
-        a("    assign acc_waddr = (state == S_INIT) ? iw : add_addr;")
     # ---- neurons
     if not readout:
         m = outbuf.banks // F  # 1 or 2 output banks per fire lane
@@ -492,7 +520,9 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"                else if (sw == {NW - 1}) {after_scan}")
     a("            end")
     # next tap / event logic as a text block
-    if conv:
+    if conv and g.tap_lanes > 1:  # a kernel row per cycle
+        next_tap = f"if (ky != {kh - 1}) begin ky <= ky + 1; state <= S_TAP; end else "
+    elif conv:
         next_tap = (f"if (tap != {ntaps - 1}) begin tap <= tap + 1; "
                     f"if (kx == {kw - 1}) begin kx <= 0; ky <= ky + 1; end else kx <= kx + 1; state <= S_TAP; end else ")
     else:
@@ -501,7 +531,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
                   + ("tap <= 0; ky <= 0; kx <= 0; " if conv else "")
                   + f"state <= S_TAP; end else if (scan_end) {after_scan} else state <= S_SCAN;")
     a("            S_TAP: begin  // one kernel tap; its row's first chunk is added in this cycle")
-    a(f"                if (t_has && (t_e - t_b) > 1) begin ce <= t_b + 1; cend <= t_e; c_bank <= t_bank; c_word <= t_word; state <= S_CHUNK; end")
+    a(f"                if (t_has[0] && (t_e - t_b) > 1) begin ce <= t_b + 1; cend <= t_e; c_bank <= t_bank; c_word <= t_word; state <= S_CHUNK; end")
     a(f"                else begin {next_tap}{next_event} end")
     a("            end")
     a("            S_CHUNK: begin  // the row's further chunks, one per cycle")
