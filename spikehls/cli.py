@@ -27,6 +27,7 @@ COMMANDS = [
     "run",
     "sweep",
     "boards",
+    "import_",  # spikehls import (NIR graphs, Tonic event data)
 ]
 
 
