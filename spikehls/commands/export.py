@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE",
                    help="YAML config whose 'quant' section replaces the run's (bits, QAT epochs, ...)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--nir", action="store_true", help="also write DIR/model.nir (float network) and DIR/model.int.nir "
+                   "(quantized network) as NIR graphs (docs/nir.md)")
+    p.add_argument("--dt", type=float, default=1e-3, help="with --nir: time step written into the graphs (default 1e-3 s)")
     p.set_defaults(func=run)
 
 
@@ -29,8 +32,19 @@ def run(args: argparse.Namespace) -> int:
     from spikehls.quantize.export_run import export_run
 
     with lock_dir(args.run):  # the run is written: a second export, a trainer or an hls reading it is refused
+        if getattr(args, "nir", False):  # the float graph first: what NIR cannot express fails before any work
+            from pathlib import Path
+
+            from spikehls.nir_io import export_float_nir
+
+            export_float_nir(args.run, Path(args.run) / "model.nir", args.dt)
         s = export_run(args.run, args.config, progress=not args.no_progress and sys.stderr.isatty(),
                        log=lambda m: print(m, file=sys.stderr))
+        if getattr(args, "nir", False):
+            from spikehls.nir_io import export_nir
+
+            written = export_nir(args.run, args.dt)
+            print(f"wrote {written['float']} (float) and {written['quantized']} (quantized)")
     print(f"float accuracy {s['float_accuracy']:.2%}  quantized {s['quantized_accuracy']:.2%}  "
           f"torch/reference mismatches {s['reference_mismatches']}  QONNX mismatches {s['qonnx_mismatches']}")
     print(f"parameters {s['parameters']['kept']:,}/{s['parameters']['dense']:,}  channels "
