@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs (with --resume: extend the run)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device (auto: CUDA if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (per-epoch lines only)")
+    p.add_argument("--init-from", metavar="RUN", help="start from the weights and masks of RUN (e.g. one made by "
+                   "'spikehls import --nir'): SCA fine-tuning; the model section comes from RUN/config.yaml, the "
+                   "other sections from --config (default: RUN's, with SCA switched on)")
     p.set_defaults(func=run)
 
 
@@ -56,7 +59,16 @@ def run(args: argparse.Namespace) -> int:
     from spikehls.training.trainer import train  # heavy import (torch) only when training
 
     out = Path(args.out)
-    if args.config is None and args.resume and (out / "config.yaml").is_file():
+    init_from = getattr(args, "init_from", None)
+    if init_from is not None:
+        if args.resume:
+            raise SpikehlsError("--init-from starts a new run; it cannot be combined with --resume")
+        src = load_config(Path(init_from) / "config.yaml")
+        cfg = load_config(args.config) if args.config is not None else src.model_copy(deep=True)
+        if args.config is None:
+            cfg.sca.enabled = True
+        cfg.model = src.model
+    elif args.config is None and args.resume and (out / "config.yaml").is_file():
         cfg = load_config(out / "config.yaml")
     else:
         cfg = load_config(args.config)
@@ -69,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         check_out_dir(out, "run", inputs=[args.config])  # before any work
     on_epoch = _print_epoch if args.no_progress else None
-    s = train(cfg, out, resume=args.resume, progress=not args.no_progress, on_epoch=on_epoch)
+    s = train(cfg, out, resume=args.resume, progress=not args.no_progress, on_epoch=on_epoch, init_from=init_from)
     print(f"\nrun          {out}")
     print(f"test acc     {s['test_accuracy']:.2%} (best epoch {s['best_epoch']} of {s['epochs']}; final {s['final_test_accuracy']:.2%})")
     print(f"channels     {s['channels_kept']}/{s['channels_total']} kept "
