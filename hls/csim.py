@@ -259,77 +259,162 @@ def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs
     return SimResult(readout=rec["readout"].astype(np.int64), counters=counters, spikes=spikes, seconds=seconds)
 
 
-def csim(project: str | Path, samples: Optional[int] = None, testvectors: Optional[str | Path] = None) -> dict:
+def csim(project: str | Path, samples: Optional[int | str] = None, testvectors: Optional[str | Path] = None, *,
+         run: Optional[str | Path] = None, junit: Optional[str | Path] = None, golden: Optional[str | Path] = None,
+         save_golden: Optional[str | Path] = None) -> dict:
     """:func:`_csim` with the project held for reading: C-simulations of one project run side by side
     (each builds in its own folder); regenerating the project meanwhile is refused."""
     from spikehls.fileio import lock_dir
 
     with lock_dir(project, shared=True):
-        return _csim(project, samples, testvectors)
+        return _csim(project, samples, testvectors, run=run, junit=junit, golden=golden, save_golden=save_golden)
 
 
-def _csim(project: str | Path, samples: Optional[int] = None, testvectors: Optional[str | Path] = None) -> dict:
-    """Compile, C-simulate the test vectors and compare every spike and readout with the reference.
+def _slice_ref(r, a: int, b: int):
+    from spikehls.quantize.reference import RefResult
+
+    return RefResult(spikes={k: v[a:b] for k, v in r.spikes.items()}, readout=r.readout[a:b], prediction=r.prediction[a:b])
+
+
+def _sample_source(project: Path, meta: dict, samples, testvectors, run):
+    """(description, number of samples, iterator of (inputs, labels, RefResult) batches)."""
+    from spikehls.hls import regression
+    from spikehls.quantize.testvectors import load_testvectors
+
+    if samples is not None and samples != "all" and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
+        raise SpikehlsError(f"--samples must be 'all' or an integer >= 1, got {samples}")
+    tv_path = Path(testvectors) if testvectors else (project / meta["testvectors"] if meta.get("testvectors") else None)
+    tv = load_testvectors(tv_path) if tv_path is not None else None
+    if samples == "all" or (isinstance(samples, int) and (tv is None or samples > len(tv[0]))):
+        # beyond the exported test vectors: the run's test split, encoded by the same encoder
+        n_split = regression.split_size(project, meta, run)
+        n = n_split if samples == "all" else min(samples, n_split)
+        src = regression.run_of(project, meta, run)
+        return f"test split of {src} ({n} of {n_split})", n, regression.split_samples(project, meta, n, run)
+    if tv is None:
+        raise SpikehlsError(f"{project}: no test vectors in the project (generate it with the run's testvectors.npz, "
+                            "or pass --samples all with the run)")
+    inputs, labels, ref = tv
+    n = len(inputs) if samples is None else min(samples, len(inputs))
+    step = regression.BATCH
+
+    def batches():
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            yield inputs[a:b], labels[a:b], _slice_ref(ref, a, b)
+
+    return f"test vectors {tv_path}", n, batches()
+
+
+def _csim(project: str | Path, samples=None, testvectors: Optional[str | Path] = None, *, run=None, junit=None,
+          golden=None, save_golden=None) -> dict:
+    """Compile, C-simulate the samples and compare every spike and readout with the reference.
+
+    Samples: the project's test vectors (default; ``samples=N`` the first N of them), or, with
+    ``samples='all'`` or more than the test vectors hold, the run's test split encoded by the
+    same encoder (:mod:`spikehls.hls.regression`), simulated in batches of 256.
 
     Returns (and writes to ``PRJ/csim.json``) samples, spike_mismatches, readout_mismatches,
     prediction_mismatches, accuracy, seconds, compile_seconds, samples_per_second and, per layer,
     mismatches and mean events per sample (input events, weight additions, output spikes). The
     counters of every sample go to ``PRJ/csim_events.npz`` (layer name -> uint64 ``[N, 3]``): the
-    report turns them into each sample's latency, so the slowest image is known.
+    report turns them into each sample's latency, so the slowest image is known. ``junit`` writes a
+    JUnit XML report (a test case per layer per batch); ``save_golden`` records each sample's
+    per-layer spike digests and readout, ``golden`` compares with such a recording.
     """
-    from spikehls.quantize.testvectors import load_testvectors
+    from spikehls.hls import regression
 
     project = Path(project)
     meta = load_meta(project)
-    tv_path = Path(testvectors) if testvectors else (project / meta["testvectors"] if meta.get("testvectors") else None)
-    if tv_path is None:
-        raise SpikehlsError(f"{project}: no test vectors in the project (generate it with the run's testvectors.npz)")
-    inputs, labels, ref = load_testvectors(tv_path)
-    if samples is not None:
-        if samples < 1:
-            raise SpikehlsError(f"--samples must be >= 1, got {samples}")
-        inputs, labels = inputs[:samples], labels[:samples]
-    n = len(inputs)
+    gold = regression.load_golden(Path(golden)) if golden is not None else None  # a bad file fails before work
+    source, n, batches = _sample_source(project, meta, samples, testvectors, run)
     _, compile_s = build_driver(project)
-    sim = simulate(project, inputs, capture=True)
+    layers = meta["layers"]
+    counters = {lyr["name"]: [] for lyr in layers}
+    digests = {lyr["name"]: [] for lyr in layers if lyr["spiking"]}
+    mismatch = {lyr["name"]: 0 for lyr in layers if lyr["spiking"]}
+    first = dict.fromkeys(mismatch)
+    readouts, ref_readouts, ref_preds, all_labels, chunks, batch_log = [], [], [], [], [], []
+    seconds, done = 0.0, 0
+    for x, labels, ref in batches:
+        m = len(x)
+        sim = simulate(project, x, capture=True)
+        seconds += sim.seconds
+        entry = {"start": done, "stop": done + m, "seconds": sim.seconds, "layers": {}}
+        for lyr in layers:
+            name = lyr["name"]
+            counters[name].append(sim.counters[name])
+            if not lyr["spiking"]:
+                continue
+            key = lyr.get("source_name", name)
+            if key not in ref.spikes:
+                raise SpikehlsError(f"{source}: no reference spikes for layer '{key}' (has {', '.join(sorted(ref.spikes))})")
+            diff = (ref.spikes[key].reshape(sim.spikes[name].shape) != sim.spikes[name]).reshape(m, -1)
+            mm = int(diff.sum())
+            bad = np.nonzero(diff.any(1))[0]
+            mismatch[name] += mm
+            if mm and first[name] is None:
+                first[name] = done + int(bad[0])
+            entry["layers"][name] = {"mismatches": mm, "first_sample": done + int(bad[0]) if mm else None}
+            digests[name].append(regression.golden_digests({name: sim.spikes[name]})[name])
+        rbad = np.nonzero((ref.readout != sim.readout).any(axis=1))[0]
+        entry["layers"]["readout"] = {"mismatches": int(len(rbad)), "first_sample": done + int(rbad[0]) if len(rbad) else None}
+        batch_log.append(entry)
+        readouts.append(sim.readout)
+        ref_readouts.append(ref.readout)
+        ref_preds.append(ref.prediction)
+        all_labels.append(np.asarray(labels))
+        chunks.append(x)
+        done += m
+    k = int(meta["num_classes"])
+    readout = np.concatenate(readouts) if readouts else np.zeros((0, k), np.int64)
+    ref_readout = np.concatenate(ref_readouts) if ref_readouts else readout
+    labels_all = np.concatenate(all_labels) if all_labels else np.zeros(0, np.int64)
+    counters = {kk: (np.concatenate(v) if v else np.zeros((0, 3), np.uint64)) for kk, v in counters.items()}
+    digests = {kk: (np.concatenate(v) if v else np.zeros(0, np.uint64)) for kk, v in digests.items()}
     per_layer = {}
-    spike_mm = 0
-    for lyr in meta["layers"]:
+    for lyr in layers:
         name = lyr["name"]
-        c = sim.counters[name].astype(np.float64)
-        entry = {
+        c = counters[name].astype(np.float64)
+        per_layer[name] = {
             "class": lyr["class"],
             "in_events_per_sample": float(c[:, 0].mean()) if n else 0.0,
             "synops_per_sample": float(c[:, 1].mean()) if n else 0.0,
             "out_spikes_per_sample": float(c[:, 2].mean()) if n else 0.0,
         }
         if lyr["spiking"]:
-            key = lyr.get("source_name", name)
-            if key not in ref.spikes:
-                raise SpikehlsError(f"{tv_path}: no reference spikes for layer '{key}' (has {', '.join(sorted(ref.spikes))})")
-            expect = ref.spikes[key][:n].reshape(sim.spikes[name].shape)
-            mm = int((expect != sim.spikes[name]).sum())
-            entry["spike_mismatches"] = mm
-            entry["first_mismatch_sample"] = int(np.nonzero((expect != sim.spikes[name]).reshape(n, -1).any(1))[0][0]) if mm else None
-            spike_mm += mm
-        per_layer[name] = entry
-    ref_readout = ref.readout[:n]
-    readout_mm = int((ref_readout != sim.readout).any(axis=1).sum())
-    pred = np.argmax(sim.readout, axis=1)
+            per_layer[name]["spike_mismatches"] = mismatch[name]
+            per_layer[name]["first_mismatch_sample"] = first[name]
+    spike_mm = sum(mismatch.values())
+    readout_mm = int((ref_readout != readout).any(axis=1).sum())
+    pred = np.argmax(readout, axis=1)
     result = {
         "samples": n,
+        "source": source,
         "spike_mismatches": spike_mm,
         "readout_mismatches": readout_mm,
-        "prediction_mismatches": int((pred != ref.prediction[:n]).sum()),
-        "accuracy": float((pred == labels).mean()) if n else 0.0,
-        "seconds": round(sim.seconds, 4),
-        "samples_per_second": round(n / sim.seconds, 2) if sim.seconds > 0 else None,
+        "prediction_mismatches": int((pred != np.concatenate(ref_preds)).sum()) if ref_preds else 0,
+        "accuracy": float((pred == labels_all).mean()) if n else 0.0,
+        "seconds": round(seconds, 4),
+        "samples_per_second": round(n / seconds, 2) if seconds > 0 else None,
         "compile_seconds": round(compile_s, 3),
         "exact": spike_mm == 0 and readout_mm == 0,
         "layers": per_layer,
     }
+    names = [lyr["name"] for lyr in layers if lyr["spiking"]]
+    in_sha = regression.inputs_digest(chunks)
+    if gold is not None:
+        cmp = regression.compare_golden(Path(golden), gold, names, digests, readout, in_sha)
+        cmp["layers_checked"] = names + ["readout"]
+        result["golden"] = cmp
+    if save_golden is not None:
+        regression.save_golden(Path(save_golden), names, digests, readout, in_sha)
+        result["golden_saved"] = str(save_golden)
     with atomic_path(project / EVENTS_FILE, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **{lyr["name"]: sim.counters[lyr["name"]] for lyr in meta["layers"]})
+            np.savez_compressed(fh, **counters)
     write_json(project / "csim.json", result)
+    if junit is not None:
+        write_text(Path(junit), regression.junit_xml(str(meta.get("project_name", "myproject")), batch_log,
+                                                     result.get("golden"), seconds))
     return result

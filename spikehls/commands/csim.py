@@ -16,16 +16,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--project", required=True, type=Path, help="project directory written by 'spikehls hls'")
-    p.add_argument("--samples", type=int, default=None, help="simulate only the first N test vectors")
+    p.add_argument("--samples", type=_samples, default=None, metavar="N|all",
+                   help="the first N samples of the run's test split, or all of it (default: the exported test vectors; "
+                        "beyond them the samples are encoded from the run's test split by the same encoder)")
+    p.add_argument("--run", type=Path, default=None,
+                   help="the training run that made the project (default: where its QONNX came from); for --samples")
+    p.add_argument("--junit", type=Path, default=None, metavar="FILE",
+                   help="write a JUnit XML report: one test case per layer per batch of 256 samples")
+    p.add_argument("--golden", type=Path, default=None, metavar="FILE",
+                   help="compare every sample's spikes and readout with golden outputs recorded by --save-golden "
+                        "(exit 1 naming the samples and layers that changed)")
+    p.add_argument("--save-golden", type=Path, default=None, metavar="FILE",
+                   help="record this design's outputs (per-sample, per-layer spike digests and readout) as golden")
     p.set_defaults(func=run)
+
+
+def _samples(text: str):
+    if text == "all":
+        return "all"
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected 'all' or an integer >= 1, got '{text}'")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     from spikehls.hls.csim import csim
 
-    r = csim(args.project, samples=args.samples)
+    r = csim(args.project, samples=args.samples, run=args.run, junit=args.junit, golden=args.golden,
+             save_golden=args.save_golden)
     print(
-        f"csim {args.project}: {r['samples']} samples in {r['seconds']:.2f} s "
+        f"csim {args.project}: {r['samples']} samples ({r['source']}) in {r['seconds']:.2f} s "
         f"({r['samples_per_second']} samples/s, compile {r['compile_seconds']:.1f} s)"
     )
     for name, lyr in r["layers"].items():
@@ -40,4 +60,16 @@ def run(args: argparse.Namespace) -> int:
         f"{verdict}: spike mismatches {r['spike_mismatches']}, readout mismatches {r['readout_mismatches']}, "
         f"accuracy {r['accuracy']:.4f}  -> {args.project / 'csim.json'}"
     )
-    return 0 if r["exact"] else 1
+    g = r.get("golden")
+    if g is not None:
+        if g["equal"]:
+            print(f"golden: equal to {g['file']} on all {g['samples']} samples")
+        else:
+            for name, idx in g["changed"].items():
+                shown = ", ".join(map(str, idx[:10])) + (" ..." if len(idx) > 10 else "")
+                print(f"golden CHANGED: {name}: {len(idx)} sample(s) differ from {g['file']}: {shown}")
+    if r.get("golden_saved"):
+        print(f"golden outputs of {r['samples']} samples -> {r['golden_saved']}")
+    if args.junit is not None:
+        print(f"JUnit report -> {args.junit}")
+    return 0 if r["exact"] and (g is None or g["equal"]) else 1
