@@ -577,8 +577,6 @@ def import_nir(nir_path: str | Path, out: str | Path, dt: Optional[float] = None
     config's (or the graph's metadata); ``w_bits`` is used for weights that are not already on a
     power-of-two grid (default 8).
     """
-    import torch
-
     from spikehls.config import config_from_dict, load_config
     from spikehls.fileio import check_out_dir, lock_dir, write_json, write_text
     from spikehls.training.masks import Masks
@@ -680,7 +678,6 @@ def simulate(graph, x: np.ndarray, dt: float = DEFAULT_DT) -> np.ndarray:
     chain = _chain(graph)
     cur = torch.from_numpy(np.asarray(x, np.float64))
     n, T = cur.shape[:2]
-    states: dict[str, torch.Tensor] = {}
 
     def frame(fn, z):
         y = fn(z.reshape((n * T,) + z.shape[2:]))
