@@ -62,24 +62,56 @@ def generate_project(
     layer_overrides: Optional[Mapping[str, int]] = None,
     verbose: bool = False,
     replace: bool = True,
+    project_name: str = PROJECT_NAME,
+    namespace: Optional[str] = None,
+    accelerator: bool = False,
 ):
     """Write the hls4ml project for ``onnx_path`` and ``board`` into ``out_dir``; return the ModelGraph.
 
     ``out_dir`` must be new, empty, or (with ``replace``, the CLI's ``--force``) a spikehls HLS
     project; a folder of anything else is never touched, nor one that holds an input.
+    ``project_name`` names the top function and the IP, ``namespace`` wraps the generated C++ (two
+    spikehls IPs in one design need different ones). ``accelerator`` adds ``PRJ/accelerator/``:
+    an AXI4-Stream + AXI-Lite wrapper of the top, the block-design Tcl for the board and a PYNQ
+    driver (:mod:`spikehls.hls.accelerator`).
     """
+    check_identifier(project_name, "project name (--project-name)")
+    if namespace is not None:
+        check_identifier(namespace, "C++ namespace (--namespace)")
     inputs = [onnx_path] + ([testvectors] if testvectors is not None else [])
     check_out_dir(out_dir, "hls", inputs=inputs, replace=replace)  # before any work
     with lock_dir(out_dir):
         check_out_dir(out_dir, "hls", inputs=inputs, replace=replace)  # and again, now that it is ours
-        return _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose)
+        return _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose,
+                         project_name, namespace, accelerator)
 
 
-def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose):
+_CXX_KEYWORDS = {"alignas", "auto", "bool", "break", "case", "catch", "char", "class", "const", "continue", "default",
+                 "delete", "do", "double", "else", "enum", "extern", "float", "for", "friend", "goto", "if", "inline",
+                 "int", "long", "namespace", "new", "operator", "private", "protected", "public", "register", "return",
+                 "short", "signed", "sizeof", "static", "struct", "switch", "template", "this", "throw", "try",
+                 "typedef", "union", "unsigned", "using", "virtual", "void", "volatile", "while", "nnet", "main"}
+
+
+def check_identifier(name: str, what: str) -> None:
+    """A C++ identifier that is no keyword (and not ``nnet``, ``main``): one error line otherwise."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", name) or name in _CXX_KEYWORDS:
+        raise SpikehlsError(f"{what} '{name}': must be a C++ identifier (a letter, then letters, digits, _), "
+                            "not a keyword")
+
+
+def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose,
+              project_name=PROJECT_NAME, namespace=None, accelerator=False):
     import hls4ml
 
     register()
     brd = board if isinstance(board, Board) else load_board(board)
+    if accelerator:
+        from spikehls.hls.accelerator import platform
+
+        platform(brd.part)  # a part without a processing system: one error line before any work
     onnx_path = Path(onnx_path)
     model = load_onnx(onnx_path)
     try:
@@ -126,7 +158,8 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             hls_model = hls4ml.converters.convert_from_onnx_model(
                 clean,
                 output_dir=str(tmp),
-                project_name=PROJECT_NAME,
+                project_name=project_name,
+                namespace=namespace,
                 input_data_tb=str(tb_in) if tb_in else None,
                 output_data_tb=str(tb_out) if tb_out else None,
                 backend=brd.hls.backend,
@@ -179,7 +212,8 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             )
         meta = {
             "format": "spikehls.hlsproject/1",
-            "project_name": PROJECT_NAME,
+            "project_name": project_name,
+            "namespace": namespace,
             "source_onnx": str(onnx_path.resolve()),
             "graph_input": graph_input,
             "input_kind": kind,
@@ -191,6 +225,10 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             "testvectors": "spikehls/testvectors.npz" if testvectors is not None else None,
             "layers": layers,
         }
+        if accelerator:
+            from spikehls.hls.accelerator import write_accelerator
+
+            meta["accelerator"] = write_accelerator(tmp, meta, brd.part, brd.clock_mhz, brd.clock_period_ns)["top"]
         write_json(tmp / META_FILE, meta)
         # the paths hls4ml wrote name the temporary folder, gone after the swap: point them (in
         # the ModelGraph and in hls4ml_config.yml, which link_existing_project reads) at the final one

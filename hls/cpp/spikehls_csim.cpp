@@ -12,9 +12,8 @@
 #include <cstring>
 #include <vector>
 
-#include "myproject.h"
+#include "spikehls_layers.h"  // the project's top header (SPK_TOP), its namespace, the layer table
 #include "nnet_utils/nnet_spiking_common.h"
-#include "spikehls_layers.h"
 
 int main(int argc, char **argv) {
     if (argc != 4) {
@@ -54,7 +53,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < SPK_N_INPUTS; i++)
             x[i].range(SPK_INPUT_BITS - 1, 0) = raw[i];
         nnet::spike_stats_reset();
-        myproject(x, y);
+        SPK_TOP(x, y);
         for (int k = 0; k < SPK_N_OUTPUTS; k++)
             readout[k] = y[k].to_int64();
         for (int l = 0; l < SPK_N_LAYERS; l++) {

@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--layer-parallelism", type=_layer_par, nargs="+", default=[], metavar="LAYER=N", help="per-layer override(s)"
     )
+    p.add_argument("--accelerator", action="store_true",
+                   help="also write PRJ/accelerator/: an AXI4-Stream (data) + AXI-Lite (control) wrapper of the top, "
+                        "the Vivado block design for the board (Zynq-7000 / Zynq UltraScale+) and a PYNQ driver")
+    p.add_argument("--project-name", default="myproject",
+                   help="name of the top function and the IP (default myproject; two IPs in one design need two names)")
+    p.add_argument("--namespace", default=None, help="C++ namespace around the generated code (default none)")
     p.set_defaults(func=run)
 
 
@@ -71,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
             parallelism=args.parallelism,
             layer_overrides=dict(args.layer_parallelism),
             replace=args.force,
+            project_name=args.project_name,
+            namespace=args.namespace,
+            accelerator=args.accelerator,
         )
     cfg = model.config.config
     print(f"wrote {args.out}  ({cfg['Backend']}, part {cfg['Part']}, clock {cfg['ClockPeriod']} ns)")
@@ -81,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if not tv.is_file():
         print(f"  note: {tv} not found; tb_data/ is empty and 'spikehls csim' needs test vectors")
     from spikehls.hls.project import build_commands
+
+    if args.accelerator:
+        top = f"{args.project_name}_axi"
+        print(f"  accelerator {args.out / 'accelerator'}: {top} (AXI4-Stream in/out, AXI-Lite control), "
+              "block_design.tcl, spikehls_driver.py (PYNQ)")
 
     print(f"next: spikehls csim --project {args.out}   (g++, no vendor tools); to synthesize, in {args.out}:")
     for ver, cmd in build_commands(cfg["Backend"]):
