@@ -117,8 +117,31 @@ def _check_reachable(address: str, timeout: float = 3.0) -> None:
         raise SpikehlsError(f"--ray-address: cannot reach a Ray cluster at {address} ({err.strerror or err})") from None
 
 
+def job_device(job: dict) -> str:
+    """``train.device`` of a task's config (a train job's ``config`` dict; a point job trains nothing: cpu)."""
+    cfg = job.get("config")
+    if not isinstance(cfg, dict):
+        return "cpu"  # point jobs: export, HLS, C-simulation run on the CPU
+    train = cfg.get("train") or {}
+    return str(train.get("device", "auto")) if isinstance(train, dict) else "auto"
+
+
+def ray_resources(job: dict, cluster_gpus: float) -> dict:
+    """Ray resources of one task: one CPU, and one GPU where it trains on CUDA.
+
+    ``train.device: cuda`` asks for a GPU (Ray hides GPUs from tasks that did not ask: without
+    ``num_gpus`` a CUDA run would fail, and an ``auto`` run would train on the CPU); ``auto`` asks
+    for one when the cluster has GPUs, as ``auto`` picks CUDA on a machine that has one.
+    """
+    device = job_device(job)
+    if device == "cuda" or (device == "auto" and cluster_gpus > 0 and isinstance(job.get("config"), dict)):
+        return {"num_cpus": 1, "num_gpus": 1}
+    return {"num_cpus": 1, "num_gpus": 0}
+
+
 class RayExecutor:
-    """The same tasks as Ray tasks (``num_cpus=1`` each) on an existing cluster."""
+    """The same tasks as Ray tasks (one CPU each, and a GPU for CUDA training: :func:`ray_resources`)
+    on an existing cluster."""
 
     name = "ray"
 
@@ -135,6 +158,7 @@ class RayExecutor:
             raise SpikehlsError(f"--ray-address {address}: cannot connect to a Ray cluster ({' '.join(str(err).split())[:200]})") from None
         self._ray = ray
         cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.gpus = float(ray.cluster_resources().get("GPU", 0))
         self.capacity = workers or max(1, cpus)
         self._remote: dict[Callable, Any] = {}
         self._refs: dict[Any, Any] = {}
@@ -142,7 +166,11 @@ class RayExecutor:
     def submit(self, fn: Callable[[dict], dict], job: dict) -> Any:
         if fn not in self._remote:
             self._remote[fn] = self._ray.remote(num_cpus=1, max_retries=0)(fn)
-        ref = self._remote[fn].remote(job)
+        res = ray_resources(job, self.gpus)
+        if res["num_gpus"] and not self.gpus:
+            raise SpikehlsError(f"train.device: cuda requested for {job.get('key', 'a training job')} but the Ray "
+                                "cluster has no GPU (use auto or cpu)")
+        ref = self._remote[fn].options(**res).remote(job)
         self._refs[ref] = ref
         return ref
 
