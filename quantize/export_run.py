@@ -37,6 +37,7 @@ import torch
 from spikehls.config import Config, load_config
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import write_json
+from spikehls.training.synops import ENERGY_CONVENTION
 
 from . import reference as ref
 from .extract import extract
@@ -340,8 +341,7 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
             "synops_per_layer": checks["synops_per_layer"],
             "macs_per_layer": checks["macs_per_layer"],
             "energy_pj_per_sample": checks["energy_pj_per_sample"],
-            "energy_convention": "0.9 pJ per accumulate (SynOp), 4.6 pJ per multiply-accumulate; 45 nm, "
-                                 "Horowitz ISSCC 2014; an estimate for comparing models, not a measurement",
+            "energy_convention": ENERGY_CONVENTION,
             "qat": {"epochs": cfg.quant.qat_epochs, "lr": cfg.quant.qat_lr, "history": history,
                     "during_sca": cfg.quant.qat_during_sca},
             "training": training,

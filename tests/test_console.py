@@ -52,6 +52,21 @@ def test_export_into_a_log_draws_no_bar(tmp_path, capsys):
     cap = capsys.readouterr()
     assert "\r" not in cap.err and "\r" not in cap.out
     assert "QAT epoch 1" in cap.out
+    # issue 14 item 9: the energy figure is labelled as the FP32 convention, never as the design's
+    for name in ("summary.json", "export.json"):
+        conv = json.loads((tmp_path / "r" / name).read_text())["energy_convention"]
+        assert "FP32 convention" in conv and "not the energy of this integer design" in conv
+
+
+def test_train_command_labels_the_energy_figure(tmp_path, capsys):
+    import yaml
+
+    from spikehls.cli import main
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(TINY))
+    assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("SynOps"))
+    assert "FP32-convention energy" in line and "not this integer design's energy" in line and "SynOps" in line
 
 
 def test_summary_prints_channels_as_a_table(tmp_path):

@@ -52,6 +52,12 @@ def conv_fanout_map(h: int, w: int, kernel: int | tuple[int, int], stride: int |
     return np.outer(_axis_fanout(h, kh, sh, ph), _axis_fanout(w, kw, sw, pw))
 
 
+# How every energy figure is labelled: a convention for comparing models, not this design's energy.
+ENERGY_CONVENTION = ("SNN-literature FP32 convention (45 nm, Horowitz ISSCC 2014: 0.9 pJ/AC, 4.6 pJ/MAC); "
+                     "not the energy of this integer design")
+ENERGY_LABEL = "FP32-convention energy (0.9 pJ/AC, 4.6 pJ/MAC, 45 nm; not this integer design's energy)"
+
+
 def energy_pj(synops: float, macs: float) -> float:
     """Energy estimate in pJ (0.9 pJ/AC, 4.6 pJ/MAC; see module docstring)."""
     return PJ_PER_AC * synops + PJ_PER_MAC * macs

@@ -46,7 +46,7 @@ from spikehls.training.encoding import check_encoding, encode, encoded_channels
 from spikehls.training.masks import Masks, apply_masks
 from spikehls.training.models import build_model, resolve_model_config
 from spikehls.training.sca import SCAPruner
-from spikehls.training.synops import ActivityMonitor
+from spikehls.training.synops import ENERGY_CONVENTION, ActivityMonitor
 
 CHECKPOINT_FORMAT = "spikehls.checkpoint/1"
 #: config fields that may differ between the original run and a resumed one
@@ -372,6 +372,7 @@ def _write_summary(out: Path, cfg: Config, best: dict, last: dict, seconds: floa
         "synops_per_sample": best.get("synops_per_sample"),
         "macs_per_sample": best.get("macs_per_sample"),
         "energy_pj_per_sample": best.get("energy_pj_per_sample"),
+        "energy_convention": ENERGY_CONVENTION,
         "firing_rate": best.get("firing_rate"),
         "weights_total": weights_total,
         "weights_nonzero": weights_nonzero,

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"float accuracy {s['float_accuracy']:.2%}  quantized {s['quantized_accuracy']:.2%}  "
           f"torch/reference mismatches {s['reference_mismatches']}  QONNX mismatches {s['qonnx_mismatches']}")
     print(f"parameters {s['parameters']['kept']:,}/{s['parameters']['dense']:,}  channels "
-          f"{s['channels']['kept']}/{s['channels']['dense']}  SynOps/sample {s['synops_per_sample']:,.0f}  "
-          f"energy {s['energy_pj_per_sample'] / 1e3:,.1f} nJ/sample (0.9 pJ/AC, 4.6 pJ/MAC)")
+          f"{s['channels']['kept']}/{s['channels']['dense']}  SynOps/sample {s['synops_per_sample']:,.0f}")
+    from spikehls.training.synops import ENERGY_LABEL
+
+    print(f"{ENERGY_LABEL}: {s['energy_pj_per_sample'] / 1e3:,.1f} nJ/sample")
     print(f"wrote {args.run}/export.json")
     return 0

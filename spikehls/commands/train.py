@@ -88,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
           f"({1 - s['channels_kept'] / max(s['channels_total'], 1):.0%} pruned)")
     for layer, c in s["channels_per_layer"].items():
         print(f"  {layer:<28}{c['kept']:>5}/{c['total']}")
-    print(f"SynOps       {s['synops_per_sample']:,.0f} per sample (+ {s['macs_per_sample']:,.0f} MACs), "
-          f"~{s['energy_pj_per_sample'] / 1e3:,.1f} nJ at 0.9 pJ/AC, 4.6 pJ/MAC")
+    from spikehls.training.synops import ENERGY_LABEL
+
+    print(f"SynOps       {s['synops_per_sample']:,.0f} per sample (+ {s['macs_per_sample']:,.0f} MACs); "
+          f"{ENERGY_LABEL}: ~{s['energy_pj_per_sample'] / 1e3:,.1f} nJ")
     print(f"time         {s['seconds']:.1f} s on {s['device']}")
     return 0
