@@ -27,6 +27,7 @@ COMMANDS = [
     "run",
     "sweep",
     "boards",
+    "config",
     "import_",  # spikehls import (NIR graphs, Tonic event data)
 ]
 
