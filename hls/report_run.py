@@ -446,22 +446,25 @@ def format_table(report: Mapping[str, Any]) -> str:
         f"   latency: {report['sources']['latency']}",
         "",
     ]
-    head = f"{'layer':<14}{'kind':<13}{'P':>4}" + "".join(f"{k:>9}" for k in RESOURCE_KINDS) + f"{'cycles worst':>14}{'cycles act.':>13}"
+    nw = max([14] + [len(str(r["name"])) + 2 for r in report["per_layer"]])  # layer names are never cut
+    kw = max([13] + [len(str(r["kind"])) + 1 for r in report["per_layer"]])
+    lw = nw + kw + 4  # the label column of the total rows
+    head = f"{'layer':<{nw}}{'kind':<{kw}}{'P':>4}" + "".join(f"{k:>9}" for k in RESOURCE_KINDS) + f"{'cycles worst':>14}{'cycles act.':>13}"
     lines += [head, "-" * len(head)]
     for r in report["per_layer"]:
         lines.append(
-            f"{r['name'][:13]:<14}{r['kind'][:12]:<13}{r['parallelism']:>4}"
+            f"{r['name']:<{nw}}{r['kind']:<{kw}}{r['parallelism']:>4}"
             + "".join(f"{_fmt_int(r[k]):>9}" for k in RESOURCE_KINDS)
             + f"{_fmt_int(r['cycles_worst']):>14}{_fmt_int(r.get('cycles_activity')):>13}"
         )
     lines.append("-" * len(head))
-    lines.append(f"{'total':<31}" + "".join(f"{_fmt_int(report['total'][k]):>9}" for k in RESOURCE_KINDS))
-    lines.append(f"{'allowed':<31}" + "".join(f"{_fmt_int(report['allowed'][k]):>9}" for k in RESOURCE_KINDS))
+    lines.append(f"{'total':<{lw}}" + "".join(f"{_fmt_int(report['total'][k]):>9}" for k in RESOURCE_KINDS))
+    lines.append(f"{'allowed':<{lw}}" + "".join(f"{_fmt_int(report['allowed'][k]):>9}" for k in RESOURCE_KINDS))
     lines.append(
-        f"{'used / allowed':<31}" + "".join(f"{_fmt_pct(report['utilization']['of_budget'][k]):>9}" for k in RESOURCE_KINDS)
+        f"{'used / allowed':<{lw}}" + "".join(f"{_fmt_pct(report['utilization']['of_budget'][k]):>9}" for k in RESOURCE_KINDS)
     )
     lines.append(
-        f"{'used / board':<31}" + "".join(f"{_fmt_pct(report['utilization']['of_board'][k]):>9}" for k in RESOURCE_KINDS)
+        f"{'used / board':<{lw}}" + "".join(f"{_fmt_pct(report['utilization']['of_board'][k]):>9}" for k in RESOURCE_KINDS)
     )
     lat = report["latency"]
     act = lat["cycles"].get("activity")
@@ -500,7 +503,7 @@ def plot_report(report: Mapping[str, Any], path: str | Path) -> Path:
     for j, k in enumerate(kinds):
         vals = [100.0 * float(r[k]) / report["allowed"][k] for r in rows]
         ax1.bar([i + (j - (len(kinds) - 1) / 2) * width for i in range(len(rows))], vals, width, label=k)
-    ax1.set_ylabel("% of allowed budget")
+    ax1.set_ylabel("used / allowed budget (%)")
     ax1.set_title(
         f"{report['board']['name']}: per-layer resources ({report['sources']['per_layer']}); "
         f"total {report['source']}, fits: {'yes' if report['fits'] else 'no'}"
@@ -510,8 +513,11 @@ def plot_report(report: Mapping[str, Any], path: str | Path) -> Path:
     ax2.bar([i - 0.2 for i in range(len(rows))], worst, 0.4, label="worst case")
     if all(r.get("cycles_activity") is not None for r in rows):
         ax2.bar([i + 0.2 for i in range(len(rows))], [float(r["cycles_activity"]) for r in rows], 0.4, label="C-sim activity")
-    ax2.set_ylabel("cycles per sample")
+    mhz = float(report["board"].get("clock_mhz") or 0)
+    ax2.set_ylabel("cycles per sample (log)" + (f"\n1 cycle = {1e3 / mhz:g} ns" if mhz else ""))
     ax2.set_yscale("log")
+    ax2.set_xlabel("layer")
+    ax2.set_title("latency per layer (cycles; worst case and on the C-simulation's activity)", fontsize="medium")
     ax2.legend(fontsize="small")
     ax2.set_xticks(range(len(rows)))
     ax2.set_xticklabels(names, rotation=30, ha="right")

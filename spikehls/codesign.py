@@ -329,7 +329,10 @@ def _write(out: Path, result: dict) -> None:
 
 
 def plot_trajectory(result: dict, path: Path) -> Path:
-    """Accuracy and budget use per iteration (PNG)."""
+    """Accuracy (%) and budget use (% of allowed, with the budget and planning-margin lines) per iteration (PNG).
+
+    Bars, not lines, for the budget: a one-iteration run (the design fitted at once) reads as well as a long one.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -337,23 +340,39 @@ def plot_trajectory(result: dict, path: Path) -> Path:
 
     its = result["iterations"]
     x = [r["iteration"] for r in its]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax[0].plot(x, [r["quantized_accuracy"] for r in its], "o-", label="quantized (test set)")
-    ax[0].plot(x, [r["csim_accuracy"] for r in its], "s--", label="C-sim (test vectors)")
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, style, label in (("float_accuracy", "^:", "float (test set)"), ("quantized_accuracy", "o-", "quantized (test set)"),
+                              ("csim_accuracy", "s--", "C-simulation (test vectors)")):
+        ys = [100.0 * r[key] if r.get(key) is not None else None for r in its]
+        if any(y is not None for y in ys):
+            ax[0].plot(x, ys, style, label=label)
+            for xi, yi in zip(x, ys):
+                if yi is not None and key == "quantized_accuracy":
+                    ax[0].annotate(f"{yi:.1f} %", (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center",
+                                   fontsize="x-small")
     ax[0].set_xlabel("iteration")
-    ax[0].set_ylabel("accuracy")
-    ax[0].legend()
-    for res in RESOURCE_KINDS:
-        ys = [r["utilization"].get(res) for r in its]
-        if any(y for y in ys):
-            ax[1].plot(x, ys, "o-", label=res)
-    ax[1].axhline(1.0, color="k", lw=1, ls=":", label="budget")
+    ax[0].set_ylabel("accuracy (%)")
+    ax[0].set_title("accuracy per iteration", fontsize="medium")
+    ax[0].legend(fontsize="small")
+    kinds = [k for k in RESOURCE_KINDS if any(r["utilization"].get(k) for r in its)]
+    width = 0.8 / max(1, len(kinds))
+    for j, res in enumerate(kinds):
+        ys = [100.0 * (r["utilization"].get(res) or 0.0) for r in its]
+        ax[1].bar([xi + (j - (len(kinds) - 1) / 2) * width for xi in x], ys, width, label=res)
+    ax[1].axhline(100.0, color="k", lw=1.2, ls="-", label="budget (100 % of allowed)")
+    margin = result.get("margin")
+    if margin:
+        ax[1].axhline(100.0 * margin, color="tab:gray", lw=1, ls=":", label=f"planning margin ({100 * margin:.0f} %)")
     ax[1].set_xlabel("iteration")
+    ax[1].set_ylabel("used / allowed (%)")
+    src = its[-1].get("resource_source", "estimate") if its else "estimate"
+    ax[1].set_title(f"budget use per iteration (source: {src})", fontsize="medium")
+    ax[1].legend(fontsize="x-small", ncol=2)
     for a in ax:
         a.set_xticks(x)
-    ax[1].set_ylabel("used / allowed")
-    ax[1].legend()
-    fig.suptitle(f"co-design on {result['board']['name']} ({result['strategy']})")
+        a.set_xlim(min(x) - 0.6, max(x) + 0.6) if x else None
+    fig.suptitle(f"co-design on {result['board']['name']} ({result['strategy']}): {len(its)} iteration(s), "
+                 f"{'fits' if result.get('fits') else 'does not fit'}")
     fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=110)

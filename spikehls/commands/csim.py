@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(exit 1 naming the samples and layers that changed)")
     p.add_argument("--save-golden", type=Path, default=None, metavar="FILE",
                    help="record this design's outputs (per-sample, per-layer spike digests and readout) as golden")
+    p.add_argument("--plot", action="store_true",
+                   help="write PRJ/csim_raster.png: every spiking layer's raster and firing rates of one test sample")
+    p.add_argument("--plot-sample", type=int, default=0, metavar="I", help="the test vector to plot (default 0)")
+    p.add_argument("--vcd", type=Path, default=None, metavar="FILE",
+                   help="write the spike trains of that sample as a VCD (one bus per layer) for a waveform viewer")
     p.set_defaults(func=run)
 
 
@@ -72,4 +77,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"golden outputs of {r['samples']} samples -> {r['golden_saved']}")
     if args.junit is not None:
         print(f"JUnit report -> {args.junit}")
+    if args.plot or args.vcd is not None:
+        from spikehls.hls.spike_plot import PLOT_FILE, plot_raster, sample_spikes, write_vcd
+
+        spikes, info = sample_spikes(args.project, args.plot_sample)
+        if args.plot:
+            print(f"spike raster of test sample {args.plot_sample} -> {plot_raster(spikes, info, args.project / PLOT_FILE)}")
+        if args.vcd is not None:
+            print(f"spike trains of test sample {args.plot_sample} (VCD) -> {write_vcd(spikes, info, args.vcd)}")
     return 0 if r["exact"] and (g is None or g["equal"]) else 1

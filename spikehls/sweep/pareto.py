@@ -103,6 +103,23 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def cost_label(field: str, source: str = "") -> str:
+    """Axis label with its unit: ``LUT (count, estimate)``, ``latency (us, mean on C-sim activity)``."""
+    src = f", {source}" if source else ""
+    if field == "latency_us_activity":
+        return "latency per sample (\u00b5s, mean on the C-sim's activity)"
+    if field == "latency_us_worst":
+        return "latency per sample (\u00b5s, worst case)"
+    if field in RESOURCE_KINDS:
+        return f"{field} (count{src})"
+    return field
+
+
+def _source(records: Sequence[dict[str, Any]]) -> str:
+    srcs = {str(r.get("resource_source")) for r in records if r.get("resource_source")}
+    return srcs.pop() if len(srcs) == 1 else ("mixed sources" if srcs else "")
+
+
 def plot_pareto(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Optional[Path]:
     """One panel per cost: every good point, the front drawn as a staircase (PNG)."""
     import matplotlib
@@ -117,17 +134,18 @@ def plot_pareto(records: Sequence[dict[str, Any]], path: str | Path, title: str 
     fig, axs = plt.subplots(1, len(obj), figsize=(3.6 * len(obj), 3.4), squeeze=False)
     for ax, (name, field) in zip(axs[0], obj.items()):
         rs = [r for r in ok if r.get(field) is not None]
-        xs, ys = [r[field] for r in rs], [r[ACCURACY] for r in rs]
+        xs, ys = [r[field] for r in rs], [100.0 * r[ACCURACY] for r in rs]
         mask = front_mask(ys, xs)
         ax.scatter(xs, ys, s=16, c="0.6", label="points")
         fx = sorted((x, y) for x, y, m in zip(xs, ys, mask) if m)
         if fx:
             ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="C3", lw=1.2)
-            ax.scatter([p[0] for p in fx], [p[1] for p in fx], s=24, c="C3", label="front")
-        ax.set_xlabel(f"{field}" if name == "latency" else name)
-        ax.set_ylabel("accuracy (quantized)")
+            ax.scatter([p[0] for p in fx], [p[1] for p in fx], s=24, c="C3", label="Pareto front")
+        ax.set_xlabel(cost_label(field, _source(ok)))
+        ax.set_ylabel("accuracy, quantized (%)")
+        ax.set_title(f"accuracy vs {name}", fontsize="medium")
         ax.grid(alpha=0.3)
-    axs[0][0].legend(fontsize=8)
+        ax.legend(fontsize=8)
     fig.suptitle(title or "accuracy vs cost")
     fig.tight_layout()
     out = _save(fig, Path(path))
@@ -155,8 +173,12 @@ def plot_axes(records: Sequence[dict[str, Any]], axes: Sequence[str], path: str 
         u = [v for v in (r.get("utilization") or {}).values() if v is not None]
         return max(u) if u else None
 
-    panels = [("accuracy (quantized)", lambda r: r.get(ACCURACY)), ("worst resource / budget", worst_util),
-              (lat_field, lambda r: r.get(lat_field))]
+    def pct(v: Optional[float]) -> Optional[float]:
+        return None if v is None else 100.0 * v
+
+    panels = [("accuracy, quantized (%)", lambda r: pct(r.get(ACCURACY))),
+              (f"worst resource / budget (%{', ' + _source(ok) if _source(ok) else ''})", lambda r: pct(worst_util(r))),
+              (cost_label(lat_field), lambda r: r.get(lat_field))]
     fig, axs = plt.subplots(len(axes), 3, figsize=(11, 2.8 * len(axes)), squeeze=False)
     for row, axis in zip(axs, axes):
         values = sorted({_key(r["settings"].get(axis)) for r in ok}, key=_sort_key)
@@ -168,13 +190,14 @@ def plot_axes(records: Sequence[dict[str, Any]], axes: Sequence[str], path: str 
                 if y is not None:
                     xs.append(pos[_key(r["settings"].get(axis))])
                     ys.append(y)
-            ax.scatter(xs, ys, s=14, c="C0", alpha=0.7)
+            ax.scatter(xs, ys, s=14, c="C0", alpha=0.7, label="points")
             means = [(i, sum(y for x, y in zip(xs, ys) if x == i) / max(1, sum(x == i for x in xs)))
                      for i in range(len(values)) if i in xs]
             if means:
-                ax.plot([m[0] for m in means], [m[1] for m in means], "-", color="C1", lw=1.2)
+                ax.plot([m[0] for m in means], [m[1] for m in means], "-", color="C1", lw=1.2, label="mean per value")
             if ylabel.startswith("worst"):
-                ax.axhline(1.0, color="k", lw=0.8, ls=":")
+                ax.axhline(100.0, color="k", lw=0.8, ls=":", label="budget (100 %)")
+            ax.legend(fontsize=7)
             ax.set_xticks(range(len(values)))
             ax.set_xticklabels([str(v) for v in values])
             ax.set_xlabel(axis)
