@@ -24,6 +24,7 @@ import onnx
 from spikehls.boards import Board, load_board
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, atomic_path, check_out_dir, lock_dir, write_json, write_text
+from spikehls.hls.activity import set_tripcounts
 from spikehls.hls.extension import register
 from spikehls.hls.geometry import layer_parallelism
 from spikehls.hls.layers import LAYER_CLASSES, output_banks
@@ -177,6 +178,9 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
                     # its consumer scans B positions per cycle.
                     f = output_banks(lyr)
                     lyr.get_output_variable().pragma = ("partition", "cyclic", f) if f > 1 else None
+            # LOOP_TRIPCOUNT of the data-dependent loops, from the reference's activity (hls/activity.py)
+            set_tripcounts([lyr for lyr in hls_model.get_layers() if lyr.class_name in LAYER_CLASSES],
+                           list(clean.graph.node), INPUT_NAME, tv, kind == "pixels")
             hls_model.write()
         if brd.hls.backend == "Vitis":
             write_text(tmp / "build_opt.tcl", BUILD_OPT_TCL)  # hls4ml's template runs co-simulation by default

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-from spikehls.hls.lanes import tap_words
+from spikehls.hls.activity import layer_tripcounts
+from spikehls.hls.geometry import memory_style
+from spikehls.hls.lanes import SCATTER_DEPTH, tap_words
 from spikehls.hls.layers import SpikeMaxPool2D, SpikeReadout, SpikingConv2D, SpikingDense
 
 INCLUDES_SPIKING = ["nnet_utils/nnet_spiking.h"]
@@ -84,6 +86,84 @@ def _ubits(n: int) -> int:
     return max(1, int(n).bit_length())
 
 
+# ---- storage binding and trip counts (issue 13: decided by spikehls, not guessed by Vitis) ----
+_MEM = {"registers": "nnet::mem_registers", "distributed": "nnet::mem_distributed", "block": "nnet::mem_block"}
+
+
+def _wbits(node, name: str) -> int:
+    return int(node.get_weights(name).type.precision.width)
+
+
+def _mem_lines(arrays) -> list[str]:
+    """One line per array ``(name, width, depth, rom)`` of the layer's kernel: the storage that
+    :func:`spikehls.hls.geometry.memory_style` (the rule of the Verilog twin and the cost model)
+    gives it, as ``<name>_mem``, and ``<name>_part``, the cyclic partition factor of its word
+    dimension (``depth`` for registers: every word its own register; 1 for a memory). The kernels
+    bind every array with ``BIND_STORAGE ... impl=lutram`` + ``ARRAY_PARTITION ... factor=<name>_part``
+    and refuse to compile (static_assert) where the rule says block RAM, which they do not implement."""
+    lines = ["    // storage by spikehls.hls.geometry.memory_style (width b x depth words per bank)"]
+    for name, width, depth, rom in arrays:
+        width, depth = max(1, int(width)), max(1, int(depth))
+        style = memory_style(width, depth, rom=rom)
+        part = depth if style == "registers" else 1
+        lines.append(f"    static const nnet::mem_style {name}_mem = {_MEM[style]}; static const unsigned {name}_part = {part};"
+                     f" // {style}: {width} b x {depth}{' ROM' if rom else ''}")
+    return lines
+
+
+def _trip_lines(node, names: dict[str, str]) -> list[str]:
+    """``<prefix>_min/_max/_avg`` of the layer's data-dependent loops (hls/activity.py): the
+    project generator measures them on the test vectors; without, min 0 and avg = max."""
+    measured = all(node.get_attr(k) is not None for k in names)
+    trips = {k: node.get_attr(k) for k in names} if measured else layer_tripcounts(node, None)
+    src = "the reference's activity on the test vectors" if measured else "no test vectors: avg = max (worst case)"
+    lines = [f"    // LOOP_TRIPCOUNT of the data-dependent loops, min/avg from {src}, max structural"]
+    for key, prefix in names.items():
+        lo, hi, avg = (int(v) for v in trips[key])
+        lines.append(f"    static const unsigned {prefix}_min = {lo}, {prefix}_max = {hi}, {prefix}_avg = {avg};")
+    return lines
+
+
+def _rom_table_arrays(node, prefix: str, depth_div: int, lanes: int) -> list[tuple]:
+    """(offsets, groups, weights) of a nonzero table as the kernels reshape them: offsets and
+    groups in ``depth_div`` banks, weights as words of ``lanes * depth_div`` slots."""
+    p = prefix
+    n_off = len(node.get_weights(p + "offsets").data)
+    n_grp = len(node.get_weights(p + "groups").data)
+    n_w = len(node.get_weights(p + "weights").data)
+    return [
+        (p + "offsets", _wbits(node, p + "offsets"), -(-n_off // depth_div), True),
+        (p + "groups", _wbits(node, p + "groups") * depth_div, -(-n_grp // depth_div), True),
+        (p + "weights", _wbits(node, p + "weights") * lanes * depth_div, -(-n_w // (lanes * depth_div)), True),
+    ]
+
+
+def _neuron_arrays(node, n_filt: int, lanes: int, fire: int, plane: int) -> list[tuple]:
+    """State (acc, v) and per-channel ROMs (bias, thr, fire breaks / trains) of a neuron layer."""
+    words = plane // fire
+    groups = -(-n_filt // lanes)
+    nb = int(node.get_attr("n_breaks"))
+    T = int(node.get_attr("n_time"))
+    pixels = node.input_is_pixels()
+    acc_bits = int(node.get_attr("acc_bits"))
+    return [
+        ("acc", acc_bits, groups * words, False),
+        ("v", int(node.get_attr("v_bits")), n_filt * words, False),
+        ("bias", _wbits(node, "bias"), groups, True),
+        ("thr", _wbits(node, "thr"), n_filt, True),
+        ("breaks", (acc_bits + 1) * max(1, nb), n_filt if pixels else 1, True),
+        ("trains", T * (nb + 1), n_filt if pixels else 1, True),
+    ]
+
+
+def _counter_lines(n_filt: int, lanes: int, words: int, groups: int) -> list[str]:
+    """Widths of the fire pass's running counters (R6: bits(trip), not 32-bit unsigned)."""
+    return [
+        f"    static const unsigned fire_chan_bits = {_ubits(n_filt)}, fire_lane_bits = {_ubits(lanes)},"
+        f" fire_word_bits = {_ubits(words)}, acc_word_bits = {_ubits(groups * words)}; // fire counters",
+    ]
+
+
 def _struct(node, lines: list[str]) -> str:
     head = [
         f"struct config{node.index} {{",
@@ -93,6 +173,38 @@ def _struct(node, lines: list[str]) -> str:
         f"    static const unsigned n_in = {int(node.get_attr('n_in'))};",
     ]
     return "\n".join(head + lines + ["};"]) + "\n"
+
+
+def _b2b_distance(node, kh: int, kw: int) -> int:
+    """The least distance (in EvFlat iterations) between two iterations of different events of one
+    input channel that may reach the same accumulator word: an event runs its kernel rows in
+    ascending ky (kw / taps iterations each) and a later event of the channel reaches an earlier
+    one's output row only on a kernel row >= that one's, the earliest being the same row of the
+    next event, ``(kh - 1) * per_row + 1`` iterations on. ``lanes.events_back_to_back`` admits
+    overlap only when this is >= the scatter depth; the kernel states it as a true dependence at
+    this distance (Vitis keeps the schedule within it)."""
+    per_row = max(1, kw // max(1, int(node.get_attr("tap_lanes"))))
+    dist = (kh - 1) * per_row + 1
+    if node.get_attr("back_to_back") and dist < SCATTER_DEPTH:
+        raise AssertionError(f"{node.name}: back_to_back with a dependence distance {dist} < scatter depth {SCATTER_DEPTH}")
+    return dist
+
+
+def _dense_event_lines(node) -> list[str]:
+    """Counter widths and trip counts of the event loops of a dense layer / the readout."""
+    n_in, R = int(node.get_attr("n_in")), node.read_lanes()
+    return [
+        f"    static const unsigned ev_count_bits = {_ubits(n_in)}, ev_word_bits = {_ubits(-(-n_in // R))}; // events / listed words of a frame",
+    ] + _trip_lines(node, {"trip_events": "ev_trip", "trip_row": "row_trip"})
+
+
+def _event_arrays(node) -> list[tuple]:
+    """The listed words of one frame (scan_words): word index, mask, value."""
+    n_in, R = int(node.get_attr("n_in")), node.read_lanes()
+    n_words = -(-n_in // R)
+    pixels = node.input_is_pixels() if hasattr(node, "input_is_pixels") else False
+    return [("ev_w", _ubits(n_in - 1), n_words, False), ("ev_m", R, n_words, False),
+            ("ev_v", 8 if pixels else 1, n_words, False)]
 
 
 class SpikingConv2DConfigTemplate(LayerConfigTemplate):
@@ -119,8 +231,28 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned tap_words = {tap_words(int(node.get_attr('tap_lanes')))}; // table words / offset banks per read window",
             f"    static const unsigned iters_per_event = {kh * (kw // int(node.get_attr('tap_lanes')))}; // pipelined iterations of one event",
             f"    static const bool back_to_back = {'true' if node.get_attr('back_to_back') else 'false'}; // a channel's events overlap in the pipeline",
+            f"    static const unsigned b2b_distance = {_b2b_distance(node, kh, kw)}; // EvFlat: iterations between two events' hits of one word, at least",
         ]
         lines += _lane_lines(node, co, ho * wo)
+        lanes, fire = int(node.get_attr("n_lanes")), int(node.get_attr("fire_lanes"))
+        tw, R = tap_words(int(node.get_attr("tap_lanes"))), node.read_lanes()
+        n_words = -(-(c * h * w) // R)
+        iters = kh * (kw // int(node.get_attr("tap_lanes")))
+        lines += [
+            f"    static const unsigned ev_count_bits = {_ubits(c * h * w)}, ev_word_bits = {_ubits(n_words)}; // events / listed words of a frame",
+            f"    static const unsigned chan_count_bits = {_ubits(h * w)}, chan_it_bits = {_ubits(h * w * iters)}; // events / iterations of a channel",
+        ]
+        lines += _counter_lines(co, lanes, (ho * wo) // fire, -(-co // lanes))
+        lines += _trip_lines(node, {"trip_events": "ev_trip", "trip_chan": "chan_trip", "trip_row": "row_trip"})
+        arrays = [
+            ("ev_c", _ubits(c - 1), n_words, False), ("ev_y", _ubits(h - 1), n_words, False),
+            ("ev_x", _ubits(w - 1), n_words, False), ("ev_m", R, n_words, False),
+            ("ev_v", 8 if node.input_is_pixels() else 1, n_words, False), ("n_ev_c", _ubits(h * w), c + 1, False),
+        ]
+        arrays += _neuron_arrays(node, co, lanes, fire, ho * wo) + _rom_table_arrays(node, "", tw, lanes)
+        arrays += _rom_table_arrays(node, "skip_", 1, lanes) if has_skip else [
+            ("skip_" + n, wd, d, rom) for n, wd, d, rom in _rom_table_arrays(node, "", tw, lanes)]  # the main tables again
+        lines += _mem_lines(arrays)
         lines += _table_lines(node)
         if has_skip:
             sc, sh, sw = node.get_attr("skip_shape")
@@ -155,6 +287,11 @@ class SpikingDenseConfigTemplate(LayerConfigTemplate):
             "    static const bool events_have_values = true;",
         ]
         lines += _lane_lines(node, co, 1)
+        lines += _dense_event_lines(node)
+        lanes = int(node.get_attr("n_lanes"))
+        lines += _counter_lines(co, lanes, 1, -(-co // lanes))
+        arrays = _event_arrays(node) + _neuron_arrays(node, co, lanes, 1, 1) + _rom_table_arrays(node, "", 1, lanes)
+        lines += _mem_lines(arrays)
         lines += _table_lines(node) + _neuron_lines(node)
         return _struct(node, lines)
 
@@ -174,6 +311,14 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
             f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
             f"    typedef {_wtype(node, 'bias')} bias_t;",
         ]
+        lines += _dense_event_lines(node)
+        lanes = int(node.get_attr("n_lanes"))
+        lines += [f"    static const unsigned out_lane_bits = {_ubits(lanes)}, out_group_bits = {_ubits(-(-k // lanes))}; // Out counters"]
+        arrays = _event_arrays(node) + [
+            ("acc", int(node.get_attr("acc_bits")), -(-k // lanes), False),
+            ("bias", _wbits(node, "bias"), -(-k // lanes), True),
+        ] + _rom_table_arrays(node, "", 1, lanes)
+        lines += _mem_lines(arrays)
         lines += _table_lines(node)
         return _struct(node, lines)
 

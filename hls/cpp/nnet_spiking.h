@@ -24,12 +24,21 @@
 //     spikehls.hls.lanes.output_banks: fire_lanes consecutive positions are still distinct
 //     banks), accumulators by (channel % n_lanes, pos % fire_lanes), so both passes hit
 //     distinct banks by construction as well.
-// Within one input event the targets of a row are distinct (one entry per channel, and the
-// taps of one input reach distinct output positions), which is what licenses
-// `DEPENDENCE inter false` on the accumulators inside that event's pipelined loop; the loop
-// drains between events, so no two events overlap -- except where back_to_back (see
-// spiking_conv2d_core and lanes.events_back_to_back) proves consecutive events of one input
-// channel reach different output rows within the scatter depth.
+// Dependence claims (issue 13, R2). Every `DEPENDENCE` pragma below names its reason next to it:
+//   * `inter false` only where every pair of iterations of one run of the loop touches different
+//     accumulator words BY CONSTRUCTION (the chunks of one table row are distinct channel groups;
+//     the taps of one input reach distinct output positions; a fire pass visits each neuron
+//     once) -- an argument that assumes no distance and no memory latency, so it holds for any
+//     binding and any schedule. The loop drains between two runs: its parent carries
+//     `LOOP_FLATTEN off`, so Vitis cannot merge two events into one pipeline.
+//   * back_to_back (spiking_conv2d_core, lanes.events_back_to_back) overlaps the events of one
+//     input channel: consecutive events may hit the same word, but never closer than
+//     CONFIG_T::b2b_distance iterations. That is stated as `inter true distance = b2b_distance`,
+//     a constraint Vitis enforces (it raises the II rather than schedule a read before the write
+//     it depends on), never as `inter false`, which would be silently wrong if the read-to-write
+//     depth grew beyond the distance (a block RAM's synchronous read, a deeper schedule).
+//     Accumulators are LUTRAM by the rule (SPK_STORAGE_CHECK: a one-cycle read, add, write:
+//     lanes.SCATTER_DEPTH = 3 <= b2b_distance), so the claimed II = 1 is what Vitis can schedule.
 #ifndef NNET_SPIKING_H_
 #define NNET_SPIKING_H_
 
@@ -106,20 +115,44 @@ SPK_INLINE unsigned chunk_event(ap_ufixed<8, 0> px, unsigned e, unsigned bank, u
     return chunk_mac<CONFIG_T>(e, bank, word, pixel, groups, weights, acc);
 }
 
-// Every chunk of table row `row` for one input value reaching output position `pos`.
-// Pipelined II=1: the chunks of one row are different groups, so their words differ and the
-// accumulator updates of consecutive iterations are independent (DEPENDENCE inter false).
+// Bank and word of output position (oy, ox) -- pos % fire_lanes, pos / fire_lanes with pos = oy *
+// out_width + ox -- without a divider on pos (R3): fire_lanes is row-aligned
+// (spikehls.hls.lanes.row_lanes), either a divisor of the row (bank = ox % F, word = oy * (W / F)
+// + ox / F) or k whole rows (bank = (oy % k) * W + ox, word = oy / k). What is left divides a
+// bits(W)- or bits(H)-bit column / row by a constant (a shift where it is a power of two, else a
+// few LUTs on a 3-6 bit operand); the running counters of skip_current avoid even that.
+template <typename CONFIG_T> SPK_INLINE void pos_bank_word(unsigned oy, unsigned ox, unsigned &bank, unsigned &word) {
+    #pragma HLS INLINE
+    const unsigned F = CONFIG_T::fire_lanes, W = CONFIG_T::out_width;
+    if (F % W == 0) {
+        const unsigned k = F / W;
+        bank = (k == 1 ? 0u : oy % k) * W + ox;
+        word = k == 1 ? oy : oy / k;
+    } else {
+        bank = F == 1 ? 0u : ox % F;
+        word = oy * (W / F) + (F == 1 ? ox : ox / F);
+    }
+}
+
+// Every chunk of table row `row` for one input value reaching accumulator (bank, word) of each lane.
 template <typename CONFIG_T, typename data_T, typename T_idx, typename T_grp, typename T_w>
-SPK_INLINE unsigned input_event(data_T x, unsigned row, unsigned pos, const T_idx offsets[], const T_grp groups[],
-                                const T_w weights[],
+SPK_INLINE unsigned input_event(data_T x, unsigned row, unsigned bank, unsigned word, const T_idx offsets[],
+                                const T_grp groups[], const T_w weights[],
                                 typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     const unsigned begin = offsets[row], end = offsets[row + 1];
-    const unsigned bank = pos % CONFIG_T::fire_lanes, word = pos / CONFIG_T::fire_lanes; // constants: a shift, or a small divider
     unsigned n = 0;
 RowChunks:
     for (unsigned e = begin; e < end; e++) {
         #pragma HLS PIPELINE II = 1
+        #pragma HLS LOOP_TRIPCOUNT min = 0 max = CONFIG_T::row_trip_max avg = CONFIG_T::row_trip_avg
+        // II=1 justified: lane j reads and writes bank row j only (distinct banks by construction),
+        // one chunk word of `weights` and one `groups` entry per cycle (<= 2 ROM ports).
+        // DEPENDENCE inter false justified: the chunks of one row are distinct channel groups
+        // (groups[e] strictly increasing within a row: chunk_table, hls/layers.py), so every pair of
+        // iterations of this run writes a different word (groups[e] * plane_words + word) of
+        // bank (j, bank): no distance or latency assumed. Runs never overlap: every caller's
+        // loop carries LOOP_FLATTEN off (and is not pipelined), so this loop drains between events.
         #pragma HLS DEPENDENCE variable = acc inter false
         n += chunk_event<CONFIG_T>(x, e, bank, word, groups, weights, acc);
     }
@@ -181,36 +214,52 @@ WordLanes:
 
 // Walks the events of the listed words: next() returns the offset of the next active position in
 // its word and sets `word` to the word's list index; one call per event, no per-word cycle.
-template <unsigned R> struct word_events {
-    unsigned wi;
-    ap_uint<R> m;
-    SPK_INLINE word_events(const ap_uint<R> masks[], unsigned n_words) : wi(0), m(n_words ? masks[0] : ap_uint<R>(0)) {}
+// R4: the next word's mask is prefetched (nxt, loaded one word ahead), so the loop-carried path of
+// the II=1 event loops is register -> priority encoder -> clear -> mux(rest, nxt) -> register: no
+// memory read on it. The load of masks[wi + 2] only feeds nxt, whose next use is a word later.
+// WB: bits of the list index (bits(N_WORDS), R6).
+template <unsigned R, unsigned WB = 32> struct word_events {
+    ap_uint<WB> wi;
+    ap_uint<R> m, nxt;
+    SPK_INLINE word_events(const ap_uint<R> masks[], unsigned n_words)
+        : wi(0), m(n_words ? masks[0] : ap_uint<R>(0)), nxt(n_words > 1 ? masks[1] : ap_uint<R>(0)) {}
     SPK_INLINE unsigned next(const ap_uint<R> masks[], unsigned n_words, unsigned &word) {
         #pragma HLS INLINE
         const unsigned f = lowest_set<R>(m);
-        m[f] = 0;
+        ap_uint<R> rest = m;
+        rest[f] = 0;
         word = wi;
-        if (m == 0 && ++wi < n_words)
-            m = masks[wi];
+        if (rest == 0) { // this word is done: the prefetched one is next
+            m = nxt;
+            wi++;
+            nxt = (unsigned(wi) + 1 < n_words) ? masks[unsigned(wi) + 1] : ap_uint<R>(0);
+        } else {
+            m = rest;
+        }
         return f;
     }
 };
 
 // Scan of one frame of a dense layer / the readout: list (word index, mask, first active value)
 // of every word with an active input; returns the number of events (active inputs).
-template <unsigned R, class data_T, class T_ev>
+template <unsigned R, typename CONFIG_T, class data_T, class T_ev>
 SPK_INLINE unsigned scan_words(const data_T data[], unsigned base, unsigned n, T_ev ev_w[], ap_uint<R> ev_m[], data_T ev_v[],
                                unsigned &n_words) {
     #pragma HLS INLINE
-    unsigned n_w = 0, n_ev = 0;
+    ap_uint<CONFIG_T::ev_word_bits> n_w = 0; // R6: bits(N_WORDS), bits(n_in)
+    ap_uint<CONFIG_T::ev_count_bits> n_ev = 0;
 Scan:
     for (unsigned wd = 0; wd < (n + R - 1) / R; wd++) {
         #pragma HLS PIPELINE II = 1
+        // II=1: the R reads of data are R banks (the producer's cyclic partition); one write to
+        // each list; n_w / n_ev are register counters (one-cycle recurrences)
         const ap_uint<R> m = active_word<R>(data, base, wd * R, n);
         if (m != 0) {
             ev_w[n_w] = wd;
             ev_m[n_w] = m;
-            ev_v[n_w] = data[base + wd * R + lowest_set<R>(m)]; // the value matters for pixels only (R = 1)
+            // the value matters for pixels only, and pixels are scanned one per word (R = 1): the
+            // word's own read; R > 1 only for spikes, where an active input is 1 (no second read, R5)
+            ev_v[n_w] = R == 1 ? data_T(data[base + wd * R]) : data_T(1);
             n_w++;
             n_ev += popcount<R>(m);
         }
@@ -231,18 +280,24 @@ inline void skip_current(const skip_T skip[], unsigned t, const typename CONFIG_
     const unsigned base_t = t * CONFIG_T::skip_chan * S_HW;
 SkipChan:
     for (unsigned cs = 0; cs < CONFIG_T::skip_chan; cs++) {
+        unsigned bank = 0, word = 0; // pos % fire_lanes, pos / fire_lanes of pos = oy * out_width + ox (R3: counters)
     SkipY:
         for (unsigned oy = 0; oy < CONFIG_T::out_height; oy++) {
         SkipX:
             for (unsigned ox = 0; ox < CONFIG_T::out_width; ox++) {
+                #pragma HLS LOOP_FLATTEN off
+                // not flattened: each event's RowChunks run drains before the next (its inter false)
                 const unsigned sy = oy * CONFIG_T::skip_stride, sx = ox * CONFIG_T::skip_stride;
                 const skip_T x = skip[base_t + cs * S_HW + sy * CONFIG_T::skip_width + sx];
-                if (!is_active(x))
-                    continue;
-                SPK_STAT(CONFIG_T, in_events, 1);
-                unsigned n = input_event<CONFIG_T>(x, cs, oy * CONFIG_T::out_width + ox, skip_offsets, skip_groups,
-                                                   skip_weights, acc);
-                SPK_STAT(CONFIG_T, synops, n);
+                if (is_active(x)) {
+                    SPK_STAT(CONFIG_T, in_events, 1);
+                    unsigned n = input_event<CONFIG_T>(x, cs, bank, word, skip_offsets, skip_groups, skip_weights, acc);
+                    SPK_STAT(CONFIG_T, synops, n);
+                }
+                if (++bank == CONFIG_T::fire_lanes) {
+                    bank = 0;
+                    word++;
+                }
             }
         }
     }
@@ -280,8 +335,8 @@ InitAcc:
 // The running counters of a fire pass over channels x plane words (no divider): a = word in
 // the plane, c = channel, j = c % n_lanes (the accumulator bank row), acc_word = (c / n_lanes)
 // * plane_words + a, out_base = c * out_hw.
-template <typename CONFIG_T>
-SPK_INLINE void next_fire_word(unsigned &a, unsigned &c, unsigned &j, unsigned &acc_word, unsigned &out_base) {
+template <typename CONFIG_T, typename T_a, typename T_c, typename T_j, typename T_w>
+SPK_INLINE void next_fire_word(T_a &a, T_c &c, T_j &j, T_w &acc_word, unsigned &out_base) {
     #pragma HLS INLINE
     acc_word++;
     if (++a == CONFIG_T::plane_words) {
@@ -305,12 +360,22 @@ SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lan
                          typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
                          const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[], res_T res[]) {
     #pragma HLS INLINE
-    unsigned spikes = 0;
-    unsigned c = 0, j = 0, a = 0, acc_word = 0, out_base = t * CONFIG_T::n_out;
+    unsigned spikes = 0, out_base = t * CONFIG_T::n_out;
+    ap_uint<CONFIG_T::fire_word_bits> a = 0; // R6: the running counters in bits(trip) (templates.py, fire_*_bits)
+    ap_uint<CONFIG_T::fire_chan_bits> c = 0;
+    ap_uint<CONFIG_T::fire_lane_bits> j = 0;
+    ap_uint<CONFIG_T::acc_word_bits> acc_word = 0;
 FireWord:
     for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
         #pragma HLS PIPELINE II = 1
         // v_word = c * plane_words + a; acc_word = (c / n_lanes) * plane_words + a; j = c % n_lanes
+        // II=1: bank f of v and bank (j, f) of acc see one read and one write per cycle (ram_2p),
+        // thr / bias one read. DEPENDENCE inter false justified: each iteration reads and writes
+        // only neuron (c, a) -- v word v_word, acc word acc_word of bank row j -- and (j, acc_word)
+        // is a one-to-one function of v_word, so no two iterations of the pass touch the same word:
+        // distinct words by construction, no distance or latency assumed (j is a run-time bank
+        // index, which Vitis cannot see through alone).
+        #pragma HLS DEPENDENCE variable = acc inter false
         const typename CONFIG_T::thr_t th = thr[c];
         const typename CONFIG_T::accum_t b = bias[c];
     FireBank:
@@ -343,7 +408,7 @@ template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky,
 // The next event of a dense layer / the readout from the listed words: its table row (word * R +
 // offset) and value (the word's value for pixels, R = 1; else a spike); counts it.
 template <typename CONFIG_T, typename T_ev, typename data_T>
-SPK_INLINE unsigned next_dense_event(word_events<CONFIG_T::read_lanes> &walk, unsigned n_words, const T_ev ev_w[],
+SPK_INLINE unsigned next_dense_event(word_events<CONFIG_T::read_lanes, CONFIG_T::ev_word_bits> &walk, unsigned n_words, const T_ev ev_w[],
                                      const ap_uint<CONFIG_T::read_lanes> ev_m[], const data_T ev_v[], data_T &x) {
     #pragma HLS INLINE
     unsigned wi;
@@ -364,11 +429,17 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
     const unsigned R = CONFIG_T::read_lanes;
-    word_events<R> walk(ev_m, n_words);
+    word_events<R, CONFIG_T::ev_word_bits> walk(ev_m, n_words);
+    const ap_uint<CONFIG_T::ev_count_bits> n_e = n_ev; // R6: bits(n_in)
     if (CONFIG_T::n_groups == 1) {
     EventsOneGroup:
-        for (unsigned e = 0; e < n_ev; e++) {
+        for (ap_uint<CONFIG_T::ev_count_bits> e = 0; e < n_e; e++) {
             #pragma HLS PIPELINE II = 1
+            #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
+            // II=1 justified without a DEPENDENCE pragma: one group means acc_depth = 1, so each
+            // lane's accumulator is one word -- registers by the rule (acc_mem, acc_part = 1 word) --
+            // and acc += w is a one-cycle register recurrence; the mask walk is prefetched (R4);
+            // the row's offsets are two reads of a rom_2p, its one chunk one word of weights.
             data_T x;
             const unsigned row = next_dense_event<CONFIG_T>(walk, n_words, ev_w, ev_m, ev_v, x);
             if (offsets[row] != offsets[row + 1]) {
@@ -378,10 +449,13 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
         }
     } else {
     Events:
-        for (unsigned e = 0; e < n_ev; e++) {
+        for (ap_uint<CONFIG_T::ev_count_bits> e = 0; e < n_e; e++) {
+            #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
+            #pragma HLS LOOP_FLATTEN off
+            // not pipelined, not flattened: each event's RowChunks run drains before the next
             data_T x;
             const unsigned row = next_dense_event<CONFIG_T>(walk, n_words, ev_w, ev_m, ev_v, x);
-            unsigned n = input_event<CONFIG_T>(x, row, 0, offsets, groups, weights, acc);
+            unsigned n = input_event<CONFIG_T>(x, row, 0, 0, offsets, groups, weights, acc);
             SPK_STAT(CONFIG_T, synops, n);
         }
     }
@@ -391,6 +465,11 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
 // tap_lanes taps (ky, kx0 .. kx0 + tap_lanes - 1) of input (ci, iy, ix). With tap_lanes = kw the
 // taps of a kernel row reach neighbouring outputs of one output row, distinct banks (pos %
 // fire_lanes, fire_lanes >= kw), and their chunks are a window of consecutive table words.
+// Ports: the window's tap_lanes + 1 offsets and tap_lanes chunks come from tap_words banks of
+// offsets / groups and tap_words-chunk words of weights (reshaped in spiking_conv2d_core).
+// Open (issue 13 R1): which tap reaches which bank (ox % fire_lanes) is known at run time only,
+// so each bank has a tap_lanes-way address / data mux, and Vitis may not prove the tap_lanes
+// writes hit distinct banks: the II it schedules for tap_lanes > 1 may be tap_lanes, not 1.
 template <typename CONFIG_T, typename data_T, typename T_idx, typename T_grp, typename T_w>
 SPK_INLINE void conv_taps(data_T x, unsigned ci, unsigned iy, unsigned ix, unsigned ky, unsigned kx0, const T_idx offsets[],
                           const T_grp groups[], const T_w weights[],
@@ -405,9 +484,9 @@ TapLanes:
             continue;
         if (offsets[row0 + k] == offsets[row0 + k + 1])
             continue;
-        const unsigned pos = oy * CONFIG_T::out_width + ox;
-        unsigned n = chunk_event<CONFIG_T>(x, offsets[row0 + k], pos % CONFIG_T::fire_lanes, pos / CONFIG_T::fire_lanes,
-                                           groups, weights, acc);
+        unsigned bank, word; // R3: from (oy, ox), no divider on pos (pos_bank_word)
+        pos_bank_word<CONFIG_T>(oy, ox, bank, word);
+        unsigned n = chunk_event<CONFIG_T>(x, offsets[row0 + k], bank, word, groups, weights, acc);
         SPK_STAT(CONFIG_T, synops, n);
     }
 }
@@ -436,8 +515,11 @@ template <class res_T, typename CONFIG_T>
 SPK_INLINE void fire_trains(typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
                             const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[]) {
     #pragma HLS INLINE
-    unsigned spikes = 0;
-    unsigned c = 0, j = 0, a = 0, acc_word = 0, out_base = 0;
+    unsigned spikes = 0, out_base = 0;
+    ap_uint<CONFIG_T::fire_word_bits> a = 0; // R6: bits(trip)
+    ap_uint<CONFIG_T::fire_chan_bits> c = 0;
+    ap_uint<CONFIG_T::fire_lane_bits> j = 0;
+    ap_uint<CONFIG_T::acc_word_bits> acc_word = 0;
 FireTrain:
     for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
         #pragma HLS PIPELINE II = 1
@@ -502,6 +584,27 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     #pragma HLS ARRAY_RESHAPE variable = groups cyclic factor = CONFIG_T::tap_words
     #pragma HLS ARRAY_PARTITION variable = offsets cyclic factor = CONFIG_T::tap_words
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
+    // storage of the ROMs by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem, checked below)
+    #pragma HLS BIND_STORAGE variable = offsets type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = groups type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = weights type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = bias type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = thr type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = breaks type = rom_np impl = lutram
+    #pragma HLS BIND_STORAGE variable = trains type = rom_np impl = lutram
+    #pragma HLS BIND_STORAGE variable = skip_offsets type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = skip_groups type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = skip_weights type = rom_2p impl = lutram
+    SPK_STORAGE_CHECK(CONFIG_T, offsets);
+    SPK_STORAGE_CHECK(CONFIG_T, groups);
+    SPK_STORAGE_CHECK(CONFIG_T, weights);
+    SPK_STORAGE_CHECK(CONFIG_T, bias);
+    SPK_STORAGE_CHECK(CONFIG_T, thr);
+    SPK_STORAGE_CHECK(CONFIG_T, breaks);
+    SPK_STORAGE_CHECK(CONFIG_T, trains);
+    SPK_STORAGE_CHECK(CONFIG_T, skip_offsets);
+    SPK_STORAGE_CHECK(CONFIG_T, skip_groups);
+    SPK_STORAGE_CHECK(CONFIG_T, skip_weights);
     const unsigned I_HW = CONFIG_T::in_height * CONFIG_T::in_width;
     const unsigned R = CONFIG_T::read_lanes; // <= in_width: a word wraps at most one row
     const unsigned N_IN = CONFIG_T::n_chan * I_HW, N_WORDS = (N_IN + R - 1) / R;
@@ -511,12 +614,38 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     ap_uint<CONFIG_T::ev_col_bits> ev_x[N_WORDS];
     ap_uint<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS];
-    unsigned n_ev_c[CONFIG_T::n_chan + 1]; // events per input channel of one frame (back_to_back; +1: a straddling last word)
+    ap_uint<CONFIG_T::chan_count_bits> n_ev_c[CONFIG_T::n_chan + 1]; // events per input channel of one frame (back_to_back)
     typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
     typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    // storage of the RAMs by the rule: LUTRAM (asynchronous read: read, add, write back in the
+    // scatter depth) or, where the rule says registers, one register per word (_part = depth)
+    #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::acc_part dim = 3
+    #pragma HLS BIND_STORAGE variable = v type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = v cyclic factor = CONFIG_T::v_part dim = 2
+    #pragma HLS BIND_STORAGE variable = ev_c type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_c cyclic factor = CONFIG_T::ev_c_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_y type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_y cyclic factor = CONFIG_T::ev_y_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_x type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_x cyclic factor = CONFIG_T::ev_x_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_m type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_m cyclic factor = CONFIG_T::ev_m_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_v type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_v cyclic factor = CONFIG_T::ev_v_part dim = 1
+    #pragma HLS BIND_STORAGE variable = n_ev_c type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = n_ev_c cyclic factor = CONFIG_T::n_ev_c_part dim = 1
+    SPK_STORAGE_CHECK(CONFIG_T, acc);
+    SPK_STORAGE_CHECK(CONFIG_T, v);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_c);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_y);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_x);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_m);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_v);
+    SPK_STORAGE_CHECK(CONFIG_T, n_ev_c);
     init_state<CONFIG_T>(bias, acc);
 InitCount:
     for (unsigned c = 0; c <= CONFIG_T::n_chan; c++) {
@@ -529,25 +658,37 @@ TimeLoop:
         if (t == 0 || !CONFIG_T::current_once) {
             // list the frame's words with an active input: pipelined, R positions per cycle
             const unsigned base_t = t * N_IN;
-            unsigned n_w = 0, n_ev = 0, cc = 0, yy = 0, xx = 0, pc = 0; // pc: position in channel cc
+            ap_uint<CONFIG_T::ev_word_bits> n_w = 0; // R6: bits(N_WORDS), bits(N_IN), bits(I_HW)
+            ap_uint<CONFIG_T::ev_count_bits> n_ev = 0;
+            ap_uint<CONFIG_T::chan_count_bits> cur = 0; // events of channel cc so far (back_to_back)
+            unsigned cc = 0, yy = 0, xx = 0, pc = 0; // pc: position in channel cc
         Compact:
             for (unsigned wd = 0; wd < N_WORDS; wd++) {
                 #pragma HLS PIPELINE II = 1
+                // II=1 justified: R reads of data from R banks (the producer's partition), one
+                // write to each list at n_w, and (back_to_back) one write of n_ev_c per channel
+                // from the register `cur` -- no read-modify-write of a memory (R5); every
+                // recurrence (n_w, n_ev, cur, cc / yy / xx / pc) is a register.
                 const ap_uint<R> m = active_word<R>(data, base_t, wd * R, N_IN);
                 if (m != 0) { // event-driven: a silent word costs no more than this cycle
                     ev_c[n_w] = cc;
                     ev_y[n_w] = yy;
                     ev_x[n_w] = xx;
                     ev_m[n_w] = m;
-                    ev_v[n_w] = data[base_t + wd * R + lowest_set<R>(m)]; // the value matters for pixels (R = 1)
+                    // the value matters for pixels (R = 1: this word's own read); R > 1 only for
+                    // spikes, where an active input is 1 -- no second dynamic read (R5)
+                    ev_v[n_w] = R == 1 ? data_T(data[base_t + wd * R]) : data_T(1);
                     n_w++;
                     n_ev += popcount<R>(m);
-                    if (CONFIG_T::back_to_back) { // events per channel (a word may straddle two)
-                        const unsigned rem = I_HW - pc; // positions of channel cc in this word: min(rem, R)
-                        const ap_uint<R> lo = rem >= R ? m : ap_uint<R>(m & ((ap_uint<R + 1>(1) << rem) - 1));
-                        n_ev_c[cc] += popcount<R>(lo);
-                        if (rem < R)
-                            n_ev_c[cc + 1] += popcount<R>(m ^ lo);
+                }
+                if (CONFIG_T::back_to_back) { // events per channel (a word may straddle two)
+                    const unsigned rem = I_HW - pc; // positions of channel cc in this word: min(rem, R)
+                    const ap_uint<R> lo = rem >= R ? m : ap_uint<R>(m & ((ap_uint<R + 1>(1) << rem) - 1));
+                    if (rem <= R) { // the word ends channel cc: its count is complete
+                        n_ev_c[cc] = cur + popcount<R>(lo);
+                        cur = popcount<R>(m ^ lo); // the straddling rest opens channel cc + 1
+                    } else {
+                        cur += popcount<R>(lo);
                     }
                 }
                 pc += R;
@@ -555,7 +696,7 @@ TimeLoop:
                     pc -= I_HW;
                 advance_position<CONFIG_T>(R, cc, yy, xx);
             }
-            word_events<R> walk(ev_m, n_w);
+            word_events<R, CONFIG_T::ev_word_bits> walk(ev_m, n_w);
             if (CONFIG_T::back_to_back) {
                 // one channel group and a kernel whose rows make consecutive events of one input
                 // channel reach different output rows within the scatter depth
@@ -564,14 +705,27 @@ TimeLoop:
                 // per channel, where raster order (and so the argument) starts over
             EvChan:
                 for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-                    const unsigned n_it = n_ev_c[c] * CONFIG_T::iters_per_event;
-                    n_ev_c[c] = 0; // ready for the next frame
+                    #pragma HLS LOOP_FLATTEN off
+                    // not flattened: EvFlat drains between channels, where the raster order (and
+                    // with it the distance argument) starts over
+                    const ap_uint<CONFIG_T::chan_it_bits> n_it = n_ev_c[c] * CONFIG_T::iters_per_event; // R6
                     unsigned ci = 0, iy = 0, ix = 0, ky = 0, kx0 = 0;
                     data_T x = 0;
                 EvFlat:
-                    for (unsigned it = 0; it < n_it; it++) {
+                    for (ap_uint<CONFIG_T::chan_it_bits> it = 0; it < n_it; it++) {
                         #pragma HLS PIPELINE II = 1
-                        #pragma HLS DEPENDENCE variable = acc inter false
+                        #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::chan_trip_min max = CONFIG_T::chan_trip_max avg = CONFIG_T::chan_trip_avg
+                        // Distance bound, not independence: within one event the taps reach distinct
+                        // outputs; two iterations of different events of channel c are at least
+                        // b2b_distance = (filt_height - 1) * iters_per_row + 1 iterations apart when
+                        // they can reach the same output row (the later one on a kernel row >= the
+                        // earlier's; lanes.events_back_to_back; templates.py). Stated as a true
+                        // dependence at that distance, Vitis schedules read -> add -> write within
+                        // it or raises the II -- never a stale read. With acc in LUTRAM (the rule,
+                        // SPK_STORAGE_CHECK) the read-to-write depth is lanes.SCATTER_DEPTH = 3 <=
+                        // b2b_distance (events_back_to_back checks exactly that), so II = 1 holds;
+                        // a block-RAM acc (1-2 more read cycles) would break it, and is refused.
+                        #pragma HLS DEPENDENCE variable = acc inter RAW true distance = CONFIG_T::b2b_distance
                         if (ky == 0 && kx0 == 0) {
                             unsigned wi;
                             const unsigned f = walk.next(ev_m, n_w, wi);
@@ -593,7 +747,11 @@ TimeLoop:
                 }
             } else {
             Events:
-                for (unsigned e = 0; e < n_ev; e++) {
+                for (ap_uint<CONFIG_T::ev_count_bits> e = 0; e < n_ev; e++) {
+                    #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
+                    #pragma HLS LOOP_FLATTEN off
+                    // not pipelined, not flattened: each event's KernIter / RowChunks run drains
+                    // before the next event (their inter false need no distance)
                     unsigned wi;
                     const unsigned f = walk.next(ev_m, n_w, wi);
                     unsigned ci = ev_c[wi], iy = ev_y[wi], ix = ev_x[wi];
@@ -601,27 +759,39 @@ TimeLoop:
                     const data_T x = ev_v[wi];
                     SPK_STAT(CONFIG_T, in_events, 1);
                     if (CONFIG_T::n_groups == 1) {
-                        // one chunk per row at most: the taps of one input reach distinct outputs,
-                        // so the tap loop pipelines at II=1 and drains before the next event
+                        // one chunk per row at most: the tap loop pipelines at II=1 and drains
+                        // before the next event (Events: LOOP_FLATTEN off)
+                        unsigned ky = 0, kx0 = 0; // R3: running counters, not it / (kw / taps), it % (kw / taps)
                     KernIter:
                         for (unsigned it = 0; it < CONFIG_T::iters_per_event; it++) {
                             #pragma HLS PIPELINE II = 1
+                            // DEPENDENCE inter false justified: the taps of one input reach distinct
+                            // output positions (one per (ky, kx)), so every pair of iterations of
+                            // this run writes different accumulator words: distinct words by
+                            // construction, no distance or latency assumed.
                             #pragma HLS DEPENDENCE variable = acc inter false
-                            const unsigned ky = it / (CONFIG_T::filt_width / CONFIG_T::tap_lanes);
-                            const unsigned kx0 = (it % (CONFIG_T::filt_width / CONFIG_T::tap_lanes)) * CONFIG_T::tap_lanes;
                             conv_taps<CONFIG_T>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc);
+                            kx0 += CONFIG_T::tap_lanes;
+                            if (kx0 == CONFIG_T::filt_width) {
+                                kx0 = 0;
+                                ky++;
+                            }
                         }
                     } else {
                     KernY:
                         for (unsigned ky = 0; ky < CONFIG_T::filt_height; ky++) {
                         KernX:
                             for (unsigned kx = 0; kx < CONFIG_T::filt_width; kx++) {
+                                #pragma HLS LOOP_FLATTEN off
+                                // not flattened: the RowChunks runs of the taps stay separate
+                                // pipelines (its inter false is argued per run)
                                 unsigned oy, ox;
                                 if (!conv_target<CONFIG_T>(iy, ix, ky, kx, oy, ox))
                                     continue;
                                 const unsigned row = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx;
-                                unsigned n = input_event<CONFIG_T>(x, row, oy * CONFIG_T::out_width + ox, offsets, groups,
-                                                                   weights, acc);
+                                unsigned bank, word; // R3: from (oy, ox), no divider on pos
+                                pos_bank_word<CONFIG_T>(oy, ox, bank, word);
+                                unsigned n = input_event<CONFIG_T>(x, row, bank, word, offsets, groups, weights, acc);
                                 SPK_STAT(CONFIG_T, synops, n);
                             }
                         }
@@ -689,12 +859,42 @@ void spiking_dense_core(const data_T data[], res_T res[], const typename CONFIG_
     #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    // storage by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem / _part, checked)
+    #pragma HLS BIND_STORAGE variable = offsets type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = groups type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = weights type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = bias type = rom_2p impl = lutram
+    SPK_STORAGE_CHECK(CONFIG_T, offsets);
+    SPK_STORAGE_CHECK(CONFIG_T, groups);
+    SPK_STORAGE_CHECK(CONFIG_T, weights);
+    SPK_STORAGE_CHECK(CONFIG_T, bias);
+    #pragma HLS BIND_STORAGE variable = thr type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = breaks type = rom_np impl = lutram
+    #pragma HLS BIND_STORAGE variable = trains type = rom_np impl = lutram
+    SPK_STORAGE_CHECK(CONFIG_T, thr);
+    SPK_STORAGE_CHECK(CONFIG_T, breaks);
+    SPK_STORAGE_CHECK(CONFIG_T, trains);
+    #pragma HLS BIND_STORAGE variable = ev_w type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_w cyclic factor = CONFIG_T::ev_w_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_m type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_m cyclic factor = CONFIG_T::ev_m_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_v type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_v cyclic factor = CONFIG_T::ev_v_part dim = 1
+    #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::acc_part dim = 3
+    SPK_STORAGE_CHECK(CONFIG_T, ev_w);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_m);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_v);
+    SPK_STORAGE_CHECK(CONFIG_T, acc);
+    #pragma HLS BIND_STORAGE variable = v type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = v cyclic factor = CONFIG_T::v_part dim = 2
+    SPK_STORAGE_CHECK(CONFIG_T, v);
     init_state<CONFIG_T>(bias, acc);
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
         if (t == 0 || !CONFIG_T::current_once) { // direct encoding: one frame, one current
             unsigned n_w;
-            const unsigned n_ev = scan_words<R>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
+            const unsigned n_ev = scan_words<R, CONFIG_T>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
             dense_events<CONFIG_T>(n_ev, n_w, ev_w, ev_m, ev_v, offsets, groups, weights, acc);
         }
         fire_step<res_T, CONFIG_T>(t, v, acc, bias, thr, breaks, trains, res);
@@ -730,6 +930,27 @@ void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
     ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
     ap_uint<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS]; // unused: every readout event is a spike
+    // storage by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem / _part, checked)
+    #pragma HLS BIND_STORAGE variable = offsets type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = groups type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = weights type = rom_2p impl = lutram
+    #pragma HLS BIND_STORAGE variable = bias type = rom_2p impl = lutram
+    SPK_STORAGE_CHECK(CONFIG_T, offsets);
+    SPK_STORAGE_CHECK(CONFIG_T, groups);
+    SPK_STORAGE_CHECK(CONFIG_T, weights);
+    SPK_STORAGE_CHECK(CONFIG_T, bias);
+    #pragma HLS BIND_STORAGE variable = ev_w type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_w cyclic factor = CONFIG_T::ev_w_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_m type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_m cyclic factor = CONFIG_T::ev_m_part dim = 1
+    #pragma HLS BIND_STORAGE variable = ev_v type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = ev_v cyclic factor = CONFIG_T::ev_v_part dim = 1
+    #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = lutram
+    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::acc_part dim = 3
+    SPK_STORAGE_CHECK(CONFIG_T, ev_w);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_m);
+    SPK_STORAGE_CHECK(CONFIG_T, ev_v);
+    SPK_STORAGE_CHECK(CONFIG_T, acc);
 InitAcc:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II = 1
@@ -749,12 +970,19 @@ TimeLoop:
             }
         }
         unsigned n_w;
-        const unsigned n_ev = scan_words<R>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
+        const unsigned n_ev = scan_words<R, CONFIG_T>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
         dense_events<CONFIG_T>(n_ev, n_w, ev_w, ev_m, ev_v, offsets, groups, weights, acc);
     }
+    ap_uint<CONFIG_T::out_lane_bits> j = 0; // R3: running counters for k % n_lanes, k / n_lanes (R6 widths)
+    ap_uint<CONFIG_T::out_group_bits> g = 0;
 Out:
-    for (unsigned k = 0; k < CONFIG_T::n_out; k++)
-        res[k] = acc[k % CONFIG_T::n_lanes][0][k / CONFIG_T::n_lanes];
+    for (unsigned k = 0; k < CONFIG_T::n_out; k++) {
+        res[k] = acc[j][0][g];
+        if (++j == CONFIG_T::n_lanes) {
+            j = 0;
+            g++;
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -23,6 +23,29 @@ namespace nnet {
 
 typedef ap_uint<1> spike_t;
 
+// Storage of every array of every kernel (issue 13, R7): decided by spikehls, not guessed by Vitis.
+// spikehls.hls.geometry.memory_style(width, depth, rom=...) -- the one rule of the Verilog twin
+// (hls/rtl/, ram_style / rom_style) and the cost model (hls/estimate.py) -- gives each array of a
+// layer its style; hls/templates.py writes the decision into the layer's config as
+// CONFIG_T::<array>_mem, with CONFIG_T::<array>_part = the cyclic partition factor of its word
+// dimension (its depth for registers: one register per word; 1 for a memory). Each kernel binds
+// each array with
+//     #pragma HLS BIND_STORAGE variable = <array> type = ram_2p | rom_2p | rom_np impl = lutram
+//     #pragma HLS ARRAY_PARTITION variable = <array> cyclic factor = CONFIG_T::<array>_part dim = <word dim>
+// (Vitis HLS UG1399, "pragma HLS bind_storage": `#pragma HLS bind_storage variable=<variable>
+// type=<type> [impl=<value> latency=<int>]`, types fifo, ram_1p, ram_1wnr, ram_2p, ram_s2p,
+// ram_t2p, rom_1p, rom_2p, rom_np; impl bram, lutram, uram, srl, ...) and SPK_STORAGE_CHECK
+// refuses, at compile time, a rule decision the kernel does not implement: every kernel reads its
+// arrays in the cycle of the add (read, add, write back -- the scatter depth the II and dependence
+// arguments below assume), which LUTRAM and registers give and block RAM (a synchronous, 1-2
+// cycle read) does not. Pragmas on an array argument bind the array it names (the layer's weight
+// table); the I/O spike arrays are the top function's (hls4ml's, partitioned by hls/project.py).
+enum mem_style { mem_registers = 0, mem_distributed = 1, mem_block = 2 };
+#define SPK_STORAGE_CHECK(cfg, arr)                                                                                    \
+    static_assert(cfg::arr##_mem != nnet::mem_block,                                                                   \
+                  "spikehls.hls.geometry.memory_style put '" #arr "' in block RAM: this kernel reads it asynchronously " \
+                  "(LUTRAM or registers only)")
+
 #ifndef __SYNTHESIS__
 // Per-layer event counters, C-simulation only (they feed the latency model): input spikes
 // seen, weight additions performed (synaptic ops) and output spikes, summed until reset.
