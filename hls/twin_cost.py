@@ -1,0 +1,256 @@
+"""What a layer costs as built: the structural items of the Verilog twin, and its exact schedule.
+
+The cost model (:mod:`spikehls.hls.estimate`) prices each layer from two things defined here,
+next to the geometry they read (:mod:`spikehls.hls.geometry`), like FINN's per-layer
+``lut_estimation`` / ``get_exp_cycles``:
+
+* :func:`items`: the layer's structural quantities as the generator (:mod:`spikehls.hls.rtl.verilog`)
+  instantiates them -- adder bits, mux inputs x bits, ROM bits per read port, LUTRAM bits by
+  memory shape, register bits -- each a count that a per-item coefficient turns into LUT / FF /
+  LUTRAM. The coefficients are fitted against yosys on the twins of random networks
+  (``benchmarks/calibrate.py``, constants in :mod:`spikehls.hls.calibration`).
+* :func:`cycles`: the twin's schedule, cycle for cycle (its FSM: one init pass, per frame one
+  scan cycle per R-position word plus one cycle per kernel row / tap of every event and one per
+  further chunk of a row, the skip walk, one fire pass of F neurons per cycle), given the number
+  of input events per frame (the C-simulation's counters) -- exact wherever a table row holds at
+  most one chunk (one channel group), and scaled by the synaptic operations elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from spikehls.hls.geometry import LayerGeometry, unsigned_bits
+from spikehls.hls.lanes import chunks_per_row
+
+
+def _w(n: int) -> int:
+    return unsigned_bits(max(int(n) - 1, 1))
+
+
+def lutram_luts(width: int, depth: int, read_ports: int = 1) -> float:
+    """LUTs of a ``depth x width`` distributed RAM with one write and ``read_ports`` asynchronous
+    reads on 7-series: RAM32M (32 x 6 bits, 4 LUT6) up to 32 words, RAM64M (64 x 3) beyond, one
+    copy per further read port (a RAM*M has three read ports and one read-write port)."""
+    if depth <= 2 or width <= 0:
+        return 0.0
+    copies = max(1, math.ceil(int(read_ports) / 3)) if read_ports > 1 else 1
+    if depth <= 32:
+        per = 4 * math.ceil(width / 6)
+    else:
+        per = 4 * math.ceil(width / 3) * math.ceil(depth / 64)
+    return float(per * copies)
+
+
+def rom_luts(width: int, depth: int, ports: int = 1) -> float:
+    """LUT6 of a ROM built as logic: a LUT6 is a 64 x 1 ROM; deeper ROMs add a mux tree (a third more)."""
+    if depth <= 1 or width <= 0:
+        return 0.0
+    return float(ports * width * math.ceil(depth / 64) * (4 / 3 if depth > 64 else 1))
+
+
+def _pow2(n: int) -> bool:
+    return n & (n - 1) == 0
+
+
+def output_buffer(g: LayerGeometry, readers: int) -> tuple[int, int, int]:
+    """(time banks, banks, words per bank) of the spike buffer a layer writes (rtl.generate)."""
+    tb = g.time_steps if g.fire_once else 1
+    ob = g.out_banks
+    depth = (g.n_out // ob) * (1 if tb > 1 else g.time_steps)
+    return tb, ob, depth
+
+
+def items(g: LayerGeometry, readers: int = 1) -> dict[str, dict[str, float]]:
+    """The structural quantities of one layer of the twin: ``{"LUT": {...}, "FF": {...}, "LUTRAM": {...}}``.
+
+    ``readers``: read ports on the layer's output buffer (its consumer and any skip readers).
+    """
+    lut: dict[str, float] = {}
+    ff: dict[str, float] = {}
+    ram: dict[str, float] = {}
+    T = g.time_steps
+    if g.kind == "maxpool":
+        c, h, w = g.in_shape
+        R, k, IOB = g.out_lanes, g.pool_kernel, g.in_banks
+        pb = _w(c * h * w + IOB)
+        lut["pool_select"] = R * k * (IOB + 2 * pb)  # per lane and window column: a bank mux and the window test
+        lut["pool_address"] = pb * (3 if not _pow2(IOB) else 1) * (pb if not _pow2(IOB) else 1) / 4
+        lut["control"] = 1.0
+        lut["counters"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb
+        tb, ob, depth = output_buffer(g, readers)
+        ram["out_spikes"] = tb * ob * lutram_luts(1, depth, readers)
+        ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
+        return {"LUT": lut, "FF": ff, "LUTRAM": ram}
+    t = g.table
+    assert t is not None
+    L, F, G, PW, K, R = g.lanes, g.fire_lanes, g.groups, g.plane_words, g.tap_lanes, g.read_lanes
+    AB, WB, GB, IB = g.acc_bits, t.weight_bits, t.group_bits, t.index_bits
+    CO = g.channels
+    CW = L * WB + GB
+    depth = G * PW
+    ADW = _w(depth)
+    IW = 8 if g.pixels else 1
+    readout = g.kind == "readout"
+    # the scatter: K x L adders, each reading its bank through an F:1 mux; every bank a data mux
+    lut["adders"] = K * L * AB
+    if g.pixels:
+        from spikehls.hls.estimate import lut_multiplier
+
+        lut["multipliers"] = K * L * lut_multiplier(WB, 8)
+    lut["bank_read_mux"] = K * L * AB * (F - 1)
+    lut["bank_write_mux"] = L * F * AB * (K + (1 if not readout and not g.pixels else 0) + 1)
+    lut["bank_address"] = F * ADW * (K + 2)
+    # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
+    rom = rom_luts(IB, t.rows + 1, 2 * K) + rom_luts(CW, max(t.chunks, 1), K)
+    bb = AB if readout else g.bias_bits
+    rom += rom_luts(L * bb, G, 1 if readout else 2)
+    if g.skip_table is not None:
+        s = g.skip_table
+        rom += rom_luts(s.index_bits, s.rows + 1, 2 * K) + rom_luts(L * s.weight_bits + s.group_bits, max(s.chunks, 1), K)
+    if g.is_neuron:
+        if g.fire_once:
+            rom += rom_luts(g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T, CO, 1)
+        else:
+            rom += rom_luts(g.v_bits, CO, 1)
+    lut["rom"] = rom
+    # input scan and the target of each tap
+    subs = max(1, g.in_banks // R)
+    lut["scan"] = R * IW + (subs - 1) * R * IW + R * _w(R)
+    if g.kind == "conv":
+        _, hi, wi = g.in_shape
+        xb, yb = _w(wi + g.padding + 1), _w(hi + g.padding + 1)
+        div = 0 if _pow2(F) and _pow2(g.out_shape[2] // F if g.out_shape[2] % F == 0 else 1) else 1
+        lut["target"] = K * (xb + yb) + yb + div * K * xb * _w(F) + (0 if g.stride == 1 else K * (xb + yb) * 2)
+        lut["row_index"] = K * _w(t.rows + 1)
+    else:
+        lut["row_index"] = _w(t.rows + 1)
+    if g.skip_table is not None:
+        so, sh, sw = g.skip_shape
+        lut["skip_walk"] = _w(so * sh * sw) * (2 if _pow2(max(1, g.in_banks)) else 4) + _w(PW) * 2
+    # neurons / train select / readout output
+    if g.is_neuron:
+        lut["fire_read_mux"] = F * AB * (L - 1)
+        if g.fire_once:
+            lut["train_select"] = F * (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T)
+        else:
+            lut["neurons"] = F * g.sum_bits * (3 if g.leak_shift == 0 else 4)
+    else:
+        lut["out_mux"] = AB * (L - 1)
+    lut["control"] = 1.0
+    # registers of the FSM (rtl.verilog: every reg the module declares)
+    regs = 4 + _w(T) + ADW + _w(G) + _w(PW) + _w(g.n_in // R) + _w(max(1, g.n_in // g.in_banks)) + _w(subs) + R + 1
+    if g.kind == "conv":
+        ci, hi, wi = g.in_shape
+        kh, kw = g.kernel
+        regs += 2 * (_w(ci) + _w(hi)) + _w(wi) + _w(wi) + 1 + _w(kh * kw) + _w(kh) + _w(kw)
+    else:
+        regs += _w(g.n_in // R)
+    regs += IW + _w(R) + 2 * IB + _w(F) + _w(PW) + 1
+    if g.skip_table is not None:
+        regs += _w(g.skip_shape[0]) + _w(g.out_shape[1]) + _w(g.out_shape[2])
+    if readout:
+        regs += _w(CO) + _w(L) + _w(G) + 1
+    else:
+        regs += _w(CO * PW) + _w(PW) + _w(CO) + _w(L) + _w(G) + ADW
+    ff["registers"] = regs
+    # memories: accumulators (L x F banks), membranes (F banks), the output spike buffer
+    ram["acc"] = L * F * lutram_luts(AB, depth, 1)
+    if depth <= 2:
+        ff["acc_registers"] = L * F * AB * depth
+    if g.is_neuron:
+        if not g.fire_once:
+            ram["membranes"] = F * lutram_luts(g.v_bits, CO * PW, 1)
+        tb, ob, dep = output_buffer(g, readers)
+        ram["out_spikes"] = tb * ob * lutram_luts(1, dep, readers)
+        lut["out_read_mux"] = readers * ob * (tb - 1)
+    return {"LUT": lut, "FF": ff, "LUTRAM": ram}
+
+
+def scan_words(g: LayerGeometry) -> int:
+    return g.n_in // max(1, g.read_lanes)
+
+
+def taps_per_event(g: LayerGeometry) -> int:
+    if g.kind != "conv":
+        return 1
+    kh, kw = g.kernel
+    return kh if g.tap_lanes > 1 else kh * kw
+
+
+def extra_chunks_worst(g: LayerGeometry, weight: np.ndarray) -> tuple[int, int]:
+    """(further chunks over all valid taps of every input position of one frame, synops of it):
+    the cycles a row's second and later chunks add when everything spikes."""
+    if g.groups == 1:
+        return 0, 0
+    co = g.channels
+    if g.kind == "conv":
+        ci, H, W = g.in_shape
+        kh, kw = g.kernel
+        rows = weight.reshape(co, -1).T
+        extra = np.maximum(chunks_per_row(rows, g.lanes) - 1, 0).reshape(ci, kh, kw)
+        nnz = np.count_nonzero(weight, axis=0)
+        from spikehls.hls.estimate import _conv_valid_counts
+
+        cy = _conv_valid_counts(H, kh, g.padding, g.stride, g.out_shape[1])
+        cx = _conv_valid_counts(W, kw, g.padding, g.stride, g.out_shape[2])
+        reach = cy[:, None] * cx[None, :]
+        return int((extra * reach[None]).sum()), int((nnz * reach[None]).sum())
+    extra = np.maximum(chunks_per_row(weight.T, g.lanes) - 1, 0)
+    return int(extra.sum()), int(np.count_nonzero(weight))
+
+
+def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any = None, synops: Any = None,
+           skip_events: Any = None) -> tuple[int, Any]:
+    """(worst case, on the given activity) cycles of one layer of the twin for one sample.
+
+    ``in_events``: active inputs per sample over all walked frames (the C-simulation's counter;
+    a number or an array of samples); ``synops`` weight additions (to scale further chunks)."""
+    T = g.time_steps
+    if g.kind == "maxpool":
+        c, h, w = g.in_shape
+        _, ho, wo = g.out_shape
+        R, k, s, IOB = g.out_lanes, g.pool_kernel, g.pool_stride, g.in_banks
+        span = s * (R - 1) + k
+        total = 0
+        for oy in range(ho):
+            for sg in range(wo // R):
+                for py in range(k):
+                    for cc in range(c):
+                        base = cc * h * w + (oy * s + py) * w + sg * R * s
+                        total += (base + span - 1) // IOB - base // IOB + 1
+        n = T * total
+        return n, (float(n) if in_events is not None else None)
+    frames = g.frames
+    nw = scan_words(g)
+    tpe = taps_per_event(g)
+    fire = g.channels * g.plane_words
+    depth = g.groups * g.plane_words
+    skip_fixed = 0
+    if g.skip_table is not None:
+        skip_fixed = g.skip_shape[0] * g.out_shape[1] * g.out_shape[2]
+    fixed = depth + frames * (1 + nw + skip_fixed)
+    if g.kind == "readout":
+        fixed += g.channels + 1
+    elif g.pixels:
+        fixed += fire if g.fire_once else T * fire + (T - 1)
+    else:
+        fixed += T * fire
+    ex_w, syn_w = extra_chunks_worst(g, weight) if weight is not None else (0, 0)
+    events_worst = frames * g.n_in
+    worst = fixed + events_worst * tpe + frames * ex_w
+    if in_events is None:
+        return int(worst), None
+    ie = np.asarray(in_events, dtype=np.float64) if np.ndim(in_events) else float(in_events)
+    if skip_events is not None:  # the C-simulation counts a skip walk's active inputs as input events too
+        ie = np.maximum(ie - np.asarray(skip_events, dtype=np.float64), 0) if np.ndim(ie) or np.ndim(skip_events) else max(ie - float(skip_events), 0.0)
+    extra = 0.0
+    if ex_w:
+        frac = np.clip(np.asarray(synops, dtype=np.float64) / (frames * syn_w), 0, 1) if synops is not None and syn_w else \
+            np.clip(ie / events_worst, 0, 1)
+        extra = frac * frames * ex_w
+    act = fixed + ie * tpe + extra
+    return int(worst), act
