@@ -44,6 +44,7 @@ def codesign(
     parallelism: Optional[int] = None,
     from_run: Optional[str | Path] = None,
     quant_from_cfg: bool = False,
+    verify: Optional[str] = None,
 ) -> dict[str, Any]:
     """Run the feedback loop into ``out_dir``; returns (and writes) the codesign.json content.
 
@@ -55,7 +56,14 @@ def codesign(
 
     Rerun with the same setup on a folder left by an interrupted run, it resumes: the iterations
     recorded in ``codesign.json`` are reused, the one cut short is redone from its start.
+
+    ``verify="yosys"``: a design the model says fits is synthesized (its Verilog twin, with
+    yosys); if the yosys figures are over the budget, the budget the model plans against is
+    scaled by the measured / estimated ratio of each resource over it and the loop goes on.
+    Both figures are recorded per iteration.
     """
+    if verify not in (None, "yosys"):
+        raise SpikehlsError(f"--verify: unknown source '{verify}' (allowed: yosys)")
     brd = board if isinstance(board, Board) else load_board(board)
     out = Path(out_dir)
     if from_run is not None:
@@ -70,7 +78,7 @@ def codesign(
         if quant_from_cfg:
             cfg.quant = given.quant
     with lock_dir(out):  # a second co-design on the same folder is refused, naming this one
-        return _codesign(cfg, brd, out, progress, log, parallelism, from_run, quant_from_cfg)
+        return _codesign(cfg, brd, out, progress, log, parallelism, from_run, quant_from_cfg, verify)
 
 
 def _setup(cfg: Config, brd: Board, parallelism: Optional[int], from_run) -> dict:
@@ -115,7 +123,7 @@ def _previous(out: Path, setup: dict) -> list[dict]:
 
 
 def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[[str], None],
-              parallelism: Optional[int], from_run, quant_from_cfg: bool) -> dict[str, Any]:
+              parallelism: Optional[int], from_run, quant_from_cfg: bool, verify: Optional[str] = None) -> dict[str, Any]:
     from spikehls.planning import channel_activity, plan
     from spikehls.quantize.intnet import IntNet
     from spikehls.quantize.testvectors import load_testvectors
@@ -149,6 +157,8 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
     if not previous:
         _write(out, result)  # before any iteration: marks the folder as a co-design run that can be resumed
     caps: dict[str, int] = dict(cfg.sca.layer_caps)
+    board_target = brd  # what the design must fit; the model plans against plan_board
+    plan_board = brd
     layer_par: Optional[dict[str, int]] = None
     init_from: Optional[Path] = None
     init_masks: Optional[Masks] = None
@@ -172,7 +182,7 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
         else:
             previous = previous[:k]
             _drop_partial(it_dir, keep_training=reuse_training)
-            rec = pipeline(cfg_k, brd, run_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
+            rec = pipeline(cfg_k, plan_board, run_dir, it_dir / "hls", progress=progress, log=log, init_from=init_from,
                            init_masks=init_masks, parallelism=parallelism if layer_par is None else None,
                            layer_parallelism=layer_par, skip_train=not retrain or reuse_training,
                            skip_export=not retrain)
@@ -182,6 +192,8 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
         result["iterations"].append(rec)
         _log_iteration(rec, brd, log)
         done = rec["fits"] and rec["csim_exact"]
+        if done and verify == "yosys":
+            done, plan_board = verify_yosys(rec, it_dir / "hls", board_target, plan_board, log)
         if not rec["csim_exact"]:  # a wrong design is a failed result, not one that merely does not fit
             result["error"] = not_exact_message(rec)
             log(f"   {result['error']}: co-design FAILED (the project is kept for inspection, not offered)")
@@ -190,7 +202,7 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
             net = IntNet.load(run_dir / "intnet.npz")
             _, _, ref = load_testvectors(run_dir / "testvectors.npz")
             report = read_json(it_dir / "hls" / "report.json", "report")
-            pl = plan(net, brd, channel_activity(ref.spikes), rec["parallelism"] or parallelism, cd.margin,
+            pl = plan(net, plan_board, channel_activity(ref.spikes), rec["parallelism"] or parallelism, cd.margin,
                       cd.strategy, report.get("events"))
             rec["plan"] = pl.summary()
             log(f"   plan ({pl.strategy}): parallelism {pl.parallelism}, caps {pl.caps}; predicted fit {pl.fits}")
@@ -243,6 +255,41 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
         raise SpikehlsError(result["infeasible"]["message"] + f"; co-design stopped after iteration {final['iteration']} "
                             f"(record: {out / 'codesign.json'})")
     return result
+
+
+def verify_yosys(rec: dict, prj: Path, target: Board, plan_board: Board, log: Callable[[str], None]) -> tuple[bool, Board]:
+    """Synthesize the twin of ``prj`` with yosys and judge it against ``target``'s budget.
+
+    Returns (fits on yosys, the board to plan against next): where yosys is over the budget, each
+    such resource's budget fraction is divided by its measured / estimated ratio, so the model
+    (which stays the fast inner loop) aims at what yosys will measure."""
+    from spikehls.boards import RESOURCE_KINDS
+    from spikehls.hls.rtl.generate import generate_rtl
+    from spikehls.hls.rtl.synth import synth
+
+    generate_rtl(prj)
+    s = synth(prj)
+    allowed = target.allowed()
+    measured = {k: int(s["total"][k]) for k in RESOURCE_KINDS}
+    est = {k: rec.get(k) for k in RESOURCE_KINDS}
+    over = {k: measured[k] for k in RESOURCE_KINDS if measured[k] > allowed[k]}
+    ratios = {k: (measured[k] / est[k]) if est[k] else None for k in RESOURCE_KINDS}
+    rec["yosys"] = {"source": "yosys", "version": s["yosys"], "total": measured, "ratio_to_estimate": ratios,
+                    "fits": not over, "seconds": s["seconds"]}
+    log(f"   yosys: LUT {measured['LUT']:,} (estimate {est['LUT']:,}), FF {measured['FF']:,}, BRAM18 {measured['BRAM18']}, "
+        f"DSP {measured['DSP']}: {'fits' if not over else 'over budget in ' + ', '.join(over)}")
+    if not over:
+        return True, plan_board
+    budget = plan_board.budget.model_copy()
+    for k in over:
+        r = ratios[k]
+        if r and r > 0:
+            setattr(budget, k, max(1e-6, min(1.0, getattr(budget, k) / r)))
+    nxt = plan_board.model_copy(update={"budget": budget})
+    rec["yosys"]["planned_budget"] = {k: getattr(budget, k) for k in RESOURCE_KINDS}
+    log(f"   the model plans against the budget corrected by the measured ratio: {rec['yosys']['planned_budget']}")
+    rec["fits"] = False
+    return False, nxt
 
 
 def _drop_partial(it_dir: Path, keep_training: bool) -> None:

@@ -173,3 +173,28 @@ def test_synth_small_design(tmp_path):
     assert sum(v["LUT"] for v in r["per_layer"].values()) + r["top"]["LUT"] == t["LUT"]
     saved = json.loads((prj / "synth.json").read_text())
     assert saved["total"] == t and "synth_xilinx -family xc7" in saved["script"]
+
+
+def test_codesign_verify_corrects_the_budget_by_the_measured_ratio(tmp_path, monkeypatch):
+    """--verify yosys: over budget on yosys -> the model plans against budget / (measured / estimate)."""
+    from spikehls.boards import load_board
+    from spikehls.codesign import verify_yosys
+
+    brd = load_board("pynq-z2")
+    allowed = brd.allowed()
+    est = {"LUT": int(allowed["LUT"] * 0.9), "FF": 1000, "BRAM18": 0, "URAM": 0, "DSP": 0}
+    fake = {"LUT": int(allowed["LUT"] * 1.35), "FF": 800, "BRAM18": 0, "URAM": 0, "DSP": 0}
+    monkeypatch.setattr("spikehls.hls.rtl.generate.generate_rtl", lambda prj: None)
+    monkeypatch.setattr("spikehls.hls.rtl.synth.synth", lambda prj: {"total": fake, "yosys": "Yosys 0.70", "seconds": 1.0})
+    rec = dict(est, fits=True)
+    ok, nxt = verify_yosys(rec, tmp_path, brd, brd, lambda m: None)
+    assert not ok and rec["fits"] is False and rec["yosys"]["fits"] is False
+    assert rec["yosys"]["total"] == fake and rec["yosys"]["source"] == "yosys"
+    ratio = fake["LUT"] / est["LUT"]
+    assert nxt.budget.LUT == pytest.approx(brd.budget.LUT / ratio)
+    assert nxt.budget.FF == brd.budget.FF  # under budget on yosys: untouched
+    # within budget on yosys: the plan board stays, the design is accepted
+    fake.update(LUT=int(allowed["LUT"] * 0.5))
+    rec = dict(est, fits=True)
+    ok, same = verify_yosys(rec, tmp_path, brd, brd, lambda m: None)
+    assert ok and same is brd and rec["yosys"]["fits"] is True

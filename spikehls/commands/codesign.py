@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-run", type=Path, default=None,
                    help="start from this training run (spikehls train) instead of training iteration 0; "
                         "its config is used, with the codesign and quant sections of --config when given")
+    p.add_argument("--verify", choices=["yosys"], default=None,
+                   help="synthesize a design the model says fits (its Verilog twin, with yosys); if yosys says it "
+                        "does not fit, correct the budget by the measured ratio and go on (needs spikehls[rtl])")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -67,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     if args.from_run is not None:
         check_run(args.from_run, "--from-run")
     check_codesign_dir(args.out, args.from_run)
+    if args.verify == "yosys":  # a missing yosys is an error now, not after the training
+        from spikehls.hls.rtl.synth import _yosys
+
+        _yosys()
     result = codesign(cfg, board, args.out, progress=not args.quiet, parallelism=args.parallelism,
-                      from_run=args.from_run, quant_from_cfg=args.config is not None)
+                      from_run=args.from_run, quant_from_cfg=args.config is not None, verify=args.verify)
     print_summary(result, args.out)
     return 0 if result["fits"] else 1
