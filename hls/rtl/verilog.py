@@ -365,16 +365,17 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     else:
         a(f"            wire signed [{WB}-1:0] w = w_m;")
     a(f"            wire [{FB}-1:0] bk = s_bank[gk * {FB} +: {FB}];")
-    a(f"            wire signed [{AB}-1:0] cur = acc_q[(gj * {F} + bk) * {AB} +: {AB}];  // lane j reads bank (j, pos % F)")
+    a(f"            wire [{F * AB}-1:0] row_q = acc_q[gj * {F * AB} +: {F * AB}];  // lane j's {F} banks")
+    a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank (j, pos % F)")
     if IW == 8:
         val = "(add_skip ? k_in : e_val)" if has_skip else "e_val"
-        a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{PRODW}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
+        a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{WB + 9}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
     elif has_skip and g.skip_pixels:
-        a(f"            wire signed [{PRODW}-1:0] prod = add_skip ? w * $signed({{1'b0, k_in}}) : w;")
+        a(f"            wire signed [{max(WB, g.skip_table.weight_bits) + 9}-1:0] prod = add_skip ? w * $signed({{1'b0, k_in}}) : w;")
     else:
-        a(f"            wire signed [{PRODW}-1:0] prod = w;  // a spike selects the weight: accumulate only")
-    a(f"            wire signed [{PRODW}-1:0] sum_w = cur + prod;")
-    a(f"            assign lane_sum[(gk * {L} + gj) * {AB} +: {AB}] = sum_w[{AB}-1:0];  // exact: every partial sum fits acc_bits")
+        a(f"            wire signed [{max(WB, g.skip_table.weight_bits) if has_skip else WB}-1:0] prod = w;  // a spike selects the weight: accumulate only")
+    a(f"            wire [{AB}-1:0] prod_a = prod;  // mod 2^acc_bits: exact, every partial sum fits acc_bits")
+    a(f"            assign lane_sum[(gk * {L} + gj) * {AB} +: {AB}] = cur + prod_a;")
     a(f"            assign lane_add[gk * {L} + gj] = s_go[gk] && (w != 0);")
     a("        end")
     a("    end")
@@ -419,7 +420,9 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
             a(f"    wire signed [{VB}-1:0] thr = $signed(thr_rom[fc]);")
         a("    generate")
         a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : neuron")
-        a(f"        wire signed [{AB}-1:0] i_cur = acc_q[(fj * {F} + gf) * {AB} +: {AB}];")
+        a(f"        wire [{L * AB}-1:0] col_q;  // bank (j, f) of every lane j")
+        a(f"        for (gt = 0; gt < {L}; gt = gt + 1) begin : col\n            assign col_q[gt * {AB} +: {AB}] = acc_q[(gt * {F} + gf) * {AB} +: {AB}];\n        end")
+        a(f"        wire signed [{AB}-1:0] i_cur = col_q[fj * {AB} +: {AB}];  // an L:1 mux")
         if g.fire_once:
             NB = g.n_breaks
             cmp = " + ".join(f"(i_cur >= $signed(brk[{b * (AB + 1)} +: {AB + 1}]))" for b in range(NB))
