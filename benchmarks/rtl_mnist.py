@@ -44,7 +44,7 @@ def _ratio(measured, model):
     return round(measured / model, 3) if model else None
 
 
-def point(run: Path, board: str, spec: str, work: Path, samples: int) -> dict:
+def point(run: Path, board: str, spec: str, work: Path, samples: int, reuse: bool = False) -> dict:
     from spikehls.hls.csim import csim
     from spikehls.hls.project import generate_project
     from spikehls.hls.report_run import run_report
@@ -55,17 +55,24 @@ def point(run: Path, board: str, spec: str, work: Path, samples: int) -> dict:
     p, layers = _parse(spec)
     prj = work / spec.replace(":", "_").replace(",", "_").replace("=", "-")
     t0 = time.perf_counter()
-    generate_project(run / "model.qonnx.onnx", board, prj, testvectors=run / "testvectors.npz", parallelism=p, layer_overrides=layers)
-    c = csim(prj, samples=samples)
+    have = reuse and all((prj / f).is_file() for f in ("csim.json", "rtlsim.json", "synth.json"))
+    if have:  # the same project measured before (--reuse): read its results back
+        c = json.loads((prj / "csim.json").read_text())
+        sim = json.loads((prj / "rtlsim.json").read_text())
+        syn = json.loads((prj / "synth.json").read_text())
+    else:
+        generate_project(run / "model.qonnx.onnx", board, prj, testvectors=run / "testvectors.npz", parallelism=p,
+                         layer_overrides=layers)
+        c = csim(prj, samples=samples)
+        generate_rtl(prj)
+        sim = rtlsim(prj, samples=samples)
+        syn = synth(prj)
     est = run_report(prj, board)
-    generate_rtl(prj)
-    sim = rtlsim(prj, samples=samples)
-    syn = synth(prj)
     clock = sim["clock_mhz"]
     per_layer = {}
-    for row in est["layers"]:
-        name = row.get("source_name", row["name"]) if isinstance(row, dict) else row
-        net_name = row.get("net_name", name)
+    for row in est["per_layer"]:
+        net_name = row["name"]
+        name = net_name
         y = syn["per_layer"].get(net_name) or syn["per_layer"].get(name)
         s = sim["cycles"]["per_layer"].get(net_name) or sim["cycles"]["per_layer"].get(name)
         if y is None or s is None:
@@ -114,6 +121,7 @@ def main(argv=None) -> int:
     ap.add_argument("--design-points", nargs="*", default=DEFAULT_POINTS, metavar="P[:LAYER=P,...]")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--work", type=Path, default=None, help="keep the projects here (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true", help="with --work: read back the results of projects measured before")
     args = ap.parse_args(argv)
     for f in ("model.qonnx.onnx", "testvectors.npz", "export.json"):
         if not (args.run / f).is_file():
@@ -133,7 +141,7 @@ def main(argv=None) -> int:
     points = []
     for spec in args.design_points:
         print(f"design point {spec} ...", flush=True)
-        r = point(args.run, args.board, spec, work, args.samples)
+        r = point(args.run, args.board, spec, work, args.samples, args.reuse)
         points.append(r)
         print(json.dumps({k: r[k] for k in ("spec", "rtl_exact", "accuracy_rtl", "verilator", "yosys", "estimate", "ratio_measured_over_estimate")},
                          indent=1), flush=True)

@@ -144,10 +144,10 @@ def test_tampered_weight_file_is_caught(tmp_path, capsys):
     prj, _ = _project(tmp_path, 9, 8)
     assert main(["rtl", "--project", str(prj)]) == 0
     assert main(["rtlsim", "--project", str(prj)]) == 0
-    mem = sorted((prj / "rtl").glob("*_bias.mem"))[1]
+    mem = sorted((prj / "rtl").glob("l0_*_bias.mem"))[0]  # every bias of the first layer changed
     words = mem.read_text().split()
     width = len(words[0])
-    mem.write_text("\n".join(format((int(w, 16) + 5) % 16**width, f"0{width}x") for w in words) + "\n")
+    mem.write_text("\n".join(format(int(w, 16) ^ (16**width - 1), f"0{width}x") for w in words) + "\n")
     capsys.readouterr()
     assert main(["rtlsim", "--project", str(prj)]) == 1
     out = capsys.readouterr().out
