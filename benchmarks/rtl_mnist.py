@@ -32,12 +32,11 @@ SPIKER_PLUS = {"system": "Spiker+ (VHDL generator, Vivado post-synthesis, publis
 
 
 def _parse(spec: str) -> tuple[int, dict[str, int]]:
-    head, _, rest = spec.partition(":")
-    layers = {}
-    for item in filter(None, rest.split(",")):
-        name, _, val = item.partition("=")
-        layers[name.strip()] = int(val)
-    return int(head), layers
+    """``P`` or ``P:LAYER=P,...`` (the same design-point syntax as benchmarks/mnist_pynq.py)."""
+    sys.path.insert(0, str(HERE))
+    from mnist_pynq import _parse_point
+
+    return _parse_point(spec)
 
 
 def _ratio(measured, model):
