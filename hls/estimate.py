@@ -1,135 +1,21 @@
-"""Analytic resource and latency model of the generated spiking HLS design (DESIGN.md section 7).
+"""The resource and latency model of the generated design (DESIGN.md section 7, docs/resource_model.md).
 
-No vendor tool runs here, so this model stands in for synthesis until a user runs it (then
-:mod:`spikehls.hls.reports` supplies ``csynth`` / ``vivado_synth`` figures that replace these).
-Every figure it returns is labelled ``source: "estimate"``.
+No vendor tool runs here; every figure this module returns is labelled ``source: "estimate"``.
+It prices each layer as the Verilog twin builds it -- the datapath the HLS kernels describe, with
+the same lanes, banks and tables (one :class:`~spikehls.hls.geometry.LayerGeometry` for the HLS
+layers, the RTL and this model):
 
-What is modelled is what the kernels in ``hls/cpp/nnet_spiking*.h`` instantiate, layer by layer
-(io_parallel; one call = one sample; the time loop inside each layer). The project
-(:mod:`spikehls.hls.project`) builds the top function as a DATAFLOW region whose spike arrays stay
-memories (their complete partition is removed): each layer needs its producer's whole
-``[T, ...]`` array, so the latency of one sample is the **sum** of the layers' latencies, and a
-new sample can enter every **max** layer latency (the interval). Every array between two
-dataflow processes is a ping-pong buffer: two copies.
+* cycles: the twin's schedule, cycle for cycle (:func:`spikehls.hls.twin_cost.cycles`), on the
+  C-simulation's event counts when given (``cycles_activity``) or with every input spiking
+  (``cycles_worst``), plus the per-sample overhead of the top (:func:`overhead_cycles`);
+* LUT / FF: the twin's structural items (:func:`spikehls.hls.twin_cost.items`) times coefficients
+  fitted against yosys (:mod:`spikehls.hls.calibration`, ``benchmarks/calibrate.py``), plus the
+  top level (:func:`top_cost`);
+* BRAM18 / URAM: 0 -- every array is distributed by the one binding rule
+  (:func:`spikehls.hls.geometry.memory_style`), so this is exact, not a guess;
+* DSP: one per pixel x weight lane from 9-bit weights (:func:`spikehls.hls.geometry.mac_in_dsp`).
 
-P is a layer's parallelism knob; the kernels turn it into two lane counts
-(read from :func:`spikehls.hls.geometry.net_geometry`, the one geometry the IR layers and the RTL
-read; its lane rules are :mod:`spikehls.hls.lanes`): ``L = min(P, channels)``
-scatter lanes and ``F`` = the most row-aligned positions <= P (a divisor of the output row, or
-whole rows: :func:`~spikehls.hls.lanes.row_lanes`; 1 for dense layers and the readout) fire lanes; ``G = ceil(C / L)`` channel groups, ``W = HW / F``
-plane words. Accumulators live in ``L x F`` banks (channel % L, position % F) of ``G W`` words,
-membranes in ``F`` banks (position % F), output spikes in ``OB`` banks: ``F``, or ``2F``
-(row-aligned) when a max pool reads the layer (:func:`~spikehls.hls.lanes.output_banks`).
-
-Spiking conv / dense (``spiking_conv2d``, ``spiking_dense``; ``direct_*`` for the direct-encoded
-first layer), per sample::
-
-    init        acc = bias (L x F words per cycle)                G W + D_INIT
-                (membranes start at 0 in the first fire pass: no pass)
-    TimeLoop t < T  (direct encoding: the walk runs for t = 0 only -- the frame repeats, the
-                     current is kept; "frames" = 1 instead of T)
-      scan           R input positions per cycle (R = read
-                     lanes: the producer's banks), pipelined
-                     II=1, words with an active input listed: ceil(n_in / R) SCAN + D_COMPACT + LOOP_ENTRY
-      events         for every active input of the listed
-                     words (one per iteration):               EVENT cycles, then
-                       G == 1: the tap loop is pipelined (each
-                       row has at most one chunk); K = kw tap
-                       lanes take a kernel row per cycle:     kh kw / K TAP + D_SCATTER
-                       ... and when the kernel's rows keep
-                       consecutive events of a channel apart
-                       (lanes.events_back_to_back): one
-                       pipelined loop per input channel:      kh kw / K TAP (+ C_in (LOOP_ENTRY +
-                                                              D_SCATTER) per frame, no EVENT)
-                       G > 1: for each kernel tap             TAP cycles
-                         if the tap reaches an output: the
-                         row's chunks, pipelined II=1 (L adds
-                         each)                                chunks_row + D_SCATTER
-                       dense / readout, G == 1: the event loop
-                       is pipelined (registers)               (+ D_SCATTER once per frame)
-                       dense / readout, G > 1: the row's
-                       chunks                                 TAP + D_SCATTER + chunks_row
-      skip current   same walk over the skip source (1x1 table)
-      fire_all       one flat pipelined pass, F neurons/cycle,
-                     also resets acc to bias for the next step     C W + D_FIRE + LOOP_ENTRY
-    direct encoding with a spike-train table (hls/spike_trains.py): no per-step fire; one pass
-    at t = 0 writes all T spikes of F neurons per cycle (T writes per
-    output bank on two ports)                                      C W ceil(T / 2) + D_FIRE + LOOP_ENTRY
-
-  Resources:
-  * ``K L`` accumulate lanes (K taps of L lanes), each an ``acc_bits``-wide adder with its pipeline register:
-    ``acc_bits`` LUT + ``acc_bits`` FF per lane ("a gated accumulator costs about 1 LUT and
-    1 FF per bit on 7-series/UltraScale", DESIGN §7; FINN's ``acc_luts = acc_bits``).
-    Direct encoding: each lane also multiplies an 8-bit pixel by a ``w_bits`` weight; below
-    9-bit weights this is a LUT multiplier (hls4ml's rule: no DSP), costed with FINN's
-    ``(2 ceil((W+A)/6) - 1)(W+A)`` LUT; from 9 bits one DSP per lane and no multiplier LUT.
-  * No crossbar: slot j of a table chunk is channel ``g L + j``, so lane j only ever writes
-    bank row j. A lane picks one of its F position banks (``pos % F``, the same for every
-    lane): an F:1 mux per lane, ``acc_bits * ceil((F-1)/3)`` LUT (a LUT6 is a 4:1 mux). One
-    shared word address (x2 for conv: ``oy Wo + ox`` first).
-  * ``acc``: ``L F`` banks of ``G W`` words; ``v`` (membranes, ``v_bits``): ``F`` banks of ``C W``.
-  * F neuron units (fire_all unrolled by F): leak subtract (LIF only), add, saturate, compare,
-    reset: ``4 * sum_bits (+ v_bits for LIF)`` LUT, ``3 * sum_bits`` FF each, with
-    ``sum_bits = max(acc_bits, v_bits) + 2`` (the geometry's, the width of ``sum_t``);
-    each reads its accumulator from one of the L lane banks (an L:1 mux per fire lane).
-  * Direct encoding with a spike-train table instead: per fire lane ``n_breaks`` comparators of
-    the current against the channel's boundaries (``acc_bits + 1`` LUT each), the piece count
-    and a ``T``-bit train mux; the boundaries and trains are per-channel ROM words; no membrane
-    memory and no threshold.
-  * Widths are the geometry's, derived from the integers: ``acc_bits`` holds bias + all
-    positive (negative) fan-in weights (x255 for pixels, a pixel skip source included; xT for the readout),
-    groups ``bits(G - 1)``, offsets ``bits(chunks)``.
-  * Weight memory = the chunked table the kernel reads (:func:`spikehls.hls.layers.chunk_table`):
-    one word per chunk of ``L w_bits + group_bits`` (the weights array is reshaped by L, so a
-    chunk is one read), ``offsets`` (``n_rows + 1`` words), ``bias`` (partitioned by L) and
-    ``thr`` (one word per output channel). A channel group with no nonzero weight in a row has
-    no chunk: pruning shrinks the table and the cycles, not the lanes.
-  * The output spike array ``res[T * n_out]`` (1 bit) is a memory owned by the producing layer
-    in OB banks (the project partitions it cyclic by OB), two copies (ping-pong between
-    dataflow processes); with ``OB = 2F`` each fire lane picks one of two banks (a 1-bit demux,
-    ``out_demux``).
-  * Control: a base FSM cost plus one counter per loop (``2 * bits`` LUT, ``bits`` FF).
-  * The first layer reads the top-level input as a memory port (``ap_memory``, the project
-    rewrites hls4ml's io_parallel default of one ``T * n_in * bits`` register port): an address
-    counter, ``bits(words read)`` LUT and FF; direct encoding reads frame 0 only.
-  * The event list of one frame: ``n_in`` words of the input coordinates (conv: channel, row,
-    column bits; dense/readout: the index) plus the pixel (direct) or a spare bit.
-
-Readout (``spike_readout``): the same accumulate engine (L lanes, F = 1) with accumulators wide
-enough for the sum over T (``out[k] = sum_t (b_k + sum_i W_ki s_t[i])``), a bias pass of G words
-per step, no neuron, no output spike array.
-Max pool (``spike_maxpool2d``): a pipelined OR over the window, ``R_o`` neighbouring outputs of one
-output row per cycle (:func:`~spikehls.hls.lanes.pool_lanes`: as many as the producer's F banks of
-two read ports serve at once); the initiation interval is
-``ceil(k ceil((s (R_o - 1) + k) / F) / 2)`` (:func:`~spikehls.hls.lanes.pool_interval`; 2 for an
-unbanked input and k = 2), and its output is banked by ``R_o`` for the next layer's scan.
-
-Memories are costed by size as Vitis binds them by default (:func:`memory_cost`): registers for
-one or two words, LUTRAM / distributed ROM (``width * ceil(depth / 64)`` LUT, a LUT6 holds 64x1
-bits; FINN's ``c2`` term) up to 1,024 bits or 64 words, URAM (4K x 72) on parts that have it for
-memories of at least half a URAM, else RAMB18 in the aspect ratio that needs the fewest blocks
-(16Kx1, 8Kx2, 4Kx4, 2Kx9, 1Kx18, 512x36; UG473). For wide weight memories this is hls4ml's
-``ceil(n_weights * bits / (RF * 36))``.
-
-Cycles: the **static worst case** assumes every input position spikes at every time step; the
-**activity-based** figure uses the per-layer event counts the C-simulation reports (input
-events and synaptic operations per sample): the walk and fire costs are fixed, the per-event
-overhead scales with input events, and the scatter cycles with synaptic operations.
-
-Monotonicity (tested): more parallelism means fewer cycles and more LUT; fewer channels or more
-zero weights never mean more BRAM18, URAM, DSP or cycles, and never a larger memory-equivalent
-area (LUT or FF + 288 per RAMB18, the LUT6 count of 18 Kbit of LUTRAM). A single LUT or FF
-count can rise by a few dozen where a shrinking array leaves BRAM for LUTRAM, as it does in
-Vitis; the co-design loop should therefore compare budgets, not single steps of one resource.
-
-Known limits (say so when quoting these numbers): the loops are taken at II = 1 as the
-kernels are written for it -- lanes on distinct banks by construction and ``DEPENDENCE inter
-false`` where one event's updates are provably distinct -- but no Vitis run has confirmed the
-schedule. The direct layer multiplies one tap per cycle and every layer fires its whole plane
-each step: at MNIST size these bound the latency, and the accumulator banks the area.
-The AXI/handshake logic of the top is not counted, and the model was calibrated on no real
-synthesis run -- it is a consistent, monotone yardstick for co-design, not a promise of
-post-route figures.
+The planner calls :func:`estimate` thousands of times: it builds no tables, only counts.
 """
 
 from __future__ import annotations
