@@ -198,3 +198,25 @@ def test_codesign_verify_corrects_the_budget_by_the_measured_ratio(tmp_path, mon
     rec = dict(est, fits=True)
     ok, same = verify_yosys(rec, tmp_path, brd, brd, lambda m: None)
     assert ok and same is brd and rec["yosys"]["fits"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+def test_skip_table_longer_than_the_main_table(tmp_path):
+    """Found by the calibration sweep: a direct 1x1 conv at P = 1 whose 1x1 skip from the pixels
+    has more chunks than its main table (the chunk pointer was sized for the main table)."""
+    from _hls_nets import write_run
+
+    from spikehls.hls.rtl.sim import rtlsim
+
+    rng = np.random.default_rng(10_014)
+    net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
+    par = int(rng.choice([1, 2, 3, 4, 6, 8, 12, 16]))
+    x = random_inputs(rng, net, 8)
+    run = write_run(net, tmp_path / "run", x)
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz", parallelism=par)
+    (g0,) = [g for g in net_geometry(net, {lyr.name: par for lyr in net.layers})[:1]]
+    assert g0.skip_table is not None and g0.skip_table.index_bits > g0.table.index_bits  # the case this guards
+    generate_rtl(tmp_path / "prj")
+    r = rtlsim(tmp_path / "prj")
+    assert r["exact"], r["first_mismatch"]

@@ -235,7 +235,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    reg [{_w(NW)}-1:0] e_w;  // scan word of the event")
     a(f"    reg [{IW}-1:0] e_val;  // the event's input value (a pixel, or 1)")
     a(f"    reg [{_w(R)}-1:0] e_f;  // offset of the event in its word")
-    a(f"    reg [{IB}-1:0] ce, cend;  // chunk pointer / end of the current row")
+    EBR = max(IB, g.skip_table.index_bits) if has_skip else IB  # the skip table may be longer than the main one
+    a(f"    reg [{EBR}-1:0] ce, cend;  // chunk pointer / end of the current row (main or skip table)")
     a(f"    reg [{FB}-1:0] c_bank;\n    reg [{_w(PW)}-1:0] c_word;  // target bank / plane word of the row")
     a("    reg c_skip;  // the pending chunks are the skip table's")
     if has_skip:
@@ -375,7 +376,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank (j, pos % F)")
     if IW == 8:
         val = "(add_skip ? k_in : e_val)" if has_skip else "e_val"
-        a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{WB + 9}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
+        a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{(max(WB, g.skip_table.weight_bits) if has_skip else WB) + 9}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
     elif has_skip and g.skip_pixels:
         a(f"            wire signed [{max(WB, g.skip_table.weight_bits) + 9}-1:0] prod = add_skip ? w * $signed({{1'b0, k_in}}) : w;")
     else:
