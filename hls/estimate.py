@@ -159,7 +159,9 @@ def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None
         r["LUT"] -= m
         r["LUT_logic"] -= m
     ie, so = _events(events, lyr.name)
-    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events)
+    sk = getattr(lyr, "skip", None)
+    skip_table = None if sk is None else (np.diag(sk.gain) if sk.weight is None else sk.weight)  # [co, cs]
+    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events, skip_table)
     kind = "readout" if g.kind == "readout" else ("direct_" if g.pixels else "") + g.kind
     ex_w, syn_w = twin_cost.extra_chunks_worst(g, lyr.weight)
     return LayerEstimate(
@@ -242,11 +244,13 @@ def _skip_events(net: IntNet, events, geos) -> dict[str, Any]:
         if g.skip_source is None:
             continue
         if g.skip_source == "input":
-            first = net.layers[0].name
-            src = _events(events, first)[0]
-            frac = 1.0
+            src = _events(events, net.layers[0].name)[0]  # the first layer's input events ...
             if src is None:
                 continue
+            g0 = geos[0]
+            if g0.skip_source == "input":  # ... which count its own skip walk over the input too
+                f0 = (g0.out_shape[1] * g0.out_shape[2]) / float(g0.skip_shape[1] * g0.skip_shape[2])
+                src = src / (1.0 + f0)
         else:
             e = events.get(g.skip_source) if isinstance(events, Mapping) else None
             src = None if not isinstance(e, Mapping) else e.get("out_spikes")

@@ -181,30 +181,40 @@ def taps_per_event(g: LayerGeometry) -> int:
     return kh if g.tap_lanes > 1 else kh * kw
 
 
-def extra_chunks_worst(g: LayerGeometry, weight: np.ndarray) -> tuple[int, int]:
-    """(further chunks over all valid taps of every input position of one frame, synops of it):
-    the cycles a row's second and later chunks add when everything spikes."""
-    if g.groups == 1:
-        return 0, 0
+def _chunk_counts(g: LayerGeometry, weight: np.ndarray) -> tuple[int, int, int, int]:
+    """Over every valid (input position, tap) of one frame: (further chunks, synops, chunks,
+    nonempty taps) -- what the walk costs beyond one cycle per tap when everything spikes."""
     co = g.channels
     if g.kind == "conv":
         ci, H, W = g.in_shape
         kh, kw = g.kernel
         rows = weight.reshape(co, -1).T
-        extra = np.maximum(chunks_per_row(rows, g.lanes) - 1, 0).reshape(ci, kh, kw)
+        ch = chunks_per_row(rows, g.lanes).reshape(ci, kh, kw)
         nnz = np.count_nonzero(weight, axis=0)
         from spikehls.hls.estimate import _conv_valid_counts
 
         cy = _conv_valid_counts(H, kh, g.padding, g.stride, g.out_shape[1])
         cx = _conv_valid_counts(W, kw, g.padding, g.stride, g.out_shape[2])
-        reach = cy[:, None] * cx[None, :]
-        return int((extra * reach[None]).sum()), int((nnz * reach[None]).sum())
-    extra = np.maximum(chunks_per_row(weight.T, g.lanes) - 1, 0)
-    return int(extra.sum()), int(np.count_nonzero(weight))
+        reach = (cy[:, None] * cx[None, :])[None]
+    else:
+        ch = chunks_per_row(weight.T, g.lanes)
+        nnz = np.count_nonzero(weight, axis=0)
+        reach = 1
+    return (int((np.maximum(ch - 1, 0) * reach).sum()), int((nnz * reach).sum()), int((ch * reach).sum()),
+            int(((ch > 0) * reach).sum()))
+
+
+def extra_chunks_worst(g: LayerGeometry, weight: np.ndarray) -> tuple[int, int]:
+    """(further chunks over all valid taps of every input position of one frame, synops of it):
+    the cycles a row's second and later chunks add when everything spikes."""
+    if g.groups == 1:
+        return 0, 0
+    ex, syn, _, _ = _chunk_counts(g, weight)
+    return ex, syn
 
 
 def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any = None, synops: Any = None,
-           skip_events: Any = None) -> tuple[int, Any]:
+           skip_events: Any = None, skip_table: Optional[np.ndarray] = None) -> tuple[int, Any]:
     """(worst case, on the given activity) cycles of one layer of the twin for one sample.
 
     ``in_events``: active inputs per sample over all walked frames (the C-simulation's counter;
@@ -249,8 +259,17 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
         ie = np.maximum(ie - np.asarray(skip_events, dtype=np.float64), 0) if np.ndim(ie) or np.ndim(skip_events) else max(ie - float(skip_events), 0.0)
     extra = 0.0
     if ex_w:
-        frac = np.clip(np.asarray(synops, dtype=np.float64) / (frames * syn_w), 0, 1) if synops is not None and syn_w else \
-            np.clip(ie / events_worst, 0, 1)
-        extra = frac * frames * ex_w
+        _, _, ch_w, taps_w = _chunk_counts(g, weight)
+        if synops is not None and syn_w:
+            # chunks walked ~ synops x (chunks per weight); minus the first chunk of every
+            # nonempty tap, ~ events x (nonempty taps per event)
+            sy = np.asarray(synops, dtype=np.float64)
+            extra = np.clip(sy * ch_w / syn_w - ie * taps_w / g.n_in, 0, frames * ex_w)
+        else:
+            extra = np.clip(ie / events_worst, 0, 1) * frames * ex_w
+    if skip_events is not None and skip_table is not None and g.groups > 1:
+        # an active skip input walks its source channel's chunks: one cycle each after the first
+        per = float(np.maximum(chunks_per_row(np.asarray(skip_table).T, g.lanes) - 1, 0).mean())
+        extra = extra + np.asarray(skip_events, dtype=np.float64) * per if np.ndim(skip_events) else extra + float(skip_events) * per
     act = fixed + ie * tpe + extra
     return int(worst), act
