@@ -47,12 +47,25 @@ def _matrix(rows, kind: str):
     return names, X
 
 
+# items whose price is known from the cell they become and that the fit cannot separate from the
+# rest (every direct layer has both): an adder bit is one LUT (with its CARRY4 share), a LUT
+# multiplier FINN's formula
+FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0}, "LUTRAM": {}, "FF": {}}
+
+
 def _fit(rows, kind: str, target: str):
     names, X = _matrix(rows, kind)
     y = np.array([r["yosys"][target] for r in rows], dtype=np.float64)
+    fixed = FIXED.get(kind, {})
+    held = np.array([fixed.get(k, 0.0) for k in names])
+    y_free = y - X @ held
+    free = [i for i, k in enumerate(names) if k not in fixed]
     # relative weighting: every layer counts, not only the big ones
     w = 1.0 / np.sqrt(np.maximum(y, 10.0))
-    coef, _ = nnls(X * w[:, None], y * w)
+    coef = held.copy()
+    if free:
+        c, _ = nnls(X[:, free] * w[:, None], y_free * w)
+        coef[free] = c
     return {k: round(float(c), 4) for k, c in zip(names, coef)}
 
 
@@ -107,7 +120,7 @@ def _err(pred: float, meas: float) -> float:
 def fit(args) -> int:
     from spikehls.hls import calibration
     from spikehls.hls.estimate import estimate, latency_per_sample
-    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta  # noqa: F811
 
     data = json.loads(args.data.read_text())
     rows = _rows(data)
@@ -123,7 +136,15 @@ def fit(args) -> int:
     calibration.LUT.clear(); calibration.LUT.update(lut)
     calibration.LUTRAM.clear(); calibration.LUTRAM.update(ram)
     calibration.FF.clear(); calibration.FF.update(ff)
-    calibration.TOP.update({"LUT": top_lut, "FF": top_ff})
+    from spikehls.hls.estimate import top_cost
+
+    per_bit = []
+    for n, t in tops:
+        prj = Path(n["project"])
+        beats_bits = top_cost(project_net(prj, read_meta(prj)))["beats"] * (8 if n["encoding"] == "direct" else 1)
+        per_bit.append(t["LUTRAM"] / beats_bits)
+    calibration.TOP.update({"LUT": top_lut, "FF": top_ff,
+                            "LUTRAM_per_input_bit": round(float(np.median(per_bit)), 5) if per_bit else calibration.TOP["LUTRAM_per_input_bit"]})
     # ---- errors on the held-out networks: per layer and per network, resources and cycles
     layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
     net_err = {"LUT": [], "FF": [], "LUTRAM": []}
@@ -156,7 +177,7 @@ def fit(args) -> int:
                           **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p}})
         for k in tot_p:
             tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),
-                         "LUTRAM": 0.0}[k]
+                         "LUTRAM": top_cost(net)["LUTRAM"]}[k]
             tot_m[k] += n["top"][k]
             if held_out:
                 net_err[k].append(_err(tot_p[k], tot_m[k]))
