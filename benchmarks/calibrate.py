@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _net_and_par(seed: int):
-    from spikehls.quantize.random_net import random_inputs, random_intnet
+    from spikehls.quantize.random_net import random_intnet
 
     rng = np.random.default_rng(10_000 + seed)
     net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
@@ -52,7 +52,6 @@ def collect(args) -> int:
     from spikehls.hls.rtl.sim import rtlsim, simulate
     from spikehls.hls.rtl.synth import synth
     from spikehls.quantize.random_net import random_inputs
-    from spikehls.quantize.testvectors import load_testvectors
 
     data = json.loads(args.data.read_text()) if args.data.is_file() else {"networks": []}
     done = {n["seed"] for n in data["networks"]}

@@ -23,7 +23,6 @@ RESULT = HERE / "results" / "calibration.json"
 
 
 def _rows(data: dict):
-    from spikehls.hls.estimate import estimate
     from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.twin_cost import items
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
-from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry, unsigned_bits
+from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry
 from spikehls.hls import calibration, twin_cost
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 
 DESCRIPTIONS: dict[str, str] = {
     "dataset.name": "digits (scikit-learn's 8x8 digits, embedded: nothing downloads), mnist (IDX files), "

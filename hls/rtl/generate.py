@@ -17,11 +17,11 @@ import numpy as np
 
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, write_json, write_text
-from spikehls.hls.geometry import LayerGeometry, net_geometry, unsigned_bits
+from spikehls.hls.geometry import LayerGeometry, net_geometry
 from spikehls.hls.layers import chunk_table
 from spikehls.hls.rtl.tables import chunk_words, lane_words, pack, to_twos, write_mem
 from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module
-from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d
+from spikehls.quantize.intnet import IntNet, MaxPool2d
 
 RTL_DIR = "rtl"
 LAYOUT_FILE = "rtl.json"
@@ -128,7 +128,7 @@ def _top(net: IntNet, geos: list[LayerGeometry], mods: list[str], bufs: dict[str
     a(f"    wire [{NL}-1:0] l_start, l_done, l_busy;")
     # ---- the input buffer
     a("    // ---- the input buffer (written by the input stream)")
-    a(f"    wire ob_we = tstate == T_LOAD && s_axis_tvalid;")
+    a("    wire ob_we = tstate == T_LOAD && s_axis_tvalid;")
     a(f"    wire [{_w(inb.depth)}-1:0] ob_addr = in_cnt;")
     a("    wire [0:0] ob_bmask = 1'b1;")
     a(f"    wire [{inb.width}-1:0] ob_bits = s_axis_tdata[{inb.width}-1:0];")

@@ -11,7 +11,6 @@ is compared with the NumPy integer reference; ``PRJ/rtlsim.json`` holds the resu
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 
 from spikehls.errors import SpikehlsError
-from spikehls.fileio import atomic_path, write_json, write_text
+from spikehls.fileio import write_json, write_text
 from spikehls.hls.rtl.generate import LAYOUT_FILE, RTL_DIR, TOP
 
 VERILATOR = os.environ.get("VERILATOR", "verilator")

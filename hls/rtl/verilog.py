@@ -162,14 +162,12 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     NIN = g.n_in
     NW = NIN // R  # scan words per frame
     SUBS = IOB // R  # scan words per input buffer word
-    FR = g.frames
     cur_once = g.pixels  # the repeated frame's current is computed once and kept
     acc_depth = G * PW
     ADW = _w(acc_depth)
     TBITS = _w(T)
     FB = _w(F)
     LB = _w(L)
-    PRODW = AB + WB + 10  # wide enough for acc + w * pixel before the (exact) truncation
     if conv:
         ci, hi, wi = g.in_shape
         co, ho, wo = g.out_shape
@@ -285,7 +283,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    assign sk_t = {'0' if cur_once else 't'};")
         a(f"    assign sk_word = k_pos / {sb.banks};")
         a(f"    wire [{sb.width}-1:0] k_in = sk_data[(k_pos % {sb.banks}) * {sb.width} +: {sb.width}];")
-        a(f"    wire k_act = |k_in;")
+        a("    wire k_act = |k_in;")
         a(f"    wire [{st.index_bits}-1:0] k_b = soff_rom[k_c];\n    wire [{st.index_bits}-1:0] k_e = soff_rom[k_c + 1];")
         kpos_o = f"(k_y * {g.out_shape[2]} + k_x)"
         a(f"    wire [{FB}-1:0] k_bank = {kpos_o} % {F};\n    wire [{_w(PW)}-1:0] k_word = {kpos_o} / {F};")
@@ -453,12 +451,12 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
             else:
                 a(f"        wire signed [{SB}-1:0] vnew = s ? {SB}'sd0 : vsat;")
             a(f"        always @(posedge clk) if (in_fire) v[vw] <= vnew[{VB}-1:0];")
-            a(f"        assign spk[gf] = s;")
+            a("        assign spk[gf] = s;")
         a("    end")
         a("    endgenerate")
         # output buffer write
         ob = outbuf
-        a(f"    wire ob_we = in_fire;")
+        a("    wire ob_we = in_fire;")
         a(f"    wire [{_w(ob.depth)}-1:0] ob_addr = {'' if ob.time_banks > 1 else f't * {ob.words_per_step} + '}vw / {m};")
         if m == 1:
             a(f"    wire [{ob.banks}-1:0] ob_bmask = {{{ob.banks}{{1'b1}}}};")
@@ -488,7 +486,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("                state <= S_INIT; t <= 0; iw <= 0; ig <= 0; ia <= 0;")
     a("            end")
     a("            S_INIT: begin  // acc = bias, L x F words per cycle")
-    a(f"                iw <= iw + 1;")
+    a("                iw <= iw + 1;")
     a(f"                if (ia == {PW - 1}) begin ia <= 0; ig <= ig + 1; end else ia <= ia + 1;")
     a(f"                if (iw == {acc_depth - 1}) state <= S_NEXT;")
     a("            end")
@@ -512,7 +510,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("            end")
     # scan
     adv = []
-    adv.append(f"sw <= sw + 1;")
+    adv.append("sw <= sw + 1;")
     if SUBS > 1:
         adv.append(f"if (s_sub == {SUBS - 1}) begin s_sub <= 0; s_word <= s_word + 1; end else s_sub <= s_sub + 1;")
     else:
@@ -541,7 +539,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
                   + ("tap <= 0; ky <= 0; kx <= 0; " if conv else "")
                   + f"state <= S_TAP; end else if (scan_end) {after_scan} else state <= S_SCAN;")
     a("            S_TAP: begin  // one kernel tap; its row's first chunk is added in this cycle")
-    a(f"                if (t_has[0] && (t_e - t_b) > 1) begin ce <= t_b + 1; cend <= t_e; c_bank <= t_bank; c_word <= t_word; state <= S_CHUNK; end")
+    a("                if (t_has[0] && (t_e - t_b) > 1) begin ce <= t_b + 1; cend <= t_e; c_bank <= t_bank; c_word <= t_word; state <= S_CHUNK; end")
     a(f"                else begin {next_tap}{next_event} end")
     a("            end")
     a("            S_CHUNK: begin  // the row's further chunks, one per cycle")
@@ -553,7 +551,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         nxt_k = (f"if (k_x == {g.out_shape[2] - 1}) begin k_x <= 0; if (k_y == {g.out_shape[1] - 1}) begin k_y <= 0; "
                  f"if (k_c == {so - 1}) {after_walk_fire} else k_c <= k_c + 1; end else k_y <= k_y + 1; end else k_x <= k_x + 1;")
         a("            S_SKIP: begin  // one skip position per cycle (first chunk added now)")
-        a(f"                if (k_act && (k_e - k_b) > 1) begin ce <= k_b + 1; cend <= k_e; c_bank <= k_bank; c_word <= k_word; state <= S_SKCHUNK; end")
+        a("                if (k_act && (k_e - k_b) > 1) begin ce <= k_b + 1; cend <= k_e; c_bank <= k_bank; c_word <= k_word; state <= S_SKCHUNK; end")
         a(f"                else begin {nxt_k} end")
         a("            end")
         a("            S_SKCHUNK: begin")
@@ -609,7 +607,7 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     a(f"    wire [{PB}-1:0] base = pc * {h * w} + (py_o * {s} + py) * {w} + sg * {R * s};  // first input of the span")
     a(f"    wire [{PB}-1:0] w_first = base / {IOB};\n    wire [{PB}-1:0] w_last = (base + {span - 1}) / {IOB};")
     a(f"    wire [{PB}-1:0] wd = w_first + woff;")
-    a(f"    assign in_t = t;\n    assign in_word = wd;")
+    a("    assign in_t = t;\n    assign in_word = wd;")
     a(f"    wire signed [{PB + 2}-1:0] rel0 = $signed({{2'b0, base}}) - $signed({{2'b0, wd}}) * {IOB};")
     a(f"    wire [{R}-1:0] hit;")
     a("    genvar gj, gx;\n    generate")
@@ -623,7 +621,7 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     a("    end")
     a("    endgenerate")
     a(f"    wire [{R}-1:0] acc_n = acc | hit;")
-    a(f"    wire row_end = wd == w_last;")
+    a("    wire row_end = wd == w_last;")
     a(f"    wire ob_we = running && row_end && (py == {k - 1});")
     a(f"    wire [{_w(outbuf.depth)}-1:0] ob_addr = t * {outbuf.words_per_step} + ow;")
     a(f"    wire [{R}-1:0] ob_bmask = {{{R}{{1'b1}}}};\n    wire [{R}-1:0] ob_bits = acc_n;")
