@@ -249,7 +249,8 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
         fixed += fire if g.fire_once else T * fire + (T - 1)
     else:
         fixed += T * fire
-    ex_w, syn_w = extra_chunks_worst(g, weight) if weight is not None else (0, 0)
+    # the further chunks (only where a row may hold several: more than one channel group), counted once
+    ex_w, syn_w, ch_w, taps_w = _chunk_counts(g, weight) if weight is not None and g.groups > 1 else (0, 0, 0, 0)
     events_worst = frames * g.n_in
     worst = fixed + events_worst * tpe + frames * ex_w
     if in_events is None:
@@ -259,7 +260,6 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
         ie = np.maximum(ie - np.asarray(skip_events, dtype=np.float64), 0) if np.ndim(ie) or np.ndim(skip_events) else max(ie - float(skip_events), 0.0)
     extra = 0.0
     if ex_w:
-        _, _, ch_w, taps_w = _chunk_counts(g, weight)
         if synops is not None and syn_w:
             # chunks walked ~ synops x (chunks per weight); minus the first chunk of every
             # nonempty tap, ~ events x (nonempty taps per event)

@@ -495,13 +495,13 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
                   + (" sc <= 0; sy <= 0; sx <= 0;" if conv else ""))
     after_walk_fire = "begin state <= S_FIRE; vw <= 0; fa <= 0; fc <= 0; fj <= 0; fg <= 0; faw <= 0; end" if not readout else \
         "begin state <= S_OUT; ok <= 0; oj <= 0; og <= 0; o_valid <= 1'b1; end"
-    if has_skip:
+    # after a frame's scan: the skip walk, the fire pass, or (readout) the next frame / the output
+    if readout:
+        after_scan = f"begin if (t == {T - 1}) {after_walk_fire} else begin t <= t + 1; state <= S_NEXT; end end"
+    elif has_skip:
         after_scan = "begin state <= S_SKIP; k_c <= 0; k_y <= 0; k_x <= 0; end"
     else:
-        after_scan = after_walk_fire if not readout else "S_AFTER"
-    # readout: after each frame, next t or out
-    if readout:
-        after_scan = (f"begin if (t == {T - 1}) {after_walk_fire} else begin t <= t + 1; state <= S_NEXT; end end")
+        after_scan = after_walk_fire
     a("            S_NEXT: begin")
     if cur_once:
         a(f"                if (t == 0) begin {start_scan} end else {after_walk_fire}")
