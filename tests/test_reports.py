@@ -528,3 +528,30 @@ def test_report_after_csim_uses_its_events(tmp_path):
     assert act is not None and 0 < act <= worst
     assert act <= r["latency"]["cycles"]["activity_max"] <= worst  # the slowest sample, from csim's counters
     assert r["latency"]["samples"] == res["samples"]
+
+
+def test_report_puts_yosys_beside_the_estimate_and_judges_on_it(tmp_path, capsys):
+    """spikehls report with PRJ/synth.json: estimate | yosys | ratio, never mixed; --source yosys
+    judges the fit on the yosys totals; without synth.json --source yosys is one error line."""
+    from spikehls.cli import main
+
+    net = small_net()
+    prj = fabricate_project(tmp_path / "prj", net)
+    assert main(["report", "--project", str(prj), "--source", "yosys"]) == 2
+    assert "synth.json" in capsys.readouterr().err
+    per = {lyr.name: {"LUT": 100 * (i + 1), "LUT_logic": 90 * (i + 1), "LUTRAM": 10 * (i + 1), "FF": 7, "BRAM18": 0,
+                      "URAM": 0, "DSP": 0} for i, lyr in enumerate(net.layers)}
+    big = 10 ** 6  # over any PYNQ-Z2 budget: the yosys verdict must say so while the estimate fits
+    total = {"LUT": big, "LUT_logic": big, "LUTRAM": 0, "FF": 35, "BRAM18": 0, "URAM": 0, "DSP": 0}
+    (prj / "synth.json").write_text(json.dumps({"source": "yosys", "yosys": "Yosys 0.70 (test)", "family": "xc7",
+                                                "per_layer": per, "total": total, "top": {"LUT": 5}}))
+    assert main(["report", "--project", str(prj), "--source", "yosys"]) == 0
+    out = capsys.readouterr().out
+    assert "source: yosys" in out and "fits the board budget on the yosys figures: NO (LUT)" in out
+    rep = json.loads((prj / "report.json").read_text())
+    assert rep["source"] == "estimate" and rep["fits"] is True  # the estimate stays the estimate
+    y = rep["measured"]["yosys"]
+    assert y["total"]["LUT"]["yosys"] == big and y["total"]["LUT"]["estimate"] == rep["total"]["LUT"]
+    first = net.layers[0].name
+    assert y["per_layer"][first]["LUT"]["ratio"] == round(100 / rep["per_layer"][0]["LUT"], 3)
+    assert rep["fits_yosys"] is False and rep["fits_yosys_detail"]["LUT"] is False
