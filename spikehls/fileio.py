@@ -395,7 +395,7 @@ def lock_dir(folder: str | os.PathLike, shared: bool = False) -> Iterator[None]:
 
 
 #: files a training run (``spikehls train``) and its export hold
-RUN_FILES = frozenset({"config.yaml", "metrics.jsonl", "checkpoint.pt", "masks.json", "last.pt", "summary.json",
+RUN_FILES = frozenset({"config.yaml", "metrics.jsonl", "checkpoint.pt", "masks.json", "last.pt", "summary.json", "structure.png",
                        "quantized.pt", "intnet.npz", "model.qonnx.onnx", "testvectors.npz", "export.json"})
 _FORMATS = {"hls": ("spikehls.json", "spikehls.hlsproject/"), "codesign": ("codesign.json", "spikehls.codesign/"),
             "sweep": ("sweep.json", "spikehls.sweep/")}

@@ -110,7 +110,7 @@ def test_keep_by_score_then_regrow_by_gamma_gradient():
 
 def test_masked_channels_emit_no_spikes_and_stay_masked():
     m = _vgg()
-    pr = SCAPruner(m, p=0.6, q=0.0)
+    pr = SCAPruner(m, p=0.6, q=0.0, masking="step")
     opt = torch.optim.Adam(m.parameters(), lr=0.05)
     x, y = torch.rand(4, 6, 1, 6, 6), torch.randint(0, 5, (6,))
     _train_step(m, pr, opt, x, y)
@@ -201,7 +201,7 @@ def test_unknown_layer_in_targets_is_an_error():
 
 def test_revived_channel_is_reinitialised():
     m = _vgg()
-    pr = SCAPruner(m, p=0.5, q=0.0)
+    pr = SCAPruner(m, p=0.5, q=0.0, masking="step")
     sizes = [g.size for g in pr.groups]
     _feed(pr, list(torch.split(torch.arange(30.0), sizes)), [torch.zeros(s) for s in sizes])
     pr.update_masks()
@@ -277,3 +277,50 @@ def test_layer_score_norm_ranks_layers_by_relative_activity():
     keep_norm = normed.select(normed.scores(), grads)
     assert sum(int(k.sum()) for k in keep_norm) == plain_n  # same budget, floor((1-p-q) M)
     assert not keep_norm[0].all() and all(k.any() for k in keep_norm)
+
+
+# ---- masking modes (DESIGN.md section 4: the authors zero once per epoch, at the update) ----------
+def test_epoch_masking_lets_pruned_channels_move_and_masked_restores_them():
+    m = _vgg()
+    pr = SCAPruner(m, p=0.6, q=0.0, masking="epoch")
+    opt = torch.optim.Adam(m.parameters(), lr=0.05)
+    x, y = torch.rand(4, 6, 1, 6, 6) * 3, torch.randint(0, 5, (6,))
+    _train_step(m, pr, opt, x, y)
+    masks = pr.update_masks()
+    g = pr.groups[0]
+    drop = ~torch.from_numpy(masks[g.name])
+    bn = g.bns[0][1]
+    assert bn.bias[drop].abs().sum() == 0 and g.convs[0][1].weight[drop].abs().sum() == 0  # zeroed at the update
+    for _ in range(3):
+        _train_step(m, pr, opt, x, y)
+    moved = bn.bias.detach()[drop].clone()
+    assert moved.abs().sum() > 0  # Adam's momentum and the gradient through beta moved them (not re-masked)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    with pr.masked():
+        assert bn.bias[drop].abs().sum() == 0 and bn.weight[drop].abs().sum() == 0
+        assert g.convs[0][1].weight[drop].abs().sum() == 0
+    after = m.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # training state put back exactly
+
+
+def test_epoch_masking_does_not_reinitialise_and_records_churn():
+    m = _vgg()
+    pr = SCAPruner(m, p=0.5, q=0.0, masking="epoch")
+    sizes = [g.size for g in pr.groups]
+    _feed(pr, list(torch.split(torch.arange(30.0), sizes)), [torch.zeros(s) for s in sizes])
+    pr.update_masks()
+    first = dict(pr.last_update)
+    assert first["pruned"] == 30 - first["channels_kept"] and first["revived"] == 0
+    dead = np.flatnonzero(~pr.masks["features.0.conv"])
+    _feed(pr, list(torch.split(30.0 - torch.arange(30.0), sizes)), [torch.zeros(s) for s in sizes])
+    pr.update_masks()
+    assert pr.masks["features.0.conv"][dead].all()
+    assert pr.last_update["revived"] >= dead.size and pr.last_update["churn"] == pr.last_update["revived"] + pr.last_update["pruned"]
+    assert sum(pr.last_update["kept_per_layer"].values()) == pr.last_update["channels_kept"]
+    # no fresh filter in epoch mode: what the optimizer left (here: the zero of the last update) stays
+    assert m.features[0].conv.weight[dead].abs().sum() == 0
+
+
+def test_unknown_masking_mode_is_an_error():
+    with pytest.raises(SpikehlsError, match="sca.masking"):
+        SCAPruner(_vgg(), p=0.5, q=0.1, masking="batch")

@@ -230,3 +230,43 @@ def test_qat_during_sca_trains_with_quantized_weights_and_exports(tmp_path):
     ex = export_run(tmp_path / "q", progress=False, log=lambda m: None)
     assert ex["qat"]["during_sca"] is True
     assert ex["reference_mismatches"] == 0 and ex["qonnx_mismatches"] == 0
+
+
+# ---- SCA masking modes: regrowth really happens, and "best" is what slimming builds ----------------
+def _slimmed_accuracy(run_dir: Path) -> float:
+    from spikehls.quantize.export_run import _as_float, encoded_batches
+    from spikehls.quantize.floatnet import from_training_model
+    from spikehls.quantize.slim import keep_from_masks, slim
+    from spikehls.training.datasets import load_dataset
+
+    cfg, model, masks, _ = load_run(run_dir)
+    fnet = from_training_model(model, cfg.encoding.kind, cfg.train.time_steps)
+    snet = slim(fnet, keep_from_masks(fnet, masks)).eval()
+    assert sum(int(k.sum()) for k in keep_from_masks(fnet, masks).values()) < masks.total()  # really smaller
+    _, test = load_dataset(cfg.dataset, seed=cfg.train.seed)
+    correct = 0
+    with torch.no_grad():
+        for i, x in encoded_batches(test.images, cfg):
+            correct += int((snet(_as_float(x, 2.0**-8)).argmax(1).numpy() == test.labels[i:i + len(x)]).sum())
+    return correct / len(test.labels)
+
+
+def test_epoch_masking_revives_channels_and_best_equals_slimmed(tmp_path):
+    cfg = config_from_dict(_tiny(train={"epochs": 5}, sca={"p": 0.5, "q": 0.2, "masking": "epoch"},
+                                 model={"layers": [8, "M", 12, "M"]}, optim={"lr": 0.01, "batch_size": 20}))
+    s = train(cfg, tmp_path / "r", progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    ups = [r["mask_update"] for r in rows if r["mask_update"]]
+    assert len(ups) == 4 and all(u["masking"] == "epoch" for u in ups)
+    assert sum(u["revived"] for u in ups[1:]) > 0  # a channel pruned at one update is kept at a later one
+    assert (tmp_path / "r" / "structure.png").stat().st_size > 1000
+    assert _slimmed_accuracy(tmp_path / "r") == s["test_accuracy"]
+
+
+def test_step_masking_settles_after_the_first_update(tmp_path):
+    cfg = config_from_dict(_tiny(train={"epochs": 4}, sca={"p": 0.5, "q": 0.2, "masking": "step"}))
+    s = train(cfg, tmp_path / "r", progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    ups = [r["mask_update"] for r in rows if r["mask_update"]]
+    assert ups[0]["pruned"] > 0 and all(u["churn"] == 0 for u in ups[1:])  # one-shot pruning, as documented
+    assert _slimmed_accuracy(tmp_path / "r") == s["test_accuracy"]

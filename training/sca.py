@@ -10,8 +10,15 @@ based Pruning" (ICML 2024), as their released code does it:
   of the network together by ``A`` and keep the top ``floor((1-p-q) M)``; among the pruned ones
   regrow the top ``floor(q M)`` by ``|dL/d gamma|`` of their BatchNorm weight (last training
   minibatch; summed over a group's BNs). The kept fraction is thus about ``1 - p``.
-* masking: conv filter, BN gamma and beta of a dropped channel are zero, and kept zero during
-  training (:meth:`after_step` re-applies the masks after every optimizer step).
+* masking (``sca.masking``): conv filter, BN gamma and beta of a dropped channel are set to zero
+  ``"epoch"`` (the authors' ``do_masks``): once, at each mask update, and then left to the optimizer:
+  momentum and the gradient through beta move them off zero during the next epoch, so a pruned
+  channel regains activity and a gamma gradient and competes again at the next update (regrowth
+  and revival really happen). ``"step"``: re-applied after every optimizer step (:meth:`after_step`),
+  so a pruned channel stays exactly zero (see the facts below: the masks then settle after the
+  first update). In both modes evaluation and checkpoints see the *masked* network
+  (:meth:`masked`), the one slimming will produce; the authors evaluate before masking, i.e. with
+  partly revived channels.
 * optional L1 term ``l1 * sign(W)`` added to the gradient of every 3x3 conv weight.
 
 Extensions (the co-design loop sets them between training rounds with :meth:`set_targets`):
@@ -25,18 +32,23 @@ Facts worth knowing (consequences of exact masking, documented rather than hidde
 * A group never drops to zero channels: if the rules would empty it, its best-scoring channel is
   kept (a zero-width layer cannot be built in hardware). This can keep slightly more than
   ``floor((1-p-q) M) + floor(q M)`` channels when M is tiny or caps are tight.
-* A channel masked through the whole last minibatch has ``dL/d gamma = 0`` exactly (its BN input
-  is identically 0), so regrowth in practice chooses among channels that were alive in the last
-  epoch and lost the activity ranking; ties (e.g. all zero) are broken by the activity score, then
-  by position (group order, channel index) so the result is deterministic.
-* A channel that comes back after being masked is re-initialised (fresh filter drawn like
-  PyTorch's default conv init from the pruner's seeded generator, gamma = 1, beta = 0, running
-  stats reset): a zero filter with gamma = 0 is a stationary point gradient descent never leaves.
+* In ``step`` mode a channel masked through the whole last minibatch has ``dL/d gamma = 0``
+  exactly (its BN input is identically 0), so regrowth in practice chooses among channels that
+  were alive in the last epoch and lost the activity ranking; ties (e.g. all zero) are broken by
+  the activity score, then by position (group order, channel index) so the result is deterministic.
+* In ``step`` mode a channel that comes back after being masked is re-initialised (fresh filter
+  drawn like PyTorch's default conv init from the pruner's seeded generator, gamma = 1, beta = 0,
+  running stats reset): a zero filter with gamma = 0 is a stationary point gradient descent never
+  leaves. In ``epoch`` mode it keeps the values the optimizer gave it since it was zeroed (as the
+  authors' code does).
+* Churn, recorded per update in :attr:`last_update`: ``pruned`` (kept before, dropped now),
+  ``revived`` (dropped before, kept now: regrowth that took), per-layer kept counts.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import Optional
 
 import numpy as np
@@ -57,7 +69,7 @@ class SCAPruner:
 
     def __init__(self, model: nn.Module, p: float, q: float, l1: float = 0.0,
                  layer_targets: Optional[dict[str, float]] = None, layer_caps: Optional[dict[str, int]] = None,
-                 seed: int = 0, score_norm: str = "none"):
+                 seed: int = 0, score_norm: str = "none", masking: str = "epoch"):
         if not (0 <= p < 1 and 0 <= q < 1 and p + q < 1):
             raise SpikehlsError(f"sca: need 0 <= p, q and p + q < 1 (got p={p}, q={q})")
         self.model = model
@@ -65,6 +77,9 @@ class SCAPruner:
         if score_norm not in ("none", "layer"):
             raise SpikehlsError(f"sca.score_norm: unknown '{score_norm}' (allowed: none, layer)")
         self.score_norm = score_norm
+        if masking not in ("epoch", "step"):
+            raise SpikehlsError(f"sca.masking: unknown '{masking}' (allowed: epoch, step)")
+        self.masking = masking
         self.groups: list[PruneGroup] = model.prunable_groups()
         self.masks = Masks.full(self.groups)
         self.layer_targets: dict[str, float] = {}
@@ -84,7 +99,7 @@ class SCAPruner:
     def from_config(cls, model: nn.Module, sca_cfg, seed: int = 0) -> "SCAPruner":
         """Build from a :class:`spikehls.config.SCAConfig`."""
         return cls(model, sca_cfg.p, sca_cfg.q, sca_cfg.l1, dict(sca_cfg.layer_targets), dict(sca_cfg.layer_caps), seed,
-                   getattr(sca_cfg, "score_norm", "none"))
+                   getattr(sca_cfg, "score_norm", "none"), getattr(sca_cfg, "masking", "epoch"))
 
     # ---- per-layer constraints -----------------------------------------------------------
     def _group_name(self, key: str, field: str) -> str:
@@ -128,8 +143,9 @@ class SCAPruner:
 
     @torch.no_grad()
     def after_step(self) -> None:
-        """Call after the optimizer step: re-apply masks, add this minibatch's scores."""
-        self.apply()
+        """Call after the optimizer step: re-apply masks (``step`` mode), add this minibatch's scores."""
+        if self.masking == "step":
+            self.apply()
         for i, g in enumerate(self.groups):
             s = g.score()
             if s is not None:
@@ -140,6 +156,33 @@ class SCAPruner:
         """Zero every masked channel in the model (filters, gamma, beta)."""
         for g in self.groups:
             g.apply(self.masks[g.name])
+
+    @contextmanager
+    def masked(self):
+        """The model with every masked channel zeroed for the ``with`` body, then restored.
+
+        In ``epoch`` mode the pruned channels drift off zero between updates; evaluation and the
+        checkpoint must see what slimming will build, so this zeroes them and afterwards puts the
+        optimizer's values back (training goes on exactly as if nothing happened). In ``step``
+        mode they are zero already and nothing changes.
+        """
+        saved = []
+        for g in self.groups:
+            drop = torch.from_numpy(~np.asarray(self.masks[g.name], dtype=bool))
+            if not bool(drop.any()):
+                continue
+            tensors = [conv.weight for _, conv in g.convs] + [conv.bias for _, conv in g.convs if conv.bias is not None]
+            tensors += [t for _, bn in g.bns for t in (bn.weight, bn.bias)]
+            for t in tensors:
+                d = drop.to(t.device)
+                saved.append((t, d, t.detach()[d].clone()))
+        self.apply()
+        try:
+            yield self.model
+        finally:
+            with torch.no_grad():
+                for t, d, v in saved:
+                    t[d] = v
 
     def scores(self) -> list[torch.Tensor]:
         """Running-mean score A per group since the last mask update (zeros before any batch).
@@ -205,12 +248,17 @@ class SCAPruner:
         """Rank, prune, regrow; apply to the model; reset the running scores. Returns the masks."""
         new = self.select(self.scores(), self._grad)
         old = [self.masks[g.name] for g in self.groups]
-        for g, k_old, k_new in zip(self.groups, old, new):
-            revived = k_new & ~k_old
-            if revived.any():
-                self._reinit(g, torch.from_numpy(revived))
+        if self.masking == "step":  # see the module docstring: a zero channel would never move again
+            for g, k_old, k_new in zip(self.groups, old, new):
+                revived = k_new & ~k_old
+                if revived.any():
+                    self._reinit(g, torch.from_numpy(revived))
         self.masks = Masks({g.name: GroupMask(g.member_names, k) for g, k in zip(self.groups, new)})
         self.last_update["revived"] = int(sum((kn & ~ko).sum() for ko, kn in zip(old, new)))
+        self.last_update["pruned"] = int(sum((ko & ~kn).sum() for ko, kn in zip(old, new)))
+        self.last_update["churn"] = self.last_update["revived"] + self.last_update["pruned"]
+        self.last_update["kept_per_layer"] = {g.name: int(k.sum()) for g, k in zip(self.groups, new)}
+        self.last_update["masking"] = self.masking
         self.apply()
         self._sum = [torch.zeros_like(s) for s in self._sum]
         self._count = 0

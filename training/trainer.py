@@ -8,10 +8,11 @@ Run directory (every file written atomically; see spikehls.fileio)::
     DIR/masks.json       the best epoch's masks (spikehls.training.masks.Masks)
     DIR/last.pt          everything needed to resume: model, optimizer, pruner, RNG states, epoch
     DIR/summary.json     the result (test_accuracy, channels_total/kept, per-layer counts, SynOps, seconds, ...)
+    DIR/structure.png    with SCA on: kept channels per layer per epoch and the churn of every mask update
 
 Order of one epoch (evaluation every ``train.eval_every`` epochs and always after the last; the
-metrics of epochs without evaluation hold null): train (masks re-applied after every optimizer step, SCA scores accumulated)
--> evaluate on the test set (SynOps, firing rates) -> maybe save as best -> SCA mask update
+metrics of epochs without evaluation hold null): train (``sca.masking: step`` re-applies the masks after every optimizer step, ``epoch`` only at the
+update; SCA scores accumulated) -> evaluate the masked network on the test set (SynOps, firing rates) -> maybe save as best -> SCA mask update
 (not after the last epoch: nothing would train under the new masks) -> metrics line -> last.pt.
 
 "Best" epoch: with SCA on, only epochs evaluated under SCA masks qualify (otherwise the dense
@@ -28,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -294,7 +296,6 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
         bar.close()
 
         evaluated = (epoch + 1) % cfg.train.eval_every == 0 or epoch == epochs - 1
-        ev = evaluate(model, test_set, cfg, device, progress) if evaluated else dict.fromkeys(_EVAL_KEYS)
         if pruner is not None:
             masks = pruner.masks.copy()
         else:
@@ -302,11 +303,15 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
         sca_masked = (pruner is None or started_pruned or epoch > cfg.sca.start_epoch
                       or epochs - 1 <= cfg.sca.start_epoch)
         epoch_no = epoch + 1
-        is_best = evaluated and sca_masked and ev["test_acc"] > best["test_acc"]
-        if is_best:
-            best = {"test_acc": ev["test_acc"], "epoch": epoch_no,
-                    **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
-            _save_checkpoint(out, model, masks, cfg, epoch_no, ev["test_acc"])
+        # evaluate and save the masked network (what slimming builds), whatever the masking mode
+        with (pruner.masked() if pruner is not None else nullcontext()):
+            ev = evaluate(model, test_set, cfg, device, progress) if evaluated else dict.fromkeys(_EVAL_KEYS)
+            is_best = evaluated and sca_masked and ev["test_acc"] > best["test_acc"]
+            if is_best:
+                best = {"test_acc": ev["test_acc"], "epoch": epoch_no,
+                        **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample",
+                                              "firing_rate")}}
+                _save_checkpoint(out, model, masks, cfg, epoch_no, ev["test_acc"])
         update = None
         if pruner is not None and cfg.sca.start_epoch <= epoch < epochs - 1:
             pruner.update_masks()
@@ -337,12 +342,17 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
             break
 
     if not (out / "checkpoint.pt").is_file():  # stopped before any epoch qualified as "best": keep the last
-        ev = evaluate(model, test_set, cfg, device)
         masks = pruner.masks.copy() if pruner is not None else (
             fixed_masks.copy() if fixed_masks is not None else Masks.full(model.prunable_groups()))
-        best = {"test_acc": ev["test_acc"], "epoch": int(last_eval.get("epoch", 0)),
-                **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
-        _save_checkpoint(out, model, masks, cfg, best["epoch"], ev["test_acc"])
+        with (pruner.masked() if pruner is not None else nullcontext()):
+            ev = evaluate(model, test_set, cfg, device)
+            best = {"test_acc": ev["test_acc"], "epoch": int(last_eval.get("epoch", 0)),
+                    **{k: ev[k] for k in ("synops_per_sample", "macs_per_sample", "energy_pj_per_sample", "firing_rate")}}
+            _save_checkpoint(out, model, masks, cfg, best["epoch"], ev["test_acc"])
+    if pruner is not None:
+        from spikehls.training.structure_plot import plot_structure
+
+        plot_structure(out / "metrics.jsonl", out / "structure.png")
     return _write_summary(out, cfg, best, last_eval, seconds, device)
 
 
