@@ -9,9 +9,9 @@ thread per run, runs side by side on ``--jobs`` processes):
   0.5; 0.05 at p = 0.9 since p + q < 1); and a uniform-pruning baseline per p: the same number of
   channels as SCA keeps, spread over the layers in proportion to their width, chosen at random before
   training and fixed (SCA's claim is that activity-based structure beats it).
-* ``full``: SCA in the default mode at p = 0.7, q = 0.2 on all 60k images for 8 epochs with the
-  32,M,64,M network of ``benchmarks/train_mnist.py``, against that benchmark's dense figure (99.08 %,
-  same network, data, optimizer and epochs).
+* ``full``: SCA in the default mode at p = 0.7, q = 0.2 on all 60k images for 8 epochs (``--full-epochs``;
+  4, 6 and 8 have a dense figure) with the 32,M,64,M network of ``benchmarks/train_mnist.py``, against that
+  benchmark's dense figure at the same epochs (99.05 / 99.07 / 99.08 %; same network, data, optimizer).
 
 Per run: accuracy of the best epoch (the masked network), accuracy after slimming (the pruned
 channels physically removed from the float network and the result evaluated: must equal the first),
@@ -39,7 +39,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 RESULTS = HERE / "results" / "sca_fidelity.json"
-DENSE_FULL = 0.9908  # benchmarks/results/train_mnist_full.json: 32,M,64,M, 60k images, 8 epochs, dense
+#: dense figures of benchmarks/train_mnist.py (32,M,64,M, 60k images, same optimizer) by epochs:
+#: train_mnist_full.json (4), train_mnist_full_6ep.json (6), train_mnist_full_8ep.json (8)
+DENSE_FULL = {4: 0.9905, 6: 0.9907, 8: 0.9908}
 Q_OF_P = {0.5: 0.2, 0.7: 0.2, 0.9: 0.05}
 
 
@@ -188,9 +190,11 @@ def _summary(runs: dict) -> dict:
     full = [r for r in runs.values() if r["part"] == "full"]
     if full:
         r = full[0]
-        out["full"] = {"name": r["name"], "accuracy": r["slimmed_accuracy"], "dense_reference": DENSE_FULL,
-                       "gap_points": 100 * (DENSE_FULL - r["slimmed_accuracy"]),
-                       "within_0.5_points": 100 * (DENSE_FULL - r["slimmed_accuracy"]) <= 0.5}
+        dense_ref = DENSE_FULL.get(len(r["epochs"]))
+        gap = 100 * (dense_ref - r["slimmed_accuracy"]) if dense_ref is not None else None
+        out["full"] = {"name": r["name"], "epochs": len(r["epochs"]), "accuracy": r["slimmed_accuracy"],
+                       "dense_reference": dense_ref, "gap_points": gap,
+                       "within_0.5_points": gap is not None and gap <= 0.5}
     return out
 
 

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="run the points as Ray tasks on an existing cluster (HOST:PORT, ray://..., or auto); needs ray")
     p.add_argument("--retry-failed", action="store_true", help="on resume, run failed points again")
+    p.add_argument("--verify", choices=["yosys"], default=None,
+                   help="also synthesize every point's Verilog twin with yosys and record its LUT/FF/BRAM18/URAM/DSP "
+                        "(columns yosys_*, fits_yosys) beside the model's estimate (needs spikehls[rtl]; minutes per point)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -38,11 +41,15 @@ def run(args: argparse.Namespace) -> int:
         raise SpikehlsError(f"--workers must be >= 1 (got {args.workers})")
     from spikehls.fileio import check_out_dir, lock_dir
 
+    if args.verify == "yosys":  # a missing yosys is an error now, not after the first training
+        from spikehls.hls.rtl.synth import _yosys
+
+        _yosys()
     spec = load_sweep(args.config)
     check_out_dir(args.out, "sweep", inputs=[args.config])  # new, empty, or a sweep (resumed)
     with lock_dir(args.out):  # a second sweep on the folder is refused, naming this one
         res = run_sweep(spec, args.out, workers=args.workers, ray_address=args.ray_address, progress=not args.quiet,
-                        retry_failed=args.retry_failed)
+                        retry_failed=args.retry_failed, verify=args.verify)
     print(res.table)
     print(f"\n{res.done} point(s) done, {res.failed} failed, {res.skipped} skipped (finished before); "
           f"{res.trained} training run(s); {res.seconds:.0f} s")

@@ -64,11 +64,18 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None, ray_address: Optional[str] = None,
-              progress: bool = True, retry_failed: bool = False, log: Log = print, executor=None) -> SweepResult:
+              progress: bool = True, retry_failed: bool = False, log: Log = print, executor=None,
+              verify: Optional[str] = None) -> SweepResult:
     """Run (or resume) the sweep ``spec`` into ``out``; returns counts and the Pareto table.
 
     ``executor`` overrides the one ``workers``/``ray_address`` choose (e.g. ``SerialExecutor()``).
+    ``verify="yosys"``: every point's Verilog twin is also synthesized and its yosys totals recorded
+    beside the estimate (the fronts stay on the estimate, one source per figure).
     """
+    if verify not in (None, "yosys"):
+        from spikehls.errors import SpikehlsError
+
+        raise SpikehlsError(f"--verify: unknown source '{verify}' (allowed: yosys)")
     from spikehls.fileio import check_out_dir
 
     out = Path(out).resolve()
@@ -78,7 +85,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None
     try:
         with ResultsStore(out, spec) as store:
             source = make_source(spec, store.records)
-            return _Scheduler(spec, out, store, source, executor, progress, retry_failed, log).run()
+            return _Scheduler(spec, out, store, source, executor, progress, retry_failed, log, verify).run()
     except BaseException:
         executor.shutdown(cancel=True)
         raise
@@ -88,8 +95,9 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None
 
 class _Scheduler:
     def __init__(self, spec: SweepSpec, out: Path, store: ResultsStore, source, executor, progress: bool,
-                 retry_failed: bool, log: Log):
+                 retry_failed: bool, log: Log, verify: Optional[str] = None):
         self.spec, self.out, self.store, self.source, self.ex = spec, out, store, source, executor
+        self.verify = verify
         self.progress, self.log = progress, log
         self.skip = store.finished(retry_failed)
         self.runs: dict[str, _Run] = {}
@@ -206,7 +214,7 @@ class _Scheduler:
                "train_dir": str(self._train_dir(plan.train.key)), "train_key": plan.train.key,
                "warm_start": plan.train.warm_from, "train_seconds": run.seconds,
                "config_yaml": plan.config.to_yaml(), "quant": quant_override(plan),
-               "parallelism": plan.parallelism, "board": self.spec.board_ref}
+               "parallelism": plan.parallelism, "board": self.spec.board_ref, "verify": self.verify}
         self.inflight[self.ex.submit(self.point_fn, job)] = ("point", plan)
 
     def _fill(self) -> None:

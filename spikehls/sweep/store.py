@@ -39,7 +39,8 @@ METRIC_COLUMNS = (
     + [f"util_{k}" for k in RESOURCE_KINDS]
     + ["latency_cycles_worst", "latency_cycles_activity", "latency_us_worst", "latency_us_activity", "latency_us_activity_max", "fits",
        "resource_source", "seconds_export", "seconds_hls", "seconds_csim", "seconds_report", "wall_seconds",
-       "train_seconds", "train_key", "warm_start", "error", "pareto"]
+       "train_seconds", "train_key", "warm_start", "error"]
+    + [f"yosys_{k}" for k in RESOURCE_KINDS] + ["fits_yosys", "seconds_yosys", "pareto"]  # --verify yosys only
 )
 
 

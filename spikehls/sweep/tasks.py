@@ -158,4 +158,25 @@ def _point(job: dict[str, Any], pdir: Path) -> dict[str, Any]:
     t = time.perf_counter()
     report = report_stage(prj_dir, board)
     seconds["report"] = time.perf_counter() - t
-    return point_record(run_dir, prj_dir, report, csim_res, seconds)
+    rec = point_record(run_dir, prj_dir, report, csim_res, seconds)
+    if job.get("verify") == "yosys" and rec.get("csim_exact"):  # a non-exact design is failed: nothing to measure
+        t = time.perf_counter()
+        rec.update(yosys_record(prj_dir, board))
+        seconds["yosys"] = time.perf_counter() - t
+    return rec
+
+
+def yosys_record(prj_dir: Path, board) -> dict[str, Any]:
+    """Synthesize the project's Verilog twin; its totals as ``yosys_<KIND>`` plus ``fits_yosys``.
+
+    Kept in their own fields (source: yosys) next to the estimate's, never mixed into them."""
+    from spikehls.boards import RESOURCE_KINDS
+    from spikehls.hls.rtl.generate import generate_rtl
+    from spikehls.hls.rtl.synth import synth
+
+    generate_rtl(prj_dir)
+    s = synth(prj_dir)
+    allowed = board.allowed()
+    tot = {k: int(s["total"][k]) for k in RESOURCE_KINDS}
+    return {**{f"yosys_{k}": v for k, v in tot.items()}, "fits_yosys": all(tot[k] <= allowed[k] for k in RESOURCE_KINDS),
+            "yosys_version": s["yosys"]}
