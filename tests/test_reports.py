@@ -555,3 +555,16 @@ def test_report_puts_yosys_beside_the_estimate_and_judges_on_it(tmp_path, capsys
     first = net.layers[0].name
     assert y["per_layer"][first]["LUT"]["ratio"] == round(100 / rep["per_layer"][0]["LUT"], 3)
     assert rep["fits_yosys"] is False and rep["fits_yosys_detail"]["LUT"] is False
+
+
+def test_cli_report_on_a_non_exact_project_says_so_and_exits_1(tmp_path, capsys):
+    """A design whose C-simulation (or Verilator run) disagreed with the reference is a failure, not a result."""
+    prj = fabricate_project(tmp_path / "prj", small_net())
+    (prj / "csim.json").write_text(json.dumps({"exact": True, "spike_mismatches": 0, "readout_mismatches": 0}))
+    assert main(["report", "--project", str(prj)]) == 0
+    assert "NOT EXACT" not in capsys.readouterr().out
+    (prj / "csim.json").write_text(json.dumps({"exact": False, "spike_mismatches": 3, "readout_mismatches": 1}))
+    assert main(["report", "--project", str(prj)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT EXACT" in out and "csim.json: C-simulation has 3 spike and 1 readout mismatches" in out
+    assert (prj / "report.json").is_file()  # the figures are still written, and flagged on the terminal and exit code

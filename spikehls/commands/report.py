@@ -55,5 +55,27 @@ def run(args: argparse.Namespace) -> int:
     if args.source == "yosys":
         over = [k for k, v in report["fits_yosys_detail"].items() if v is False]
         print(f"fits the board budget on the yosys figures: {'yes' if report['fits_yosys'] else 'NO (' + ', '.join(over) + ')'}")
+    bad = exactness_problems(prj)
+    for line in bad:
+        print(f"NOT EXACT: {line}: every figure above describes a design that computes something else than the "
+              "integer reference (a failed design, not a data point)")
     print(f"\nwrote {args.project}/report.json" + (f" and {report['plot']}" if report.get("plot") else ""))
-    return 0
+    return 1 if bad else 0
+
+
+def exactness_problems(prj) -> list[str]:
+    """One line per simulation of ``prj`` (C-simulation, Verilator) that was not spike-exact.
+
+    The report itself only prices the design; a design whose simulation disagreed with the
+    reference must not read as a result, so the command says so and exits 1."""
+    from spikehls.fileio import read_json
+
+    out = []
+    for fname, what in (("csim.json", "C-simulation"), ("rtlsim.json", "Verilator simulation")):
+        f = prj / fname
+        if f.is_file():
+            r = read_json(f, f"{what} result ({fname})", kind=None)
+            if isinstance(r, dict) and r.get("exact") is False:
+                out.append(f"{f}: {what} has {r.get('spike_mismatches', '?')} spike and "
+                           f"{r.get('readout_mismatches', '?')} readout mismatches")
+    return out
