@@ -198,6 +198,20 @@ def _summary(runs: dict) -> dict:
     return out
 
 
+def markdown_table(results: dict) -> str:
+    """The README table: one row per run, accuracy after slimming, what was kept, churn."""
+    rows = ["| run | masking | p / q | accuracy after slimming | channels kept | parameters kept | SynOps / sample | "
+            "churn after the 1st update (revived) |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in sorted(results.get("runs", {}).items(), key=lambda kv: (kv[1]["part"], kv[0])):
+        sca = r["sca"]
+        mode = sca.get("masking", "-") if sca.get("enabled") else ("uniform, fixed" if r.get("uniform") else "dense")
+        pq = f"{sca['p']} / {sca['q']}" if sca.get("enabled") else (f"{r['uniform'][0]} / {r['uniform'][1]}" if r.get("uniform") else "-")
+        churn = f"{r['churn']['after_first_update']} ({sum(r['churn']['revived'])})" if sca.get("enabled") else "-"
+        rows.append(f"| {name} | {mode} | {pq} | {100 * r['slimmed_accuracy']:.2f} % | {r['channels_kept']}/{r['channels_total']} "
+                    f"({r['channels_kept_pct']:.1f} %) | {r['params_kept_pct']:.1f} % | {r['synops_per_sample']:,.0f} | {churn} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["compare", "full", "all"], default="all")
@@ -212,7 +226,11 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="runs side by side (one thread each)")
     ap.add_argument("--work", default=None, help="scratch folder for the runs (default: the system temp)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--table", action="store_true", help="only print the markdown table of --out and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(Path(args.out).read_text())))
+        return 0
     if not Path(args.data).is_dir():
         print(f"error: --data {args.data}: not a directory (MNIST IDX files expected)", file=sys.stderr)
         return 2
