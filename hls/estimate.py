@@ -157,7 +157,7 @@ def _memory_detail(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Any
     """Where every array of the layer lives, and bits stored against bits allocated."""
     mems = twin_cost.layer_memories(g, readers, ultra)
     out: dict[str, Any] = twin_cost.memory_bits(mems)
-    out["arrays"] = {k: {"style": m.style, "width": m.width, "depth": m.depth, "banks": m.banks,
+    out["arrays"] = {k: {"style": m.style, "rom": m.rom, "width": m.width, "depth": m.depth, "banks": m.banks,
                          "bits_stored": m.bits_stored, "bits_allocated": m.bits_allocated,
                          "BRAM18": m.bram18, "URAM": m.uram} for k, m in mems.items()}
     return out

@@ -20,7 +20,7 @@ lanes of one membrane word), not one narrow bank per lane.
 The primitive counts follow what yosys 0.70 ``synth_xilinx`` maps a simple dual-port memory to
 (measured in ``benchmarks/results/memory_primitives.json``): the cheapest single configuration
 of RAMB18 (36 x 512 .. 1 x 16k) or RAMB36 (72 x 512 .. 1 x 32k, two BRAM18 each), replicated
-across width and depth; URAM288 is 72 x 4k, cascaded in depth.
+across width and depth; URAM288 is 72 x 4k (9-bit byte lanes: down to 9 x 32k), cascaded in depth.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ URAM_BITS = 72 * 4096
 RAMB18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
 RAMB36_SHAPES = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
 URAM_SHAPE = (72, 4096)
+# a URAM288 word is 8 byte lanes of 9 bits with their own write enables: yosys folds narrow deep
+# memories into the lanes (16k x 1 is one URAM)
+URAM_SHAPES = ((72, 4096), (36, 8192), (18, 16384), (9, 32768))
 MIN_FILL = 0.5  # a block / ultra RAM must be at least this full, else the array is distributed
 STYLES = ("registers", "distributed", "block", "ultra")
 
@@ -66,10 +69,11 @@ def bram18_count(width: int, depth: int) -> int:
 
 
 def uram_count(width: int, depth: int) -> int:
-    """URAM288 of a ``depth x width`` ultra RAM (72 x 4k each, cascaded in depth)."""
+    """URAM288 of a ``depth x width`` ultra RAM (72 x 4k each, narrow words folded into its byte
+    lanes, cascaded in depth)."""
     if width <= 0 or depth <= 0:
         return 0
-    return _tiles(width, depth, URAM_SHAPE)
+    return min(_tiles(width, depth, s) for s in URAM_SHAPES)
 
 
 def lutram_units(width: int, depth: int) -> int:
