@@ -273,3 +273,22 @@ def test_rule_picks_block_ram_on_big_layers_and_stays_exact(seed, par, tmp_path)
     assert styles.get("block", 0) > 0 and styles.get("distributed", 0) > 0, styles
     r = rtlsim(prj)
     assert r["exact"], r["first_mismatch"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (pip install 'spikehls[rtl]')")
+@pytest.mark.parametrize("seed,par", [(48, 1), (36, 1)])
+def test_estimate_bram18_equals_yosys(seed, par, tmp_path):
+    """The rule's memories are bound explicitly, so the model's BRAM18 / URAM / DSP are yosys's, per layer."""
+    from spikehls.boards import load_board
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.rtl.synth import synth
+
+    prj, net = _project(tmp_path, seed, par, n=2, max_channels=16, max_hw=24, max_convs=2, max_time_steps=3)
+    generate_rtl(prj)
+    r = synth(prj)
+    e = estimate(net, load_board("pynq-z2"), par)
+    assert r["total"]["BRAM18"] == e.total["BRAM18"] > 0
+    assert r["total"]["URAM"] == e.total["URAM"] == 0 and r["total"]["DSP"] == e.total["DSP"]
+    for le in e.per_layer:
+        assert r["per_layer"][le.name]["BRAM18"] == le.BRAM18, le.name
