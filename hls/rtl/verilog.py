@@ -444,7 +444,12 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     else:
         a(f"            wire signed [{WB}-1:0] w = w_m;")
     a(f"            wire [{FB}-1:0] bk = p_bank[gk * {FB} +: {FB}];")
-    a(f"            wire signed [{AB}-1:0] cur = acc_q[(bk * {L} + gj) * {AB} +: {AB}];  // an F:1 mux: bank pos % F, lane j")
+    # lane j of every bank first (constant selects), then an F:1 mux by the slot's bank: a variable
+    # select over the whole F x L word would make yosys build an F L-wide shifter per lane
+    a(f"            wire [{F * AB}-1:0] row_q;  // lane j of bank f, for every f")
+    a(f"            for (gt = 0; gt < {F}; gt = gt + 1) begin : rowq\n"
+      f"                assign row_q[gt * {AB} +: {AB}] = acc_q[(gt * {L} + gj) * {AB} +: {AB}];\n            end")
+    a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank pos % F, lane j")
     if IW == 8:
         val = "(p_skip ? p_kin : p_val)" if has_skip else "p_val"
         a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{(max(WB, g.skip_table.weight_bits) if has_skip else WB) + 9}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
