@@ -11,8 +11,11 @@ layers, the RTL and this model):
 * LUT / FF: the twin's structural items (:func:`spikehls.hls.twin_cost.items`) times coefficients
   fitted against yosys (:mod:`spikehls.hls.calibration`, ``benchmarks/calibrate.py``), plus the
   top level (:func:`top_cost`);
-* BRAM18 / URAM: 0 -- every array is distributed by the one binding rule
-  (:func:`spikehls.hls.geometry.memory_style`), so this is exact, not a guess;
+* BRAM18 / URAM: counted primitive by primitive from the one memory rule
+  (:func:`spikehls.hls.memory.memory_plan`, the rule the twin's ``ram_style`` attributes and the
+  kernels' ``BIND_STORAGE`` follow), so they equal yosys's on the twin; per layer ``detail``
+  holds ``bits_stored`` (what the layer holds) beside ``bits_allocated`` (what its primitives
+  provide) and where each array lives;
 * DSP: one per pixel x weight lane from 9-bit weights (:func:`spikehls.hls.geometry.mac_in_dsp`).
 
 The planner calls :func:`estimate` thousands of times: it builds no tables, only counts.
@@ -30,6 +33,7 @@ from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
 from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry
 from spikehls.hls import calibration, twin_cost
+from spikehls.hls.memory import has_uram
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 PIXEL_BITS = 8  # direct encoding: the first layer multiplies 8-bit pixels
@@ -134,11 +138,11 @@ def _conv_valid_counts(in_len: int, k: int, pad: int, stride: int, out_len: int)
     return ok.sum(axis=1)
 
 
-def _priced(g: LayerGeometry, readers: int) -> tuple[dict[str, float], dict[str, float]]:
+def _priced(g: LayerGeometry, readers: int, ultra: bool = False) -> tuple[dict[str, float], dict[str, float]]:
     """The layer's structural items (:func:`spikehls.hls.twin_cost.items`) priced with the fitted
     coefficients (:mod:`spikehls.hls.calibration`): ``(totals, breakdown)`` with LUT (logic +
     LUTRAM), LUT_logic, LUTRAM, FF."""
-    it = twin_cost.items(g, readers)
+    it = twin_cost.items(g, readers, ultra)
     br: dict[str, float] = {}
     for kind, coef in (("LUT", calibration.LUT), ("LUTRAM", calibration.LUTRAM), ("FF", calibration.FF)):
         for name, q in it[kind].items():
@@ -149,11 +153,22 @@ def _priced(g: LayerGeometry, readers: int) -> tuple[dict[str, float], dict[str,
     return {"LUT": logic + ram, "LUT_logic": logic, "LUTRAM": ram, "FF": ff}, {k: round(v, 1) for k, v in br.items()}
 
 
-def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None) -> LayerEstimate:
+def _memory_detail(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Any]:
+    """Where every array of the layer lives, and bits stored against bits allocated."""
+    mems = twin_cost.layer_memories(g, readers, ultra)
+    out: dict[str, Any] = twin_cost.memory_bits(mems)
+    out["arrays"] = {k: {"style": m.style, "rom": m.rom, "width": m.width, "depth": m.depth, "banks": m.banks,
+                         "bits_stored": m.bits_stored, "bits_allocated": m.bits_allocated,
+                         "BRAM18": m.bram18, "URAM": m.uram} for k, m in mems.items()}
+    return out
+
+
+def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None, ultra: bool = False) -> LayerEstimate:
     """Cost of a conv / dense neuron layer or the readout, built as ``g`` (:mod:`spikehls.hls.geometry`)."""
     t = g.table
     dsp = g.tap_lanes * g.lanes if (g.pixels and mac_in_dsp(t.weight_bits)) else 0  # the rule the RTL's MAC lanes follow
-    r, breakdown = _priced(g, readers)
+    r, breakdown = _priced(g, readers, ultra)
+    mem = _memory_detail(g, readers, ultra)
     if dsp:  # the multipliers are DSP48s, not LUTs
         m = breakdown.pop("LUT.multipliers", 0.0)
         r["LUT"] -= m
@@ -170,8 +185,8 @@ def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None
         parallelism=g.parallelism,
         LUT=int(round(r["LUT"])),
         FF=int(round(r["FF"])),
-        BRAM18=0,  # memory_style: every array is distributed (LUTRAM) or logic
-        URAM=0,
+        BRAM18=mem["BRAM18"],  # the memory rule's primitives, counted as yosys maps them
+        URAM=mem["URAM"],
         DSP=dsp,
         cycles_worst=int(worst),
         cycles_activity=act,
@@ -193,13 +208,17 @@ def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None
             "extra_chunks_worst": ex_w,
             "synops_worst": g.frames * syn_w,  # weight additions of the further chunks when everything spikes
             "frames": g.frames,
+            "bits_stored": mem["bits_stored"],
+            "bits_allocated": mem["bits_allocated"],
+            "memories": mem["arrays"],
             "breakdown": breakdown,
         },
     )
 
 
-def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events) -> LayerEstimate:
-    r, breakdown = _priced(g, readers)
+def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events, ultra: bool = False) -> LayerEstimate:
+    r, breakdown = _priced(g, readers, ultra)
+    mem = _memory_detail(g, readers, ultra)
     worst, act = twin_cost.cycles(g, None, 0.0 if events else None)
     return LayerEstimate(
         name=lyr.name,
@@ -207,14 +226,16 @@ def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events) -> La
         parallelism=1,
         LUT=int(round(r["LUT"])),
         FF=int(round(r["FF"])),
-        BRAM18=0,
-        URAM=0,
+        BRAM18=mem["BRAM18"],
+        URAM=mem["URAM"],
         DSP=0,
         cycles_worst=int(worst),
         # pooling does not depend on activity: the same figure, so totals stay comparable
         cycles_activity=float(worst) if events else None,
         detail={"n_out": g.n_out, "initiation_interval": g.pool_ii, "in_banks": g.in_banks, "out_lanes": g.out_lanes,
-                "LUT_logic": int(round(r["LUT_logic"])), "LUTRAM": int(round(r["LUTRAM"])), "breakdown": breakdown},
+                "LUT_logic": int(round(r["LUT_logic"])), "LUTRAM": int(round(r["LUTRAM"])),
+                "bits_stored": mem["bits_stored"], "bits_allocated": mem["bits_allocated"], "memories": mem["arrays"],
+                "breakdown": breakdown},
     )
 
 
@@ -290,11 +311,12 @@ def estimate(
         if g.skip_source is not None and g.skip_source in readers:
             readers[g.skip_source] += 1
     skips = _skip_events(net, events, geos)
+    ultra = has_uram(board.part)
     for i, (lyr, g) in enumerate(zip(net.layers, geos)):
         if isinstance(lyr, MaxPool2d):
-            le = _maxpool_layer(lyr, g, readers[g.name], events)
+            le = _maxpool_layer(lyr, g, readers[g.name], events, ultra)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name))
+            le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name), ultra)
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)

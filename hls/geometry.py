@@ -36,22 +36,10 @@ PIXEL_MAX = 255  # direct encoding: 8-bit pixels
 
 
 # ---- memories and multipliers: one rule for the RTL's attributes and the cost model ------------
+# where arrays live is spikehls.hls.memory's rule (re-exported here for the existing importers)
+from spikehls.hls.memory import memory_style  # noqa: E402,F401
+
 DSP_MIN_WEIGHT_BITS = 9  # hls4ml's rule: a multiplier by a weight below 9 bits lives in LUTs
-
-
-def memory_style(width: int, depth: int, *, rom: bool) -> str:
-    """Where an array of the generated design lives: ``"registers"``, ``"distributed"`` or ``"block"``.
-
-    Every read-modify-write array of the accumulate engines (accumulators, membranes) and every
-    spike buffer is read asynchronously, so that a lane reads, adds and writes back in one cycle
-    without a pipeline hazard: such arrays must be distributed RAM (LUTRAM) or registers, never
-    block RAM, which reads synchronously. One or two words are registers. ROMs follow the same
-    rule (the kernels read them in the same cycle as the add). The cost model prices arrays with
-    this rule, and the Verilog carries it as ``ram_style`` / ``rom_style`` attributes.
-    """
-    if int(depth) <= 2 and not rom:
-        return "registers"
-    return "distributed"
 
 
 def mac_in_dsp(weight_bits: int) -> bool:

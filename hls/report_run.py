@@ -468,6 +468,7 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines.append(
         f"{'used / board':<{lw}}" + "".join(f"{_fmt_pct(report['utilization']['of_board'][k]):>9}" for k in RESOURCE_KINDS)
     )
+    lines += _memory_lines(report["per_layer"], nw)
     lat = report["latency"]
     act = lat["cycles"].get("activity")
     s = f"latency (1 sample): worst {_fmt_int(lat['cycles']['worst'])} cycles = {lat['us']['worst']:.1f} us"
@@ -488,6 +489,22 @@ def format_table(report: Mapping[str, Any]) -> str:
         )
         lines.append(f"fits the board budget: NO ({over})")
     return "\n".join(lines)
+
+
+def _memory_lines(rows, nw: int) -> list[str]:
+    """Per layer, what it stores against what the memory rule's primitives allocate (the model's
+    figures, spikehls.hls.memory: they say where the arrays live, whatever source the columns above have)."""
+    rows = [r for r in rows if "bits_stored" in (r.get("estimate_detail") or {})]
+    if not rows:
+        return []
+    head = f"{'memory (estimate)':<{nw}}{'stored kbit':>13}{'allocated':>11}{'ratio':>7}  where (array: style)"
+    out = ["", head, "-" * len(head)]
+    for r in rows:
+        d = r["estimate_detail"]
+        st, al = d["bits_stored"], d["bits_allocated"]
+        where = ", ".join(f"{k}: {m['style']}" for k, m in d.get("memories", {}).items() if not m.get("rom"))
+        out.append(f"{r['name']:<{nw}}{st / 1024:>13.1f}{al / 1024:>11.1f}{(al / st if st else 0):>7.2f}  {where}")
+    return out
 
 
 def plot_report(report: Mapping[str, Any], path: str | Path) -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
 from spikehls.hls.activity import layer_tripcounts
-from spikehls.hls.geometry import memory_style
+from spikehls.hls.memory import memory_style
 from spikehls.hls.lanes import SCATTER_DEPTH, tap_words
 from spikehls.hls.layers import SpikeMaxPool2D, SpikeReadout, SpikingConv2D, SpikingDense
 
@@ -104,7 +104,9 @@ def _mem_lines(arrays) -> list[str]:
     lines = ["    // storage by spikehls.hls.geometry.memory_style (width b x depth words per bank)"]
     for name, width, depth, rom in arrays:
         width, depth = max(1, int(width)), max(1, int(depth))
-        style = memory_style(width, depth, rom=rom)
+        # the kernels read every array in the cycle of the add (a one-cycle read, add, write back:
+        # the II and dependence arguments in nnet_spiking.h): an asynchronous read
+        style = memory_style(width, depth, rom=rom, sync_read=False)
         part = depth if style == "registers" else 1
         lines.append(f"    static const nnet::mem_style {name}_mem = {_MEM[style]}; static const unsigned {name}_part = {part};"
                      f" // {style}: {width} b x {depth}{' ROM' if rom else ''}")

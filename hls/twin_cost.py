@@ -25,6 +25,7 @@ import numpy as np
 
 from spikehls.hls.geometry import LayerGeometry, unsigned_bits
 from spikehls.hls.lanes import chunks_per_row
+from spikehls.hls.memory import MemoryPlan, memory_plan, memory_style
 
 
 def _w(n: int) -> int:
@@ -64,10 +65,63 @@ def output_buffer(g: LayerGeometry, readers: int) -> tuple[int, int, int]:
     return tb, ob, depth
 
 
-def items(g: LayerGeometry, readers: int = 1) -> dict[str, dict[str, float]]:
+def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, MemoryPlan]:
+    """Every array of one layer of the twin and where the memory rule (:mod:`spikehls.hls.memory`)
+    puts it -- the RTL generator builds these, the cost model counts them.
+
+    RAMs: the accumulators (``F`` banks of one ``L``-lane word per position, read through the
+    read-modify-write pipeline; the readout's stream also reads them in its beat, so they stay
+    distributed), the membranes (one word of the ``F`` fire lanes), the output spike buffer (read
+    by the consumers' scans in the cycle of the address: distributed). ROMs (read in the cycle of
+    the address: the FSM steers by them): offsets, chunk table, bias, thresholds / fire tables,
+    the skip table."""
+    mems: dict[str, MemoryPlan] = {}
+    if g.kind == "maxpool":
+        tb, ob, depth = output_buffer(g, readers)
+        style = memory_style(ob, depth * tb, rom=False, sync_read=False)
+        mems["out_spikes"] = MemoryPlan(style, 1, depth, tb * ob)
+        return mems
+    t = g.table
+    assert t is not None
+    L, F, AB, CO, PW = g.lanes, g.fire_lanes, g.acc_bits, g.channels, g.plane_words
+    readout = g.kind == "readout"
+    mems["acc"] = memory_plan(L * AB, g.acc_depth, rom=False, banks=F, sync_read=not readout, ultra=ultra)
+    if g.is_neuron:
+        if not g.fire_once:
+            mems["membranes"] = memory_plan(F * g.v_bits, CO * PW, rom=False, sync_read=True, ultra=ultra)
+        tb, ob, depth = output_buffer(g, readers)
+        style = memory_style(ob, depth * tb, rom=False, sync_read=False)
+        mems["out_spikes"] = MemoryPlan(style, 1, depth, tb * ob)
+    rom = {"offsets": (t.index_bits, t.rows + 1), "table": (L * t.weight_bits + t.group_bits, max(t.chunks, 1)),
+           "bias": (L * (AB if readout else g.bias_bits), g.groups)}
+    if g.skip_table is not None:
+        s = g.skip_table
+        rom["skip_offsets"] = (s.index_bits, s.rows + 1)
+        rom["skip_table"] = (L * s.weight_bits + s.group_bits, max(s.chunks, 1))
+    if g.is_neuron:
+        if g.fire_once:
+            rom["fire_tables"] = (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * g.time_steps, CO)
+        else:
+            rom["thresholds"] = (g.v_bits, CO)
+    for name, (w, d) in rom.items():
+        mems[name] = memory_plan(w, d, rom=True, sync_read=False)
+    return mems
+
+
+def memory_bits(mems: dict[str, MemoryPlan]) -> dict[str, int]:
+    """``bits_stored`` (what the layer holds) and ``bits_allocated`` (what its primitives
+    provide), and the BRAM18 / URAM they take."""
+    return {"bits_stored": sum(m.bits_stored for m in mems.values()),
+            "bits_allocated": sum(m.bits_allocated for m in mems.values()),
+            "BRAM18": sum(m.bram18 for m in mems.values()), "URAM": sum(m.uram for m in mems.values())}
+
+
+def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, dict[str, float]]:
     """The structural quantities of one layer of the twin: ``{"LUT": {...}, "FF": {...}, "LUTRAM": {...}}``.
 
-    ``readers``: read ports on the layer's output buffer (its consumer and any skip readers).
+    ``readers``: read ports on the layer's output buffer (its consumer and any skip readers);
+    ``ultra``: the part has URAM (the memory rule may pick it). Block / ultra RAMs are not here
+    (no LUT): :func:`layer_memories` counts them.
     """
     lut: dict[str, float] = {}
     ff: dict[str, float] = {}
@@ -157,13 +211,27 @@ def items(g: LayerGeometry, readers: int = 1) -> dict[str, dict[str, float]]:
     else:
         regs += _w(CO * PW) + _w(PW) + _w(CO) + _w(L) + _w(G) + ADW
     ff["registers"] = regs
-    # memories: accumulators (L x F banks), membranes (F banks), the output spike buffer
-    ram["acc"] = L * F * lutram_luts(AB, depth, 1)
-    if depth <= 2:
-        ff["acc_registers"] = L * F * AB * depth
+    # the read-modify-write pipeline's stage-2 registers (rtl.verilog: p_*)
+    pipe = 1 + K + K * _w(F) + K * CW + F * ADW + _w(G) + IW
+    if g.skip_table is not None:
+        pipe += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) + 1 + IW
+    if not readout:
+        pipe += 1 + _w(L) + _w(G) + _w(CO) + _w(CO * PW) + _w(T)
+    ff["pipeline"] = pipe
+    # memories by the rule: accumulators (F banks of L-lane words), membranes (a word of F lanes),
+    # the output spike buffer; block / ultra RAM costs no LUTRAM but a forwarding register and mux
+    mems = layer_memories(g, readers, ultra)
+    for name, m in mems.items():
+        if m.rom or name == "out_spikes":
+            continue
+        if m.style == "distributed":
+            ram[name] = m.banks * lutram_luts(m.width, m.depth, 2 if (readout and name == "acc") else 1)
+        elif m.style == "registers":
+            ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
+        else:
+            ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
+            lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
     if g.is_neuron:
-        if not g.fire_once:
-            ram["membranes"] = F * lutram_luts(g.v_bits, CO * PW, 1)
         tb, ob, dep = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, dep, readers)
         lut["out_read_mux"] = readers * ob * (tb - 1)

@@ -55,12 +55,20 @@ def mnist_like(c1: int = 16, c2: int = 32, seed: int = 0, zero_frac: float = 0.5
 
 
 def test_memory_binding_is_the_rule():
-    # every array of the twin is read in the cycle it is written back: distributed, never block RAM
-    assert memory_style(16, 10816, rom=False) == "distributed" and memory_style(8, 2, rom=False) == "registers"
-    assert memory_style(72, 8192, rom=True) == "distributed"
+    # big pipelined arrays go to block RAM, what a scan reads asynchronously stays distributed
+    assert memory_style(16, 10816, rom=False) == "block" and memory_style(8, 2, rom=False) == "registers"
+    assert memory_style(16, 10816, rom=False, sync_read=False) == "distributed"
+    assert memory_style(72, 8192, rom=True, sync_read=False) == "distributed"
+    assert memory_style(72, 8192, rom=False, ultra=True) == "ultra"
     for board in (PYNQ, ZCU):
         e = estimate(mnist_like(c1=32, c2=64, zero_frac=0.0), board, 1)
-        assert e.total["BRAM18"] == 0 and e.total["URAM"] == 0
+        mems = [m for le in e.per_layer for m in le.detail["memories"].values()]
+        assert e.total["BRAM18"] == sum(m["BRAM18"] for m in mems) and e.total["URAM"] == sum(m["URAM"] for m in mems)
+        assert e.total["BRAM18"] + e.total["URAM"] > 0
+        if board is PYNQ:  # a 7-series part has no URAM
+            assert e.total["URAM"] == 0
+        for le in e.per_layer:
+            assert le.detail["bits_allocated"] >= le.detail["bits_stored"] > 0
 
 
 def test_bit_and_logic_helpers():

@@ -220,3 +220,77 @@ def test_skip_table_longer_than_the_main_table(tmp_path):
     generate_rtl(tmp_path / "prj")
     r = rtlsim(tmp_path / "prj")
     assert r["exact"], r["first_mismatch"]
+
+
+# ---- block / ultra RAM: the read-modify-write pipeline (memory rule, hls/memory.py) ------------------
+def _styles(prj: Path) -> dict[str, int]:
+    """How many memories of each ``ram_style`` the twin declares."""
+    import re
+
+    text = "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    out: dict[str, int] = {}
+    for s in re.findall(r'ram_style = "(\w+)"', text):
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+# every pipelined array forced into block RAM (MIN_FILL 0): the forwarding path on every layer kind
+FORCED_BLOCK = [(9, 8), (14, 4), (13, 2), (3, 3), (120, 5), (22, 2)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", FORCED_BLOCK)
+def test_block_ram_pipeline_is_spike_exact_with_unchanged_cycles(seed, par, tmp_path, monkeypatch):
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, net = _project(tmp_path, seed, par, max_time_steps=8)
+    generate_rtl(prj)
+    r0 = rtlsim(prj)
+    assert r0["exact"], r0["first_mismatch"]
+    monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
+    generate_rtl(prj)
+    assert _styles(prj).get("block", 0) > 0
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+    # the pipeline drains while the next layer starts: the schedule is the same cycle for cycle
+    assert r["cycles"]["per_layer"] == r0["cycles"]["per_layer"]
+
+
+# layers big enough that the rule itself picks block RAM (and LUTRAM / registers beside it)
+NATURAL_BLOCK = [(32, 1), (36, 1), (47, 2), (48, 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", NATURAL_BLOCK)
+def test_rule_picks_block_ram_on_big_layers_and_stays_exact(seed, par, tmp_path):
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, net = _project(tmp_path, seed, par, n=4, max_channels=16, max_hw=24, max_convs=2, max_time_steps=3)
+    generate_rtl(prj)
+    styles = _styles(prj)
+    assert styles.get("block", 0) > 0 and styles.get("distributed", 0) > 0, styles
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (pip install 'spikehls[rtl]')")
+@pytest.mark.parametrize("seed,par", [(48, 1), (36, 1)])
+@pytest.mark.xfail(strict=True, reason="measured: the model counts one BRAM18 more than yosys on both designs "
+                   "(10 vs 9, 2 vs 1): one array's mapping is not yet modelled (open)")
+def test_estimate_bram18_equals_yosys(seed, par, tmp_path):
+    """The rule's memories are bound explicitly, so the model's BRAM18 / URAM / DSP are yosys's, per layer."""
+    from spikehls.boards import load_board
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.rtl.synth import synth
+
+    prj, net = _project(tmp_path, seed, par, n=2, max_channels=16, max_hw=24, max_convs=2, max_time_steps=3)
+    generate_rtl(prj)
+    r = synth(prj)
+    e = estimate(net, load_board("pynq-z2"), par)
+    assert r["total"]["BRAM18"] == e.total["BRAM18"] > 0
+    assert r["total"]["URAM"] == e.total["URAM"] == 0 and r["total"]["DSP"] == e.total["DSP"]
+    for le in e.per_layer:
+        assert r["per_layer"][le.name]["BRAM18"] == le.BRAM18, le.name

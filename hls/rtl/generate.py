@@ -19,6 +19,7 @@ from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, write_json, write_text
 from spikehls.hls.geometry import LayerGeometry, net_geometry
 from spikehls.hls.layers import chunk_table
+from spikehls.hls.memory import has_uram
 from spikehls.hls.rtl.tables import chunk_words, lane_words, pack, to_twos, write_mem
 from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module
 from spikehls.quantize.intnet import IntNet, MaxPool2d
@@ -251,6 +252,7 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
     layout: dict[str, Any] = {"format": "spikehls.rtl/1", "top": TOP, "time_steps": T, "input_kind": meta["input_kind"],
                               "input_beats": bufs["input"].depth, "num_classes": net.num_classes, "out_width": out_width,
                               "buffers": [], "layers": []}
+    ultra = has_uram(meta.get("board", {}).get("part"))  # the memory rule may pick URAM on UltraScale+
     with atomic_dir(out) as d:
         mods, files = [], ["spikehls_top.v"]
         prev = "input"
@@ -262,7 +264,8 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
                 rom = {}
             else:
                 rom = _write_tables(d, tag, lyr, g)
-                text = accumulate_module(g, mod, rom, bufs[prev], bufs.get(g.name), bufs.get(g.skip_source) if g.skip_source else None)
+                text = accumulate_module(g, mod, rom, bufs[prev], bufs.get(g.name), bufs.get(g.skip_source) if g.skip_source else None,
+                                         ultra=ultra)
             write_text(d / f"{mod}.v", text)
             files.append(f"{mod}.v")
             mods.append(mod)

@@ -14,10 +14,15 @@ written as a small FSM over the same memories (``docs/rtl.md`` draws it):
 * the **output spike buffer** of a layer lives in the layer that writes it: ``OB`` one-bit
   banks (``pos % OB``), read by its consumers through asynchronous read ports.
 
-Every read-modify-write memory is read asynchronously (distributed RAM), so a scatter lane reads,
-adds and writes back in one cycle: there is no pipeline hazard to reason about, and the RTL is
-correct by construction. Memories carry explicit ``ram_style`` / ``rom_style`` attributes chosen
-by :func:`spikehls.hls.geometry.memory_style`. The only multipliers are the direct-encoded
+Every read-modify-write memory (accumulators, membranes) is a two-stage pipeline: the FSM's
+cycle presents the address, the next cycle adds (or fires) and writes back, and the read always
+includes the write of the cycle it was presented in (write-to-read forwarding for block / ultra
+RAM, a registered address for distributed RAM), so back-to-back events on one word see each other
+and the FSM's schedule is unchanged (the pipeline drains while the next layer starts). Where each
+array lives is the memory rule's (:func:`spikehls.hls.twin_cost.layer_memories`,
+:mod:`spikehls.hls.memory`): the accumulators are one word of the ``L`` lanes per position, the
+membranes one word of the ``F`` fire lanes, and the memories carry ``ram_style`` / ``rom_style``.
+The only multipliers are the direct-encoded
 layer's pixel x weight lanes; they carry ``use_dsp`` as decided by
 :func:`spikehls.hls.geometry.mac_in_dsp`.
 """
@@ -27,7 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from spikehls.hls.geometry import LayerGeometry, mac_in_dsp, memory_style, unsigned_bits
+from spikehls.hls.geometry import LayerGeometry, mac_in_dsp, unsigned_bits
+from spikehls.hls.memory import memory_style
+from spikehls.hls.twin_cost import layer_memories
 
 
 def _w(n: int) -> int:
@@ -73,7 +80,8 @@ def buffer_body(b: BufferSpec, name: str) -> str:
 
     Every read port is computed inside the bank's own generate block (no hierarchical reference
     into another block: yosys and Verilator both take it)."""
-    style = memory_style(b.width * b.banks, b.depth * b.time_banks, rom=False)
+    # the consumers' scans read a word in the cycle they present its address: distributed
+    style = memory_style(b.width * b.banks, b.depth * b.time_banks, rom=False, sync_read=False)
     aw = _w(b.depth)
     tb, nb, n, wd = b.time_banks, b.banks, b.readers, b.width
     lines = [
@@ -124,13 +132,53 @@ def buffer_body(b: BufferSpec, name: str) -> str:
 
 
 def _rom(name: str, width: int, depth: int, file: str) -> str:
-    style = memory_style(width, depth, rom=True)
+    style = memory_style(width, depth, rom=True, sync_read=False)  # read in the cycle of the address (the FSM steers by it)
     # yosys has no distributed-ROM primitive: what Vivado builds as a distributed ROM (LUTs) is
     # "logic" to yosys; the same placement, named for each tool
     attr = (f'`ifdef SPIKEHLS_YOSYS\n    (* rom_style = "logic" *)\n`else\n    (* rom_style = "{style}" *)\n`endif\n'
             if style == "distributed" else f'    (* rom_style = "{style}" *)\n')
     return f'{attr}    reg [{width}-1:0] {name} [0:{max(depth, 1)}-1];\n    initial $readmemh("{file}", {name});'
 
+
+
+def _ram(name: str, style: str, width: int, depth: int, *, ra: str, wa: str, we: str, wd: str, q: str,
+         ports: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> str:
+    """A ``depth x width`` RAM of the read-modify-write pipeline: address ``ra`` presented in one
+    cycle, its word on ``q`` in the next, written (``we``, ``wa``, ``wd``) in that next cycle.
+
+    ``q`` always includes the write of the cycle the address was presented in (write-first), so
+    back-to-back operations on one word see each other. Block / ultra RAM reads through its
+    output register and forwards a write that hit the word being read (the primitives read the
+    old word on a collision); distributed RAM registers the address and reads asynchronously,
+    which is write-first by itself. ``ports``: further asynchronous reads ``(address, out)`` with
+    the same-cycle write bypassed (distributed only)."""
+    aw = _w(depth)
+    lines = [f'    (* ram_style = "{style}" *) reg [{width}-1:0] {name} [0:{depth}-1];']
+    if style in ("block", "ultra"):
+        assert not ports, "a block / ultra RAM has one read port"
+        lines += [
+            f"    reg [{width}-1:0] {name}_r, {name}_fd;  // the registered read; the word written in the read's cycle",
+            f"    reg {name}_fw;",
+            "    always @(posedge clk) begin",
+            f"        if ({we}) {name}[{wa}] <= {wd};",
+            f"        {name}_r <= {name}[{ra}];",
+            f"        {name}_fw <= {we} && {wa} == {ra};",
+            f"        {name}_fd <= {wd};",
+            "    end",
+            f"    assign {q} = {name}_fw ? {name}_fd : {name}_r;  // write-to-read forwarding",
+        ]
+    else:
+        lines += [
+            f"    reg [{aw}-1:0] {name}_a;  // the registered address: the read sees last cycle's write",
+            "    always @(posedge clk) begin",
+            f"        if ({we}) {name}[{wa}] <= {wd};",
+            f"        {name}_a <= {ra};",
+            "    end",
+            f"    assign {q} = {name}[{name}_a];",
+        ]
+        for addr, out in ports:
+            lines.append(f"    assign {out} = ({we} && {wa} == {addr}) ? {wd} : {name}[{addr}];  // this cycle's write bypassed")
+    return "\n".join(lines)
 
 
 def _lowest_set(r: int) -> str:
@@ -144,8 +192,10 @@ def _lowest_set(r: int) -> str:
 
 
 def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: BufferSpec,
-                      outbuf: Optional[BufferSpec], skipbuf: Optional[BufferSpec], out_width: int = 32) -> str:
-    """A spiking conv / dense (spikes or pixels in) or the readout, as one module."""
+                      outbuf: Optional[BufferSpec], skipbuf: Optional[BufferSpec], out_width: int = 32,
+                      ultra: bool = False) -> str:
+    """A spiking conv / dense (spikes or pixels in) or the readout, as one module; ``ultra``: the
+    part has URAM (:func:`spikehls.hls.memory.has_uram`), which the memory rule may then choose."""
     conv = g.kind == "conv"
     readout = g.kind == "readout"
     T = g.time_steps
@@ -341,93 +391,121 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"    wire [{FB}-1:0] t_bank = t_bkv[0 +: {FB}];\n    wire [{_w(PW)}-1:0] t_word = t_wdv[0 +: {_w(PW)}];")
     if not readout:
         a("    wire in_fire = state == S_FIRE;")
-    # ---- accumulator banks and lanes
-    acc_style = memory_style(AB, acc_depth, rom=False)
-    a(f"    // accumulators: {L} x {F} banks of {acc_depth} words (lane j = channel % {L}, bank f = position % {F})")
-    a(f"    wire [{L * F * AB}-1:0] acc_q;  // every bank's word at its address")
-    a(f"    wire [{L * F}-1:0] acc_we;\n    wire [{F * ADW}-1:0] acc_a;  // bank f's address (read and write)\n    wire [{L * F * AB}-1:0] acc_d;")
-    a(f"    wire [{K * L * AB}-1:0] lane_sum;  // slot k, lane j: the new value\n    wire [{K * L}-1:0] lane_add;  // slot k, lane j adds this cycle")
+    # ---- accumulators and lanes: a two-stage read-modify-write (the FSM's cycle presents the
+    # address, the next cycle adds and writes back), so block / ultra RAM can hold them
+    mems = layer_memories(g, ultra=ultra)  # the memory rule: the cost model counts the same arrays
+    acc_plan = mems["acc"]
+    LW = L * AB  # one word: the L channel lanes of one position, read and written together
+    a(f"    // accumulators: {F} bank(s) (position % {F}) of {acc_depth} words x {L} lanes (channel % {L}) of {AB} bits,"
+      f" {acc_plan.style}; read in the FSM's cycle (stage 1), added and written back in the next (stage 2)")
+    a(f"    wire [{F * ADW}-1:0] acc_ra;  // stage 1: bank f's read address")
     a("    generate")
     a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : baddr")
     sel_addr = " | ".join(f"((s_go[{k}] && s_bank[{k * FB} +: {FB}] == gf) ? s_addr[{k * ADW} +: {ADW}] : {ADW}'d0)" for k in range(K))
-    other = ("in_fire ? faw : " if not readout else "(state == S_OUT) ? og : ")
-    a(f"        assign acc_a[gf * {ADW} +: {ADW}] = (state == S_INIT) ? iw : {other}({sel_addr});")
+    other = "in_fire ? faw : " if not readout else ""
+    a(f"        assign acc_ra[gf * {ADW} +: {ADW}] = (state == S_INIT) ? iw : {other}({sel_addr});")
     a("    end")
-    a(f"    for (gj = 0; gj < {L}; gj = gj + 1) begin : lane")
-    a(f"        for (gf = 0; gf < {F}; gf = gf + 1) begin : bank")
-    a(f'            (* ram_style = "{acc_style}" *) reg signed [{AB}-1:0] mem [0:{acc_depth}-1];')
-    a(f"            always @(posedge clk) if (acc_we[gj * {F} + gf]) mem[acc_a[gf * {ADW} +: {ADW}]] <= acc_d[(gj * {F} + gf) * {AB} +: {AB}];")
-    a(f"            assign acc_q[(gj * {F} + gf) * {AB} +: {AB}] = mem[acc_a[gf * {ADW} +: {ADW}]];")
-    a("        end")
+    a("    endgenerate")
+    # stage-2 registers: everything the add, the fire and the write-back read, as of stage 1
+    SCWR = SCW if has_skip else 0
+    a("    // stage 2: the operation of the previous cycle")
+    a(f"    reg p_init;\n    reg [{K}-1:0] p_go;\n    reg [{K * FB}-1:0] p_bank;\n    reg [{K * CW}-1:0] p_chunk;\n"
+      f"    reg [{F * ADW}-1:0] p_ra;\n    reg [{_w(G)}-1:0] p_ig;\n    reg [{IW}-1:0] p_val;")
+    if has_skip:
+        a(f"    reg [{K * SCWR}-1:0] p_schunk;\n    reg p_skip;\n    reg [{skipbuf.width}-1:0] p_kin;")
+    if not readout:
+        a(f"    reg p_fire;\n    reg [{LB}-1:0] p_fj;\n    reg [{_w(G)}-1:0] p_fg;\n    reg [{_w(CO)}-1:0] p_fc;\n"
+          f"    reg [{_w(CO * PW)}-1:0] p_vw;\n    reg [{TBITS}-1:0] p_t;")
+    a("    always @(posedge clk) begin")
+    a("        p_init <= !rst && state == S_INIT; p_go <= rst ? 0 : s_go;" + (" p_fire <= !rst && in_fire;" if not readout else ""))
+    a("        p_bank <= s_bank; p_chunk <= s_chunk; p_ra <= acc_ra; p_ig <= ig; p_val <= e_val;")
+    if has_skip:
+        a("        p_schunk <= s_schunk; p_skip <= add_skip; p_kin <= k_in;")
+    if not readout:
+        a("        p_fj <= fj; p_fg <= fg; p_fc <= fc; p_vw <= vw; p_t <= t;")
     a("    end")
+    a(f"    wire [{F * LW}-1:0] acc_q;  // stage 2: bank f's word at p_ra (the word written last cycle included)")
+    a(f"    wire [{F}-1:0] acc_we;\n    wire [{F * LW}-1:0] acc_d;")
+    ports = [("og", "o_word")] if readout else []
+    if readout:
+        a(f"    wire [{LW}-1:0] o_word;  // the stream's read of word og (asynchronous)")
+    for f in range(F):
+        a(_ram(f"acc_mem_{f}", acc_plan.style, LW, acc_depth, ra=f"acc_ra[{f * ADW} +: {ADW}]", wa=f"p_ra[{f * ADW} +: {ADW}]",
+               we=f"acc_we[{f}]", wd=f"acc_d[{f * LW} +: {LW}]", q=f"acc_q[{f * LW} +: {LW}]", ports=ports))
+    a(f"    wire [{K * L * AB}-1:0] lane_sum;  // slot k, lane j: the new value")
     dsp = mac_in_dsp(WB) if g.pixels else False
+    a("    generate")
     a(f"    for (gk = 0; gk < {K}; gk = gk + 1) begin : tlane")
     a(f"        for (gj = 0; gj < {L}; gj = gj + 1) begin : lane")
-    a(f"            wire signed [{WB}-1:0] w_m = s_chunk[gk * {CW} + gj * {WB} +: {WB}];")
+    a(f"            wire signed [{WB}-1:0] w_m = p_chunk[gk * {CW} + gj * {WB} +: {WB}];")
     if has_skip:
-        a(f"            wire signed [{st.weight_bits}-1:0] w_s = s_schunk[gk * {SCW} + gj * {st.weight_bits} +: {st.weight_bits}];")
-        a(f"            wire signed [{max(WB, st.weight_bits)}-1:0] w = add_skip ? w_s : w_m;")
+        a(f"            wire signed [{st.weight_bits}-1:0] w_s = p_schunk[gk * {SCW} + gj * {st.weight_bits} +: {st.weight_bits}];")
+        a(f"            wire signed [{max(WB, st.weight_bits)}-1:0] w = p_skip ? w_s : w_m;")
     else:
         a(f"            wire signed [{WB}-1:0] w = w_m;")
-    a(f"            wire [{FB}-1:0] bk = s_bank[gk * {FB} +: {FB}];")
-    a(f"            wire [{F * AB}-1:0] row_q = acc_q[gj * {F * AB} +: {F * AB}];  // lane j's {F} banks")
-    a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank (j, pos % F)")
+    a(f"            wire [{FB}-1:0] bk = p_bank[gk * {FB} +: {FB}];")
+    # lane j of every bank first (constant selects), then an F:1 mux by the slot's bank: a variable
+    # select over the whole F x L word would make yosys build an F L-wide shifter per lane
+    a(f"            wire [{F * AB}-1:0] row_q;  // lane j of bank f, for every f")
+    a(f"            for (gt = 0; gt < {F}; gt = gt + 1) begin : rowq\n"
+      f"                assign row_q[gt * {AB} +: {AB}] = acc_q[(gt * {L} + gj) * {AB} +: {AB}];\n            end")
+    a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank pos % F, lane j")
     if IW == 8:
-        val = "(add_skip ? k_in : e_val)" if has_skip else "e_val"
+        val = "(p_skip ? p_kin : p_val)" if has_skip else "p_val"
         a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{(max(WB, g.skip_table.weight_bits) if has_skip else WB) + 9}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
     elif has_skip and g.skip_pixels:
-        a(f"            wire signed [{max(WB, g.skip_table.weight_bits) + 9}-1:0] prod = add_skip ? w * $signed({{1'b0, k_in}}) : w;")
+        a(f"            wire signed [{max(WB, g.skip_table.weight_bits) + 9}-1:0] prod = p_skip ? w * $signed({{1'b0, p_kin}}) : w;")
     else:
         a(f"            wire signed [{max(WB, g.skip_table.weight_bits) if has_skip else WB}-1:0] prod = w;  // a spike selects the weight: accumulate only")
     a(f"            wire [{AB}-1:0] prod_a = prod;  // mod 2^acc_bits: exact, every partial sum fits acc_bits")
     a(f"            assign lane_sum[(gk * {L} + gj) * {AB} +: {AB}] = cur + prod_a;")
-    a(f"            assign lane_add[gk * {L} + gj] = s_go[gk] && (w != 0);")
     a("        end")
     a("    end")
     a("    endgenerate")
-    # bias words
+    # bias words (stage 2)
     BBW = AB if readout else g.bias_bits
-    a(f"    wire [{L * BBW}-1:0] bias_init = bias_rom[ig];")
+    a(f"    wire [{L * BBW}-1:0] bias_init = bias_rom[p_ig];")
     if not readout:
-        a(f"    wire [{L * BBW}-1:0] bias_fire = bias_rom[fg];")
-    # ---- acc write mux: init / scatter (the slot on this bank) / fire reset
+        a(f"    wire [{L * BBW}-1:0] bias_fire = bias_rom[p_fg];")
+    # ---- write-back: init / scatter (the slot on this bank; lanes without a weight add 0) / fire reset
     a("    generate")
-    a(f"    for (gj = 0; gj < {L}; gj = gj + 1) begin : wlane")
-    a(f"        for (gf = 0; gf < {F}; gf = gf + 1) begin : wbank")
+    a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : wbank")
+    hits = [f"(p_go[{k}] && p_bank[{k * FB} +: {FB}] == gf)" for k in range(K)]
+    a(f"        wire scat_we = {' || '.join(hits)};")
+    fire_we = "" if (readout or cur_once) else " || p_fire"
+    a(f"        assign acc_we[gf] = p_init{fire_we} || scat_we;")
+    a(f"        for (gj = 0; gj < {L}; gj = gj + 1) begin : wlane")
     a(f"            wire signed [{AB}-1:0] b_init = $signed(bias_init[gj * {BBW} +: {BBW}]);")
-    hits = [f"(lane_add[{k} * {L} + gj] && s_bank[{k * FB} +: {FB}] == gf)" for k in range(K)]
     data = " | ".join(f"({h} ? lane_sum[({k} * {L} + gj) * {AB} +: {AB}] : {AB}'d0)" for k, h in enumerate(hits))
-    a(f"            wire scat_we = {' || '.join(hits)};")
     a(f"            wire [{AB}-1:0] scat_d = {data};")
-    if not readout:
+    if fire_we:
         a(f"            wire signed [{AB}-1:0] b_fire = $signed(bias_fire[gj * {BBW} +: {BBW}]);")
-        fire_we = "1'b0" if cur_once else "(in_fire && fj == gj)"
-        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || {fire_we} || scat_we;")
-        a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : "
-          f"{'' if cur_once else 'in_fire ? b_fire : '}scat_d;")
+        a(f"            wire [{AB}-1:0] fire_d = (p_fj == gj) ? b_fire : acc_q[(gf * {L} + gj) * {AB} +: {AB}];")
+        a(f"            assign acc_d[(gf * {L} + gj) * {AB} +: {AB}] = p_init ? b_init : p_fire ? fire_d : scat_d;")
     else:
-        a(f"            assign acc_we[gj * {F} + gf] = (state == S_INIT) || scat_we;")
-        a(f"            assign acc_d[(gj * {F} + gf) * {AB} +: {AB}] = (state == S_INIT) ? b_init : scat_d;")
+        a(f"            assign acc_d[(gf * {L} + gj) * {AB} +: {AB}] = p_init ? b_init : scat_d;")
     a("        end")
     a("    end")
     a("    endgenerate")
-    # ---- neurons
+    # ---- neurons (stage 2: the word read for the fire pass's previous cycle)
     if not readout:
         m = outbuf.banks // F  # 1 or 2 output banks per fire lane
-        a(f"    // fire: {F} neurons of channel fc per cycle; their currents from lane fj's banks")
+        a(f"    // fire: {F} neurons of channel p_fc per cycle; their currents from lane p_fj of each bank")
         a(f"    wire [{F * outbuf.time_banks}-1:0] spk;  // [time bank][fire lane]")
         if g.fire_once:
             NB = g.n_breaks
-            a(f"    wire [{NB * (AB + 1)}-1:0] brk = brk_rom[fc];\n    wire [{(NB + 1) * T}-1:0] trn = trn_rom[fc];")
+            a(f"    wire [{NB * (AB + 1)}-1:0] brk = brk_rom[p_fc];\n    wire [{(NB + 1) * T}-1:0] trn = trn_rom[p_fc];")
         else:
             VB, SB = g.v_bits, g.sum_bits
-            v_style = memory_style(VB, CO * PW, rom=False)
-            a(f"    wire signed [{VB}-1:0] thr = $signed(thr_rom[fc]);")
+            v_plan = mems["membranes"]
+            a(f"    wire signed [{VB}-1:0] thr = $signed(thr_rom[p_fc]);")
+            a(f"    // membranes: one word of the {F} fire lanes per (channel, plane word), {v_plan.style}")
+            a(f"    wire [{F * VB}-1:0] v_q, v_d;")
+            a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra="vw", wa="p_vw", we="p_fire", wd="v_d", q="v_q"))
         a("    generate")
         a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : neuron")
-        a(f"        wire [{L * AB}-1:0] col_q;  // bank (j, f) of every lane j")
-        a(f"        for (gt = 0; gt < {L}; gt = gt + 1) begin : col\n            assign col_q[gt * {AB} +: {AB}] = acc_q[(gt * {F} + gf) * {AB} +: {AB}];\n        end")
-        a(f"        wire signed [{AB}-1:0] i_cur = col_q[fj * {AB} +: {AB}];  // an L:1 mux")
+        a(f"        wire [{LW}-1:0] col_q = acc_q[gf * {LW} +: {LW}];  // bank f's word")
+        a(f"        wire signed [{AB}-1:0] i_cur = col_q[p_fj * {AB} +: {AB}];  // an L:1 mux")
         if g.fire_once:
             NB = g.n_breaks
             cmp = " + ".join(f"(i_cur >= $signed(brk[{b * (AB + 1)} +: {AB + 1}]))" for b in range(NB))
@@ -436,8 +514,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
             a(f"        for (gt = 0; gt < {T}; gt = gt + 1) begin : step\n"
               f"            assign spk[gt * {F} + gf] = train[gt];\n        end")
         else:
-            a(f'        (* ram_style = "{v_style}" *) reg signed [{VB}-1:0] v [0:{CO * PW}-1];')
-            a(f"        wire signed [{SB}-1:0] v0 = (t == 0) ? {SB}'sd0 : v[vw];")
+            a(f"        wire signed [{SB}-1:0] v0 = (p_t == 0) ? {SB}'sd0 : $signed(v_q[gf * {VB} +: {VB}]);")
             if g.leak_shift > 0:
                 a(f"        wire signed [{SB}-1:0] v1 = v0 - (v0 >>> {g.leak_shift});")
             else:
@@ -450,27 +527,27 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
                 a(f"        wire signed [{SB}-1:0] vnew = s ? vsat - thr : vsat;")
             else:
                 a(f"        wire signed [{SB}-1:0] vnew = s ? {SB}'sd0 : vsat;")
-            a(f"        always @(posedge clk) if (in_fire) v[vw] <= vnew[{VB}-1:0];")
+            a(f"        assign v_d[gf * {VB} +: {VB}] = vnew[{VB}-1:0];")
             a("        assign spk[gf] = s;")
         a("    end")
         a("    endgenerate")
-        # output buffer write
+        # output buffer write (stage 2)
         ob = outbuf
-        a("    wire ob_we = in_fire;")
-        a(f"    wire [{_w(ob.depth)}-1:0] ob_addr = {'' if ob.time_banks > 1 else f't * {ob.words_per_step} + '}vw / {m};")
+        a("    wire ob_we = p_fire;")
+        a(f"    wire [{_w(ob.depth)}-1:0] ob_addr = {'' if ob.time_banks > 1 else f'p_t * {ob.words_per_step} + '}p_vw / {m};")
         if m == 1:
             a(f"    wire [{ob.banks}-1:0] ob_bmask = {{{ob.banks}{{1'b1}}}};")
             a(f"    wire [{ob.time_banks * ob.banks}-1:0] ob_bits = spk;")
         else:
-            a(f"    wire [{ob.banks}-1:0] ob_bmask = (vw % 2) ? {{{{{F}{{1'b1}}}}, {{{F}{{1'b0}}}}}} : {{{{{F}{{1'b0}}}}, {{{F}{{1'b1}}}}}};")
+            a(f"    wire [{ob.banks}-1:0] ob_bmask = (p_vw % 2) ? {{{{{F}{{1'b1}}}}, {{{F}{{1'b0}}}}}} : {{{{{F}{{1'b0}}}}, {{{F}{{1'b1}}}}}};")
             parts = []
             for tb in range(ob.time_banks - 1, -1, -1):
                 parts.append(f"spk[{tb * F} +: {F}], spk[{tb * F} +: {F}]")
             a(f"    wire [{ob.time_banks * ob.banks}-1:0] ob_bits = {{{', '.join(parts)}}};")
         a(buffer_body(ob, g.name))
     else:
-        # readout stream: value k from lane k % L, word k / L
-        a(f"    wire signed [{AB}-1:0] o_acc = acc_q[oj * {F * AB} +: {AB}];")
+        # readout stream: value k from lane k % L, word k / L (its own asynchronous port, see acc_mem_0)
+        a(f"    wire signed [{AB}-1:0] o_acc = o_word[oj * {AB} +: {AB}];")
         a("    assign o_data = o_acc;  // sign-extended to the stream width")
         a(f"    assign o_last = ok == {CO - 1};")
     # ---- the FSM

@@ -1,0 +1,149 @@
+"""Where every array of the generated design lives, and what the chosen primitives hold.
+
+One rule (:func:`memory_plan`) serves the Verilog twin (its ``ram_style`` / ``rom_style``
+attributes), the HLS kernels (``BIND_STORAGE ... impl=``) and the cost model (BRAM18 / URAM
+counts, LUTRAM), so the three build and price the same memories. It picks by width and depth:
+
+* ``registers``: a RAM of at most two words (a register per word);
+* ``distributed`` (LUTRAM, or logic for yosys ROMs): everything a consumer must read in the cycle
+  it presents the address (``sync_read=False``: the spike buffers the scans read, the readout's
+  stream, the ROMs that steer the FSM), and every array too small to fill half a block RAM;
+* ``block`` (RAMB18 / RAMB36, counted in BRAM18): arrays read through a registered port that fill
+  at least :data:`MIN_FILL` of the BRAM18s they need;
+* ``ultra`` (URAM288, UltraScale+ parts only): the same, filling at least :data:`MIN_FILL` of the
+  URAMs (preferred over block RAM: a ZCU104 holds 28 Mbit of URAM against 11 Mbit of BRAM).
+
+Packing is the caller's: an engine hands the rule one wide word for lanes read and written
+together at one address (the ``L`` channel lanes of one accumulator position, the ``F`` fire
+lanes of one membrane word), not one narrow bank per lane.
+
+The primitive counts follow what yosys 0.70 ``synth_xilinx`` maps a simple dual-port memory to
+(measured in ``benchmarks/results/memory_primitives.json``): the cheapest single configuration
+of RAMB18 (36 x 512 .. 1 x 16k) or RAMB36 (72 x 512 .. 1 x 32k, two BRAM18 each), replicated
+across width and depth; URAM288 is 72 x 4k (9-bit byte lanes: down to 9 x 32k), cascaded in depth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+BRAM18_BITS = 18 * 1024
+URAM_BITS = 72 * 4096
+# (width, depth) of one RAMB18 and one RAMB36 in simple dual port (one write, one read port)
+RAMB18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+RAMB36_SHAPES = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
+URAM_SHAPE = (72, 4096)
+# a URAM288 word is 8 byte lanes of 9 bits with their own write enables: yosys folds narrow deep
+# memories into the lanes (16k x 1 is one URAM)
+URAM_SHAPES = ((72, 4096), (36, 8192), (18, 16384), (9, 32768))
+MIN_FILL = 0.5  # a block / ultra RAM must be at least this full, else the array is distributed
+STYLES = ("registers", "distributed", "block", "ultra")
+
+
+
+def has_uram(part: str | None) -> bool:
+    """Whether a Xilinx part has URAM288 (UltraScale+: Zynq MPSoC ``xczu*``, Kria ``xck26``, ...).
+
+    Virtex / Kintex UltraScale+ carry a ``p`` after the family digits (``xcvu9p``, ``xcku5p``);
+    the plain UltraScale ``xcku040`` has none."""
+    p = (part or "").lower()
+    if p.startswith(("xczu", "xck26", "xck24")):
+        return True
+    if p.startswith(("xcvu", "xcku")):
+        digits = p[4:].lstrip("0123456789")
+        return digits.startswith("p")
+    return False
+
+
+def _tiles(width: int, depth: int, shape: tuple[int, int]) -> int:
+    return math.ceil(width / shape[0]) * math.ceil(depth / shape[1])
+
+
+def bram18_count(width: int, depth: int) -> int:
+    """BRAM18 (RAMB36 = 2) of a ``depth x width`` simple dual-port block RAM."""
+    if width <= 0 or depth <= 0:
+        return 0
+    best = min(_tiles(width, depth, s) for s in RAMB18_SHAPES)
+    return min(best, 2 * min(_tiles(width, depth, s) for s in RAMB36_SHAPES))
+
+
+def uram_count(width: int, depth: int) -> int:
+    """URAM288 of a ``depth x width`` ultra RAM (72 x 4k each, narrow words folded into its byte
+    lanes, cascaded in depth)."""
+    if width <= 0 or depth <= 0:
+        return 0
+    return min(_tiles(width, depth, s) for s in URAM_SHAPES)
+
+
+def lutram_units(width: int, depth: int) -> int:
+    """RAM32M (32 x 6) or RAM64M (64 x 3) cells of a distributed RAM; 4 LUTs and 192 bits each."""
+    if width <= 0 or depth <= 2:
+        return 0
+    if depth <= 32:
+        return math.ceil(width / 6)
+    return math.ceil(width / 3) * math.ceil(depth / 64)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """One array (``banks`` identical memories of ``depth x width``) and where it lives."""
+
+    style: str  # registers | distributed | block | ultra
+    width: int
+    depth: int
+    banks: int = 1
+    rom: bool = False
+
+    @property
+    def bits_stored(self) -> int:
+        """What the design holds in the array."""
+        return self.banks * self.width * self.depth
+
+    @property
+    def bram18(self) -> int:
+        return self.banks * bram18_count(self.width, self.depth) if self.style == "block" else 0
+
+    @property
+    def uram(self) -> int:
+        return self.banks * uram_count(self.width, self.depth) if self.style == "ultra" else 0
+
+    @property
+    def bits_allocated(self) -> int:
+        """What the chosen primitives provide: BRAM18 x 18 kbit, URAM x 288 kbit, a RAM32M/RAM64M
+        192 bits, a register its bit; a ROM built as logic is counted as the bits it holds."""
+        if self.style == "block":
+            return self.bram18 * BRAM18_BITS
+        if self.style == "ultra":
+            return self.uram * URAM_BITS
+        if self.style == "registers" or self.rom:
+            return self.bits_stored
+        return self.banks * 192 * lutram_units(self.width, self.depth)
+
+
+def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, ultra: bool = False) -> str:
+    """The style of :func:`memory_plan` (one rule for the twin, the kernels and the cost model)."""
+    return memory_plan(width, depth, rom=rom, sync_read=sync_read, ultra=ultra).style
+
+
+def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read: bool = True,
+                ultra: bool = False) -> MemoryPlan:
+    """Where a ``depth x width`` array lives (see the module docstring).
+
+    ``sync_read``: the reader takes its data one cycle after the address (the twin's
+    read-modify-write pipeline does; a word-wide scan or a stream beat does not). ``ultra``: the
+    part has URAM288 (:func:`has_uram`)."""
+    width, depth = max(1, int(width)), max(1, int(depth))
+    if depth <= 2 and not rom:
+        style = "registers"
+    elif not sync_read:
+        style = "distributed"
+    else:
+        bits = width * depth
+        if ultra and bits >= MIN_FILL * URAM_BITS * uram_count(width, depth):
+            style = "ultra"
+        elif bits >= MIN_FILL * BRAM18_BITS * bram18_count(width, depth):
+            style = "block"
+        else:
+            style = "distributed"
+    return MemoryPlan(style=style, width=width, depth=depth, banks=max(1, int(banks)), rom=bool(rom))

@@ -1,0 +1,108 @@
+"""The memory rule (hls/memory.py): styles by width, depth and fill; primitive counts as yosys maps
+them (measured: benchmarks/results/memory_primitives.json); the twin and the estimate agree."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from spikehls.hls.memory import (  # noqa: E402
+    BRAM18_BITS,
+    MIN_FILL,
+    URAM_BITS,
+    bram18_count,
+    has_uram,
+    memory_plan,
+    uram_count,
+)
+
+MEASURED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "memory_primitives.json"
+
+
+def test_primitive_counts_equal_yosys_on_the_measured_shapes():
+    rows = json.loads(MEASURED.read_text())["rows"]
+    assert len(rows) >= 30
+    for r in rows:
+        model = uram_count(r["width"], r["depth"]) if r["style"] == "ultra" else bram18_count(r["width"], r["depth"])
+        assert model == r["yosys"], r
+
+
+def test_counts_by_hand():
+    assert bram18_count(36, 512) == 1 and bram18_count(72, 512) == 2 and bram18_count(1, 16384) == 1
+    assert bram18_count(180, 112) == 5  # five 36 x 512 RAMB18 side by side
+    assert bram18_count(15, 2048) == 2  # one RAMB36 in 18 x 2048
+    assert uram_count(72, 4096) == 1 and uram_count(73, 4096) == 2 and uram_count(1, 16384) == 1
+
+
+def test_rule_styles():
+    assert memory_plan(40, 2, rom=False).style == "registers"
+    assert memory_plan(40, 2, rom=True, sync_read=False).style == "distributed"  # ROMs are never registers
+    assert memory_plan(16, 10816, rom=False, sync_read=False).style == "distributed"  # a scan reads it in the cycle
+    assert memory_plan(16, 10816, rom=False).style == "block"
+    assert memory_plan(180, 112, rom=False).style == "distributed"  # 20 kbit in five 18 kbit RAMs: under half full
+    assert memory_plan(72, 4096, rom=False).style == "block"
+    assert memory_plan(72, 4096, rom=False, ultra=True).style == "ultra"
+    assert memory_plan(16, 1024, rom=False, ultra=True).style == "block"  # far under half a URAM
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_block_and_ultra_are_at_least_half_full(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        w, d = int(rng.integers(1, 300)), int(rng.integers(1, 40000))
+        for ultra in (False, True):
+            m = memory_plan(w, d, rom=False, banks=int(rng.integers(1, 5)), ultra=ultra)
+            assert m.bits_allocated >= m.bits_stored
+            if m.style == "block":
+                assert m.bits_stored >= MIN_FILL * m.bram18 * BRAM18_BITS and m.uram == 0
+            elif m.style == "ultra":
+                assert ultra and m.bits_stored >= MIN_FILL * m.uram * URAM_BITS and m.bram18 == 0
+            else:
+                assert m.bram18 == m.uram == 0
+
+
+def test_parts_with_uram():
+    for p in ("xczu7ev-ffvc1156-2-e", "xck26-sfvc784-2LV-c", "xcvu9p-flga2104-2L-e", "xcku5p-ffvb676-2-e"):
+        assert has_uram(p), p
+    for p in ("xc7z020clg400-1", "xc7a100tcsg324-1", "xcku040-ffva1156-2-e", "", None):
+        assert not has_uram(p), p
+
+
+def test_twin_declares_what_the_rule_and_the_estimate_say(tmp_path):
+    """Every accumulator / membrane memory of the generated Verilog carries the style the estimate's
+    detail names, and the estimate's BRAM18 is the sum of the rule's primitives."""
+    import re
+
+    from _hls_nets import write_run
+
+    from spikehls.boards import load_board
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.project import generate_project
+    from spikehls.hls.rtl.generate import generate_rtl
+    from spikehls.quantize.random_net import random_inputs, random_intnet
+
+    rng = np.random.default_rng(48)
+    net = random_intnet(rng, max_channels=16, max_hw=24, max_convs=2, max_time_steps=3)
+    x = random_inputs(rng, net, 2)
+    run = write_run(net, tmp_path / "run", x)
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp_path / "prj", testvectors=run / "testvectors.npz", parallelism=1)
+    layout = generate_rtl(tmp_path / "prj")
+    e = estimate(net, load_board("pynq-z2"), 1)
+    assert e.total["BRAM18"] > 0
+    for lyr, le in zip(layout["layers"], e.per_layer):
+        text = (tmp_path / "prj" / "rtl" / f"{lyr['module']}.v").read_text()
+        for arr, var in (("acc", r"acc_mem_\d+"), ("membranes", r"v_mem")):
+            m = le.detail.get("memories", {}).get(arr)
+            found = re.findall(rf'ram_style = "(\w+)" \*\) reg \[(\d+)-1:0\] {var} \[0:(\d+)-1\]', text)
+            if m is None:
+                assert not found, (le.name, arr)
+                continue
+            assert len(found) == m["banks"], (le.name, arr, found)
+            assert {(s, int(w), int(d)) for s, w, d in found} == {(m["style"], m["width"], m["depth"])}, (le.name, arr)
+        assert le.BRAM18 == sum(m["BRAM18"] for m in le.detail["memories"].values())
