@@ -110,12 +110,12 @@ class SCAConfig(_Strict):
         "layer) does not starve the others",
     )
     masking: Literal["epoch", "step"] = Field(
-        "epoch",
-        description="epoch: the authors' rule, pruned filters, gamma and beta zeroed once at each mask update and "
+        "step",
+        description="step (default: measured better, docs/sca.md): masks re-applied after every optimizer step "
+        "(pruned channels stay exactly zero, so the masks settle after the first update); epoch: the authors' "
+        "rule, pruned filters, gamma and beta zeroed once at each mask update and "
         "left to the optimizer until the next (pruned channels regain activity and a gamma gradient and can "
-        "be regrown); step: masks re-applied after every optimizer step (pruned channels stay exactly zero, "
-        "so the masks settle after the first update: one-shot pruning). Evaluation and the best epoch use "
-        "the masked network in both",
+        "be regrown). Evaluation and the best epoch use the masked network in both",
     )
     start_epoch: int = Field(0, ge=0, description="first epoch after which masks are updated")
     # per-layer targets/caps set by the hardware feedback loop; empty = plain global SCA rule

@@ -69,7 +69,7 @@ class SCAPruner:
 
     def __init__(self, model: nn.Module, p: float, q: float, l1: float = 0.0,
                  layer_targets: Optional[dict[str, float]] = None, layer_caps: Optional[dict[str, int]] = None,
-                 seed: int = 0, score_norm: str = "none", masking: str = "epoch"):
+                 seed: int = 0, score_norm: str = "none", masking: str = "step"):
         if not (0 <= p < 1 and 0 <= q < 1 and p + q < 1):
             raise SpikehlsError(f"sca: need 0 <= p, q and p + q < 1 (got p={p}, q={q})")
         self.model = model
@@ -99,7 +99,7 @@ class SCAPruner:
     def from_config(cls, model: nn.Module, sca_cfg, seed: int = 0) -> "SCAPruner":
         """Build from a :class:`spikehls.config.SCAConfig`."""
         return cls(model, sca_cfg.p, sca_cfg.q, sca_cfg.l1, dict(sca_cfg.layer_targets), dict(sca_cfg.layer_caps), seed,
-                   getattr(sca_cfg, "score_norm", "none"), getattr(sca_cfg, "masking", "epoch"))
+                   getattr(sca_cfg, "score_norm", "none"), getattr(sca_cfg, "masking", "step"))
 
     # ---- per-layer constraints -----------------------------------------------------------
     def _group_name(self, key: str, field: str) -> str:
