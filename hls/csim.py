@@ -35,7 +35,9 @@ from spikehls.fileio import atomic_path, write_json, write_text
 DRIVER_SRC = Path(__file__).resolve().parent / "cpp" / "spikehls_csim.cpp"
 EVENTS_FILE = "csim_events.npz"  # every sample's event counters, per layer (the report's per-sample latency)
 CXX = os.environ.get("CXX", "g++")
-CXXFLAGS = ["-O2", "-std=c++11", "-w"]  # C++11: what Vitis HLS csim uses (-std=c++0x)
+# C++11: what Vitis HLS csim uses (-std=c++0x). -O3, no -march: the binary stays portable
+# (a project folder may be shared between machines); the code is the synthesized code, unchanged
+CXXFLAGS = ["-O3", "-std=c++11", "-w"]
 
 
 @dataclass
@@ -224,8 +226,9 @@ def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs
     layers = meta["layers"]
     k = int(meta["num_classes"])
     work = project / "spikehls"
-    # one driver process per core, each on a contiguous chunk of the samples
-    jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), n // 32 or 1))
+    # one driver process per core, each on a contiguous chunk of the samples (a process starts in
+    # milliseconds: even two samples of a large network are worth splitting)
+    jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), n))
     bounds = np.linspace(0, n, jobs + 1).astype(int)
     flat = inputs.astype(np.uint8).reshape(n, -1)
     procs = []

@@ -163,8 +163,10 @@ def _memory_detail(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Any
     return out
 
 
-def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None, ultra: bool = False) -> LayerEstimate:
-    """Cost of a conv / dense neuron layer or the readout, built as ``g`` (:mod:`spikehls.hls.geometry`)."""
+def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None, ultra: bool = False,
+                   stats=None) -> LayerEstimate:
+    """Cost of a conv / dense neuron layer or the readout, built as ``g`` (:mod:`spikehls.hls.geometry`);
+    ``stats``: :class:`~spikehls.hls.geometry.WeightStats` of its weights (the planner's cache)."""
     t = g.table
     dsp = g.tap_lanes * g.lanes if (g.pixels and mac_in_dsp(t.weight_bits)) else 0  # the rule the RTL's MAC lanes follow
     r, breakdown = _priced(g, readers, ultra)
@@ -176,9 +178,9 @@ def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None
     ie, so = _events(events, lyr.name)
     sk = getattr(lyr, "skip", None)
     skip_table = None if sk is None else (np.diag(sk.gain) if sk.weight is None else sk.weight)  # [co, cs]
-    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events, skip_table)
+    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events, skip_table, stats)
     kind = "readout" if g.kind == "readout" else ("direct_" if g.pixels else "") + g.kind
-    ex_w, syn_w = twin_cost.extra_chunks_worst(g, lyr.weight)
+    ex_w, syn_w = twin_cost.extra_chunks_worst(g, lyr.weight, stats)
     return LayerEstimate(
         name=lyr.name,
         kind=kind,

@@ -74,6 +74,62 @@ def acc_range(weight_by_chan: np.ndarray, bias: np.ndarray, in_max: int) -> tupl
     return int(lo.min(initial=0)), int(hi.max(initial=0))
 
 
+class WeightStats:
+    """What the cost path reads of a layer's weight table, computed once per (pruned) layer.
+
+    The co-design planner prices hundreds of lane settings of one layer: the per-channel sums
+    (:func:`acc_range`), the nonzero count and range and a prefix count of every row's nonzeros
+    are independent of the lanes, so the chunks of a row at any ``lanes`` cost a few column
+    reads instead of a pass over every weight. Every figure equals what the array functions
+    (:func:`acc_range`, :func:`table_geometry`, :func:`~spikehls.hls.lanes.chunks_per_row`)
+    compute from the weights.
+    """
+
+    def __init__(self, weight: np.ndarray):
+        w = np.asarray(weight, dtype=np.int64)
+        co = int(w.shape[0])
+        flat = w.reshape(co, -1)
+        self.shape = tuple(int(x) for x in w.shape)
+        self.pos = flat.clip(min=0).sum(axis=1)  # [co]
+        self.neg = flat.clip(max=0).sum(axis=1)
+        mask = np.ascontiguousarray((flat != 0).T)  # [rows, co]: a table row per input (and tap)
+        self.row_nnz = mask.sum(axis=1)
+        self.nnz = int(self.row_nnz.sum())
+        # the extremes signed_bits sees: the most negative and the most positive nonzero weight
+        self.nz_min = min(int(flat.min(initial=0)), 0)
+        self.nz_max = max(int(flat.max(initial=0)), 0)
+        self.prefix = np.zeros((mask.shape[0], co + 1), dtype=np.int16 if co < 2**15 else np.int32)
+        np.cumsum(mask, axis=1, out=self.prefix[:, 1:])
+        self._chunks: dict[int, np.ndarray] = {}
+        self.memo: dict = {}  # figures the cost path derives from these (twin_cost._chunk_counts)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.prefix.nbytes + self.pos.nbytes + self.neg.nbytes + self.row_nnz.nbytes)
+
+    def acc_range(self, bias: np.ndarray, in_max: int) -> tuple[int, int]:
+        """:func:`acc_range` of the weights with ``bias``."""
+        b = np.asarray(bias, dtype=np.int64)
+        lo = b + int(in_max) * self.neg
+        hi = b + int(in_max) * self.pos
+        return int(lo.min(initial=0)), int(hi.max(initial=0))
+
+    def chunks(self, lanes: int) -> np.ndarray:
+        """:func:`~spikehls.hls.lanes.chunks_per_row` of the table rows at ``lanes``."""
+        lanes = max(1, int(lanes))
+        got = self._chunks.get(lanes)
+        if got is None:
+            n = self.prefix.shape[1] - 1
+            if lanes == 1:
+                got = self.row_nnz
+            else:
+                lo = np.arange(0, n, lanes)
+                hi = np.minimum(lo + lanes, n)
+                got = (self.prefix[:, hi] > self.prefix[:, lo]).sum(axis=1)
+            self._chunks[lanes] = got
+        return got
+
+
 @dataclass(frozen=True)
 class TableGeometry:
     """A chunked nonzero table (:func:`spikehls.hls.layers.chunk_table`) by its shape."""
@@ -86,17 +142,24 @@ class TableGeometry:
     index_bits: int  # unsigned width of an offset (0..chunks)
 
 
-def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int) -> TableGeometry:
-    """Shape of the table of ``w_rows [rows, targets]`` at ``lanes`` lanes."""
+def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
+                   stats: Optional[WeightStats] = None) -> TableGeometry:
+    """Shape of the table of ``w_rows [rows, targets]`` at ``lanes`` lanes (``stats``: the
+    same figures from :class:`WeightStats` of the weights, without a pass over them)."""
     w_rows = np.asarray(w_rows, dtype=np.int64)
-    nz = w_rows[w_rows != 0]
-    wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
-    n_chunks = int(chunks_per_row(w_rows, lanes).sum()) if w_rows.size else 0
+    if stats is not None:
+        n_nz, wb = stats.nnz, (max(int(w_bits), signed_bits(stats.nz_min, stats.nz_max)) if stats.nnz else int(w_bits))
+        n_chunks = int(stats.chunks(lanes).sum()) if w_rows.size else 0
+    else:
+        nz = w_rows[w_rows != 0]
+        n_nz = int(nz.size)
+        wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
+        n_chunks = int(chunks_per_row(w_rows, lanes).sum()) if w_rows.size else 0
     groups = -(-int(n_targets) // max(1, int(lanes)))
     return TableGeometry(
         rows=int(w_rows.shape[0]),
         chunks=n_chunks,
-        nnz=int(nz.size),
+        nnz=n_nz,
         weight_bits=wb,
         group_bits=unsigned_bits(max(groups - 1, 1)),
         index_bits=unsigned_bits(n_chunks),
@@ -203,11 +266,13 @@ def accumulate_geometry(
     skip=None,
     skip_shape: Optional[Sequence[int]] = None,
     skip_pixels: bool = False,
+    stats: Optional[WeightStats] = None,
 ) -> LayerGeometry:
     """Geometry of a conv / dense neuron layer or the readout, from its integers.
 
     ``neuron`` is a :class:`spikehls.quantize.intnet.Neuron` (None for the readout), ``skip`` a
-    :class:`spikehls.quantize.intnet.Skip` with the source's per-step ``skip_shape``.
+    :class:`spikehls.quantize.intnet.Skip` with the source's per-step ``skip_shape``. ``stats``
+    (:class:`WeightStats` of ``weight``) spares the passes over the weights (the planner).
     """
     weight = np.asarray(weight, dtype=np.int64)
     bias = np.asarray(bias, dtype=np.int64)
@@ -232,8 +297,11 @@ def accumulate_geometry(
     K = tap_lanes(weight.shape[3], F, G, pixels) if kind == "conv" else 1
     b2b = bool(kind == "conv" and events_back_to_back(weight.shape[2], weight.shape[3], K, G))
     OB = output_banks(F, out_shape[1], out_shape[2], pooled) if kind == "conv" else F
-    table = table_geometry(rows, L, w_bits, co)
-    lo, hi = acc_range(weight.reshape(co, -1), bias, PIXEL_MAX if pixels else 1)
+    table = table_geometry(rows, L, w_bits, co, stats)
+    if stats is not None:
+        lo, hi = stats.acc_range(bias, PIXEL_MAX if pixels else 1)
+    else:
+        lo, hi = acc_range(weight.reshape(co, -1), bias, PIXEL_MAX if pixels else 1)
     skip_table = None
     skip_stride = 1
     if skip is not None:

@@ -181,12 +181,19 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             # LOOP_TRIPCOUNT of the data-dependent loops, from the reference's activity (hls/activity.py)
             set_tripcounts([lyr for lyr in hls_model.get_layers() if lyr.class_name in LAYER_CLASSES],
                            list(clean.graph.node), INPUT_NAME, tv, kind == "pixels")
-            hls_model.write()
+            # hls4ml's writer dumps its whole config, the ONNX model included (121 MB of YAML for a
+            # VGG-16, three quarters of the run); the project keeps the model once, and
+            # hls4ml_config.yml is rewritten below without it
+            onnx_model = hls_model.config.config.pop("OnnxModel", None)
+            try:
+                hls_model.write()
+            finally:
+                if onnx_model is not None:
+                    hls_model.config.config["OnnxModel"] = onnx_model
         if brd.hls.backend == "Vitis":
             write_text(tmp / "build_opt.tcl", BUILD_OPT_TCL)  # hls4ml's template runs co-simulation by default
         write_text(tmp / "README.md", project_readme(brd.hls.backend, brd.part))
-        shutil.copyfile(onnx_path, meta_dir / "model.qonnx.onnx")
-        onnx.save(clean, str(meta_dir / "clean.onnx"))
+        shutil.copyfile(onnx_path, meta_dir / "model.qonnx.onnx")  # the one ONNX copy (the clean graph is derived)
         if testvectors is not None:
             shutil.copyfile(testvectors, meta_dir / "testvectors.npz")
         layers = []
@@ -249,12 +256,12 @@ def hls4ml_config_yaml(config: Mapping[str, Any]) -> str:
     """``hls4ml_config.yml`` as :func:`hls4ml.converters.link_existing_project` reads it (``yaml.safe_load``).
 
     hls4ml dumps the whole config, the ONNX ModelProto included, as a ``!!python/object`` that
-    ``safe_load`` refuses; the project keeps the model as ``spikehls/clean.onnx`` instead.
+    ``safe_load`` refuses; the project keeps the model as ``spikehls/model.qonnx.onnx`` instead.
     """
     import yaml
 
     cfg = {k: v for k, v in config.items() if k not in ("OnnxModel", "KerasModel", "PytorchModel")}
-    cfg["OnnxModelFile"] = "spikehls/clean.onnx"  # relative to the project; informational
+    cfg["OnnxModelFile"] = "spikehls/model.qonnx.onnx"  # relative to the project; informational
     return yaml.safe_dump(cfg, sort_keys=True)
 
 

@@ -92,11 +92,17 @@ def project_net(prj: Path, meta: dict[str, Any]) -> IntNet:
     from spikehls.hls.transforms import intnet_from_clean
 
     f = prj / "spikehls" / "clean.onnx"
-    if not f.is_file():
-        raise SpikehlsError(f"{f}: not found; regenerate the project with 'spikehls hls'")
     from spikehls.fileio import read_onnx, reading
 
-    clean = read_onnx(f, "ONNX file")
+    if f.is_file():  # projects of earlier versions, and hand-made ones
+        clean = read_onnx(f, "ONNX file")
+    else:  # the project keeps one ONNX copy, the exported model: cleaned as the project was made from it
+        from spikehls.hls.transforms import clean_graph
+
+        f = prj / "spikehls" / "model.qonnx.onnx"
+        if not f.is_file():
+            raise SpikehlsError(f"{f}: not found; regenerate the project with 'spikehls hls'")
+        clean = clean_graph(read_onnx(f, "ONNX file"))
     encoding = "direct" if meta.get("input_kind") == "pixels" else "rate"
     with reading(f, "spikehls network graph (clean.onnx)"):
         net = intnet_from_clean(clean, encoding)

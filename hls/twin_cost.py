@@ -249,40 +249,55 @@ def taps_per_event(g: LayerGeometry) -> int:
     return kh if g.tap_lanes > 1 else kh * kw
 
 
-def _chunk_counts(g: LayerGeometry, weight: np.ndarray) -> tuple[int, int, int, int]:
+def _chunk_counts(g: LayerGeometry, weight: np.ndarray, stats=None) -> tuple[int, int, int, int]:
     """Over every valid (input position, tap) of one frame: (further chunks, synops, chunks,
-    nonempty taps) -- what the walk costs beyond one cycle per tap when everything spikes."""
+    nonempty taps) -- what the walk costs beyond one cycle per tap when everything spikes.
+    ``stats``: the weights' :class:`~spikehls.hls.geometry.WeightStats` (same figures, no pass)."""
+    if stats is not None:  # the planner prices a layer at many lane counts: each count once
+        key = ("chunk_counts", g.kind, g.lanes, g.in_shape, g.out_shape, g.kernel, g.padding, g.stride)
+        got = stats.memo.get(key)
+        if got is None:
+            got = stats.memo[key] = _count_chunks(g, weight, stats)
+        return got
+    return _count_chunks(g, weight, None)
+
+
+def _count_chunks(g: LayerGeometry, weight: np.ndarray, stats=None) -> tuple[int, int, int, int]:
     co = g.channels
     if g.kind == "conv":
         ci, H, W = g.in_shape
         kh, kw = g.kernel
-        rows = weight.reshape(co, -1).T
-        ch = chunks_per_row(rows, g.lanes).reshape(ci, kh, kw)
-        nnz = np.count_nonzero(weight, axis=0)
+        if stats is not None:
+            ch = stats.chunks(g.lanes).reshape(ci, kh, kw)
+            nnz = stats.row_nnz.reshape(ci, kh, kw)
+        else:
+            rows = weight.reshape(co, -1).T
+            ch = chunks_per_row(rows, g.lanes).reshape(ci, kh, kw)
+            nnz = np.count_nonzero(weight, axis=0)
         from spikehls.hls.estimate import _conv_valid_counts
 
         cy = _conv_valid_counts(H, kh, g.padding, g.stride, g.out_shape[1])
         cx = _conv_valid_counts(W, kw, g.padding, g.stride, g.out_shape[2])
         reach = (cy[:, None] * cx[None, :])[None]
     else:
-        ch = chunks_per_row(weight.T, g.lanes)
-        nnz = np.count_nonzero(weight, axis=0)
+        ch = stats.chunks(g.lanes) if stats is not None else chunks_per_row(weight.T, g.lanes)
+        nnz = stats.row_nnz if stats is not None else np.count_nonzero(weight, axis=0)
         reach = 1
     return (int((np.maximum(ch - 1, 0) * reach).sum()), int((nnz * reach).sum()), int((ch * reach).sum()),
             int(((ch > 0) * reach).sum()))
 
 
-def extra_chunks_worst(g: LayerGeometry, weight: np.ndarray) -> tuple[int, int]:
+def extra_chunks_worst(g: LayerGeometry, weight: np.ndarray, stats=None) -> tuple[int, int]:
     """(further chunks over all valid taps of every input position of one frame, synops of it):
     the cycles a row's second and later chunks add when everything spikes."""
     if g.groups == 1:
         return 0, 0
-    ex, syn, _, _ = _chunk_counts(g, weight)
+    ex, syn, _, _ = _chunk_counts(g, weight, stats)
     return ex, syn
 
 
 def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any = None, synops: Any = None,
-           skip_events: Any = None, skip_table: Optional[np.ndarray] = None) -> tuple[int, Any]:
+           skip_events: Any = None, skip_table: Optional[np.ndarray] = None, stats=None) -> tuple[int, Any]:
     """(worst case, on the given activity) cycles of one layer of the twin for one sample.
 
     ``in_events``: active inputs per sample over all walked frames (the C-simulation's counter;
@@ -318,7 +333,7 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
     else:
         fixed += T * fire
     # the further chunks (only where a row may hold several: more than one channel group), counted once
-    ex_w, syn_w, ch_w, taps_w = _chunk_counts(g, weight) if weight is not None and g.groups > 1 else (0, 0, 0, 0)
+    ex_w, syn_w, ch_w, taps_w = _chunk_counts(g, weight, stats) if weight is not None and g.groups > 1 else (0, 0, 0, 0)
     events_worst = frames * g.n_in
     worst = fixed + events_worst * tpe + frames * ex_w
     if in_events is None:

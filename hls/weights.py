@@ -10,7 +10,8 @@ that the C-simulation reads), with every value printed from Python ``int`` as ex
 digits, checked against its declared type, and never passed through a float.
 
 C-simulation reads the ``.txt`` files, synthesis compiles the ``.h`` initializers: the two must
-hold the same numbers. :func:`verify_weights` parses both, exactly, and raises naming the first
+hold the same numbers. Where every value is a plain literal the ``.h`` initializer is
+``{ #include "NAME.txt" }``: the weights are written once and both read the same file. :func:`verify_weights` parses both, exactly, and raises naming the first
 file and entry where they differ (the C-simulation calls it before it may say ``EXACT``).
 """
 
@@ -78,13 +79,18 @@ def write_weight_files(var, odir: str | Path, namespace: Optional[str] = None, w
         raise SpikehlsError(f"weight {var.name}: type {prec} is not an integer type")
     values = exact_ints(var)
     lo, hi = type_range(prec)
-    for i, v in enumerate(values):
-        if not lo <= v <= hi:
-            raise SpikehlsError(f"weight {var.name}: entry {i} = {v} does not fit its type {prec} ([{lo}, {hi}])")
+    v_min, v_max = min(values, default=0), max(values, default=0)
+    if v_min < lo or v_max > hi:  # the first offending entry, named
+        i, v = next((i, v) for i, v in enumerate(values) if not lo <= v <= hi)
+        raise SpikehlsError(f"weight {var.name}: entry {i} = {v} does not fit its type {prec} ([{lo}, {hi}])")
     wdir = Path(odir) / "firmware" / "weights"
-    lits = ", ".join(c_literal(v) for v in values)
-    lines = [f"//Numpy array shape {list(var.shape)}", f"//Min {min(values, default=0)}", f"//Max {max(values, default=0)}",
-             f"//Number of zeros {sum(v == 0 for v in values)}", "//Values: exact integers (spikehls.hls.weights)", "",
+    txt = ", ".join(str(v) for v in values)
+    # written once: where every value is a plain C literal, the synthesis initializer includes
+    # the very file C-simulation loads (a large network's weights are tens of megabytes)
+    shared = write_txt_file and -INT64_MAX <= v_min and v_max <= INT64_MAX
+    lits = f"\n#include \"{var.name}.txt\"\n" if shared else ", ".join(c_literal(v) for v in values)
+    lines = [f"//Numpy array shape {list(var.shape)}", f"//Min {v_min}", f"//Max {v_max}",
+             f"//Number of zeros {values.count(0)}", "//Values: exact integers (spikehls.hls.weights)", "",
              f"#ifndef {var.name.upper()}_H_", f"#define {var.name.upper()}_H_", ""]
     if namespace is not None:
         lines += [f"namespace {namespace} {{", ""]
@@ -98,7 +104,7 @@ def write_weight_files(var, odir: str | Path, namespace: Optional[str] = None, w
     lines += ["", "#endif", ""]
     (wdir / f"{var.name}.h").write_text("\n".join(lines))
     if write_txt_file:
-        (wdir / f"{var.name}.txt").write_text(", ".join(str(v) for v in values))
+        (wdir / f"{var.name}.txt").write_text(txt)
 
 
 # ---- checking what C-simulation reads against what synthesis compiles ---------------------------
@@ -121,22 +127,43 @@ def _number(token: str, path: Path, i: int) -> Decimal:
     return d
 
 
-def _values(text: str, path: Path) -> list[Decimal]:
-    tokens = [t for t in text.split(",")]
+def _values(text: str, path: Path) -> list:
+    """The numbers of a comma-separated list, exactly: plain integers as ``int`` (fast: a large
+    network has millions), anything else (suffixes, decimals) as :class:`~decimal.Decimal`."""
+    tokens = text.split(",")
     if tokens and not tokens[-1].strip():
         tokens = tokens[:-1]
-    return [_number(t, path, i) for i, t in enumerate(tokens)]
+    out: list = []
+    for i, t in enumerate(tokens):
+        try:
+            out.append(int(t))
+        except ValueError:
+            out.append(_number(t, path, i))
+    return out
+
+
+_INCLUDE = re.compile(r'^\s*#include\s+"([^"/\\]+)"\s*$')
+
+
+def included_file(init: str, path: Path) -> Optional[Path]:
+    """The file an initializer ``{ #include "NAME.txt" }`` takes its values from (None: inline values)."""
+    m = _INCLUDE.match(init.strip())
+    return None if m is None else Path(path).parent / m.group(1)
 
 
 def header_values(path: Path) -> Optional[list[Decimal]]:
-    """The initializer of a weight header (the synthesis branch), exactly; None if it has none."""
+    """The initializer of a weight header (the synthesis branch), exactly; None if it has none.
+    An initializer that includes a file (its ``.txt``) is read from that file, as the compiler does."""
     text = Path(path).read_text(errors="replace")
     m = _INIT.search(text)
     if m is None:
         return None
-    vals = _values(m.group(2), Path(path))
+    inc = included_file(m.group(2), Path(path))
+    body = m.group(2) if inc is None else inc.read_text(errors="replace").strip()
+    vals = _values(body, Path(path) if inc is None else inc)
     if m.group(1) is not None and int(m.group(1)) != len(vals):
-        raise SpikehlsError(f"{path}: declares {m.group(1)} entries, its initializer holds {len(vals)}")
+        where = f"{path}: its initializer holds" if inc is None else f"{inc}: included by {Path(path).name}, holds"
+        raise SpikehlsError(f"{where} {len(vals)} entries, {Path(path).name} declares {m.group(1)}")
     return vals
 
 
@@ -159,7 +186,11 @@ def verify_weights(project: str | Path) -> int:
             continue
         if hv is None:
             raise SpikehlsError(f"{h}: no initializer (synthesis would have no weights for {txt.name})")
-        tv = _values(txt.read_text(errors="replace").strip(), txt)
+        m = _INIT.search(text)
+        inc = included_file(m.group(2), h)
+        if inc is not None and inc.resolve() != txt.resolve():
+            raise SpikehlsError(f"{h}: its initializer includes {inc.name}, not {txt.name} (what C-simulation loads)")
+        tv = hv if inc is not None else _values(txt.read_text(errors="replace").strip(), txt)
         if len(tv) != len(hv):
             raise SpikehlsError(f"{txt}: {len(tv)} entries, but {h.name} (what synthesis compiles) has {len(hv)}: "
                                 "C-simulation would not check the synthesized weights")

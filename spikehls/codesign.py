@@ -203,7 +203,7 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
             _, _, ref = load_testvectors(run_dir / "testvectors.npz")
             report = read_json(it_dir / "hls" / "report.json", "report")
             pl = plan(net, plan_board, channel_activity(ref.spikes), rec["parallelism"] or parallelism, cd.margin,
-                      cd.strategy, report.get("events"))
+                      cd.strategy, report.get("events"), log=log, progress=progress)
             rec["plan"] = pl.summary()
             log(f"   plan ({pl.strategy}): parallelism {pl.parallelism}, caps {pl.caps}; predicted fit {pl.fits}")
             if not pl.fits:

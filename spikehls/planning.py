@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.hls.lanes import distinct_parallelisms
+from spikehls.plan_cost import IncrementalCost, prune_layer
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 Parallelism = Union[int, Mapping[str, int], None]
@@ -84,48 +86,16 @@ def prune_intnet(net: IntNet, keep: Mapping[str, np.ndarray]) -> IntNet:
     layers = []
     prev = "input"
     for lyr in net.layers:
-        new = copy.deepcopy(lyr)
-        in_sel = sel[prev]
-        if isinstance(lyr, SpikingConv2d):
-            out_sel = np.asarray(keep[lyr.name]) if lyr.name in keep else None
-            w = new.weight if in_sel is None else new.weight[:, in_sel]
-            if out_sel is not None:
-                w = w[out_sel]
-                new.bias = new.bias[out_sel]
-                new.w_scale = new.w_scale[out_sel]
-                new.neuron.threshold = new.neuron.threshold[out_sel]
-            new.weight = w
-            if new.skip is not None:
-                src_sel = sel[new.skip.source]
-                if new.skip.weight is None:
-                    if not _same(src_sel, out_sel):
-                        raise ValueError(f"{lyr.name}: identity shortcut from {new.skip.source} needs the same channels")
-                    if out_sel is not None:
-                        new.skip.gain = new.skip.gain[out_sel]
-                else:
-                    sw = new.skip.weight if src_sel is None else new.skip.weight[:, src_sel]
-                    new.skip.weight = sw if out_sel is None else sw[out_sel]
-            sel[lyr.name] = out_sel
-        elif isinstance(lyr, MaxPool2d):
-            sel[lyr.name] = in_sel
-        elif isinstance(lyr, (SpikingDense, Readout)):
-            if in_sel is not None:
-                shp = shapes[prev]
-                hw = int(np.prod(shp[1:])) if len(shp) == 3 else 1
-                cols = (in_sel[:, None] * hw + np.arange(hw)[None, :]).reshape(-1)
-                new.weight = new.weight[:, cols]
-            sel[lyr.name] = None
-        layers.append(new)
+        out_sel = np.asarray(keep[lyr.name]) if isinstance(lyr, SpikingConv2d) and lyr.name in keep else None
+        skip = getattr(lyr, "skip", None)
+        src_sel = sel[skip.source] if skip is not None else None
+        in_shape = tuple(net.input_shape) if prev == "input" else tuple(shapes[prev])
+        layers.append(prune_layer(copy.deepcopy(lyr), sel[prev], out_sel, src_sel, in_shape))
+        sel[lyr.name] = sel[prev] if isinstance(lyr, MaxPool2d) else out_sel
         prev = lyr.name
     out = IntNet(tuple(net.input_shape), net.time_steps, net.encoding, layers)
     out.validate()
     return out
-
-
-def _same(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return a.shape == b.shape and bool((a == b).all())
 
 
 def channel_activity(spikes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -178,9 +148,11 @@ class Plan:
         }
 
 
-def _pressure(report: Mapping[str, Any], board: Board, margin: float) -> dict[str, float]:
-    """used / (margin x allowed) for each resource (and the latency bound, if the board sets one)."""
-    allowed = board.allowed()
+def _pressure(report: Mapping[str, Any], board: Board, margin: float,
+              allowed: Optional[Mapping[str, float]] = None) -> dict[str, float]:
+    """used / (margin x allowed) for each resource (and the latency bound, if the board sets one);
+    ``allowed``: ``board.allowed()``, when the caller holds it already."""
+    allowed = board.allowed() if allowed is None else allowed
     out = {}
     for k in RESOURCE_KINDS:
         used = float(report["total"][k])
@@ -204,6 +176,43 @@ def _excess(press: Mapping[str, float]) -> float:
     return sum(max(0.0, v - 1.0) for v in press.values())
 
 
+class _Progress:
+    """The planner's progress: a tqdm bar on a terminal, a log line every few seconds off one."""
+
+    def __init__(self, log: Optional[Callable[[str], None]], progress: bool, every_s: float = 5.0):
+        from spikehls.console import bars_on
+
+        self.log, self.every = log, every_s
+        self.bar = None
+        self.steps = 0
+        self.t0 = self.last = time.perf_counter()
+        if bars_on(progress) and log is not None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc="plan", unit="step", leave=False)
+
+    def start(self, excess: float, channels: int) -> None:
+        if self.bar is None and self.log is not None:
+            self.log(f"   planning: excess over the budget {excess:.3g}, {channels} prunable channels")
+
+    def step(self, kind: str, excess: float, channels: int) -> None:
+        self.steps += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{kind}, excess {excess:.3g}, channels {channels}", refresh=False)
+            self.bar.update(1)
+        elif self.log is not None and time.perf_counter() - self.last >= self.every:
+            self.last = time.perf_counter()
+            self.log(f"   planning: step {self.steps} ({kind}), excess {excess:.3g}, channels {channels}, "
+                     f"{self.last - self.t0:.0f} s")
+
+    def close(self, priced: int) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.log is not None:
+            self.log(f"   planning: {self.steps} step(s), {priced} layer estimates, "
+                     f"{time.perf_counter() - self.t0:.1f} s")
+
+
 def resolve_parallelism(net: IntNet, board: Board, parallelism: Parallelism) -> dict[str, int]:
     """Per-layer adds per cycle of every layer that adds weights (the board's defaults filled in)."""
     from spikehls.hls.estimate import _resolve_parallelism  # the one place the precedence is defined
@@ -221,12 +230,18 @@ def plan(
     strategy: str = "cost_per_activity",
     events: Optional[Mapping[str, Any]] = None,
     max_parallelism: int = 256,
+    log: Optional[Callable[[str], None]] = None,
+    progress: bool = True,
 ) -> Plan:
     """Plan per-layer parallelism and channel caps so that ``net`` fits ``margin`` x the budget.
 
-    Phase 1 costs no accuracy: halve or double one layer's parallelism at a time (fewer lanes
-    free LUT/FF, more lanes cut latency), taking the move that reduces the total excess over the
-    budget most, while any move does. Phase 2 removes channels by ``strategy`` until it fits.
+    Phase 1 costs no accuracy: move one layer's parallelism at a time (fewer lanes free LUT/FF,
+    more lanes cut latency), taking the move that reduces the total excess over the budget most,
+    while any move does. Phase 2 removes channels by ``strategy`` until it fits.
+
+    Candidates are priced incrementally (:class:`~spikehls.plan_cost.IncrementalCost`: only the
+    layers a candidate changes), and the plan's report is the full model's, checked equal.
+    ``log`` gets a line per step (a bar on a terminal instead, with ``progress``).
     """
     from spikehls.hls.report_run import estimate_report
 
@@ -256,16 +271,21 @@ def plan(
         a = act_sorted[k]
         return math.log((float(a[fewer:].sum()) + 1e-9) / max(float(a[more:].sum()) + 1e-9, 1e-9))
 
+    # event counts stay as measured on the unpruned network: removing channels only lowers
+    # them, so the activity latency of a plan is a conservative (upper) estimate
+    cost = IncrementalCost(net, board, events, groups, order)
+    allowed = board.allowed()
+    watch = _Progress(log, progress)
+
     def evaluate(rem: Mapping[str, int], p: Mapping[str, int]) -> tuple[dict, dict[str, float]]:
-        # event counts stay as measured on the unpruned network: removing channels only lowers
-        # them, so the activity latency of a plan is a conservative (upper) estimate
-        rep = estimate_report(prune_intnet(net, keep_of(rem)), board, dict(p), events)
-        return rep, _pressure(rep, board, margin)
+        rep = cost.price(rem, p)
+        return rep, _pressure(rep, board, margin, allowed)
 
     rep, press = evaluate(removed, par)
     steps = 0
     par_steps = 0
     notes: list[str] = []
+    watch.start(_excess(press), sum(size.values()))
 
     def parallelism_moves(rem: Mapping[str, int]) -> int:
         """Phase 1 (no accuracy cost), also re-run between channel removals: move one layer's
@@ -276,12 +296,11 @@ def plan(
         for BRAM), and P = channels (one channel group) is often the knee of a layer's curve."""
         nonlocal par, rep, press
         n = 0
-        pruned = prune_intnet(net, keep_of(rem))
-        shapes = pruned.shapes()
+        shapes = net.shapes()
         options = {}
-        for lyr in pruned.layers:
+        for lyr in net.layers:
             if lyr.name in par:
-                co = int(lyr.weight.shape[0])
+                co = cost.channels(lyr.name, rem)
                 hw = shapes[lyr.name][1:] if isinstance(lyr, SpikingConv2d) else (1, 1)
                 options[lyr.name] = distinct_parallelisms(co, int(hw[0]), int(hw[1]), max_parallelism)
         while _excess(press) > 0:
@@ -302,6 +321,7 @@ def plan(
                 break
             _, par, rep, press = best
             n += 1
+            watch.step("parallelism", _excess(press), sum(size[k] - rem[k] for k in size))
         return n
 
     # phase 1: parallelism (no accuracy cost)
@@ -316,6 +336,7 @@ def plan(
             removed = {k: size[k] - max(1, math.floor((1 - s) * size[k])) for k in size}
             rep, press = evaluate(removed, par)
             steps += 1
+            watch.step("uniform", _excess(press), sum(size[k] - removed[k] for k in size))
         notes.append(f"uniform sparsity {s:.2f} in every prunable group")
     elif _excess(press) > 0:
         while _excess(press) > 0:
@@ -347,6 +368,7 @@ def plan(
                 break
             _, removed, rep, press = best
             steps += 1
+            watch.step("channels", _excess(press), sum(size[k] - removed[k] for k in size))
             # fewer channels can make fewer lanes pay off: try the free moves again
             n = parallelism_moves(removed)
             par_steps += n
@@ -372,10 +394,17 @@ def plan(
             _, removed, rep, press = best
             refilled += 1
             steps += 1
+            watch.step("refill", _excess(press), sum(size[k] - removed[k] for k in size))
         if refilled:
             notes.append(f"{refilled} channel(s) given back after the removal overshot")
     if par_steps:
         notes.append(f"parallelism changed in {par_steps} step(s)")
+    watch.close(cost.priced)
+    # the plan's report is the full model's (the one a report of the planned project shows), and
+    # must be what the incremental pricing said
+    full = estimate_report(prune_intnet(net, keep_of(removed)), board, dict(par), events)
+    cost.check(rep, full)
+    rep = full
     return Plan(
         strategy=strategy,
         fits=_excess(press) == 0,

@@ -35,9 +35,9 @@ def project(run_dir, tmp_path_factory) -> Path:
 
 def _array(path: Path) -> np.ndarray:
     """Values of the one C array initialised in a generated weights header."""
-    text = path.read_text()
-    body = text[text.rindex("{") + 1 : text.rindex("}")]
-    return np.array([int(float(v)) for v in body.split(",") if v.strip()], dtype=np.int64)
+    from spikehls.hls.weights import header_values  # an initializer may include its .txt
+
+    return np.array([int(v) for v in header_values(path)], dtype=np.int64)
 
 
 def _functions(cpp: str) -> dict[str, str]:

@@ -250,7 +250,7 @@ def test_plan_gives_back_what_an_overshooting_step_took(tmp_path):
     base = estimate_report(net, load_board("pynq-z2"), 16)["total"]
     act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
     seen = False
-    for frac in (0.12, 0.15, 0.2):
+    for frac in (0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         board = tmp_path / f"b{frac}.yaml"
         board.write_text(BOARD.format(lut=int(base["LUT"] * frac), bram=280))
         p = plan(net, load_board(board), act, parallelism=16, margin=0.9)

@@ -77,8 +77,8 @@ def test_negated_weight_header_is_refused_before_csim(tmp_path, capsys):
     wfile = next(p for p in sorted((prj / "firmware" / "weights").glob("w*.h")) if any(header_values(p)))
     text = wfile.read_text()
     head, body = text.rsplit("= {", 1)
-    vals, tail = body.split("}", 1)
-    wfile.write_text(head + "= {" + ", ".join(str(-int(v)) for v in vals.split(",")) + "}" + tail)
+    _, tail = body.split("}", 1)
+    wfile.write_text(head + "= {" + ", ".join(str(-int(v)) for v in header_values(wfile)) + "}" + tail)
     with pytest.raises(SpikehlsError, match=re.escape(str(wfile))):
         verify_weights(prj)
     with pytest.raises(SpikehlsError, match="C-simulation would not check the synthesized weights"):
@@ -99,6 +99,10 @@ def test_txt_changed_or_missing_is_refused(tmp_path):
     b.write_text(", ".join(str(v) for v in vals[:-1]))  # one entry short
     with pytest.raises(SpikehlsError, match=re.escape(str(b))):
         verify_weights(prj)
+    # a header that holds its values inline (not an include of the .txt) and a .txt off by one
+    h = b.with_suffix(".h")
+    head, body = h.read_text().rsplit("= {", 1)
+    h.write_text(head + "= {" + ", ".join(str(v) for v in vals) + "}" + body.split("}", 1)[1])
     b.write_text(", ".join(str(v + (i == 0)) for i, v in enumerate(vals)))  # off by one in entry 0
     with pytest.raises(SpikehlsError, match=r"entry 0"):
         verify_weights(prj)
@@ -118,6 +122,19 @@ class _Var:
 
     def definition_cpp(self):
         return f"{self.name}_t {self.name}[{int(np.prod(self.shape))}]"
+
+
+def test_weights_are_written_once_and_an_include_of_another_file_is_refused(tmp_path):
+    """Plain-literal weights: the synthesis initializer includes the .txt C-simulation loads."""
+    _, _, prj = _project(tmp_path, 4)
+    wdir = prj / "firmware" / "weights"
+    w = next(p for p in sorted(wdir.glob("w*.h")))
+    assert f'#include "{w.stem}.txt"' in w.read_text() and "," not in w.read_text().split("= {", 1)[1].split("}")[0]
+    assert [int(v) for v in header_values(w)] == _ints(w.with_suffix(".txt").read_text())
+    other = next(p for p in sorted(wdir.glob("*.txt")) if p.stem != w.stem)
+    w.write_text(w.read_text().replace(f'"{w.stem}.txt"', f'"{other.name}"'))
+    with pytest.raises(SpikehlsError, match=re.escape(w.name)):
+        verify_weights(prj)
 
 
 def test_writer_64_bit_values_and_refusals(tmp_path):

@@ -1,0 +1,123 @@
+"""Benchmark: how the tools scale from the digits net to the SCA paper's networks (VGG-16, ResNet-19).
+
+    python benchmarks/scale.py RUN [RUN ...] [--board zcu104] [--csim-samples 8] [--out benchmarks/results/scale.json]
+
+Each RUN is an exported run directory (``spikehls train`` + ``spikehls export``: intnet.npz,
+model.qonnx.onnx, testvectors.npz, export.json). Untrained or one-epoch nets are fine: exactness
+and speed are the point, not accuracy. Per run, measured on this machine:
+
+* export check: ``export.json`` ``seconds`` (the whole export stage, torch vs reference included);
+* hls: ``spikehls hls`` wall seconds, peak RSS of the process, project size on disk;
+* csim build: g++ compile of firmware + driver (forced rebuild);
+* csim per image and reference per image (NumPy integer reference, same samples), and whether the
+  C-simulation is spike-exact against the reference;
+* planner: :func:`spikehls.planning.plan` wall and CPU seconds on the board (channel activity of
+  the test vectors), with the chosen caps and the binding resources.
+
+The growth exponent of each stage is the least-squares slope of log(seconds) against
+log(parameters) and against log(events per sample) over the runs. Results: ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spikehls.fileio import read_json, write_json
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB of the child) of a command; raises on failure."""
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+def measure(run: Path, board: str, csim_samples: int, work: Path) -> dict:
+    from spikehls.boards import load_board
+    from spikehls.hls.csim import build_driver, simulate
+    from spikehls.planning import channel_activity, plan
+    from spikehls.quantize import reference as ref
+    from spikehls.quantize.intnet import IntNet
+    from spikehls.quantize.testvectors import load_testvectors
+
+    net = IntNet.load(run / "intnet.npz")
+    x, _, r = load_testvectors(run / "testvectors.npz")
+    exp = read_json(run / "export.json", "export record")
+    prj = work / f"{run.name}-prj"
+    hls_s, hls_mb = _timed([sys.executable, "-m", "spikehls", "hls", "--run", str(run), "--board", board,
+                            "--out", str(prj), "--force"])
+    _, compile_s = build_driver(prj, force=True)
+    n = min(csim_samples, len(x))
+    sim = simulate(prj, x[:n], capture=True)
+    t0 = time.perf_counter()
+    rr = ref.run(net, x[:n])
+    ref_s = time.perf_counter() - t0
+    exact = bool(np.array_equal(sim.readout, rr.readout)
+                 and all(np.array_equal(sim.spikes[k].reshape(v.shape), v) for k, v in rr.spikes.items() if k in sim.spikes))
+    events = float(sum(c[:, 0].mean() for c in sim.counters.values()))
+    t0, c0 = time.perf_counter(), time.process_time()
+    pl = plan(net, load_board(board), channel_activity(r.spikes), log=None, progress=False)
+    plan_s, plan_cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "run": str(run), "parameters": int(exp["parameters"]["kept"]), "events_per_sample": events,
+        "export_seconds": exp.get("seconds"), "export_checked_samples": exp.get("reference_checked_samples"),
+        "hls_seconds": round(hls_s, 2), "hls_peak_rss_mb": round(hls_mb, 1), "project_mb": round(_du(prj) / 2**20, 1),
+        "csim_build_seconds": round(compile_s, 2), "csim_samples": n,
+        "csim_seconds_per_image": round(sim.seconds / n, 4), "reference_seconds_per_image": round(ref_s / n, 4),
+        "csim_exact": exact, "planner_seconds": round(plan_s, 2), "planner_cpu_seconds": round(plan_cpu, 2),
+        "plan": pl.summary(),
+    }
+
+
+def growth(rows: list[dict], x_key: str, y_key: str) -> float | None:
+    """Least-squares slope of log(y) against log(x) (None with fewer than two points)."""
+    pts = [(r[x_key], r[y_key]) for r in rows if r.get(y_key) and r.get(x_key)]
+    if len(pts) < 2:
+        return None
+    lx, ly = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    return round(float(np.polyfit(lx, ly, 1)[0]), 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--board", default="zcu104")
+    ap.add_argument("--csim-samples", type=int, default=8)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/spikehls-scale"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale.json")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for run in args.runs:
+        rows.append(measure(run, args.board, args.csim_samples, args.work))
+        print({k: v for k, v in rows[-1].items() if k != "plan"}, flush=True)
+    stages = ["export_seconds", "hls_seconds", "csim_build_seconds", "csim_seconds_per_image",
+              "reference_seconds_per_image", "planner_cpu_seconds"]
+    result = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "board": args.board,
+        "runs": rows,
+        "growth_exponent": {s: {"vs_parameters": growth(rows, "parameters", s), "vs_events": growth(rows, "events_per_sample", s)}
+                            for s in stages},
+        "note": "untrained / one-epoch nets on CIFAR-shaped generated data: exactness and speed, not accuracy",
+    }
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
