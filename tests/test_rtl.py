@@ -242,19 +242,30 @@ FORCED_BLOCK = [(9, 8), (14, 4), (13, 2), (3, 3), (120, 5), (22, 2)]
 @pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
 @pytest.mark.parametrize("seed,par", FORCED_BLOCK)
 def test_block_ram_pipeline_is_spike_exact_with_unchanged_cycles(seed, par, tmp_path, monkeypatch):
+    """Every pipelined array and every chunk table in block RAM: spike-exact, and the only cycles
+    added are the model's (twin_cost.cycles): one drain cycle per layer with registered tables."""
+    from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.rtl.sim import rtlsim
+    from spikehls.hls.twin_cost import cycles, registered_tables
 
     prj, net = _project(tmp_path, seed, par, max_time_steps=8)
     generate_rtl(prj)
     r0 = rtlsim(prj)
     assert r0["exact"], r0["first_mismatch"]
+    _, geos, _ = project_geometry(prj)
+    model0 = {g.name: cycles(g)[0] for g in geos}
     monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
     generate_rtl(prj)
-    assert _styles(prj).get("block", 0) > 0
+    text = "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    assert _styles(prj).get("block", 0) > 0 and 'rom_style = "block"' in text
     r = rtlsim(prj)
     assert r["exact"], r["first_mismatch"]
-    # the pipeline drains while the next layer starts: the schedule is the same cycle for cycle
-    assert r["cycles"]["per_layer"] == r0["cycles"]["per_layer"]
+    # the read-modify-write pipeline drains while the next layer starts; a registered table read
+    # adds a stage ahead of it, whose drain is one cycle per sample -- as the model prices it
+    assert any(registered_tables(g) for g in geos)
+    for g in geos:
+        measured = r["cycles"]["per_layer"][g.name]["mean"] - r0["cycles"]["per_layer"][g.name]["mean"]
+        assert measured == pytest.approx(cycles(g)[0] - model0[g.name], abs=1e-9) == (1 if registered_tables(g) else 0), g.name
 
 
 # layers big enough that the rule itself picks block RAM (and LUTRAM / registers beside it)
