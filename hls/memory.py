@@ -148,7 +148,7 @@ def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read:
     there: URAM288 has no initial contents (UG573: it powers up zero), so a ROM in URAM would need
     a load port. ``read_ports``: simultaneous reads of a ROM (block: true-dual-port pairs)."""
     width, depth, ports = max(1, int(width)), max(1, int(depth)), max(1, int(read_ports))
-    if depth <= 2 and not rom:
+    if (depth <= 2 and not rom) or (rom and depth == 1):  # a one-word ROM is a constant (yosys keeps no memory)
         style = "registers"
     elif not sync_read:
         style = "distributed"
