@@ -6,7 +6,7 @@ slimmed here: the shape is the full network's, so this is an upper bound of its 
 memory rule (hls/memory.py) places every array; the figures are the cost model's (source:
 estimate), not synthesis. Writes benchmarks/results/memory_vgg16.json.
 
-    python benchmarks/memory_vgg16.py [--parallelism P]
+    python benchmarks/memory_vgg16.py [--parallelism P] [--keep F]
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parallelism", type=int, default=16)
+    ap.add_argument("--keep", type=float, default=0.0931, help="fraction of the weights kept (random, unstructured)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "memory_vgg16.json")
     args = ap.parse_args(argv)
     board = load_board("zcu104")
-    e = estimate(vgg16(), board, args.parallelism)
+    e = estimate(vgg16(args.keep), board, args.parallelism)
     rows = []
     for le in e.per_layer:
         d = le.detail
@@ -59,7 +60,8 @@ def main(argv=None) -> int:
               f"  x{rows[-1]['ratio']:.2f}  BRAM18 {le.BRAM18:4}  URAM {le.URAM:3}  LUTRAM {d['LUTRAM']:6}  {rows[-1]['where']}")
     tot = {k: e.total[k] for k in ("LUT", "BRAM18", "URAM")}
     res = board.resources
-    out = {"benchmark": "memory_vgg16", "command": f"python benchmarks/memory_vgg16.py --parallelism {args.parallelism}",
+    out = {"benchmark": "memory_vgg16", "command": f"python benchmarks/memory_vgg16.py --parallelism {args.parallelism} --keep {args.keep}",
+           "keep": args.keep,
            "source": "estimate", "board": "zcu104", "parallelism": args.parallelism, "total": tot,
            "of_board": {"LUT": round(tot["LUT"] / res.LUT, 3), "BRAM18": round(tot["BRAM18"] / res.BRAM18, 3),
                         "URAM": round(tot["URAM"] / res.URAM, 3)},

@@ -33,6 +33,9 @@ URAM_BITS = 72 * 4096
 # (width, depth) of one RAMB18 and one RAMB36 in simple dual port (one write, one read port)
 RAMB18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
 RAMB36_SHAPES = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
+# true dual port (two read ports of one ROM share a primitive; no 36 / 72-bit port there)
+RAMB18_TDP_SHAPES = RAMB18_SHAPES[1:]
+RAMB36_TDP_SHAPES = RAMB36_SHAPES[1:]
 URAM_SHAPE = (72, 4096)
 # a URAM288 word is 8 byte lanes of 9 bits with their own write enables: yosys folds narrow deep
 # memories into the lanes (16k x 1 is one URAM)
@@ -60,12 +63,19 @@ def _tiles(width: int, depth: int, shape: tuple[int, int]) -> int:
     return math.ceil(width / shape[0]) * math.ceil(depth / shape[1])
 
 
-def bram18_count(width: int, depth: int) -> int:
-    """BRAM18 (RAMB36 = 2) of a ``depth x width`` simple dual-port block RAM."""
+def bram18_count(width: int, depth: int, read_ports: int = 1) -> int:
+    """BRAM18 (RAMB36 = 2) of a ``depth x width`` block RAM: simple dual port for one read port;
+    a ROM with more read ports is ``ceil(ports / 2)`` true-dual-port copies (two read ports per
+    primitive, ports at most 36 bits wide), which is what yosys 0.70 maps (1,500 x 64: one port 6
+    BRAM18, two ports 8, three 16)."""
     if width <= 0 or depth <= 0:
         return 0
-    best = min(_tiles(width, depth, s) for s in RAMB18_SHAPES)
-    return min(best, 2 * min(_tiles(width, depth, s) for s in RAMB36_SHAPES))
+    if read_ports <= 1:
+        s18, s36, copies = RAMB18_SHAPES, RAMB36_SHAPES, 1
+    else:
+        s18, s36, copies = RAMB18_TDP_SHAPES, RAMB36_TDP_SHAPES, math.ceil(read_ports / 2)
+    best = min(_tiles(width, depth, s) for s in s18)
+    return copies * min(best, 2 * min(_tiles(width, depth, s) for s in s36))
 
 
 def uram_count(width: int, depth: int) -> int:
@@ -94,6 +104,7 @@ class MemoryPlan:
     depth: int
     banks: int = 1
     rom: bool = False
+    read_ports: int = 1  # of a block ROM read by several slots at once (true dual port pairs)
 
     @property
     def bits_stored(self) -> int:
@@ -102,7 +113,7 @@ class MemoryPlan:
 
     @property
     def bram18(self) -> int:
-        return self.banks * bram18_count(self.width, self.depth) if self.style == "block" else 0
+        return self.banks * bram18_count(self.width, self.depth, self.read_ports) if self.style == "block" else 0
 
     @property
     def uram(self) -> int:
@@ -121,29 +132,33 @@ class MemoryPlan:
         return self.banks * 192 * lutram_units(self.width, self.depth)
 
 
-def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, ultra: bool = False) -> str:
+def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, ultra: bool = False,
+                 read_ports: int = 1) -> str:
     """The style of :func:`memory_plan` (one rule for the twin, the kernels and the cost model)."""
-    return memory_plan(width, depth, rom=rom, sync_read=sync_read, ultra=ultra).style
+    return memory_plan(width, depth, rom=rom, sync_read=sync_read, ultra=ultra, read_ports=read_ports).style
 
 
 def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read: bool = True,
-                ultra: bool = False) -> MemoryPlan:
+                ultra: bool = False, read_ports: int = 1) -> MemoryPlan:
     """Where a ``depth x width`` array lives (see the module docstring).
 
     ``sync_read``: the reader takes its data one cycle after the address (the twin's
-    read-modify-write pipeline does; a word-wide scan or a stream beat does not). ``ultra``: the
-    part has URAM288 (:func:`has_uram`)."""
-    width, depth = max(1, int(width)), max(1, int(depth))
-    if depth <= 2 and not rom:
+    read-modify-write pipeline and its registered weight-table read do; a word-wide scan or a
+    stream beat does not). ``ultra``: the part has URAM288 (:func:`has_uram`); a ROM never goes
+    there: URAM288 has no initial contents (UG573: it powers up zero), so a ROM in URAM would need
+    a load port. ``read_ports``: simultaneous reads of a ROM (block: true-dual-port pairs)."""
+    width, depth, ports = max(1, int(width)), max(1, int(depth)), max(1, int(read_ports))
+    if (depth <= 2 and not rom) or (rom and depth == 1):  # a one-word ROM is a constant (yosys keeps no memory)
         style = "registers"
     elif not sync_read:
         style = "distributed"
     else:
-        bits = width * depth
-        if ultra and bits >= MIN_FILL * URAM_BITS * uram_count(width, depth):
+        bits = width * depth * (math.ceil(ports / 2) if ports > 1 else 1)  # what the copies hold
+        if ultra and not rom and bits >= MIN_FILL * URAM_BITS * uram_count(width, depth):
             style = "ultra"
-        elif bits >= MIN_FILL * BRAM18_BITS * bram18_count(width, depth):
+        elif bits >= MIN_FILL * BRAM18_BITS * bram18_count(width, depth, ports):
             style = "block"
         else:
             style = "distributed"
-    return MemoryPlan(style=style, width=width, depth=depth, banks=max(1, int(banks)), rom=bool(rom))
+    return MemoryPlan(style=style, width=width, depth=depth, banks=max(1, int(banks)), rom=bool(rom),
+                      read_ports=ports if rom else 1)

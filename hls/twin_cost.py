@@ -65,6 +65,41 @@ def output_buffer(g: LayerGeometry, readers: int) -> tuple[int, int, int]:
     return tb, ob, depth
 
 
+def table_ports(g: LayerGeometry) -> int:
+    """Simultaneous reads of a layer's chunk tables: one per tap slot (a kernel row per cycle
+    reads ``kw`` chunks at once)."""
+    return g.tap_lanes if g.kind == "conv" else 1
+
+
+def _table_shapes(g: LayerGeometry) -> dict[str, tuple[int, int]]:
+    t = g.table
+    assert t is not None
+    out = {"table": (g.lanes * t.weight_bits + t.group_bits, max(t.chunks, 1))}
+    if g.skip_table is not None:
+        s = g.skip_table
+        out["skip_table"] = (g.lanes * s.weight_bits + s.group_bits, max(s.chunks, 1))
+    return out
+
+
+def registered_tables(g: LayerGeometry) -> bool:
+    """Whether the twin reads this layer's chunk tables through a registered port, so the memory
+    rule may put them in block RAM: yes where the rule, asked with ``sync_read=True``, picks block
+    RAM for the main or the skip table.
+
+    The FSM never steers by a chunk word (only by the offsets ROM), so the registered read costs
+    no cycle per event: the chunk arrives in a stage of its own ahead of the accumulator read
+    (stage 0 presents the table address, stage 1 the accumulator address from the chunk's group,
+    stage 2 adds and writes). The one price is the drain: ``done`` comes one cycle later, so the
+    last spike is written before the next layer reads (:func:`cycles` adds 1 per sample). Never
+    for the readout: its stream reads the accumulators right after the last add. ROMs never go to
+    URAM (no initial contents), so ``ultra`` does not enter."""
+    if g.kind in ("maxpool", "readout") or g.table is None:
+        return False
+    k = table_ports(g)
+    return any(memory_style(w, d, rom=True, sync_read=True, read_ports=k) == "block"
+               for w, d in _table_shapes(g).values())
+
+
 def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, MemoryPlan]:
     """Every array of one layer of the twin and where the memory rule (:mod:`spikehls.hls.memory`)
     puts it -- the RTL generator builds these, the cost model counts them.
@@ -73,8 +108,9 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> d
     read-modify-write pipeline; the readout's stream also reads them in its beat, so they stay
     distributed), the membranes (one word of the ``F`` fire lanes), the output spike buffer (read
     by the consumers' scans in the cycle of the address: distributed). ROMs (read in the cycle of
-    the address: the FSM steers by them): offsets, chunk table, bias, thresholds / fire tables,
-    the skip table."""
+    the address: the FSM steers by them): offsets, bias, thresholds / fire tables; the chunk
+    tables (main and skip) are read through a registered port where :func:`registered_tables`
+    says so (block RAM, ``table_ports`` read ports), else in the cycle of the address."""
     mems: dict[str, MemoryPlan] = {}
     if g.kind == "maxpool":
         tb, ob, depth = output_buffer(g, readers)
@@ -92,12 +128,12 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> d
         tb, ob, depth = output_buffer(g, readers)
         style = memory_style(ob, depth * tb, rom=False, sync_read=False)
         mems["out_spikes"] = MemoryPlan(style, 1, depth, tb * ob)
-    rom = {"offsets": (t.index_bits, t.rows + 1), "table": (L * t.weight_bits + t.group_bits, max(t.chunks, 1)),
-           "bias": (L * (AB if readout else g.bias_bits), g.groups)}
+    rom = {"offsets": (t.index_bits, t.rows + 1), "bias": (L * (AB if readout else g.bias_bits), g.groups)}
     if g.skip_table is not None:
-        s = g.skip_table
-        rom["skip_offsets"] = (s.index_bits, s.rows + 1)
-        rom["skip_table"] = (L * s.weight_bits + s.group_bits, max(s.chunks, 1))
+        rom["skip_offsets"] = (g.skip_table.index_bits, g.skip_table.rows + 1)
+    sync, k = registered_tables(g), table_ports(g)
+    for name, (w, d) in _table_shapes(g).items():
+        mems[name] = memory_plan(w, d, rom=True, sync_read=sync, read_ports=k)
     if g.is_neuron:
         if g.fire_once:
             rom["fire_tables"] = (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * g.time_steps, CO)
@@ -159,12 +195,16 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     lut["bank_write_mux"] = L * F * AB * (K + (1 if not readout and not g.pixels else 0) + 1)
     lut["bank_address"] = F * ADW * (K + 2)
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
-    rom = rom_luts(IB, t.rows + 1, 2 * K) + rom_luts(CW, max(t.chunks, 1), K)
+    mems = layer_memories(g, readers, ultra)
+    reg_tbl = registered_tables(g)
+    rom = rom_luts(IB, t.rows + 1, 2 * K)
+    for name in ("table", "skip_table"):  # a chunk table in block RAM costs no LUT (its BRAM18 are counted)
+        if name in mems and mems[name].style != "block":
+            rom += rom_luts(mems[name].width, mems[name].depth, K)
     bb = AB if readout else g.bias_bits
     rom += rom_luts(L * bb, G, 1 if readout else 2)
     if g.skip_table is not None:
-        s = g.skip_table
-        rom += rom_luts(s.index_bits, s.rows + 1, 2 * K) + rom_luts(L * s.weight_bits + s.group_bits, max(s.chunks, 1), K)
+        rom += rom_luts(g.skip_table.index_bits, g.skip_table.rows + 1, 2 * K)
     if g.is_neuron:
         if g.fire_once:
             rom += rom_luts(g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T, CO, 1)
@@ -217,10 +257,16 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         pipe += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) + 1 + IW
     if not readout:
         pipe += 1 + _w(L) + _w(G) + _w(CO) + _w(CO * PW) + _w(T)
+    if reg_tbl:
+        # stage 0 -> 1 (rtl.verilog: q_*): what the accumulator address and stage 2 need, one
+        # cycle later, beside the chunk the table's output register holds; and the delayed done
+        q = 2 + K + K * _w(F) + K * _w(PW) + 2 * ADW + 2 * _w(G) + IW + _w(L) + _w(CO) + _w(CO * PW) + _w(T) + 1
+        if g.skip_table is not None:
+            q += 1 + (8 if g.skip_pixels else 1)  # q_skip, q_kin
+        pipe += q
     ff["pipeline"] = pipe
     # memories by the rule: accumulators (F banks of L-lane words), membranes (a word of F lanes),
     # the output spike buffer; block / ultra RAM costs no LUTRAM but a forwarding register and mux
-    mems = layer_memories(g, readers, ultra)
     for name, m in mems.items():
         if m.rom or name == "out_spikes":
             continue
@@ -325,7 +371,7 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
     skip_fixed = 0
     if g.skip_table is not None:
         skip_fixed = g.skip_shape[0] * g.out_shape[1] * g.out_shape[2]
-    fixed = depth + frames * (1 + nw + skip_fixed)
+    fixed = depth + frames * (1 + nw + skip_fixed) + (1 if registered_tables(g) else 0)  # the drain of stage 0
     if g.kind == "readout":
         fixed += g.channels + 1
     elif g.pixels:

@@ -242,19 +242,30 @@ FORCED_BLOCK = [(9, 8), (14, 4), (13, 2), (3, 3), (120, 5), (22, 2)]
 @pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
 @pytest.mark.parametrize("seed,par", FORCED_BLOCK)
 def test_block_ram_pipeline_is_spike_exact_with_unchanged_cycles(seed, par, tmp_path, monkeypatch):
+    """Every pipelined array and every chunk table in block RAM: spike-exact, and the only cycles
+    added are the model's (twin_cost.cycles): one drain cycle per layer with registered tables."""
+    from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.rtl.sim import rtlsim
+    from spikehls.hls.twin_cost import cycles, registered_tables
 
     prj, net = _project(tmp_path, seed, par, max_time_steps=8)
     generate_rtl(prj)
     r0 = rtlsim(prj)
     assert r0["exact"], r0["first_mismatch"]
+    _, geos, _ = project_geometry(prj)
+    model0 = {g.name: cycles(g)[0] for g in geos}
     monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
     generate_rtl(prj)
-    assert _styles(prj).get("block", 0) > 0
+    text = "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    assert _styles(prj).get("block", 0) > 0 and 'rom_style = "block"' in text
     r = rtlsim(prj)
     assert r["exact"], r["first_mismatch"]
-    # the pipeline drains while the next layer starts: the schedule is the same cycle for cycle
-    assert r["cycles"]["per_layer"] == r0["cycles"]["per_layer"]
+    # the read-modify-write pipeline drains while the next layer starts; a registered table read
+    # adds a stage ahead of it, whose drain is one cycle per sample -- as the model prices it
+    assert any(registered_tables(g) for g in geos)
+    for g in geos:
+        measured = r["cycles"]["per_layer"][g.name]["mean"] - r0["cycles"]["per_layer"][g.name]["mean"]
+        assert measured == pytest.approx(cycles(g)[0] - model0[g.name], abs=1e-9) == (1 if registered_tables(g) else 0), g.name
 
 
 # layers big enough that the rule itself picks block RAM (and LUTRAM / registers beside it)
@@ -273,6 +284,62 @@ def test_rule_picks_block_ram_on_big_layers_and_stays_exact(seed, par, tmp_path)
     assert styles.get("block", 0) > 0 and styles.get("distributed", 0) > 0, styles
     r = rtlsim(prj)
     assert r["exact"], r["first_mismatch"]
+
+
+# nets whose chunk table crosses the block-RAM threshold by itself (fc0 of 32: 6 BRAM18, conv1 of 36: 1)
+NATURAL_BLOCK_TABLE = [(32, 1), (36, 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", NATURAL_BLOCK_TABLE)
+def test_block_ram_tables_are_spike_exact_with_the_models_cycles(seed, par, tmp_path, monkeypatch):
+    """A table the rule puts in block RAM (registered read, one stage ahead) against the same
+    net with every table read in the cycle of its address: both spike-exact, and the measured
+    per-layer difference is the model's one drain cycle, on exactly the layers it names."""
+    from spikehls.hls import twin_cost
+    from spikehls.hls.rtl.generate import project_geometry
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, net = _project(tmp_path, seed, par, n=4, max_channels=16, max_hw=24, max_convs=2, max_time_steps=3)
+    _, geos, _ = project_geometry(prj)
+    regd = {g.name for g in geos if twin_cost.registered_tables(g)}
+    assert regd, "the rule picks no block-RAM table on this net"
+    worst = {g.name: twin_cost.cycles(g)[0] for g in geos}
+    generate_rtl(prj)
+    assert 'rom_style = "block"' in "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+    for mod in ("spikehls.hls.twin_cost", "spikehls.hls.rtl.verilog"):
+        monkeypatch.setattr(f"{mod}.registered_tables", lambda g: False)
+    worst0 = {g.name: twin_cost.cycles(g)[0] for g in geos}
+    generate_rtl(prj)
+    assert 'rom_style = "block"' not in "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    r0 = rtlsim(prj)
+    assert r0["exact"], r0["first_mismatch"]
+    for g in geos:
+        measured = r["cycles"]["per_layer"][g.name]["mean"] - r0["cycles"]["per_layer"][g.name]["mean"]
+        assert measured == worst[g.name] - worst0[g.name] == (1 if g.name in regd else 0), g.name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (pip install 'spikehls[rtl]')")
+def test_estimate_bram18_equals_yosys_with_block_ram_tables(tmp_path, monkeypatch):
+    """Every table and pipelined array in block RAM (a three-port table among them: two
+    true-dual-port copies): the model's BRAM18 is yosys's, layer by layer."""
+    from spikehls.boards import load_board
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.rtl.synth import synth
+
+    prj, net = _project(tmp_path, 9, 8, n=2, max_time_steps=8)
+    monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
+    generate_rtl(prj)
+    assert 'rom_style = "block"' in "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    r = synth(prj)
+    e = estimate(net, load_board("pynq-z2"), 8)
+    assert r["total"]["BRAM18"] == e.total["BRAM18"] > 0 and r["total"]["URAM"] == e.total["URAM"] == 0
+    for le in e.per_layer:
+        assert r["per_layer"][le.name]["BRAM18"] == le.BRAM18, le.name
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ from typing import Optional
 
 from spikehls.hls.geometry import LayerGeometry, mac_in_dsp, unsigned_bits
 from spikehls.hls.memory import memory_style
-from spikehls.hls.twin_cost import layer_memories
+from spikehls.hls.twin_cost import layer_memories, registered_tables
 
 
 def _w(n: int) -> int:
@@ -131,8 +131,11 @@ def buffer_body(b: BufferSpec, name: str) -> str:
     return "\n".join(lines)
 
 
-def _rom(name: str, width: int, depth: int, file: str) -> str:
-    style = memory_style(width, depth, rom=True, sync_read=False)  # read in the cycle of the address (the FSM steers by it)
+def _rom(name: str, width: int, depth: int, file: str, style: Optional[str] = None) -> str:
+    """A ROM initialised from ``file``; ``style``: the memory rule's choice (default: read in the
+    cycle of the address, as the ROMs the FSM steers by are: distributed)."""
+    if style is None:
+        style = memory_style(width, depth, rom=True, sync_read=False)
     # yosys has no distributed-ROM primitive: what Vivado builds as a distributed ROM (LUTs) is
     # "logic" to yosys; the same placement, named for each tool
     attr = (f'`ifdef SPIKEHLS_YOSYS\n    (* rom_style = "logic" *)\n`else\n    (* rom_style = "{style}" *)\n`endif\n'
@@ -248,13 +251,17 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(buffer_ports(outbuf))
     a(");")
     # ---- ROMs
+    mems = layer_memories(g, ultra=ultra)  # the memory rule: the cost model counts the same arrays
+    # the chunk tables through a registered port (block RAM), one pipeline stage ahead of the
+    # accumulator read (stage 0): the FSM never steers by a chunk word, only by the offsets
+    reg_tbl = registered_tables(g)
     a(_rom("off_rom", IB, tbl.rows + 1, files["offsets"]))
-    a(_rom("tbl_rom", CW, max(tbl.chunks, 1), files["table"]))
+    a(_rom("tbl_rom", CW, max(tbl.chunks, 1), files["table"], mems["table"].style))
     a(_rom("bias_rom", L * g.bias_bits if not readout else L * AB, G, files["bias"]))
     if has_skip:
         st = g.skip_table
         a(_rom("soff_rom", st.index_bits, st.rows + 1, files["skip_offsets"]))
-        a(_rom("stbl_rom", L * st.weight_bits + st.group_bits, max(st.chunks, 1), files["skip_table"]))
+        a(_rom("stbl_rom", L * st.weight_bits + st.group_bits, max(st.chunks, 1), files["skip_table"], mems["skip_table"].style))
     if g.is_neuron:
         if g.fire_once:
             NB = g.n_breaks
@@ -266,7 +273,11 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("    localparam S_IDLE = 4'd0, S_INIT = 4'd1, S_SCAN = 4'd2, S_TAP = 4'd3, S_CHUNK = 4'd4, S_SKIP = 4'd5,"
       " S_SKCHUNK = 4'd6, S_FIRE = 4'd7, S_OUT = 4'd8, S_NEXT = 4'd9;")
     a("    reg [3:0] state;")
-    a("    assign busy = state != S_IDLE;")
+    if reg_tbl:  # done one cycle after the FSM's: the extra stage's last write lands before the next layer reads
+        a("    reg done_f;  // the FSM's done; done follows one cycle later")
+        a("    assign busy = state != S_IDLE || done_f;")
+    else:
+        a("    assign busy = state != S_IDLE;")
     a(f"    reg [{TBITS}-1:0] t;")
     a(f"    reg [{ADW}-1:0] iw;  // init word")
     a(f"    reg [{_w(G)}-1:0] ig;  // init group\n    reg [{_w(PW)}-1:0] ia;  // init plane word")
@@ -339,6 +350,22 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    wire [{FB}-1:0] k_bank = {kpos_o} % {F};\n    wire [{_w(PW)}-1:0] k_word = {kpos_o} / {F};")
         SCW = L * st.weight_bits + st.group_bits
     a("    wire add_skip = " + ("state == S_SKIP || state == S_SKCHUNK;" if has_skip else "1'b0;"))
+    # what stage 1 (the accumulator address) and stage 2 read of the FSM: the FSM's own signals,
+    # or (registered tables) their copies one cycle later, in step with the chunk
+    n = {"init": "(state == S_INIT)", "fire": "in_fire", "iw": "iw", "faw": "faw", "ig": "ig", "val": "e_val",
+         "skip": "add_skip", "kin": "k_in", "fj": "fj", "fg": "fg", "fc": "fc", "vw": "vw", "t": "t"}
+    if reg_tbl:
+        a("    // stage 0 -> 1: the FSM's operation, one cycle later (the chunk is in the table's output register)")
+        a(f"    reg q_init, q_fire;\n    reg [{ADW}-1:0] q_iw, q_faw;\n    reg [{_w(G)}-1:0] q_ig, q_fg;\n    reg [{IW}-1:0] q_val;\n"
+          f"    reg [{LB}-1:0] q_fj;\n    reg [{_w(CO)}-1:0] q_fc;\n    reg [{_w(CO * PW)}-1:0] q_vw;\n    reg [{TBITS}-1:0] q_t;")
+        a("    always @(posedge clk) begin")
+        a("        q_init <= !rst && state == S_INIT; q_fire <= !rst && state == S_FIRE;")
+        a("        q_iw <= iw; q_faw <= faw; q_ig <= ig; q_fg <= fg; q_val <= e_val; q_fj <= fj; q_fc <= fc; q_vw <= vw; q_t <= t;")
+        a("    end")
+        if has_skip:
+            a(f"    reg q_skip;\n    reg [{skipbuf.width}-1:0] q_kin;")
+            a("    always @(posedge clk) begin q_skip <= add_skip; q_kin <= k_in; end")
+        n = {k: f"q_{k}" for k in n}
     EB = max(IB, g.skip_table.index_bits) if has_skip else IB
     a(f"    wire [{K}-1:0] s_go;  // slot k adds this cycle\n    wire [{K * FB}-1:0] s_bank;\n    wire [{K * ADW}-1:0] s_addr;")
     a(f"    wire [{K * CW}-1:0] s_chunk;" + (f"\n    wire [{K * SCW}-1:0] s_schunk;" if has_skip else ""))
@@ -375,12 +402,22 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     go0 = "(state == S_TAP && t_valid && (t_b != t_e)) || (gk == 0 && (state == S_CHUNK" + (
         " || (state == S_SKIP && k_act && k_b != k_e) || state == S_SKCHUNK" if has_skip else "") + "))"
     a(f"        wire [{EB}-1:0] c_e = {e_sel};")
-    a(f"        wire [{FB}-1:0] c_bk = {b_sel};\n        wire [{_w(PW)}-1:0] c_wd = {w_sel};")
-    a(f"        assign s_go[gk] = {go0};")
-    a(f"        wire [{CW}-1:0] chunk_m = tbl_rom[c_e];\n        assign s_chunk[gk * {CW} +: {CW}] = chunk_m;")
+    if reg_tbl:  # stage 0: the table address; the chunk and the slot's target arrive in stage 1
+        a(f"        reg [{CW}-1:0] chunk_m;" + (f"\n        reg [{SCW}-1:0] chunk_s;" if has_skip else ""))
+        a("        always @(posedge clk) begin  // the registered read: block RAM")
+        a("            chunk_m <= tbl_rom[c_e];" + ("\n            chunk_s <= stbl_rom[c_e];" if has_skip else ""))
+        a("        end")
+        a(f"        reg [{FB}-1:0] c_bk;\n        reg [{_w(PW)}-1:0] c_wd;\n        reg c_go;")
+        a(f"        always @(posedge clk) begin c_bk <= {b_sel}; c_wd <= {w_sel}; c_go <= !rst && ({go0}); end")
+        a("        assign s_go[gk] = c_go;")
+    else:
+        a(f"        wire [{FB}-1:0] c_bk = {b_sel};\n        wire [{_w(PW)}-1:0] c_wd = {w_sel};")
+        a(f"        assign s_go[gk] = {go0};")
+        a(f"        wire [{CW}-1:0] chunk_m = tbl_rom[c_e];" + (f"\n        wire [{SCW}-1:0] chunk_s = stbl_rom[c_e];" if has_skip else ""))
+    a(f"        assign s_chunk[gk * {CW} +: {CW}] = chunk_m;")
     if has_skip:
-        a(f"        wire [{SCW}-1:0] chunk_s = stbl_rom[c_e];\n        assign s_schunk[gk * {SCW} +: {SCW}] = chunk_s;")
-        a(f"        wire [{max(GB, st.group_bits)}-1:0] c_g = add_skip ? chunk_s[{L * st.weight_bits} +: {st.group_bits}] : chunk_m[{L * WB} +: {GB}];")
+        a(f"        assign s_schunk[gk * {SCW} +: {SCW}] = chunk_s;")
+        a(f"        wire [{max(GB, st.group_bits)}-1:0] c_g = {n['skip']} ? chunk_s[{L * st.weight_bits} +: {st.group_bits}] : chunk_m[{L * WB} +: {GB}];")
     else:
         a(f"        wire [{GB}-1:0] c_g = chunk_m[{L * WB} +: {GB}];")
     a(f"        assign s_bank[gk * {FB} +: {FB}] = c_bk;\n        assign s_addr[gk * {ADW} +: {ADW}] = c_g * {PW} + c_wd;")
@@ -393,7 +430,6 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a("    wire in_fire = state == S_FIRE;")
     # ---- accumulators and lanes: a two-stage read-modify-write (the FSM's cycle presents the
     # address, the next cycle adds and writes back), so block / ultra RAM can hold them
-    mems = layer_memories(g, ultra=ultra)  # the memory rule: the cost model counts the same arrays
     acc_plan = mems["acc"]
     LW = L * AB  # one word: the L channel lanes of one position, read and written together
     a(f"    // accumulators: {F} bank(s) (position % {F}) of {acc_depth} words x {L} lanes (channel % {L}) of {AB} bits,"
@@ -402,8 +438,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("    generate")
     a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : baddr")
     sel_addr = " | ".join(f"((s_go[{k}] && s_bank[{k * FB} +: {FB}] == gf) ? s_addr[{k * ADW} +: {ADW}] : {ADW}'d0)" for k in range(K))
-    other = "in_fire ? faw : " if not readout else ""
-    a(f"        assign acc_ra[gf * {ADW} +: {ADW}] = (state == S_INIT) ? iw : {other}({sel_addr});")
+    other = f"{n['fire']} ? {n['faw']} : " if not readout else ""
+    a(f"        assign acc_ra[gf * {ADW} +: {ADW}] = {n['init']} ? {n['iw']} : {other}({sel_addr});")
     a("    end")
     a("    endgenerate")
     # stage-2 registers: everything the add, the fire and the write-back read, as of stage 1
@@ -417,12 +453,12 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    reg p_fire;\n    reg [{LB}-1:0] p_fj;\n    reg [{_w(G)}-1:0] p_fg;\n    reg [{_w(CO)}-1:0] p_fc;\n"
           f"    reg [{_w(CO * PW)}-1:0] p_vw;\n    reg [{TBITS}-1:0] p_t;")
     a("    always @(posedge clk) begin")
-    a("        p_init <= !rst && state == S_INIT; p_go <= rst ? 0 : s_go;" + (" p_fire <= !rst && in_fire;" if not readout else ""))
-    a("        p_bank <= s_bank; p_chunk <= s_chunk; p_ra <= acc_ra; p_ig <= ig; p_val <= e_val;")
+    a(f"        p_init <= !rst && {n['init']}; p_go <= rst ? 0 : s_go;" + (f" p_fire <= !rst && {n['fire']};" if not readout else ""))
+    a(f"        p_bank <= s_bank; p_chunk <= s_chunk; p_ra <= acc_ra; p_ig <= {n['ig']}; p_val <= {n['val']};")
     if has_skip:
-        a("        p_schunk <= s_schunk; p_skip <= add_skip; p_kin <= k_in;")
+        a(f"        p_schunk <= s_schunk; p_skip <= {n['skip']}; p_kin <= {n['kin']};")
     if not readout:
-        a("        p_fj <= fj; p_fg <= fg; p_fc <= fc; p_vw <= vw; p_t <= t;")
+        a(f"        p_fj <= {n['fj']}; p_fg <= {n['fg']}; p_fc <= {n['fc']}; p_vw <= {n['vw']}; p_t <= {n['t']};")
     a("    end")
     a(f"    wire [{F * LW}-1:0] acc_q;  // stage 2: bank f's word at p_ra (the word written last cycle included)")
     a(f"    wire [{F}-1:0] acc_we;\n    wire [{F * LW}-1:0] acc_d;")
@@ -501,7 +537,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
             a(f"    wire signed [{VB}-1:0] thr = $signed(thr_rom[p_fc]);")
             a(f"    // membranes: one word of the {F} fire lanes per (channel, plane word), {v_plan.style}")
             a(f"    wire [{F * VB}-1:0] v_q, v_d;")
-            a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra="vw", wa="p_vw", we="p_fire", wd="v_d", q="v_q"))
+            a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra=n["vw"], wa="p_vw", we="p_fire", wd="v_d", q="v_q"))
         a("    generate")
         a(f"    for (gf = 0; gf < {F}; gf = gf + 1) begin : neuron")
         a(f"        wire [{LW}-1:0] col_q = acc_q[gf * {LW} +: {LW}];  // bank f's word")
@@ -551,8 +587,11 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a("    assign o_data = o_acc;  // sign-extended to the stream width")
         a(f"    assign o_last = ok == {CO - 1};")
     # ---- the FSM
+    done_r = "done_f" if reg_tbl else "done"
+    if reg_tbl:
+        a("    always @(posedge clk) done <= !rst && done_f;")
     a("    always @(posedge clk) begin")
-    a("        done <= 1'b0;")
+    a(f"        {done_r} <= 1'b0;")
     a("        if (rst) begin")
     a("            state <= S_IDLE;")
     if readout:
@@ -642,7 +681,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"                    if (fj == {L - 1}) begin fj <= 0; fg <= fg + 1; end else begin fj <= fj + 1; faw <= faw + 1 - {PW}; end")
         a("                end else fa <= fa + 1;")
         last_t = "1'b1" if g.fire_once else f"t == {T - 1}"
-        a(f"                if (vw == {CO * PW - 1}) begin if ({last_t}) begin state <= S_IDLE; done <= 1'b1; end"
+        a(f"                if (vw == {CO * PW - 1}) begin if ({last_t}) begin state <= S_IDLE; {done_r} <= 1'b1; end"
           f" else begin t <= t + 1; state <= S_NEXT; end end")
         a("            end")
     else:
