@@ -1,0 +1,214 @@
+"""The residual stream of pre-activation ResNets (``SpikingConv2d.residual`` / ``current_sign``).
+
+Pinned three ways: a naive per-step Python-int loop of the contract in quantize/intnet.py against
+the vectorised reference, the reference against QONNX execution on random PreResNet integer nets,
+and (slow) a trained PyTorch PreResNet in eval mode against the reference, spike for spike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from spikehls.errors import SpikehlsError
+from spikehls.quantize import reference as ref
+from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout, SpikingConv2d
+from spikehls.quantize.random_net import random_inputs, random_intnet, random_preresnet_intnet
+
+
+# ---- a naive loop version of the contract -------------------------------------------------------
+def _naive_stream(lyr: SpikingConv2d, x_t: np.ndarray, skip_t, res_t) -> np.ndarray:
+    """z[c, y, x] of one time step with Python ints: conv + skip + residual stream."""
+    co, ci, kh, kw = lyr.weight.shape
+    _, h, w = x_t.shape
+    ho = (h + 2 * lyr.padding - kh) // lyr.stride + 1
+    wo = (w + 2 * lyr.padding - kw) // lyr.stride + 1
+    z = np.zeros((co, ho, wo), dtype=object)
+    for c, oy, ox in np.ndindex(co, ho, wo):
+        acc = 0
+        for i, dy, dx in np.ndindex(ci, kh, kw):
+            y, xx = oy * lyr.stride + dy - lyr.padding, ox * lyr.stride + dx - lyr.padding
+            if 0 <= y < h and 0 <= xx < w and x_t[i, y, xx]:
+                acc += int(lyr.weight[c, i, dy, dx]) * int(x_t[i, y, xx])
+        if lyr.skip is not None:
+            s = lyr.skip
+            src = skip_t[:, oy * s.stride, ox * s.stride]
+            acc += int(s.gain[c]) * int(src[c]) if s.weight is None else sum(int(s.weight[c, j]) * int(v) for j, v in enumerate(src))
+        if res_t is not None:
+            acc += int(res_t[c, oy, ox])
+        z[c, oy, ox] = acc
+    return z
+
+
+def _naive_run(net: IntNet, x: np.ndarray):
+    """One sample [T, C, H, W] -> (spikes per layer, readout) for conv / pool / readout nets."""
+    t_steps = x.shape[0]
+    outs, streams, cur, result = {"input": x}, {}, x, None
+    for lyr in net.layers:
+        if isinstance(lyr, MaxPool2d):
+            cur = np.stack([ref.spike_maxpool2d(cur[None, t:t + 1], lyr)[0, 0] for t in range(t_steps)])
+        elif isinstance(lyr, Readout):
+            result = [sum(int(lyr.bias[k]) + sum(int(lyr.weight[k, i]) * int(v) for i, v in enumerate(cur[t].reshape(-1)))
+                          for t in range(t_steps)) for k in range(lyr.weight.shape[0])]
+            continue
+        else:
+            nrn, sign = lyr.neuron, lyr.signs
+            lo, hi = -(2 ** (nrn.v_bits - 1)), 2 ** (nrn.v_bits - 1) - 1
+            v, o, zs = None, [], []
+            for t in range(t_steps):
+                skip_t = outs[lyr.skip.source][t] if lyr.skip is not None else None
+                res_t = streams[lyr.residual][t] if lyr.residual is not None else None
+                z = _naive_stream(lyr, cur[t], skip_t, res_t)
+                zs.append(z)
+                v = np.zeros(z.shape, dtype=object) if v is None else v
+                s_t = np.zeros(z.shape, dtype=np.int64)
+                for idx in np.ndindex(z.shape):
+                    c = idx[0]
+                    vv = v[idx]
+                    if nrn.leak_shift:
+                        vv = vv - (vv // 2**nrn.leak_shift)
+                    vv = min(hi, max(lo, vv + int(lyr.bias[c]) + int(sign[c]) * z[idx]))
+                    if vv >= int(nrn.threshold[c]):
+                        s_t[idx] = 1
+                        vv = vv - int(nrn.threshold[c]) if nrn.reset == "subtract" else 0
+                    v[idx] = vv
+                o.append(s_t)
+            cur, streams[lyr.name] = np.stack(o), np.stack(zs)
+        outs[lyr.name] = cur
+    return outs, result
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_reference_equals_naive_loops_on_random_preresnets(seed):
+    rng = np.random.default_rng(500 + seed)
+    net = random_preresnet_intnet(rng, max_hw=6, max_channels=4, max_time_steps=4)
+    x = random_inputs(rng, net, 2)
+    r = ref.run(net, x)
+    for n in range(2):
+        outs, result = _naive_run(net, x[n])
+        for name, s in r.spikes.items():
+            np.testing.assert_array_equal(s[n], outs[name], err_msg=f"seed {seed} layer {name}")
+        assert r.readout[n].tolist() == result
+
+
+def _tiny_chain(sign=None, residual="a") -> IntNet:
+    """a (1x1 conv, 2 ch) -> b (1x1 conv adding a's stream) -> readout, on 1x1 rate inputs."""
+    a = SpikingConv2d("a", np.array([[[[3]]], [[[2]]]]), np.zeros(2), Neuron(np.array([5, 5])), w_bits=4)
+    b = SpikingConv2d("b", np.array([[[[1], [0]]], [[[0], [1]]]]).reshape(2, 2, 1, 1), np.array([0, 4]),
+                      Neuron(np.array([4, 4])), w_bits=4, residual=residual, current_sign=sign)
+    return IntNet((1, 1, 1), 3, "rate", [a, b, Readout("r", np.eye(2, dtype=np.int64), np.zeros(2), w_bits=2)])
+
+
+def test_hand_computed_stream_and_signs():
+    # input spikes 1,1,1: z_a = (3, 2) each step; a fires (V 3,6->1,4 / 2,4,6->1): s_a = [0,1,0], [0,0,1]
+    # b: z_b = W s_a + z_a = (3 + s_a0, 2 + s_a1); sign (+1, -1): I = (z0, 4 - z1)
+    net = _tiny_chain(sign=np.array([1, -1]))
+    x = np.ones((1, 3, 1, 1, 1), dtype=np.int64)
+    r = ref.run(net, x)
+    assert r.spikes["a"][0, :, :, 0, 0].tolist() == [[0, 0], [1, 0], [0, 1]]
+    # ch0: z = 3, 4, 3 -> V 3, 7 -> spike (zero) 0, 3 ; ch1: I = 2, 2, 1 -> V 2, 4 -> spike, 1
+    assert r.spikes["b"][0, :, :, 0, 0].tolist() == [[0, 0], [1, 1], [0, 0]]
+    _, z = ref.spiking_conv2d(r.spikes["a"], net.layers[1], None, ref.spiking_conv2d(x, net.layers[0], return_stream=True)[1],
+                              return_stream=True)
+    assert z[0, :, :, 0, 0].tolist() == [[3, 2], [4, 2], [3, 3]]
+
+
+def test_sign_zero_ignores_the_stream():
+    net = _tiny_chain(sign=np.array([0, 0]))
+    x = np.ones((1, 3, 1, 1, 1), dtype=np.int64)
+    # I = bias = (0, 4): channel 0 never fires, channel 1 fires every step (threshold 4)
+    assert ref.run(net, x).spikes["b"][0, :, :, 0, 0].tolist() == [[0, 1], [0, 1], [0, 1]]
+
+
+def test_unset_fields_are_the_plain_layer():
+    """residual None and current_sign None / all +1 give today's layer, bit for bit."""
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        net = random_intnet(rng)
+        x = random_inputs(rng, net, 2)
+        plain = ref.run(net, x)
+        ones = IntNet(net.input_shape, net.time_steps, net.encoding, [
+            dataclasses.replace(lyr, current_sign=np.ones(lyr.weight.shape[0], np.int64)) if isinstance(lyr, SpikingConv2d) else lyr
+            for lyr in net.layers
+        ])
+        ones.validate()
+        signed = ref.run(ones, x)
+        for k in plain.spikes:
+            np.testing.assert_array_equal(plain.spikes[k], signed.spikes[k])
+        np.testing.assert_array_equal(plain.readout, signed.readout)
+
+
+def test_save_load_round_trip(tmp_path):
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        net = random_preresnet_intnet(rng)
+        net.save(tmp_path / "n.npz")
+        back = IntNet.load(tmp_path / "n.npz")
+        for a, b in zip(net.layers, back.layers):
+            assert getattr(a, "residual", None) == getattr(b, "residual", None)
+            sa, sb = getattr(a, "current_sign", None), getattr(b, "current_sign", None)
+            assert (sa is None and sb is None) or np.array_equal(sa, sb)
+        x = random_inputs(rng, net, 2)
+        np.testing.assert_array_equal(ref.run(net, x).readout, ref.run(back, x).readout)
+
+
+def test_run_in_sample_chunks_equals_one_batch(monkeypatch):
+    rng = np.random.default_rng(3)
+    net = random_preresnet_intnet(rng)
+    x = random_inputs(rng, net, 7)
+    whole = ref.run(net, x)
+    monkeypatch.setattr(ref, "_CHUNK_ELEMS", 1)  # one sample per chunk
+    parts = ref.run(net, x)
+    for k in whole.spikes:
+        np.testing.assert_array_equal(whole.spikes[k], parts.spikes[k])
+    np.testing.assert_array_equal(whole.readout, parts.readout)
+
+
+def test_generator_draws_every_shortcut_and_sign():
+    seen = set()
+    for seed in range(40):
+        net = random_preresnet_intnet(np.random.default_rng(seed))
+        for lyr in net.layers:
+            if isinstance(lyr, SpikingConv2d):
+                seen |= {f"sign{v}" for v in lyr.signs.tolist()}
+                if lyr.residual is not None:
+                    seen.add("identity+skip" if lyr.skip is not None else "identity")
+                elif lyr.skip is not None:
+                    seen.add(f"projection/{lyr.skip.stride}")
+        seen.add(net.encoding)
+    assert seen >= {"sign1", "sign-1", "sign0", "identity", "identity+skip", "projection/1", "projection/2",
+                    "direct", "rate", "bitplane"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(residual="nope"), "residual 'nope' is not an earlier layer"),
+        (dict(residual="b"), "residual 'b' is not an earlier layer"),
+        (dict(current_sign=np.array([1, 2])), "current_sign values must be -1, 0 or +1"),
+        (dict(current_sign=np.array([1])), "current_sign has shape (1,), needs (2,)"),
+        (dict(w_scale=np.array([0.5, 1.0])), "residual 'a' has acc_scale [1.0, 1.0], needs the same as b"),
+    ],
+)
+def test_validate_names_the_layer(change, message):
+    net = _tiny_chain()
+    net.layers[1] = dataclasses.replace(net.layers[1], **change)
+    with pytest.raises(SpikehlsError, match=re.escape("layer b: " + message)):
+        net.validate()
+
+
+def test_validate_residual_shape_and_kind():
+    net = _tiny_chain()
+    pool = MaxPool2d("p", kernel=1, stride=1)
+    net.layers.insert(1, pool)
+    net.layers[2] = dataclasses.replace(net.layers[2], residual="p")
+    with pytest.raises(SpikehlsError, match="layer b: residual 'p' is a maxpool layer, allowed: a conv layer"):
+        net.validate()
+    wide = SpikingConv2d("a", np.ones((3, 1, 1, 1)), np.zeros(3), Neuron(np.ones(3)), w_bits=4)
+    b = SpikingConv2d("b", np.ones((2, 3, 1, 1)), np.zeros(2), Neuron(np.ones(2)), w_bits=4, residual="a")
+    net = IntNet((1, 1, 1), 1, "rate", [wide, b, Readout("r", np.eye(2, dtype=np.int64), np.zeros(2), w_bits=2)])
+    with pytest.raises(SpikehlsError, match=r"layer b: residual 'a' has output \(3, 1, 1\), needs \(2, 1, 1\)"):
+        net.validate()
