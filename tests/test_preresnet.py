@@ -212,3 +212,87 @@ def test_validate_residual_shape_and_kind():
     net = IntNet((1, 1, 1), 1, "rate", [wide, b, Readout("r", np.eye(2, dtype=np.int64), np.zeros(2), w_bits=2)])
     with pytest.raises(SpikehlsError, match=r"layer b: residual 'a' has output \(3, 1, 1\), needs \(2, 1, 1\)"):
         net.validate()
+
+
+# ---- QONNX: export, execution, read back ---------------------------------------------------------
+def _qonnx_matches(model, net: IntNet, x: np.ndarray) -> None:
+    from spikehls.quantize.qonnx_export import run_qonnx
+
+    r = ref.run(net, x)
+    readout, spikes = run_qonnx(model, x)
+    np.testing.assert_array_equal(readout, r.readout)
+    assert set(spikes) == set(r.spikes)
+    for name, s in r.spikes.items():
+        np.testing.assert_array_equal(spikes[name], s, err_msg=f"layer {name}")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_qonnx_execution_equals_reference_on_random_preresnets(seed):
+    from spikehls.quantize.qonnx_export import build_qonnx, intnet_from_qonnx, intnets_equal
+
+    rng = np.random.default_rng(700 + seed)
+    net = random_preresnet_intnet(rng, max_hw=7)
+    x = random_inputs(rng, net, 2)
+    model = build_qonnx(net)
+    _qonnx_matches(model, net, x)
+    assert intnets_equal(intnet_from_qonnx(model), net)
+
+
+def test_qonnx_graph_carries_the_stream_as_a_second_output():
+    from spikehls.quantize.qonnx_export import build_qonnx
+
+    net = _tiny_chain(sign=np.array([1, -1]))
+    model = build_qonnx(net)
+    a, b = (n for n in model.graph.node if n.op_type == "SpikingConv2d")
+    assert list(a.output) == ["a_spikes", "a_stream"]
+    assert list(b.output) == ["b_spikes"]  # not a residual source: no stream output
+    assert b.input[-1] == "a_stream"
+    attrs = {at.name: at for at in b.attribute}
+    assert attrs["has_residual"].i == 1 and list(attrs["current_sign"].ints) == [1, -1]
+    shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim] for vi in model.graph.value_info}
+    assert shapes["a_stream"] == [1, 3, 2, 1, 1]
+
+
+@pytest.mark.parametrize("seed", [1, 4, 9])
+def test_qonnx_cleanup_and_channels_last_keep_the_stream(tmp_path, seed):
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.util.cleanup import cleanup_model
+
+    from spikehls.quantize.qonnx_export import export_qonnx, intnet_from_qonnx, intnets_equal, load_qonnx
+
+    rng = np.random.default_rng(seed)
+    net = random_preresnet_intnet(rng, max_hw=6)
+    x = random_inputs(rng, net, 2)
+    export_qonnx(net, tmp_path / "m.onnx")
+    mw = cleanup_model(load_qonnx(tmp_path / "m.onnx")).transform(ConvertToChannelsLastAndClean())
+    mw = cleanup_model(mw)
+    _qonnx_matches(mw, net, x)
+    assert intnets_equal(intnet_from_qonnx(mw), net)
+
+
+def test_qonnx_stream_tensor_must_come_from_a_stream_output():
+    from spikehls.quantize.qonnx_export import build_qonnx, intnet_from_qonnx
+
+    model = build_qonnx(_tiny_chain())
+    b = next(n for n in model.graph.node if n.name == "b")
+    b.input[-1] = "a_spikes"
+    with pytest.raises(SpikehlsError, match="residual input of 'b' is not the stream output of an earlier conv"):
+        intnet_from_qonnx(model)
+
+
+@pytest.mark.slow
+def test_qonnx_execution_equals_reference_on_many_random_preresnets():
+    from hypothesis import HealthCheck, given, settings
+
+    from spikehls.quantize.qonnx_export import build_qonnx, intnet_from_qonnx, intnets_equal
+    from spikehls.quantize.random_net import random_preresnet_strategy
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(random_preresnet_strategy())
+    def check(case):
+        net, x = case
+        model = build_qonnx(net)
+        _qonnx_matches(model, net, x)
+        assert intnets_equal(intnet_from_qonnx(model), net)
+
+    check()
