@@ -296,3 +296,157 @@ def test_qonnx_execution_equals_reference_on_many_random_preresnets():
         assert intnets_equal(intnet_from_qonnx(model), net)
 
     check()
+
+
+# ---- PyTorch PreResNet -> integer net: torch eval == reference ----------------------------------
+def _preresnet(enc: str, reset: str, seed: int = 0):
+    """A small PreResNet (identity and projection blocks) with random BN (negative and zero gamma) and masks."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _qnets import randomize_bn
+
+    from spikehls.config import config_from_dict
+    from spikehls.training.masks import Masks, apply_masks
+    from spikehls.training.models import build_model
+
+    cfg = config_from_dict({
+        "model": {"preset": None, "arch": "preresnet", "stem": 6, "stages": [[6, 1, 1], [8, 1, 2]]},
+        "neuron": {"kind": "lif", "reset": reset, "threshold": 0.6, "leak_shift": 2},
+        "encoding": {"kind": enc}, "quant": {"w_bits": 4},
+    })
+    torch.manual_seed(seed)
+    model = build_model(cfg, 8 if enc == "bitplane" else 1, (8, 8), 10)
+    randomize_bn(model, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        model.blocks[0].bn1.weight[1] = 0.0  # gamma == 0 on the stem's stream: sign 0
+        model.blocks[1].bn1.weight[0] = -0.8  # a negative gamma for sure: sign -1
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                m.weight.mul_(2.5)  # stronger weights so that deep layers fire
+    masks = Masks.full(model.prunable_groups())
+    rng = np.random.default_rng(seed)
+    for g in masks.groups.values():
+        g.keep[:] = rng.random(g.keep.size) < 0.7
+        g.keep[1] = True  # keep the gamma-0 channel of the stem stream
+        g.keep[0] = True
+    apply_masks(model, masks)
+    return cfg, model.eval(), masks
+
+
+def _export_chain(cfg, model, masks, enc: str, t_steps: int):
+    from spikehls.quantize.extract import extract
+    from spikehls.quantize.floatnet import from_training_model
+    from spikehls.quantize.fold import fold_bn
+    from spikehls.quantize.qat import quantize_net
+    from spikehls.quantize.slim import keep_from_masks, slim
+
+    fnet = from_training_model(model, enc, t_steps)
+    q = quantize_net(fold_bn(slim(fnet, keep_from_masks(fnet, masks))), cfg.quant, cfg)
+    return fnet, q, extract(q)
+
+
+def _torch_equals_reference(q, net: IntNet, x: np.ndarray, train_path: bool = True) -> ref.RefResult:
+    import torch
+
+    xf = torch.from_numpy(x).float() * q.in_scale
+    r = ref.run(net, x)
+    paths = (False, True) if train_path else (False,)
+    for training in paths:
+        q.train(training)
+        with torch.no_grad():
+            _, outs = q(xf, record=True)
+        for name, s in r.spikes.items():
+            np.testing.assert_array_equal(outs[name].numpy().astype(np.uint8), s, err_msg=f"train={training} {name}")
+    q.eval()
+    with torch.no_grad():
+        q(xf)
+    np.testing.assert_array_equal(q.readout_int().numpy(), r.readout)
+    return r
+
+
+@pytest.mark.parametrize("enc,reset", [("rate", "zero"), ("direct", "subtract"), ("bitplane", "zero")])
+def test_torch_preresnet_equals_reference_with_negative_and_zero_gamma(enc, reset):
+    from spikehls.training.encoding import encode_int
+
+    cfg, model, masks = _preresnet(enc, reset)
+    _, q, net = _export_chain(cfg, model, masks, enc, 4)
+    stem, conv2 = net.layer("stem"), net.layer("blocks.0.conv2")
+    assert conv2.residual == "stem" and net.layer("blocks.1.conv2").skip is not None  # identity, projection
+    assert 0 in stem.signs and -1 in net.layer("blocks.0.conv2").signs.tolist() + stem.signs.tolist()
+    assert np.array_equal(stem.acc_scale, conv2.acc_scale)
+    images = np.random.default_rng(1).integers(0, 256, size=(10, 1, 8, 8), dtype=np.uint8)
+    x = encode_int(images, enc, 4, seed=3)
+    r = _torch_equals_reference(q, net, x)
+    assert all(int(s.sum()) > 0 for s in r.spikes.values()), "a silent layer would prove nothing"
+    _qonnx_matches(__import__("spikehls.quantize.qonnx_export", fromlist=["build_qonnx"]).build_qonnx(net), net, x[:2])
+
+
+def test_fold_divides_by_gamma_and_keeps_the_float_spikes():
+    import torch
+
+    from spikehls.quantize.fold import fold_bn
+
+    cfg, model, masks = _preresnet("rate", "subtract", seed=2)
+    from spikehls.quantize.floatnet import from_training_model
+
+    fnet = from_training_model(model, "rate", 4)
+    folded = fold_bn(fnet)
+    stem = folded.layers[0]
+    bn = model.blocks[0].bn1
+    a = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    assert stem.sign.tolist() == torch.sign(a).tolist() and stem.sign[1] == 0
+    torch.testing.assert_close(stem.neuron.threshold, torch.where(a == 0, torch.ones_like(a), a.abs()).reciprocal() * 0.6)
+    x = torch.from_numpy(random_inputs(np.random.default_rng(0), IntNet((1, 8, 8), 4, "rate", []), 6)).float()
+    with torch.no_grad():
+        _, a_outs = fnet(x, record=True)
+        _, b_outs = folded(x, record=True)
+        y = model(x.transpose(0, 1))
+    torch.testing.assert_close(y * 4, fnet(x))
+    for k in a_outs:
+        assert torch.equal(a_outs[k], b_outs[k]), k
+
+
+def test_quantized_preresnet_save_load_round_trip(tmp_path):
+    import torch
+
+    from spikehls.quantize.qat import load_quantized, save_quantized
+
+    cfg, model, masks = _preresnet("direct", "zero", seed=3)
+    _, q, net = _export_chain(cfg, model, masks, "direct", 3)
+    save_quantized(q, tmp_path / "q.pt", cfg.to_yaml())
+    q2 = load_quantized(tmp_path / "q.pt")
+    x = random_inputs(np.random.default_rng(0), net, 4)
+    xf = torch.from_numpy(x).float() * q.in_scale
+    with torch.no_grad():
+        q(xf)
+        a = q.readout_int().clone()
+        q2(xf)
+    assert torch.equal(a, q2.readout_int())
+    assert [lyr.peers != [] for lyr in q2.layers if getattr(lyr, "stream", False)] == \
+        [lyr.peers != [] for lyr in q.layers if getattr(lyr, "stream", False)]
+
+
+def test_slimming_refuses_an_untied_stream_mask():
+    from spikehls.quantize.floatnet import from_training_model
+    from spikehls.quantize.slim import slim
+
+    _, model, _ = _preresnet("rate", "zero")
+    fnet = from_training_model(model, "rate", 2)
+    keep = {"stem": np.array([True, True, False, True, True, True])}  # blocks.0.conv2 keeps all 6
+    with pytest.raises(SpikehlsError, match="layer blocks.0.conv2: its residual stream from stem is not pruned consistently"):
+        slim(fnet, keep)
+
+
+def test_average_pooling_is_refused_naming_the_layer():
+    import torch
+
+    from spikehls.quantize.floatnet import from_training_model
+
+    _, model, _ = _preresnet("rate", "zero")
+    model.pools.append(torch.nn.AvgPool2d(2))
+    with pytest.raises(SpikehlsError, match=r"layer pools.0: AvgPool2d cannot be exported .*use nn.MaxPool2d"):
+        from_training_model(model, "rate", 2)
