@@ -450,3 +450,31 @@ def test_average_pooling_is_refused_naming_the_layer():
     model.pools.append(torch.nn.AvgPool2d(2))
     with pytest.raises(SpikehlsError, match=r"layer pools.0: AvgPool2d cannot be exported .*use nn.MaxPool2d"):
         from_training_model(model, "rate", 2)
+
+
+@pytest.mark.slow
+def test_trained_preresnet_digits_torch_equals_reference(tmp_path):
+    """A PreResNet trained one epoch on digits, exported in memory: eval torch == reference == QONNX."""
+    import torch
+
+    from spikehls.config import config_from_dict
+    from spikehls.quantize.export_run import encoded_batches
+    from spikehls.training.datasets import load_dataset
+    from spikehls.training.masks import Masks
+    from spikehls.training.trainer import load_run, train
+
+    cfg = config_from_dict({
+        "model": {"preset": None, "arch": "preresnet", "stem": 6, "stages": [[6, 1, 1], [8, 1, 2]]},
+        "dataset": {"train_limit": 200, "test_limit": 24}, "train": {"epochs": 1, "time_steps": 3},
+        "encoding": {"kind": "rate"}, "sca": {"p": 0.3, "q": 0.05}, "quant": {"w_bits": 4},
+    })
+    torch.manual_seed(0)
+    train(cfg, tmp_path / "run", progress=False)
+    cfg, model, masks, _ = load_run(tmp_path / "run")
+    masks = masks if masks is not None else Masks.full(model.prunable_groups())
+    _, q, net = _export_chain(cfg, model.eval(), masks, "rate", 3)
+    _, test = load_dataset(cfg.dataset, seed=cfg.train.seed)
+    _, x = next(encoded_batches(test.images[:24], cfg))
+    r = _torch_equals_reference(q, net, x)
+    assert sum(int(s.sum()) for s in r.spikes.values()) > 0
+    _qonnx_matches(__import__("spikehls.quantize.qonnx_export", fromlist=["build_qonnx"]).build_qonnx(net), net, x[:3])
