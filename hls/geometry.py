@@ -170,6 +170,8 @@ class LayerGeometry:
     residual_source: Optional[str] = None  # the stream layer whose z_t initializes the accumulators
     writes_stream: bool = False  # a later layer reads this layer's z_t (its stream buffer)
     z_banks: int = 1  # banks of the stream buffer (pos % z_banks)
+    stream_readers: int = 0  # layers that add this layer's stream (read ports of its stream buffer)
+    residual_banks: int = 1  # banks of the residual source's stream buffer (a reader's bank select)
     signed_current: bool = False  # some channel's current_sign is -1 or 0 (the fire pass has the sign mux)
     cur_lo: int = 0  # the neuron's current: acc (bias included), or bias + sign * z for a stream layer
     cur_hi: int = 0
@@ -236,6 +238,7 @@ def accumulate_geometry(
     current_sign: Optional[np.ndarray] = None,
     residual: Optional[str] = None,
     residual_range: tuple[int, int] = (0, 0),
+    residual_banks: int = 1,
     stream_readers_fire: Sequence[int] = (),
 ) -> LayerGeometry:
     """Geometry of a conv / dense neuron layer or the readout, from its integers.
@@ -243,7 +246,8 @@ def accumulate_geometry(
     ``neuron`` is a :class:`spikehls.quantize.intnet.Neuron` (None for the readout), ``skip`` a
     :class:`spikehls.quantize.intnet.Skip` with the source's per-step ``skip_shape``. A conv's
     residual stream: ``current_sign`` (None: all +1), ``residual`` (the source's name) with the
-    source's stream range ``residual_range`` (its ``acc_lo, acc_hi``), and the fire lanes of
+    source's stream range ``residual_range`` (its ``acc_lo, acc_hi``) and buffer banks
+    ``residual_banks``, and the fire lanes of
     every layer reading this layer's stream (``stream_readers_fire``; none: not a writer).
     """
     weight = np.asarray(weight, dtype=np.int64)
@@ -323,6 +327,8 @@ def accumulate_geometry(
         residual_source=residual if stream else None,
         writes_stream=stream and writes,
         z_banks=stream_banks(F, stream_readers_fire) if stream and writes else 1,
+        stream_readers=len(stream_readers_fire) if stream else 0,
+        residual_banks=int(residual_banks) if stream and residual is not None else 1,
         signed_current=stream and bool((sign != 1).any()),
         cur_lo=cur_lo,
         cur_hi=cur_hi,
@@ -474,6 +480,7 @@ def net_geometry(net, parallelism: Mapping[str, int]) -> list[LayerGeometry]:
                 current_sign=getattr(lyr, "current_sign", None),
                 residual=residual,
                 residual_range=(by_name[residual].acc_lo, by_name[residual].acc_hi) if residual is not None else (0, 0),
+                residual_banks=by_name[residual].z_banks if residual is not None else 1,
                 stream_readers_fire=readers_fire.get(lyr.name, ()),
             )
         out.append(g)

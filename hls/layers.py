@@ -318,9 +318,17 @@ class SpikingConv2D(_NeuronLayer):
         return {
             "current_sign": None if sign is None else _arr(sign),
             "residual": None if writer is None else writer.name,
-            "residual_range": (0, 0) if writer is None else (writer.geometry(in_banks=1).acc_lo, writer.geometry(in_banks=1).acc_hi),
+            **self._writer_stream(writer),
             "stream_readers_fire": self._reader_fire_lanes((ho, wo)),
         }
+
+    @staticmethod
+    def _writer_stream(writer: Optional["SpikingConv2D"]) -> dict:
+        """The residual source's stream range and buffer banks (its geometry), for a reader's."""
+        if writer is None:
+            return {"residual_range": (0, 0), "residual_banks": 1}
+        wg = writer.geometry(in_banks=1)
+        return {"residual_range": (wg.acc_lo, wg.acc_hi), "residual_banks": wg.z_banks}
 
     def _out_shape(self) -> tuple[int, int, int]:
         from spikehls.hls.geometry import conv_out_size
