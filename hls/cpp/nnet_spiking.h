@@ -396,7 +396,10 @@ SPK_INLINE void init_residual(const zin_T res_z[],
 InitResidual:
     for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
         #pragma HLS PIPELINE II = 1
-        // one write per bank (j, f), F reads of the stream buffer's F banks (z_banks is a multiple of F)
+        // II=1: one write per bank (j, f), F reads from F distinct banks of the stream buffer (z_banks
+        // is a multiple of F). DEPENDENCE inter false justified: the pass writes each accumulator
+        // word once ((j, acc_word) is one-to-one in v_word, as in fire_all) and reads none: distinct
+        // words by construction, no distance or latency assumed.
         #pragma HLS DEPENDENCE variable = acc inter false
     InitResidualBank:
         for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
