@@ -220,7 +220,7 @@ def test_random_preresnet_csim_equals_reference(seed, par, tmp_path):
 @pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
 @pytest.mark.parametrize("seed,par", RTL_CASES)
 def test_random_preresnet_rtl_equals_reference_and_the_cycle_model(seed, par, tmp_path):
-    from spikehls.hls.report_run import project_net
+    from spikehls.hls.report_run import project_net, read_events
     from spikehls.hls.rtl.generate import generate_rtl
     from spikehls.hls.rtl.sim import rtlsim
 
@@ -231,9 +231,10 @@ def test_random_preresnet_rtl_equals_reference_and_the_cycle_model(seed, par, tm
     assert {s["name"] for s in layout.get("streams", [])} == net.stream_sources()
     r = rtlsim(prj)
     assert r["exact"] and r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0, r["first_mismatch"]
-    # the twin's schedule (hls/twin_cost.py) on the C-simulation's counts: within 2 % of Verilator
+    # the twin's schedule (hls/twin_cost.py) on the C-simulation's counts (what 'spikehls report'
+    # reads): within 1 % of Verilator -- the channel-major init of a residual reader included
+    assert c["exact"]
     meta = json.loads((prj / "spikehls.json").read_text())
-    names = {lyr["name"]: lyr["source_name"] for lyr in meta["layers"]}
-    events = {names[k]: {"in_events": v["in_events_per_sample"], "synops": v["synops_per_sample"]} for k, v in c["layers"].items()}
+    events = read_events(prj, {lyr["source_name"]: lyr["name"] for lyr in meta["layers"]})
     est = estimate(project_net(prj, meta), load_board("pynq-z2"), par, events)
-    assert abs(float(est.cycles_activity) - r["cycles"]["mean"]) <= 0.02 * r["cycles"]["mean"]
+    assert abs(float(est.cycles_activity) - r["cycles"]["mean"]) <= 0.01 * r["cycles"]["mean"]
