@@ -10,10 +10,20 @@ Bit widths come from the integers themselves (worst-case sums), never guessed: a
 holds ``bias + sum`` of all positive (negative) fan-in weights times the input maximum (255 for
 pixels, 1 for spikes; plus the skip current; times T for the readout), so every implementation
 is exact by construction.
+
+Residual streams (a pre-activation ResNet's float stream in integers, ``quantize/intnet.py``): a
+conv with a ``residual`` source, a ``current_sign`` other than all +1, or a stream that a later
+layer reads is a *stream layer* (``z_current``). Its accumulators hold the stream ``z`` (no bias:
+``acc_lo/acc_hi`` are the range of ``z``, the residual source's range included), its fire pass
+computes the current ``bias + sign * z`` (``cur_lo/cur_hi/cur_bits``: an add or a subtract, never
+a multiply) and, as a writer, stores ``z`` per step in its stream buffer (``z_banks`` banks, the
+least common multiple of the writer's and every reader's fire lanes, so that both move their
+``F`` neighbouring positions in one cycle). Every other layer is built exactly as before.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
@@ -207,8 +217,18 @@ class LayerGeometry:
     acc_hi: int = 0
     acc_bits: int = 2
     bias_bits: int = 2
+    z_current: bool = False  # a stream layer: acc holds z, the fire pass adds bias + sign * z
+    residual_source: Optional[str] = None  # the stream layer whose z_t initializes the accumulators
+    writes_stream: bool = False  # a later layer reads this layer's z_t (its stream buffer)
+    z_banks: int = 1  # banks of the stream buffer (pos % z_banks)
+    stream_readers: int = 0  # layers that add this layer's stream (read ports of its stream buffer)
+    residual_banks: int = 1  # banks of the residual source's stream buffer (a reader's bank select)
+    signed_current: bool = False  # some channel's current_sign is -1 or 0 (the fire pass has the sign mux)
+    cur_lo: int = 0  # the neuron's current: acc (bias included), or bias + sign * z for a stream layer
+    cur_hi: int = 0
+    cur_bits: int = 2
     v_bits: int = 0
-    sum_bits: int = 0  # neuron update width: max(acc, v) + 2, saturated to v_bits
+    sum_bits: int = 0  # neuron update width: max(current, v) + 2, saturated to v_bits
     leak_shift: int = 0
     reset: str = "zero"
     fire_once: bool = False  # direct encoding fires all T steps once through a spike-train table
@@ -267,12 +287,21 @@ def accumulate_geometry(
     skip_shape: Optional[Sequence[int]] = None,
     skip_pixels: bool = False,
     stats: Optional[WeightStats] = None,
+    current_sign: Optional[np.ndarray] = None,
+    residual: Optional[str] = None,
+    residual_range: tuple[int, int] = (0, 0),
+    residual_banks: int = 1,
+    stream_readers_fire: Sequence[int] = (),
 ) -> LayerGeometry:
     """Geometry of a conv / dense neuron layer or the readout, from its integers.
 
     ``neuron`` is a :class:`spikehls.quantize.intnet.Neuron` (None for the readout), ``skip`` a
     :class:`spikehls.quantize.intnet.Skip` with the source's per-step ``skip_shape``. ``stats``
-    (:class:`WeightStats` of ``weight``) spares the passes over the weights (the planner).
+    (:class:`WeightStats` of ``weight``) spares the passes over the weights (the planner). A conv's
+    residual stream: ``current_sign`` (None: all +1), ``residual`` (the source's name) with the
+    source's stream range ``residual_range`` (its ``acc_lo, acc_hi``) and buffer banks
+    ``residual_banks``, and the fire lanes of
+    every layer reading this layer's stream (``stream_readers_fire``; none: not a writer).
     """
     weight = np.asarray(weight, dtype=np.int64)
     bias = np.asarray(bias, dtype=np.int64)
@@ -298,10 +327,13 @@ def accumulate_geometry(
     b2b = bool(kind == "conv" and events_back_to_back(weight.shape[2], weight.shape[3], K, G))
     OB = output_banks(F, out_shape[1], out_shape[2], pooled) if kind == "conv" else F
     table = table_geometry(rows, L, w_bits, co, stats)
+    writes = len(stream_readers_fire) > 0
+    stream = kind == "conv" and is_stream_layer(residual, current_sign, writes)
+    acc_bias = np.zeros(co, np.int64) if stream else bias  # a stream layer's accumulators hold z (no bias)
     if stats is not None:
-        lo, hi = stats.acc_range(bias, PIXEL_MAX if pixels else 1)
+        lo, hi = stats.acc_range(acc_bias, PIXEL_MAX if pixels else 1)
     else:
-        lo, hi = acc_range(weight.reshape(co, -1), bias, PIXEL_MAX if pixels else 1)
+        lo, hi = acc_range(weight.reshape(co, -1), acc_bias, PIXEL_MAX if pixels else 1)
     skip_table = None
     skip_stride = 1
     if skip is not None:
@@ -310,9 +342,13 @@ def accumulate_geometry(
         lo, hi = lo + s_lo, hi + s_hi
         skip_table = table_geometry(st.T, L, skip.w_bits if skip.weight is not None else 2, co)
         skip_stride = int(skip.stride)
+    if stream and residual is not None:
+        lo, hi = lo + int(residual_range[0]), hi + int(residual_range[1])
     if kind == "readout":
         lo, hi = T * lo, T * hi
     acc_bits = signed_bits(lo, hi)
+    sign = np.ones(co, np.int64) if current_sign is None else np.asarray(current_sign, dtype=np.int64)
+    cur_lo, cur_hi = current_range(bias, sign, lo, hi) if stream else (lo, hi)
     geo = dict(
         name=name,
         kind=kind,
@@ -344,6 +380,16 @@ def accumulate_geometry(
         acc_hi=hi,
         acc_bits=acc_bits,
         bias_bits=signed_bits(int(bias.min(initial=0)), int(bias.max(initial=0))),
+        z_current=stream,
+        residual_source=residual if stream else None,
+        writes_stream=stream and writes,
+        z_banks=stream_banks(F, stream_readers_fire) if stream and writes else 1,
+        stream_readers=len(stream_readers_fire) if stream else 0,
+        residual_banks=int(residual_banks) if stream and residual is not None else 1,
+        signed_current=stream and bool((sign != 1).any()),
+        cur_lo=cur_lo,
+        cur_hi=cur_hi,
+        cur_bits=signed_bits(cur_lo, cur_hi),
         kernel=(int(weight.shape[2]), int(weight.shape[3])) if kind == "conv" else (1, 1),
         stride=int(stride),
         padding=int(padding),
@@ -351,16 +397,40 @@ def accumulate_geometry(
     if neuron is not None:
         from spikehls.hls.spike_trains import train_breaks
 
-        nb = train_breaks(neuron, T, acc_bits) if pixels else None
+        # a stream layer fires per step: its stream buffer is written at every step
+        nb = train_breaks(neuron, T, acc_bits) if pixels and not stream else None
         geo.update(
             v_bits=int(neuron.v_bits),
-            sum_bits=max(acc_bits, int(neuron.v_bits)) + 2,
+            sum_bits=max(signed_bits(cur_lo, cur_hi), int(neuron.v_bits)) + 2,
             leak_shift=int(neuron.leak_shift),
             reset=str(neuron.reset),
             fire_once=nb is not None,
             n_breaks=int(nb) if nb is not None else 1,
         )
     return LayerGeometry(**geo)
+
+
+def is_stream_layer(residual: Optional[str], current_sign: Optional[np.ndarray], writes_stream: bool) -> bool:
+    """Whether a conv is built as a stream layer (accumulators hold ``z``; module docstring):
+    it reads or writes a residual stream, or some channel's current sign is not +1."""
+    trivial_sign = current_sign is None or bool((np.asarray(current_sign) == 1).all())
+    return residual is not None or bool(writes_stream) or not trivial_sign
+
+
+def stream_banks(writer_fire_lanes: int, reader_fire_lanes: Sequence[int]) -> int:
+    """Banks of a stream buffer: ``lcm`` of the writer's and the readers' fire lanes. All are
+    row-aligned divisors of the plane, so their lcm divides it too, and ``F`` aligned neighbouring
+    positions of either side fall into ``F`` distinct banks of one buffer word."""
+    return math.lcm(int(writer_fire_lanes), *(int(f) for f in reader_fire_lanes))
+
+
+def current_range(bias: np.ndarray, sign: np.ndarray, z_lo: int, z_hi: int) -> tuple[int, int]:
+    """``(lo, hi)`` of ``bias[c] + sign[c] * z`` over channels for ``z`` in ``[z_lo, z_hi]`` (0 included)."""
+    b = np.asarray(bias, dtype=np.int64)
+    s = np.asarray(sign, dtype=np.int64)
+    lo = b + np.minimum(s * z_lo, s * z_hi)
+    hi = b + np.maximum(s * z_lo, s * z_hi)
+    return int(lo.min(initial=0)), int(hi.max(initial=0))
 
 
 def pool_geometry(name: str, in_shape: Sequence[int], time_steps: int, kernel: int, stride: int, in_banks: int) -> LayerGeometry:
@@ -432,7 +502,9 @@ def net_geometry(net, parallelism: Mapping[str, int]) -> list[LayerGeometry]:
     from spikehls.quantize.intnet import MaxPool2d, Readout, SpikingConv2d
 
     shapes = net.shapes()
+    readers_fire = stream_readers(net, parallelism)
     out: list[LayerGeometry] = []
+    by_name: dict[str, LayerGeometry] = {}
     prev, banks = "input", 1
     pixel_layers = {"input"} if net.encoding == "direct" else set()
     for i, lyr in enumerate(net.layers):
@@ -443,6 +515,7 @@ def net_geometry(net, parallelism: Mapping[str, int]) -> list[LayerGeometry]:
             pooled = i + 1 < len(net.layers) and isinstance(net.layers[i + 1], MaxPool2d)
             kind = "conv" if isinstance(lyr, SpikingConv2d) else ("readout" if isinstance(lyr, Readout) else "dense")
             skip = getattr(lyr, "skip", None)
+            residual = getattr(lyr, "residual", None)
             g = accumulate_geometry(
                 lyr.name,
                 kind,
@@ -461,8 +534,26 @@ def net_geometry(net, parallelism: Mapping[str, int]) -> list[LayerGeometry]:
                 skip=skip,
                 skip_shape=None if skip is None else shapes[skip.source],
                 skip_pixels=skip is not None and skip.source in pixel_layers,
+                current_sign=getattr(lyr, "current_sign", None),
+                residual=residual,
+                residual_range=(by_name[residual].acc_lo, by_name[residual].acc_hi) if residual is not None else (0, 0),
+                residual_banks=by_name[residual].z_banks if residual is not None else 1,
+                stream_readers_fire=readers_fire.get(lyr.name, ()),
             )
         out.append(g)
+        by_name[g.name] = g
         banks = g.out_banks
         prev = lyr.name
+    return out
+
+
+def stream_readers(net, parallelism: Mapping[str, int]) -> dict[str, list[int]]:
+    """Per stream source of ``net``: the fire lanes of every layer that adds its stream (``residual``)."""
+    shapes = net.shapes()
+    out: dict[str, list[int]] = {}
+    for lyr in net.layers:
+        src = getattr(lyr, "residual", None)
+        if src is not None:
+            _, ho, wo = shapes[lyr.name]
+            out.setdefault(src, []).append(fire_lanes(int(parallelism.get(lyr.name, 1)), ho, wo))
     return out

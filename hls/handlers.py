@@ -65,7 +65,9 @@ def parse_spiking_conv2d(node, input_names, input_shapes, graph):
     layer.update(_weights(a), **_neuron(a))
     layer["stride"] = int(a["strides"][0])
     layer["padding"] = int(a["pads"][0])
-    if len(input_names) > 1:
+    residual = bool(a.get("has_residual", 0))  # the source's stream tensor is the last input
+    n_main = len(input_names) - (1 if residual else 0)
+    if n_main > 1:
         layer["inputs"] = list(input_names[:2])
         layer["skip_shape"] = [int(d) for d in input_shapes[1][2:]]
         layer["skip_stride"] = int(a.get("skip_stride", 1))
@@ -75,6 +77,13 @@ def parse_spiking_conv2d(node, input_names, input_shapes, graph):
             layer["skip_w_bits"] = int(a.get("skip_w_bits", 8))
         else:
             layer["skip_gain"] = [int(x) for x in a["skip_gain"]]
+    if residual:
+        layer["inputs"].append(input_names[-1])
+        layer["residual"] = True
+    if "current_sign" in a:
+        layer["current_sign"] = [int(x) for x in a["current_sign"]]
+    if len(node.output) > 1:  # a stream writer: the layers that add its stream (built after it)
+        layer["stream_readers"] = [n.name for n in graph.node if node.output[1] in n.input]
     return layer
 
 

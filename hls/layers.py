@@ -24,6 +24,7 @@ from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
 
 from spikehls.errors import SpikehlsError
 from spikehls.hls.geometry import LayerGeometry, TableGeometry, accumulate_geometry, pool_geometry
+from spikehls.hls.lanes import fire_lanes
 from spikehls.hls.spike_trains import constant_current_trains
 from spikehls.quantize.intnet import Neuron, Skip
 
@@ -104,6 +105,14 @@ def _arr(v) -> np.ndarray:
 
 
 # ---- IR layers ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Named:
+    """What hls4ml's ``get_layer_config_value`` reads of a layer not built yet: its name and class."""
+
+    name: str
+    class_name: str = "SpikingConv2D"
+
+
 class _SpikeLayer(Layer):
     """Shared helpers: time steps, parallelism, geometry, table weights, input kind (spikes or pixels)."""
 
@@ -147,6 +156,10 @@ class _SpikeLayer(Layer):
     def _skip(self) -> tuple[Optional[Skip], Optional[list], bool]:
         return None, None, False
 
+    def _stream(self) -> dict:
+        """The residual-stream arguments of :func:`accumulate_geometry` (none but for a conv)."""
+        return {}
+
     def geometry(self, in_banks: Optional[int] = None) -> LayerGeometry:
         """This layer as built (:func:`spikehls.hls.geometry.accumulate_geometry`), from its integer
         attributes and the graph as it stands: ``in_banks`` from its producer (unless given: nothing
@@ -172,6 +185,7 @@ class _SpikeLayer(Layer):
             skip=skip,
             skip_shape=skip_shape,
             skip_pixels=skip_pixels,
+            **self._stream(),
         )
 
     def _add_table(self, prefix: str, table: ChunkTable, geo: TableGeometry) -> None:
@@ -218,19 +232,33 @@ class _NeuronLayer(_SpikeLayer):
         self.set_attr("acc_bits", g.acc_bits)
         self.set_attr("sum_bits", g.sum_bits)
         self.add_weights_variable(name="thr", var_name="thr{index}", precision=sint(v_bits), data=thr)
-        self._add_trains(thr, v_bits, g.acc_bits)
-        self.add_output_variable([self._time_steps() * int(np.prod(self.get_attr("out_shape")))], precision=SPIKE_PRECISION)
+        self._add_trains(thr, v_bits, g.acc_bits, allowed=not g.z_current)
+        n_values = self._time_steps() * int(np.prod(self.get_attr("out_shape")))
+        self.add_output_variable([n_values], precision=SPIKE_PRECISION)
+        if g.writes_stream:  # the stream buffer z [T][C][H][W], exact (acc_bits), a second output
+            self.add_output_variable([n_values], out_name=self.outputs[1], var_name="layer{index}_z",
+                                     type_name="layer{index}_z_t", precision=sint(g.acc_bits))
+            self.declare_output_types()
         self.set_attr("n_time", self._time_steps())
 
-    def _add_trains(self, thr: np.ndarray, v_bits: int, acc_bits: int) -> None:
+    def declare_output_types(self) -> None:
+        """hls4ml keeps one ``result_t`` per layer (what defines.h declares), the type of the output
+        variable set last -- with two outputs, the stream's. Both types are declared, the spikes' as
+        ``result_t``; the project calls this again after hls4ml's passes have rebuilt the variables."""
+        if len(self.variables) > 1:
+            self.set_attr("stream_t", self.get_output_variable(self.outputs[1]).type)
+            self.set_attr("result_t", self.get_output_variable().type)
+
+    def _add_trains(self, thr: np.ndarray, v_bits: int, acc_bits: int, allowed: bool = True) -> None:
         """Direct encoding: the constant-current spike-train table (:mod:`spikehls.hls.spike_trains`)
-        that lets the layer fire all T steps in one pass; ``fire_once`` is False where none fits."""
+        that lets the layer fire all T steps in one pass; ``fire_once`` is False where none fits, or
+        where not ``allowed`` (a stream layer: its fire pass writes the stream at every step)."""
         self.set_attr("fire_once", False)
         self.set_attr("n_breaks", 1)
         if not self.input_is_pixels():
             return
         neuron = Neuron(threshold=thr, leak_shift=int(self.get_attr("leak_shift")), reset=self.get_attr("reset"), v_bits=v_bits)
-        table = constant_current_trains(neuron, self._time_steps(), acc_bits)
+        table = constant_current_trains(neuron, self._time_steps(), acc_bits) if allowed else None
         if table is not None:
             self.set_attr("fire_once", True)
             self.set_attr("n_breaks", table.n_breaks)
@@ -243,14 +271,77 @@ class _NeuronLayer(_SpikeLayer):
 
 
 class SpikingConv2D(_NeuronLayer):
-    """Spiking 2-D convolution, neuron fused, optional skip input (second input)."""
+    """Spiking 2-D convolution, neuron fused, optional skip input (second input), optional residual
+    stream (``residual``: the source layer, whose stream is the last input; ``current_sign``; a
+    second output, the layer's own stream, when a later layer reads it)."""
 
     GEOMETRY_KIND = "conv"
+
+    def has_skip(self) -> bool:
+        return self.get_attr("skip_shape", None) is not None
+
+    def residual_input(self) -> Optional[str]:
+        """The stream tensor this layer adds (its last input), or None."""
+        return self.inputs[-1] if self.get_attr("residual", None) else None
+
+    def stream_output(self) -> Optional[str]:
+        """This layer's stream tensor (its second output), or None when nobody reads it."""
+        return self.outputs[1] if len(self.outputs) > 1 else None
+
+    def _reader_fire_lanes(self, out_hw: tuple[int, int]) -> list[int]:
+        """Fire lanes of every layer that reads this layer's stream (``stream_readers``, named by the
+        handler from the ONNX graph: they are built after this layer), from their parallelism."""
+        if self.stream_output() is None:
+            return []
+        names = list(self.get_attr("stream_readers", None) or [])
+        if not names:
+            raise SpikehlsError(f"layer {self.name}: writes a residual stream that no layer reads")
+        cfg = self.model.config
+        return [fire_lanes(int(cfg.get_layer_config_value(_Named(n), "Parallelism", 1)), *out_hw) for n in names]
+
+    def residual_writer(self) -> Optional["SpikingConv2D"]:
+        tensor = self.residual_input()
+        if tensor is None:
+            return None
+        for n in self.model.get_layers():
+            if isinstance(n, SpikingConv2D) and n.stream_output() == tensor:
+                return n
+        raise SpikehlsError(f"layer {self.name}: residual stream '{tensor}' is written by no spiking conv")
+
+    def _stream(self) -> dict:
+        """Sign, residual source (and its stream range) and the readers' fire lanes, for the geometry.
+        The readers' fire lanes come from their parallelism and the (shared) output plane directly,
+        not from their geometry, which depends on this one's."""
+        sign = self.get_attr("current_sign", None)
+        writer = self.residual_writer()
+        co, ho, wo = self.get_attr("out_shape", None) or self._out_shape()
+        return {
+            "current_sign": None if sign is None else _arr(sign),
+            "residual": None if writer is None else writer.name,
+            **self._writer_stream(writer),
+            "stream_readers_fire": self._reader_fire_lanes((ho, wo)),
+        }
+
+    @staticmethod
+    def _writer_stream(writer: Optional["SpikingConv2D"]) -> dict:
+        """The residual source's stream range and buffer banks (its geometry), for a reader's."""
+        if writer is None:
+            return {"residual_range": (0, 0), "residual_banks": 1}
+        wg = writer.geometry(in_banks=1)
+        return {"residual_range": (wg.acc_lo, wg.acc_hi), "residual_banks": wg.z_banks}
+
+    def _out_shape(self) -> tuple[int, int, int]:
+        from spikehls.hls.geometry import conv_out_size
+
+        c, h, w = self.get_attr("in_shape")
+        co, _, kh, kw = self.get_attr("weight_shape")
+        s, p = int(self.get_attr("stride", 1) or 1), int(self.get_attr("padding", 0) or 0)
+        return int(co), conv_out_size(h, kh, s, p), conv_out_size(w, kw, s, p)
 
     def _skip(self) -> tuple[Optional[Skip], Optional[list], bool]:
         """The skip input as an :class:`~spikehls.quantize.intnet.Skip`, its per-step shape, and
         whether it is the pixel input."""
-        if len(self.inputs) < 2:
+        if not self.has_skip():
             return None, None, False
         source = self.inputs[1]
         stride = int(self.get_attr("skip_stride", 1) or 1)
@@ -284,6 +375,13 @@ class SpikingConv2D(_NeuronLayer):
         if skip is not None:
             self._add_table("skip_", chunk_table(sw.T, lanes), g.skip_table)
         self._add_bias(b, g)
+        if g.z_current:  # the sign of every channel's current: an add, a subtract, or nothing
+            sign = self.get_attr("current_sign", None)
+            if sign is not None and (_arr(sign).shape != (co,) or not np.isin(_arr(sign), (-1, 0, 1)).all()):
+                raise SpikehlsError(f"layer {self.name}: current_sign must be {co} values in {{-1, 0, 1}}")
+            self.add_weights_variable(name="sign", var_name="sgn{index}", precision=sint(2),
+                                      data=np.ones(co, np.int64) if sign is None else _arr(sign))
+            self.set_attr("z_banks", g.z_banks)
         self._add_neuron(g)
 
 

@@ -178,6 +178,11 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
                     # its consumer scans B positions per cycle.
                     f = output_banks(lyr)
                     lyr.get_output_variable().pragma = ("partition", "cyclic", f) if f > 1 else None
+                    z_out = getattr(lyr, "stream_output", lambda: None)()
+                    if z_out is not None:  # a residual stream: z_banks banks (writer and readers move F positions)
+                        lyr.declare_output_types()
+                        zb = int(lyr.get_attr("z_banks", 1))
+                        lyr.get_output_variable(z_out).pragma = ("partition", "cyclic", zb) if zb > 1 else None
             # LOOP_TRIPCOUNT of the data-dependent loops, from the reference's activity (hls/activity.py)
             set_tripcounts([lyr for lyr in hls_model.get_layers() if lyr.class_name in LAYER_CLASSES],
                            list(clean.graph.node), INPUT_NAME, tv, kind == "pixels")

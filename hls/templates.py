@@ -81,6 +81,25 @@ def _lane_lines(node, n_filt: int, plane: int) -> list[str]:
     ]
 
 
+def _stream_lines(node) -> list[str]:
+    """The residual-stream members of a stream layer's config (those of ``nnet::no_stream``, with
+    z_current = true; hls/geometry.py); nothing for any other layer, whose config is unchanged."""
+    g = node.geometry()
+    if not g.z_current:
+        return []
+    zb = max(g.acc_bits, g.bias_bits) + 1  # bias + z and bias - z, exact
+    return [
+        "    // residual stream: acc holds z, the fire pass integrates bias + sign * z (add or subtract)",
+        f"    static const bool z_current = true, has_residual = {'true' if g.residual_source else 'false'},"
+        f" writes_stream = {'true' if g.writes_stream else 'false'};",
+        f"    static const unsigned z_banks = {g.z_banks}; // banks of the stream buffer (lcm of writer and reader fire lanes)",
+        f"    typedef ap_int<{g.cur_bits}> cur_t;",
+        f"    typedef ap_int<{zb}> zb_t;",
+        f"    typedef {_wtype(node, 'sign')} sign_t;",
+        *_mem_lines([("sign", _wbits(node, "sign"), g.channels, True)])[1:],
+    ]
+
+
 def _ubits(n: int) -> int:
     """Unsigned bits of a counter 0..n (at least 1)."""
     return max(1, int(n).bit_length())
@@ -218,7 +237,7 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
         co, ho, wo = node.get_attr("out_shape")
         kh, kw = node.get_attr("weight_shape")[2:]
         s, p = int(node.get_attr("stride")), int(node.get_attr("padding"))
-        has_skip = len(node.inputs) > 1
+        has_skip = node.has_skip()
         lines = [
             f"    static const unsigned n_out = {co * ho * wo};",
             f"    static const unsigned n_chan = {c}, in_height = {h}, in_width = {w};",
@@ -273,6 +292,7 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
                 "    typedef weight_t skip_weight_t;",
             ]
         lines += _neuron_lines(node)
+        lines += _stream_lines(node)
         return _struct(node, lines)
 
 
@@ -355,13 +375,35 @@ class SpikingConv2DFunctionTemplate(FunctionCallTemplate):
         p = self._default_function_params(node)
         common = f"{_wvar(node, 'bias')}, {_wvar(node, 'thr')}, {_table_args(node)}"
         prefix = "direct" if node.input_is_pixels() else "spiking"
-        if len(node.inputs) > 1:
+        if "sign" in node.weights:  # a stream layer (hls/geometry.py: z_current)
+            return _stream_call(node, p, prefix)
+        if node.has_skip():
             skip = node.get_input_variable(node.inputs[1])
             return (
                 f"nnet::{prefix}_conv2d_skip<{p['input_t']}, {skip.type.name}, {p['output_t']}, {p['config']}>"
                 f"({p['input']}, {skip.name}, {p['output']}, {common}, {_table_args(node, 'skip_')}{_train_args(node)});"
             )
         return f"nnet::{prefix}_conv2d<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']}, {common}{_train_args(node)});"
+
+
+def _stream_call(node, p: dict, prefix: str) -> str:
+    """The call of a stream layer: ``<prefix>_stream_conv2d[_write]`` with every input named; an
+    absent skip or residual input is the layer's own input (never read: has_skip / has_residual)."""
+    x = p["input"]
+    skip = node.get_input_variable(node.inputs[1]).name if node.has_skip() else x
+    skip_t = node.get_input_variable(node.inputs[1]).type.name if node.has_skip() else p["input_t"]
+    res = node.residual_input()
+    z_in = node.get_input_variable(res).name if res else x
+    z_in_t = node.get_input_variable(res).type.name if res else p["input_t"]
+    skip_tables = _table_args(node, "skip_") if node.has_skip() else _table_args(node)
+    common = f"{_wvar(node, 'bias')}, {_wvar(node, 'thr')}, {_wvar(node, 'sign')}, {_table_args(node)}, {skip_tables}"
+    out = node.stream_output()
+    if out is None:
+        return (f"nnet::{prefix}_stream_conv2d<{p['input_t']}, {skip_t}, {z_in_t}, {p['output_t']}, {p['config']}>"
+                f"({x}, {skip}, {z_in}, {p['output']}, {common});")
+    z_out = node.get_output_variable(out)
+    return (f"nnet::{prefix}_stream_conv2d_write<{p['input_t']}, {skip_t}, {z_in_t}, {p['output_t']}, {z_out.type.name}, {p['config']}>"
+            f"({x}, {skip}, {z_in}, {p['output']}, {z_out.name}, {common});")
 
 
 class SpikingDenseFunctionTemplate(FunctionCallTemplate):

@@ -148,6 +148,7 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
 
     alias: dict[str, str] = {}
     shapes: dict[str, list[int]] = {gin.name: in_shape}
+    streams: set[str] = set()  # residual stream tensors (a SpikingConv2d's second output)
     nodes: list[onnx.NodeProto] = []
     for node in g.node:
         if node.op_type in WEIGHT_OPS:
@@ -185,12 +186,14 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
             s, p = strides[0], pads[0]
             ho, wo = conv_out_size(xs[3], kh, s, p), conv_out_size(xs[4], kw, s, p)
             out_shape = [1, t_steps, co, ho, wo]
-            if len(node.input) > 3 and node.input[3]:
+            has_res = int(_attr(node, "has_residual", 0) or 0)  # the residual stream is the last input
+            n_main = len(node.input) - (1 if has_res else 0)
+            if n_main > 3 and node.input[3]:
                 sx = alias.get(node.input[3], node.input[3])
                 if sx not in shapes:
                     raise SpikehlsError(f"{_where(node)}: skip input '{sx}' is not the output of a supported layer")
                 inputs.append(sx)
-                if len(node.input) > 4 and node.input[4]:
+                if n_main > 4 and node.input[4]:
                     SW, sbits = G.integer(node.input[4], node, acc_scale.reshape(-1, 1), "skip weight")
                     SW = SW.reshape(SW.shape[0], -1)
                     attrs.update(skip_weight_int=SW, skip_weight_shape=list(SW.shape), skip_w_bits=sbits)
@@ -199,6 +202,17 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
                     gain = np.ones(co, dtype=np.int64) if not gain else np.asarray(gain, dtype=np.int64)
                     attrs.update(skip_gain=gain)
                 attrs["skip_stride"] = int(_attr(node, "skip_stride", 1))
+            if has_res:
+                zx = alias.get(node.input[-1], node.input[-1])
+                if zx not in streams:
+                    raise SpikehlsError(f"{_where(node)}: residual input '{zx}' is not the stream output of an earlier conv")
+                if shapes[zx] != out_shape:
+                    raise SpikehlsError(f"{_where(node)}: residual stream '{zx}' has shape {shapes[zx]}, needs {out_shape}")
+                inputs.append(zx)
+                attrs["has_residual"] = 1
+            sign = _attr(node, "current_sign", None)
+            if sign:
+                attrs["current_sign"] = np.asarray(sign, dtype=np.int64)
             attrs.update(kernel_shape=[kh, kw], strides=[s, s], pads=[p, p, p, p])
         elif op == "SpikingDense" or op == "Readout":
             n_in = int(np.prod(xs[2:]))
@@ -221,7 +235,12 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
             )
         if op != "SpikeMaxPool2d":
             attrs.update(in_scale=in_scale, acc_scale=[float(a) for a in acc_scale.reshape(-1)])
-        new = helper.make_node(op, inputs, [node.output[0]], name=node.name or node.output[0], domain=node.domain)
+        outputs = [node.output[0]]
+        if op == "SpikingConv2d" and len(node.output) > 1 and node.output[1]:  # a residual source: its stream
+            outputs.append(node.output[1])
+            streams.add(node.output[1])
+            shapes[node.output[1]] = out_shape
+        new = helper.make_node(op, inputs, outputs, name=node.name or node.output[0], domain=node.domain)
         for k, v in attrs.items():
             if isinstance(v, np.ndarray):
                 new.attribute.append(_ints_attr(k, v))
@@ -234,7 +253,7 @@ def clean_graph(model: onnx.ModelProto) -> onnx.ModelProto:
     if len(outs) != 1 or not nodes or nodes[-1].op_type != "Readout" or nodes[-1].output[0] != outs[0]:
         raise SpikehlsError("the QONNX graph must end in one Readout node whose output is the graph output")
     value_info = [
-        helper.make_tensor_value_info(n.output[0], onnx.TensorProto.FLOAT, shapes[n.output[0]]) for n in nodes[:-1]
+        helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, shapes[o]) for n in nodes[:-1] for o in n.output
     ]
     graph = helper.make_graph(
         nodes,
@@ -254,9 +273,12 @@ def intnet_from_clean(clean: onnx.ModelProto, encoding: str) -> IntNet:
     in_shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
     t_steps = in_shape[1]
     src_name = {g.input[0].name: "input"}
+    stream_of: dict[str, str] = {}  # stream tensor -> the conv writing it
     layers = []
     for n in g.node:
         src_name[n.output[0]] = n.name
+        if len(n.output) > 1:
+            stream_of[n.output[1]] = n.name
         a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
         a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in a.items()}
         if n.op_type == "SpikeMaxPool2d":
@@ -274,13 +296,16 @@ def intnet_from_clean(clean: onnx.ModelProto, encoding: str) -> IntNet:
             layers.append(SpikingDense(n.name, neuron=neuron, **common))
             continue
         skip = None
-        if len(n.input) > 1:
+        has_res = int(a.get("has_residual", 0) or 0)
+        if len(n.input) - has_res > 1:
             if "skip_weight_int" in a:
                 sw = np.asarray(a["skip_weight_int"], dtype=np.int64).reshape(a["skip_weight_shape"])
                 skip = Skip(src_name[n.input[1]], weight=sw, stride=int(a["skip_stride"]), w_bits=int(a["skip_w_bits"]))
             else:
                 skip = Skip(src_name[n.input[1]], gain=np.asarray(a["skip_gain"]), stride=int(a["skip_stride"]))
         layers.append(
-            SpikingConv2d(n.name, neuron=neuron, stride=int(a["strides"][0]), padding=int(a["pads"][0]), skip=skip, **common)
+            SpikingConv2d(n.name, neuron=neuron, stride=int(a["strides"][0]), padding=int(a["pads"][0]), skip=skip,
+                          residual=stream_of[n.input[-1]] if has_res else None,
+                          current_sign=np.asarray(a["current_sign"], dtype=np.int64) if a.get("current_sign") else None, **common)
         )
     return IntNet(tuple(in_shape[2:]), t_steps, encoding, layers)  # type: ignore[arg-type]

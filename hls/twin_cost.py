@@ -92,8 +92,10 @@ def registered_tables(g: LayerGeometry) -> bool:
     stage 2 adds and writes). The one price is the drain: ``done`` comes one cycle later, so the
     last spike is written before the next layer reads (:func:`cycles` adds 1 per sample). Never
     for the readout: its stream reads the accumulators right after the last add. ROMs never go to
-    URAM (no initial contents), so ``ultra`` does not enter."""
-    if g.kind in ("maxpool", "readout") or g.table is None:
+    URAM (no initial contents), so ``ultra`` does not enter. Not (yet) for a residual-stream layer
+    (``z_current``): its stream read and write-back run on the FSM's signals without the extra stage,
+    so its tables stay distributed (an honest limit, priced the same way here and in the Verilog)."""
+    if g.kind in ("maxpool", "readout") or g.table is None or g.z_current:
         return False
     k = table_ports(g)
     return any(memory_style(w, d, rom=True, sync_read=True, read_ports=k) == "block"
@@ -210,6 +212,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
             rom += rom_luts(g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T, CO, 1)
         else:
             rom += rom_luts(g.v_bits, CO, 1)
+    if g.signed_current:
+        rom += rom_luts(2, CO, 1)  # the current's sign per channel
     lut["rom"] = rom
     # input scan and the target of each tap
     subs = max(1, g.in_banks // R)
@@ -234,6 +238,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
             lut["neurons"] = F * g.sum_bits * (3 if g.leak_shift == 0 else 4)
     else:
         lut["out_mux"] = AB * (L - 1)
+    if g.z_current:
+        lut.update(stream_items(g))
     lut["control"] = 1.0
     # registers of the FSM (rtl.verilog: every reg the module declares)
     regs = 4 + _w(T) + ADW + _w(G) + _w(PW) + _w(g.n_in // R) + _w(max(1, g.n_in // g.in_banks)) + _w(subs) + R + 1
@@ -281,7 +287,27 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         tb, ob, dep = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, dep, readers)
         lut["out_read_mux"] = readers * ob * (tb - 1)
+    if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader
+        ram["stream"] = g.z_banks * lutram_luts(AB, T * g.n_out // g.z_banks, g.stream_readers)
     return {"LUT": lut, "FF": ff, "LUTRAM": ram}
+
+
+def stream_items(g: LayerGeometry) -> dict[str, float]:
+    """LUT items of a stream layer (rtl.verilog): per fire lane the current ``bias + sign * z``
+    (an adder, and with signs a subtractor and a 3:1 select), a residual reader's bank select of
+    the source's stream word (z_banks / F : 1 per lane) and stream addresses. Not fitted yet:
+    priced at their structural count (coefficient 1)."""
+    F, AB, PW = g.fire_lanes, g.acc_bits, g.plane_words
+    zb = max(AB, g.bias_bits) + 1
+    out = {"stream_current": F * zb * (3 if g.signed_current else 1)}
+    addr = 2 * _w(g.channels * g.plane) + _w(g.time_steps * g.n_out)  # position, word, step offset
+    select = 0.0
+    if g.residual_source is not None:
+        select += F * AB * max(0, g.residual_banks // F - 1) + addr + _w(PW)
+    if g.writes_stream:
+        select += addr + g.z_banks  # the write address and bank mask
+    out["stream_select"] = select
+    return out
 
 
 def scan_words(g: LayerGeometry) -> int:
@@ -371,7 +397,8 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
     skip_fixed = 0
     if g.skip_table is not None:
         skip_fixed = g.skip_shape[0] * g.out_shape[1] * g.out_shape[2]
-    fixed = depth + frames * (1 + nw + skip_fixed) + (1 if registered_tables(g) else 0)  # the drain of stage 0
+    init = fire if g.residual_source is not None else depth  # a residual reader loads z_0 channel by channel
+    fixed = init + frames * (1 + nw + skip_fixed) + (1 if registered_tables(g) else 0)  # + the drain of stage 0
     if g.kind == "readout":
         fixed += g.channels + 1
     elif g.pixels:

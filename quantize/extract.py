@@ -43,10 +43,12 @@ def extract(model: QuantSNN) -> IntNet:
                 else:
                     skip = Skip(q.skip_source, weight=_np(q.skip_w_int(q.w_scale())).astype(np.int64),
                                 stride=q.skip_stride, w_bits=q.skip_bits)
+            sign = _np(q.sign).astype(np.int64) if q.stream else None
             layers.append(SpikingConv2d(
                 name=q.name, weight=_np(q.w_int()), bias=_np(q.b_int(acc)), neuron=_neuron(q),
-                stride=q.stride, padding=q.padding, w_bits=q.w_bits, w_scale=_np(q.w_scale()).astype(np.float64),
-                in_scale=q.in_scale, skip=skip))
+                stride=q.stride, padding=q.padding, w_bits=q.weight_bits(), w_scale=_np(q.w_scale()).astype(np.float64),
+                in_scale=q.in_scale, skip=skip, residual=q.residual,
+                current_sign=None if sign is None or (sign == 1).all() else sign))
         elif isinstance(q, QDense):
             acc = q.acc_scale()
             layers.append(SpikingDense(

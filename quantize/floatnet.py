@@ -105,13 +105,27 @@ class FSkip(nn.Module):
 
 
 class FConv(nn.Module):
-    """Spiking conv layer: conv (-> BN) (+ skip) -> neuron."""
+    """Spiking conv layer: conv (-> BN) (+ skip) -> neuron, or a stream writer (``bn_on_stream``).
+
+    A stream writer (pre-activation ResNet) computes the residual stream
+    ``z = conv(x) (+ skip) (+ z of layer residual)`` and its neuron reads ``bn(z)``: the BN and
+    neuron are the ones of the *next* block that reads the stream. After BN folding (:mod:`.fold`)
+    ``bn`` is None and the neuron reads ``stream_bias + sign * z`` (``sign`` in {-1, 0, 1}).
+    """
 
     kind = "conv"
 
     def __init__(self, name: str, conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], neuron: nn.Module,
-                 skip: Optional[FSkip] = None):
+                 skip: Optional[FSkip] = None, residual: Optional[str] = None, bn_on_stream: bool = False,
+                 sign: Optional[torch.Tensor] = None, stream_bias: Optional[torch.Tensor] = None):
         super().__init__()
+        if residual is not None and not bn_on_stream:
+            raise SpikehlsError(f"layer {name}: a residual stream input needs bn_on_stream (a stream-writing layer)")
+        if bn_on_stream and conv.bias is not None:
+            raise SpikehlsError(f"layer {name}: a stream-writing conv has no bias of its own (it belongs to the reader's BN)")
+        self.residual, self.bn_on_stream = residual, bool(bn_on_stream)
+        self.register_buffer("sign", None if sign is None else torch.as_tensor(sign, dtype=torch.float32).clone())
+        self.register_buffer("stream_bias", None if stream_bias is None else torch.as_tensor(stream_bias, dtype=torch.float32).clone())
         if conv.groups != 1 or conv.dilation[0] != 1 or conv.dilation[1] != 1:
             raise SpikehlsError(f"layer {name}: grouped or dilated convolutions cannot be exported")
         if conv.stride[0] != conv.stride[1] or conv.padding[0] != conv.padding[1] or isinstance(conv.padding, str):
@@ -120,14 +134,36 @@ class FConv(nn.Module):
             raise SpikehlsError(f"layer {name}: padding mode '{conv.padding_mode}' cannot be exported (only zeros)")
         self.name, self.conv, self.bn, self.neuron, self.skip = name, conv, bn, neuron, skip
 
-    def current(self, x: torch.Tensor, skip_in: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def stream(self, x: torch.Tensor, skip_in=None, res_in=None) -> torch.Tensor:
+        """The residual stream ``z = conv(x) (+ skip) (+ res_in)`` of a stream writer."""
+        z = _bt(self.conv, x)
+        if self.skip is not None:
+            z = z + self.skip(skip_in)
+        return z + res_in if self.residual is not None else z
+
+    def current(self, x: torch.Tensor, skip_in: Optional[torch.Tensor] = None, res_in=None) -> torch.Tensor:
+        if self.bn_on_stream:
+            z = self.stream(x, skip_in, res_in)
+            if self.bn is not None:
+                return _bt(self.bn, z)
+            shape = (1, 1, -1, 1, 1)
+            return self.stream_bias.reshape(shape) + self.sign.reshape(shape) * z
         i = _bt(lambda z: self.bn(self.conv(z)) if self.bn is not None else self.conv(z), x)
         if self.skip is not None:
             i = i + self.skip(skip_in)
         return i
 
-    def forward(self, x, skip_in=None):
-        return run_neuron(self.neuron, self.current(x, skip_in))
+    def run(self, x, skip_in=None, res_in=None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(spikes, stream z or None): the stream is what a later layer's ``residual`` adds."""
+        if not self.bn_on_stream:
+            return self(x, skip_in), None
+        z = self.stream(x, skip_in, res_in)
+        i = _bt(self.bn, z) if self.bn is not None else (
+            self.stream_bias.reshape(1, 1, -1, 1, 1) + self.sign.reshape(1, 1, -1, 1, 1) * z)
+        return run_neuron(self.neuron, i), z
+
+    def forward(self, x, skip_in=None, res_in=None):
+        return run_neuron(self.neuron, self.current(x, skip_in, res_in))
 
 
 class FDense(nn.Module):
@@ -194,9 +230,15 @@ class FloatNet(nn.Module):
 
     def forward(self, x: torch.Tensor, record: bool = False):
         outs: dict[str, torch.Tensor] = {"input": x}
+        streams: dict[str, torch.Tensor] = {}
         for lyr in self.layers:
             skip = getattr(lyr, "skip", None)
-            x = lyr(x, outs[skip.source] if skip is not None else None)
+            skip_in = outs[skip.source] if skip is not None else None
+            if getattr(lyr, "bn_on_stream", False):
+                res = getattr(lyr, "residual", None)
+                x, streams[lyr.name] = lyr.run(x, skip_in, streams[res] if res is not None else None)
+            else:
+                x = lyr(x, skip_in)
             outs[lyr.name] = x
         return (x, outs) if record else x
 
@@ -213,7 +255,8 @@ class FloatNet(nn.Module):
 # ---- lowering the training models ----------------------------------------------------------------
 def _pool(name: str, mod: nn.Module) -> FPool:
     if not isinstance(mod, nn.MaxPool2d):
-        raise SpikehlsError(f"layer {name}: {type(mod).__name__} cannot be exported (only max pooling on spikes)")
+        raise SpikehlsError(f"layer {name}: {type(mod).__name__} cannot be exported (the integer contract is "
+                            "accumulate-only: use nn.MaxPool2d, an OR on spikes)")
     k = mod.kernel_size if isinstance(mod.kernel_size, int) else mod.kernel_size[0]
     s = mod.stride if isinstance(mod.stride, int) else mod.stride[0]
     pad = mod.padding if isinstance(mod.padding, int) else max(mod.padding)
@@ -228,13 +271,51 @@ def _neuron_ok(name: str, mod: nn.Module) -> nn.Module:
     return copy.deepcopy(mod)
 
 
+def _lower_preresnet(model: nn.Module, layers: list[nn.Module]) -> None:
+    """PreResNet -> stream writers fused with the BN/neuron that reads their stream.
+
+    stem (+ block 0's bn1/neuron1: its spikes are block 0's s1) -> per block: conv1 with
+    bn2/neuron2 (an ordinary spiking conv on s1) and conv2 on s2, which adds the previous stream
+    (identity shortcut) or a 1x1 conv of s1 (projection: the stream is replaced), fused with the
+    next block's bn1/neuron1 or, after the last block, the final bn/neuron.
+    """
+    from spikehls.training import models as M
+
+    if model.stem.bias is not None:
+        raise SpikehlsError("layer stem: a stream-writing conv must have no bias (bias=False)")
+    blocks = list(model.blocks)
+    for bi, blk in enumerate(blocks):
+        if not isinstance(blk, M.PreBasicBlock):
+            raise SpikehlsError(f"layer blocks.{bi}: {type(blk).__name__} cannot be exported")
+
+    def reader(i: int) -> tuple[nn.Module, nn.Module]:
+        if i < len(blocks):
+            return blocks[i].bn1, _neuron_ok(f"blocks.{i}.neuron1", blocks[i].neuron1)
+        return model.bn, _neuron_ok("neuron", model.neuron)
+
+    layers.append(FConv("stem", model.stem, *reader(0), bn_on_stream=True))
+    prev = "stem"  # the stream writer whose spikes are the next block's s1
+    for bi, blk in enumerate(blocks):
+        p = f"blocks.{bi}"
+        layers.append(FConv(f"{p}.conv1", blk.conv1, blk.bn2, _neuron_ok(f"{p}.neuron2", blk.neuron2)))
+        if blk.shortcut is None:
+            layers.append(FConv(f"{p}.conv2", blk.conv2, *reader(bi + 1), residual=prev, bn_on_stream=True))
+        else:
+            layers.append(FConv(f"{p}.conv2", blk.conv2, *reader(bi + 1), skip=FSkip(prev, blk.shortcut),
+                                bn_on_stream=True))
+        prev = f"{p}.conv2"
+    for i, pool in enumerate(model.pools):
+        layers.append(_pool(f"pools.{i}", pool))
+
+
 def from_training_model(model: nn.Module, encoding: str, time_steps: int) -> FloatNet:
     """Lower a VGG or post-activation ResNet from :mod:`spikehls.training.models` into a FloatNet.
 
     Layer names are the names of the layer's conv / linear in the training model (the names the
-    masks use): ``features.0.conv``, ``stem.conv``, ``stages.0.0.conv1`` ... ``hidden.0.fc``,
-    ``readout``; pools are ``features.0.pool`` / ``pools.0``. Anything the integer contract cannot
-    express (pre-activation ResNets, average pooling, ...) is a :class:`SpikehlsError`.
+    masks use): ``features.0.conv``, ``stem.conv``, ``stages.0.0.conv1`` (PreResNet: ``stem``,
+    ``blocks.0.conv1``, ``blocks.0.conv2``) ... ``hidden.0.fc``, ``readout``; pools are
+    ``features.0.pool`` / ``pools.0``. Anything the integer contract cannot express (average
+    pooling, ...) is a :class:`SpikehlsError`.
     """
     from spikehls.training import models as M  # late: training imports are heavy and optional here
 
@@ -247,9 +328,8 @@ def from_training_model(model: nn.Module, encoding: str, time_steps: int) -> Flo
             layers.append(_pool(f"{prefix}.pool", blk.pool))
 
     if isinstance(model, M.PreResNet):
-        raise SpikehlsError("model: PreResNet (pre-activation) cannot be exported: its residual stream is a float "
-                            "current, not spikes; train arch 'resnet' or 'vgg' instead")
-    if isinstance(model, M.VGG):
+        _lower_preresnet(model, layers)
+    elif isinstance(model, M.VGG):
         for i, blk in enumerate(model.features):
             if not isinstance(blk, M.ConvBlock):
                 raise SpikehlsError(f"layer features.{i}: {type(blk).__name__} cannot be exported")
@@ -275,7 +355,7 @@ def from_training_model(model: nn.Module, encoding: str, time_steps: int) -> Flo
         for i, pool in enumerate(model.pools):
             layers.append(_pool(f"pools.{i}", pool))
     else:
-        raise SpikehlsError(f"model: {type(model).__name__} cannot be exported (supported: VGG, ResNet)")
+        raise SpikehlsError(f"model: {type(model).__name__} cannot be exported (supported: VGG, ResNet, PreResNet)")
     for i, blk in enumerate(getattr(model, "hidden", [])):
         layers.append(FDense(f"hidden.{i}.fc", blk.fc, blk.bn, _neuron_ok(f"hidden.{i}", blk.neuron)))
     layers.append(FReadout("readout", model.readout))

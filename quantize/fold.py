@@ -8,6 +8,13 @@ and needs no division in hardware. A negative γ just flips the sign of that cha
 and bias: the neuron still compares ``V >= θ`` with θ > 0, exactly as the BN model did.
 A 1x1 shortcut conv's BN is folded the same way and its bias moved into the receiving layer's
 bias (both currents are added before the neuron).
+
+A stream writer (pre-activation ResNet, ``FConv.bn_on_stream``) cannot fold its BN into the
+weights: the stream ``z`` it writes is also added, unscaled, by the next block. Its BN
+``y = a z + b`` (``a = γ/σ``, ``b = β - a μ``) feeding a neuron with threshold θ is divided by
+``|a|`` instead: the neuron reads ``sign(a) z + b/|a|`` against ``θ/|a|`` (the same spikes: IF and
+LIF membranes, both resets and the comparison all scale with a positive factor). ``γ == 0``
+gives sign 0: the neuron then reads the constant ``b`` against θ (nothing is divided).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+
+from spikehls.errors import SpikehlsError
 
 from .floatnet import FConv, FDense, FloatNet
 
@@ -47,11 +56,39 @@ def _conv_with(conv: nn.Conv2d, w: torch.Tensor, b: Optional[torch.Tensor]) -> n
     return new
 
 
+def _fold_stream(lyr: FConv) -> FConv:
+    """Fold a stream writer's BN into (sign, stream_bias, per-channel threshold); weights unchanged."""
+    from .floatnet import neuron_params
+
+    co = lyr.conv.out_channels
+    neuron = copy.deepcopy(lyr.neuron)
+    th = neuron_params(neuron, co, None, lyr.name).threshold.double()
+    if lyr.bn is None:
+        sign, bias = torch.ones(co, dtype=torch.float64), torch.zeros(co, dtype=torch.float64)
+    else:
+        bn = lyr.bn
+        std = torch.sqrt(bn.running_var.detach().double() + bn.eps)
+        gamma = bn.weight.detach().double() if bn.affine else torch.ones(co, dtype=torch.float64)
+        beta = bn.bias.detach().double() if bn.affine else torch.zeros(co, dtype=torch.float64)
+        a = gamma / std
+        b = beta - a * bn.running_mean.detach().double()
+        sign = torch.sign(a)
+        div = torch.where(a == 0, torch.ones_like(a), a.abs())
+        bias, th = b / div, th / div
+    neuron._buffers["threshold"] = th.float()
+    conv = _conv_with(lyr.conv, lyr.conv.weight.detach(), None)
+    return FConv(lyr.name, conv, None, neuron, copy.deepcopy(lyr.skip), lyr.residual, True, sign.float(), bias.float())
+
+
 def fold_bn(net: FloatNet) -> FloatNet:
     """Return a copy of ``net`` with every BN folded into the preceding conv/linear (which gains a bias)."""
     layers: list[nn.Module] = []
     for lyr in net.layers:
-        if isinstance(lyr, FConv):
+        if isinstance(lyr, FConv) and lyr.bn_on_stream:
+            if lyr.skip is not None and lyr.skip.bn is not None:
+                raise SpikehlsError(f"layer {lyr.name}: a stream writer's shortcut must be a plain 1x1 conv (no BatchNorm)")
+            new = copy.deepcopy(lyr) if lyr.bn is None and lyr.sign is not None else _fold_stream(lyr)
+        elif isinstance(lyr, FConv):
             w, b = _fold(lyr.conv, lyr.bn)
             skip = copy.deepcopy(lyr.skip)
             if skip is not None and skip.conv is not None:

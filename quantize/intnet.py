@@ -11,14 +11,21 @@ Semantics (one sample; ``x`` is ``[T, C, H, W]`` integers; every value an exact 
   0..255 (direct encoding, ``input_bits == 8``; the float model sees ``pixel * 2**-8``).
 * Spiking layer (conv or dense), per output channel ``c`` and time step ``t``::
 
-      I   = bias[c] + sum_{i: x_t[i] != 0} W[c, i] * x_t[i]      # x_t[i] in {0,1}: a pure sum of weights
-            (+ skip current, see Skip)
+      z   = sum_{i: x_t[i] != 0} W[c, i] * x_t[i]                # x_t[i] in {0,1}: a pure sum of weights
+            (+ skip current, see Skip)  (+ z_t of layer ``residual``, conv only)
+      I   = bias[c] + current_sign[c] * z                         # current_sign in {-1, 0, +1}, default +1
       V   = V - (V >> leak_shift)   if leak_shift > 0 (LIF, arithmetic shift = floor)
       V   = saturate(V + I, v_bits)                               # signed, clamp to [-2^(b-1), 2^(b-1)-1]
       s   = V >= threshold[c]
       V   = V - threshold[c] * s    (reset "subtract")   |   V * (1 - s)   (reset "zero")
 
   V starts at 0 for every sample (no state crosses samples). Output spikes ``[T, C', ...]``.
+  ``z`` is the layer's *stream*: an exact integer, never saturated. A conv whose ``residual`` names an
+  earlier conv adds that layer's stream (same channel and position) to its own: this is how a
+  pre-activation ResNet's float residual stream is carried, with the BN + neuron that reads the
+  stream fused into the conv that writes it (``current_sign`` is the sign of the BN's gamma; 0 for
+  gamma == 0, where the neuron sees only its bias). With ``residual`` and ``current_sign`` unset the
+  layer is the plain ``I = bias + sum W x (+ skip)``.
 * MaxPool2d on spikes: OR over the window.
 * Readout (last layer, non-spiking): ``out[k] = sum_t (bias[k] + sum_i W[k, i] * s_t[i])`` over the
   flattened input (C, H, W order); the prediction is the first index of the maximum.
@@ -98,11 +105,27 @@ class SpikingConv2d:
     w_scale: np.ndarray = field(default_factory=lambda: np.ones(1))  # float [Co], powers of two
     in_scale: float = 1.0
     skip: Optional[Skip] = None
+    residual: Optional[str] = None  # an earlier SpikingConv2d whose stream z_t is added to this layer's z
+    current_sign: Optional[np.ndarray] = None  # int64 [Co] in {-1, 0, +1}: I = bias + sign * z; None: all +1
     kind: str = "conv"
 
     def __post_init__(self):
         self.weight, self.bias = _i64(self.weight), _i64(self.bias)
         self.w_scale = np.broadcast_to(np.asarray(self.w_scale, dtype=np.float64), (self.weight.shape[0],)).copy()
+        if self.current_sign is not None:
+            self.current_sign = _i64(self.current_sign)
+
+    @property
+    def acc_scale(self) -> np.ndarray:
+        """Float value of one integer unit of channel c's current, stream, bias and membrane."""
+        return self.w_scale * self.in_scale
+
+    @property
+    def signs(self) -> np.ndarray:
+        """``current_sign`` with None spelled out as all +1 (int64 [Co])."""
+        if self.current_sign is None:
+            return np.ones(self.weight.shape[0], dtype=np.int64)
+        return self.current_sign
 
 
 @dataclass
@@ -195,6 +218,10 @@ class IntNet:
             out[lyr.name] = cur
         return out
 
+    def stream_sources(self) -> set[str]:
+        """Names of the layers whose stream z_t some later layer adds (``residual``)."""
+        return {lyr.residual for lyr in self.layers if getattr(lyr, "residual", None) is not None}
+
     def validate(self) -> None:
         """Check shapes, bit ranges and layer order; raise SpikehlsError naming the layer."""
         if not self.layers or not isinstance(self.layers[-1], Readout):
@@ -233,6 +260,33 @@ class IntNet:
                         raise SpikehlsError(f"layer {lyr.name}: skip weights exceed {skip.w_bits}-bit range [{lo}, {hi}]")
                 if (conv_out_size(src[1], 1, skip.stride, 0), conv_out_size(src[2], 1, skip.stride, 0)) != dst[1:]:
                     raise SpikehlsError(f"layer {lyr.name}: skip from {skip.source} has spatial size {src[1:]} (stride {skip.stride}), needs {dst[1:]}")
+            if isinstance(lyr, SpikingConv2d):
+                self._validate_stream(lyr, names[:i], shapes)
+
+    def _validate_stream(self, lyr: SpikingConv2d, earlier: list[str], shapes: dict[str, tuple[int, ...]]) -> None:
+        """``current_sign`` in {-1, 0, +1}; ``residual`` an earlier conv of the same shape and scale."""
+        co = lyr.weight.shape[0]
+        sign = lyr.current_sign
+        if sign is not None:
+            if sign.shape != (co,):
+                raise SpikehlsError(f"layer {lyr.name}: current_sign has shape {sign.shape}, needs ({co},)")
+            if not np.isin(sign, (-1, 0, 1)).all():
+                raise SpikehlsError(f"layer {lyr.name}: current_sign values must be -1, 0 or +1, got {sorted(set(sign.tolist()))}")
+        if lyr.residual is None:
+            return
+        src_name = lyr.residual
+        if src_name not in earlier:
+            raise SpikehlsError(f"layer {lyr.name}: residual '{src_name}' is not an earlier layer")
+        src = self.layer(src_name)
+        if not isinstance(src, SpikingConv2d):
+            raise SpikehlsError(f"layer {lyr.name}: residual '{src_name}' is a {src.kind} layer, allowed: a conv layer")
+        if shapes[src_name] != shapes[lyr.name]:
+            raise SpikehlsError(f"layer {lyr.name}: residual '{src_name}' has output {shapes[src_name]}, needs {shapes[lyr.name]}")
+        if not np.array_equal(src.acc_scale, lyr.acc_scale):
+            raise SpikehlsError(
+                f"layer {lyr.name}: residual '{src_name}' has acc_scale {src.acc_scale.tolist()}, needs the same as "
+                f"{lyr.name} ({lyr.acc_scale.tolist()})"
+            )
 
     # ---- persistence: one JSON header + one .npz of arrays -------------------------------------
     def save(self, path: str | Path) -> None:

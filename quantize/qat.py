@@ -142,10 +142,18 @@ class _QuantWeighted(nn.Module):
     in_scale: float
     bias_bits: int
 
-    def w_scale(self) -> torch.Tensor:
-        """Power-of-two weight scale per output channel (detached), float [Co]."""
+    def own_w_scale(self) -> torch.Tensor:
+        """The Brevitas power-of-two weight scale per output channel (detached), float [Co]."""
         s = self.wmod.quant_weight().scale.detach().reshape(-1)
         return s.expand(self.wmod.weight.shape[0]).clone() if s.numel() == 1 else s
+
+    def w_scale(self) -> torch.Tensor:
+        """Power-of-two weight scale per output channel (detached), float [Co]."""
+        return self.own_w_scale()
+
+    def weight_bits(self) -> int:
+        """Bit width of the integer weights (the configured one; a stream peer may need more)."""
+        return self.w_bits
 
     def acc_scale(self) -> torch.Tensor:
         return self.w_scale() * self.in_scale
@@ -186,8 +194,25 @@ def _qlinear(lin: nn.Linear, bits: int, per_channel: bool) -> qnn.QuantLinear:
     return q
 
 
+def signed_bits(values: torch.Tensor) -> int:
+    """Fewest bits of a signed integer range holding every value (at least 2)."""
+    if values.numel() == 0:
+        return MIN_BITS
+    hi, lo = int(values.max()), int(values.min())
+    return max(MIN_BITS, max(hi, 0).bit_length() + 1, max(-lo - 1, 0).bit_length() + 1)
+
+
 class QConv(_QuantWeighted):
-    """Quantized spiking conv (+ identity or 1x1-conv residual input)."""
+    """Quantized spiking conv (+ identity or 1x1-conv residual input), or a stream writer.
+
+    A stream writer (``stream``, from a BN-folded ``FConv.bn_on_stream``) computes the integer
+    stream ``z = W x (+ skip) (+ z of layer residual)`` and its neuron reads
+    ``bias + sign * z``. The writers chained by identity residuals (``peers``, set by
+    :class:`QuantSNN`) add their streams unscaled, so they share one accumulator scale: per
+    channel the finest of their own Brevitas scales (times ``in_scale``). A peer whose own scale
+    is coarser gets correspondingly more integer weight bits (``weight_bits``) rather than clipped
+    weights: with direct encoding the stem's pixels make its scale 2^8 finer than the rest.
+    """
 
     kind = "conv"
 
@@ -200,7 +225,16 @@ class QConv(_QuantWeighted):
         self.per_channel = bool(per_channel)
         self.wmod = _qconv(f.conv, bits, per_channel)
         self.stride, self.padding = int(f.conv.stride[0]), int(f.conv.padding[0])
-        b = f.conv.bias.detach() if f.conv.bias is not None else torch.zeros(f.conv.out_channels)
+        self.stream, self.residual = bool(f.bn_on_stream), f.residual
+        if self.stream:
+            if f.sign is None or f.stream_bias is None:
+                raise ValueError(f"layer {f.name}: fold the stream's BatchNorm before quantizing")
+            b = f.stream_bias.detach()
+            self.register_buffer("sign", f.sign.detach().float().clone())
+        else:
+            b = f.conv.bias.detach() if f.conv.bias is not None else torch.zeros(f.conv.out_channels)
+            self.register_buffer("sign", None)
+        self.peers: list[QConv] = []  # stream writers sharing this one's accumulator scale (set by QuantSNN)
         self.bias = nn.Parameter(b.clone().float())
         self.neuron = neuron
         self.skip_source: Optional[str] = f.skip.source if f.skip is not None else None
@@ -214,6 +248,28 @@ class QConv(_QuantWeighted):
                 raise ValueError(f"layer {f.name}: fold the shortcut BatchNorm before quantizing")
             self.skip_weight = nn.Parameter(f.skip.conv.weight.detach()[:, :, 0, 0].clone().float())
 
+    def w_scale(self) -> torch.Tensor:
+        if not self.peers:
+            return self.own_w_scale()
+        acc = torch.stack([p.own_w_scale() * p.in_scale for p in self.peers]).amin(0)
+        return acc / self.in_scale
+
+    def w_int(self) -> torch.Tensor:
+        if not self.peers:
+            return super().w_int()
+        ws = self.w_scale().double().reshape(-1, 1, 1, 1)
+        return torch.round(self.wmod.weight.detach().double() / ws).to(torch.int64)
+
+    def weight_bits(self) -> int:
+        return max(self.w_bits, signed_bits(self.w_int())) if self.peers else self.w_bits
+
+    def qweight(self) -> torch.Tensor:
+        """Fake-quantized float weights of the training path (STE)."""
+        if not self.peers:
+            return self.wmod.quant_weight().value
+        ws = self.w_scale().reshape(-1, 1, 1, 1)
+        return ste_round(self.wmod.weight / ws) * ws
+
     def skip_gain(self, acc: torch.Tensor) -> torch.Tensor:
         """Identity shortcut: one skip spike adds 1.0 in float = ``max(1, round(1/acc))`` integers."""
         return torch.clamp(torch.round(1.0 / acc.double()), min=1)
@@ -222,13 +278,22 @@ class QConv(_QuantWeighted):
         lo, hi = int_range(self.skip_bits)
         return torch.clamp(torch.round(self.skip_weight.detach().double() / ws.double()[:, None]), lo, hi)
 
-    def forward(self, x: torch.Tensor, skip_in: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip_in: Optional[torch.Tensor] = None, res_in=None) -> torch.Tensor:
+        return self.run(x, skip_in, res_in)[0]
+
+    def run(self, x: torch.Tensor, skip_in=None, res_in=None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(spikes, stream or None). The stream is float in training mode, int64 in eval mode."""
         acc = self.acc_scale()
         self.neuron.acc = acc
         if not self.training:
-            return self.neuron.forward_int(self.current_int(x, skip_in, acc))
-        qw = self.wmod.quant_weight().value
-        i = _bt(lambda z: F.conv2d(z, qw, self.quant_bias(acc), self.stride, self.padding), x)
+            if not self.stream:
+                return self.neuron.forward_int(self.current_int(x, skip_in, acc)), None
+            z = self.stream_int(x, skip_in, res_in)
+            i = _bshape(self.b_int(acc), 4)[None] + _bshape(self.sign.to(torch.int64), 4)[None] * z
+            return self.neuron.forward_int(i), z
+        qw = self.qweight()
+        bias = None if self.stream else self.quant_bias(acc)
+        i = _bt(lambda z: F.conv2d(z, qw, bias, self.stride, self.padding), x)
         if self.skip_source is not None:
             if self.skip_weight is None:
                 i = i + _bshape((self.skip_gain(acc) * acc.double()).float(), 4)[None] * skip_in
@@ -237,14 +302,17 @@ class QConv(_QuantWeighted):
                 lo, hi = int_range(self.skip_bits)
                 wsk = torch.clamp(ste_round(self.skip_weight / ws[:, None]), lo, hi) * ws[:, None]
                 i = i + _bt(lambda z: F.conv2d(z, wsk[:, :, None, None], None, self.skip_stride), skip_in)
-        return self.neuron.run(i)
+        if not self.stream:
+            return self.neuron.run(i), None
+        z = i + res_in if self.residual is not None else i
+        i = _bshape(self.quant_bias(acc), 4)[None] + _bshape(self.sign, 4)[None] * z
+        return self.neuron.run(i), z
 
-    @torch.no_grad()
-    def current_int(self, x, skip_in, acc) -> torch.Tensor:
-        """Exact integer current (bias and skip included), int64 [N, T, Co, Ho, Wo]."""
+    def _weighted_int(self, x, skip_in, acc, bias) -> torch.Tensor:
+        """Exact ``W x (+ bias) (+ skip)`` as float64 integers."""
         xi = _to_int(x, self.in_scale, self.name)
         w = self.w_int().double()
-        i = _bt(lambda z: F.conv2d(z, w, self.b_int(acc).double(), self.stride, self.padding), xi)
+        i = _bt(lambda z: F.conv2d(z, w, bias, self.stride, self.padding), xi)
         if self.skip_source is not None:
             s = skip_in.double()
             if self.skip_weight is None:
@@ -252,7 +320,18 @@ class QConv(_QuantWeighted):
             else:
                 wsk = self.skip_w_int(self.w_scale())
                 i = i + _bt(lambda z: F.conv2d(z, wsk[:, :, None, None], None, self.skip_stride), s)
-        return i.round().to(torch.int64)
+        return i
+
+    @torch.no_grad()
+    def current_int(self, x, skip_in, acc) -> torch.Tensor:
+        """Exact integer current (bias and skip included), int64 [N, T, Co, Ho, Wo]."""
+        return self._weighted_int(x, skip_in, acc, self.b_int(acc).double()).round().to(torch.int64)
+
+    @torch.no_grad()
+    def stream_int(self, x, skip_in, res_in) -> torch.Tensor:
+        """Exact integer stream ``W x (+ skip) (+ res_in)`` of a stream writer, int64."""
+        z = self._weighted_int(x, skip_in, self.acc_scale(), None).round().to(torch.int64)
+        return z + res_in if self.residual is not None else z
 
 
 class QDense(_QuantWeighted):
@@ -327,6 +406,7 @@ class QuantSNN(nn.Module):
         self.time_steps = int(time_steps)
         self.encoding = encoding
         self.v_bits = int(v_bits)
+        self._link_stream_peers()
 
     @property
     def in_scale(self) -> float:
@@ -334,11 +414,29 @@ class QuantSNN(nn.Module):
 
         return input_scale(self.encoding)
 
+    def _link_stream_peers(self) -> None:
+        """Give every chain of stream writers joined by identity residuals one shared scale."""
+        root: dict[str, str] = {}
+        chains: dict[str, list[QConv]] = {}
+        for lyr in self.layers:
+            if isinstance(lyr, QConv) and lyr.stream:
+                root[lyr.name] = root[lyr.residual] if lyr.residual is not None else lyr.name
+                chains.setdefault(root[lyr.name], []).append(lyr)
+        for chain in chains.values():
+            for lyr in chain:
+                lyr.peers = list(chain) if len(chain) > 1 else []
+
     def forward(self, x: torch.Tensor, record: bool = False):
         outs: dict[str, torch.Tensor] = {"input": x}
+        streams: dict[str, torch.Tensor] = {}
         for lyr in self.layers:
             src = getattr(lyr, "skip_source", None)
-            x = lyr(x, outs[src] if src is not None else None)
+            skip_in = outs[src] if src is not None else None
+            if getattr(lyr, "stream", False):
+                res = streams[lyr.residual] if lyr.residual is not None else None
+                x, streams[lyr.name] = lyr.run(x, skip_in, res)
+            else:
+                x = lyr(x, skip_in)
             outs[lyr.name] = x
         return (x, outs) if record else x
 
@@ -528,7 +626,8 @@ def model_spec(model: QuantSNN) -> dict:
                  "kernel": list(w.kernel_size), "stride": q.stride, "padding": q.padding, "neuron": _neuron_spec(q.neuron),
                  "skip": None if q.skip_source is None else {
                      "source": q.skip_source, "stride": q.skip_stride, "bits": q.skip_bits,
-                     "cin": None if q.skip_weight is None else int(q.skip_weight.shape[1])}}
+                     "cin": None if q.skip_weight is None else int(q.skip_weight.shape[1])},
+                 "stream": q.stream, "residual": q.residual}
         elif isinstance(q, QDense):
             d = {"kind": "dense", "name": q.name, "cin": q.wmod.in_features, "cout": q.wmod.out_features,
                  "neuron": _neuron_spec(q.neuron)}
@@ -563,8 +662,10 @@ def build_from_spec(spec: dict) -> QuantSNN:
                 sk = d["skip"]
                 sconv = None if sk["cin"] is None else nn.Conv2d(sk["cin"], d["cout"], 1, stride=sk["stride"], bias=False)
                 skip = FSkip(sk["source"], sconv)
-            f = FConv(d["name"], nn.Conv2d(d["cin"], d["cout"], tuple(d["kernel"]), d["stride"], d["padding"]), None,
-                      nn.Identity(), skip)
+            stream, co = bool(d.get("stream", False)), d["cout"]
+            conv = nn.Conv2d(d["cin"], co, tuple(d["kernel"]), d["stride"], d["padding"], bias=not stream)
+            f = FConv(d["name"], conv, None, nn.Identity(), skip, d.get("residual"), stream,
+                      torch.ones(co) if stream else None, torch.zeros(co) if stream else None)
             layers.append(QConv(f, d["w_bits"], d["per_channel"], d["bias_bits"], n["v_bits"], d["in_scale"], neuron,
                                 d["skip"]["bits"] if d["skip"] else None))
         elif d["kind"] == "dense":

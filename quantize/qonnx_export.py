@@ -112,6 +112,9 @@ def build_qonnx(net: IntNet, bias_bits: int = 16) -> onnx.ModelProto:
     g = _GraphBuilder()
     t_steps, (c, h, w) = net.time_steps, net.input_shape
     tensor = {"input": "input"}  # layer name -> output tensor
+    stream = {name: f"{name}_stream" for name in net.stream_sources()}  # residual source -> its stream tensor
+    shapes = net.shapes()
+    stream_infos = []
     scale = {"input": net.input_scale}  # layer name -> float scale of its output values
     prev = "input"
     for lyr in net.layers:
@@ -156,13 +159,22 @@ def build_qonnx(net: IntNet, bias_bits: int = 16) -> onnx.ModelProto:
                     if not _is_pow2(sw_scale):
                         raise SpikehlsError(f"layer {lyr.name}: skip weight scale is not a power of two")
                     inputs.append(g.quant(f"{lyr.name}_SW", sk.weight * sw_scale, sw_scale, sk.w_bits))
-        g.nodes.append(helper.make_node(_OP_TYPES[type(lyr)], inputs, [out], name=lyr.name, domain=ops.DOMAIN, **attrs))
+            if lyr.residual is not None:
+                inputs.append(stream[lyr.residual])
+                attrs["has_residual"] = 1
+            if lyr.current_sign is not None:
+                attrs["current_sign"] = [int(v) for v in lyr.current_sign]
+        outs = [out]
+        if lyr.name in stream:
+            outs.append(stream[lyr.name])
+            stream_infos.append(helper.make_tensor_value_info(stream[lyr.name], TensorProto.FLOAT, [1, t_steps, *shapes[lyr.name]]))
+        g.nodes.append(helper.make_node(_OP_TYPES[type(lyr)], inputs, outs, name=lyr.name, domain=ops.DOMAIN, **attrs))
         tensor[lyr.name], scale[lyr.name], prev = out, 1.0, lyr.name
     graph = helper.make_graph(
         g.nodes, "spikehls",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, t_steps, c, h, w])],
         [helper.make_tensor_value_info("readout", TensorProto.FLOAT, [1, net.num_classes])],
-        initializer=g.inits,
+        initializer=g.inits, value_info=stream_infos,  # shape inference sees a custom op's first output only
     )
     model = helper.make_model(
         graph, producer_name="spikehls",
@@ -285,10 +297,13 @@ def intnet_from_qonnx(model: ModelLike) -> IntNet:
     for node in graph.node:
         if _is_ours(node):
             param_consumers.update(node.input[1:3])
-            if len(node.input) >= 5:
-                param_consumers.add(node.input[4])
+            if node.op_type == "SpikingConv2d":
+                roles = _conv_roles(node)
+                if "skip_w" in roles:
+                    param_consumers.add(node.input[roles["skip_w"]])
     layers = []
     producer_layer = {in_name: "input"}
+    stream_layer: dict[str, str] = {}  # stream tensor -> the layer writing it
     prev_tensor = in_name
     for node in graph.node:
         if node.op_type in ("Quant", "IntQuant") and all(o in param_consumers for o in node.output):
@@ -308,8 +323,9 @@ def intnet_from_qonnx(model: ModelLike) -> IntNet:
             else:
                 wt, w_bits = _const(mw, node.input[1], f"weights of '{name}'")
                 bs, _ = _const(mw, node.input[2], f"bias of '{name}'")
-                sw, sw_bits = (_const(mw, node.input[4], f"skip weights of '{name}'")
-                               if len(node.input) >= 5 else (None, None))
+                roles = _conv_roles(node) if node.op_type == "SpikingConv2d" else {}
+                sw, sw_bits = (_const(mw, node.input[roles["skip_w"]], f"skip weights of '{name}'")
+                               if "skip_w" in roles else (None, None))
                 layer = ops.layer_from_node(op, wt, bs, sw, w_bits=w_bits or 8, skip_w_bits=sw_bits or 8)
         except ValueError as err:
             raise SpikehlsError(f"QONNX graph: {err}") from err
@@ -318,8 +334,15 @@ def intnet_from_qonnx(model: ModelLike) -> IntNet:
             if src is None:
                 raise SpikehlsError(f"QONNX graph: skip input of '{name}' is not the output of an earlier layer")
             layer.skip.source = src
+        if getattr(layer, "residual", None) is not None:
+            src = stream_layer.get(node.input[roles["residual"]])
+            if src is None:
+                raise SpikehlsError(f"QONNX graph: residual input of '{name}' is not the stream output of an earlier conv")
+            layer.residual = src
         layers.append(layer)
         producer_layer[node.output[0]] = name
+        if len(node.output) > 1:
+            stream_layer[node.output[1]] = name
         prev_tensor = node.output[0]
     if prev_tensor != graph.output[0].name:
         raise SpikehlsError("QONNX graph: the last layer's output is not the graph output")
@@ -331,6 +354,15 @@ def intnet_from_qonnx(model: ModelLike) -> IntNet:
     net = IntNet((int(shape[2]), int(shape[3]), int(shape[4])), int(shape[1]), encoding, layers)
     net.validate()
     return net
+
+
+def _conv_roles(node: onnx.NodeProto) -> dict[str, int]:
+    """Input roles of a SpikingConv2d node (:func:`spikehls.quantize.qonnx_ops.conv_input_roles`)."""
+    has_residual = next((int(a.i) for a in node.attribute if a.name == "has_residual"), 0)
+    try:
+        return ops.conv_input_roles(node, has_residual)
+    except ValueError as err:
+        raise SpikehlsError(f"QONNX graph: {err}") from err
 
 
 def intnets_equal(a: IntNet, b: IntNet) -> bool:

@@ -104,17 +104,41 @@ def layer_from_node(
     if kh != kw or sh != sw or len(set(pads)) != 1:
         raise ValueError(f"{name}: only square kernels, equal strides and symmetric padding are supported")
     skip = None
-    n_in = len(op.onnx_node.input)
-    if n_in >= 4:
+    roles = conv_input_roles(op.onnx_node, int(op.get_nodeattr("has_residual")))
+    if "skip_x" in roles:
         stride = int(op.get_nodeattr("skip_stride"))
-        if n_in == 4:
+        if "skip_w" not in roles:
             gain = np.asarray(op.get_nodeattr("skip_gain"), dtype=np.int64)
             skip = ir.Skip(source="?", gain=gain if gain.size else np.ones(co, np.int64), stride=stride)
         else:
             s_scale = (acc / float(op.get_nodeattr("skip_in_scale"))).reshape(co, 1)
             s_int = to_int(skip_weight, s_scale, f"{name} skip weights")
             skip = ir.Skip(source="?", weight=s_int, stride=stride, w_bits=skip_w_bits)
-    return ir.SpikingConv2d(neuron=_neuron(op), stride=int(sh), padding=int(pads[0]), skip=skip, **common)
+    sign = op.get_nodeattr("current_sign")
+    return ir.SpikingConv2d(
+        neuron=_neuron(op), stride=int(sh), padding=int(pads[0]), skip=skip,
+        residual="?" if "residual" in roles else None,  # the source's name: intnet_from_qonnx resolves it
+        current_sign=np.asarray(sign, dtype=np.int64) if len(sign) else None, **common,
+    )
+
+
+def conv_input_roles(node, has_residual: int) -> dict[str, int]:
+    """Input index of each role of a SpikingConv2d node: x, w, b [, skip_x [, skip_w]] [, residual].
+
+    The residual stream, when ``has_residual``, is always the last input; what is left after
+    x, w, b is the skip (spikes, then its 1x1 weights), as before residual streams existed.
+    """
+    n = len(node.input) - (1 if has_residual else 0)
+    if n < 3 or n > 5:
+        raise ValueError(f"{node.name}: SpikingConv2d takes x, Wq, Bq [, skip_x [, skip_Wq]] [, residual], has {len(node.input)} inputs")
+    roles = {"x": 0, "w": 1, "b": 2}
+    if n >= 4:
+        roles["skip_x"] = 3
+    if n == 5:
+        roles["skip_w"] = 4
+    if has_residual:
+        roles["residual"] = n
+    return roles
 
 
 def _shape_of(model, tensor: str) -> list[int]:
@@ -145,7 +169,10 @@ class _SpikehlsOp(CustomOp):
 
     def _layer(self, context) -> ir.Layer:
         node = self.onnx_node
-        skip_w = context[node.input[4]] if len(node.input) >= 5 else None
+        skip_w = None
+        if isinstance(self, SpikingConv2d):
+            roles = conv_input_roles(node, int(self.get_nodeattr("has_residual")))
+            skip_w = context[node.input[roles["skip_w"]]] if "skip_w" in roles else None
         return layer_from_node(self, context[node.input[1]], context[node.input[2]], skip_w)
 
     def _out_shape(self, model) -> list[int]:
@@ -182,9 +209,13 @@ class _SpikehlsOp(CustomOp):
 
 
 class SpikingConv2d(_SpikehlsOp):
-    """Spiking 2-D conv: ``x [N,T,C,H,W], Wq, Bq [, skip_x [, skip_Wq]] -> spikes [N,T,Co,Ho,Wo]``."""
+    """Spiking 2-D conv: ``x [N,T,C,H,W], Wq, Bq [, skip_x [, skip_Wq]] [, residual] -> spikes [, stream]``.
 
-    n_inputs = (3, 4, 5)
+    A residual source has a second output, its stream ``z * acc_scale`` (float64 in the execution
+    context, exact); a reader (``has_residual=1``) takes that tensor as its last input.
+    """
+
+    n_inputs = (3, 4, 5, 6)
 
     def get_nodeattr_types(self):
         return {
@@ -195,6 +226,8 @@ class SpikingConv2d(_SpikehlsOp):
             "skip_gain": ("ints", False, []),
             "skip_stride": ("i", False, 1),
             "skip_in_scale": ("f", False, 1.0),
+            "has_residual": ("i", False, 0),  # 1: the last input is the stream of an earlier conv
+            "current_sign": ("ints", False, []),  # per output channel in {-1, 0, 1}; empty: all +1
         }
 
     def _out_shape(self, model):
@@ -205,12 +238,25 @@ class SpikingConv2d(_SpikehlsOp):
         co = len(self.get_nodeattr("threshold"))
         return [n, t, co, (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1]
 
+    def infer_node_datatype(self, model):
+        super().infer_node_datatype(model)
+        if len(self.onnx_node.output) > 1:  # the stream: scaled integers of any size
+            model.set_tensor_datatype(self.onnx_node.output[1], DataType["FLOAT32"])
+
     def execute_node(self, context, graph):
         node = self.onnx_node
         layer = self._layer(context)
+        roles = conv_input_roles(node, int(self.get_nodeattr("has_residual")))
         x = self._input_int(context, 0, layer.in_scale)
-        skip_x = self._input_int(context, 3, self.get_nodeattr("skip_in_scale")) if len(node.input) >= 4 else None
-        context[node.output[0]] = ref.spiking_conv2d(x, layer, skip_x).astype(np.float32)
+        skip_x = self._input_int(context, 3, self.get_nodeattr("skip_in_scale")) if "skip_x" in roles else None
+        acc = layer.acc_scale.reshape(1, 1, -1, 1, 1)
+        res_z = self._input_int(context, roles["residual"], acc) if "residual" in roles else None
+        if len(node.output) > 1:
+            spikes, z = ref.spiking_conv2d(x, layer, skip_x, res_z, return_stream=True)
+            context[node.output[1]] = z * acc  # float64: exact (power-of-two scale, |z| < 2**53)
+        else:
+            spikes = ref.spiking_conv2d(x, layer, skip_x, res_z)
+        context[node.output[0]] = spikes.astype(np.float32)
 
 
 class SpikingDense(_SpikehlsOp):

@@ -233,3 +233,140 @@ def random_intnet_strategy(**limits: Any):
         return net, random_inputs(rng, net, int(rng.integers(1, 4)))
 
     return st.integers(min_value=0, max_value=2**63 - 1).map(build)
+
+
+# ---- pre-activation residual chains (the residual stream of PreResNet) --------------------------
+PRERESNET_LIMITS: dict[str, Any] = {
+    "max_blocks": 3,  # residual blocks after the stem: 1..max_blocks
+    "max_channels": 6,  # channels of the stream / of conv1 (input: at most 3)
+    "max_hw": 9,  # input height and width: 3..max_hw
+    "max_time_steps": 6,
+    "max_classes": 5,
+    "encodings": ("direct", "rate", "bitplane"),
+    "mixed_skip": True,  # identity blocks may also carry a spike skip (legal: z = conv + skip + residual)
+}
+
+
+def _signs(rng: np.random.Generator, co: int) -> Optional[np.ndarray]:
+    """None (all +1), or per-channel signs in {-1, 0, +1}, with each value likely present."""
+    if rng.random() < 0.25:
+        return None
+    return rng.choice(np.array([1, -1, 0], dtype=np.int64), size=co, p=[0.55, 0.3, 0.15])
+
+
+def _stream_conv(
+    rng: np.random.Generator, name: str, x: np.ndarray, co: int, k: int, stride: int, w_scale: np.ndarray,
+    in_scale: float, skip: Optional[Skip], outs: dict[str, np.ndarray], residual: Optional[str],
+    streams: dict[str, np.ndarray],
+) -> tuple[SpikingConv2d, np.ndarray, np.ndarray]:
+    """A conv with a calibrated neuron on ``bias + sign * z``; returns (layer, spikes, stream z)."""
+    w_bits = int(rng.integers(2, 9))
+    layer = SpikingConv2d(
+        name=name, weight=_weights(rng, (co, x.shape[2], k, k), w_bits), bias=np.zeros(co, np.int64),
+        neuron=Neuron(np.ones(co, np.int64)), stride=stride, padding=k // 2, w_bits=w_bits, w_scale=w_scale,
+        in_scale=in_scale, skip=skip, residual=residual, current_sign=_signs(rng, co),
+    )
+    if layer.current_sign is not None:  # mostly excitatory after the sign too, else sign -1 channels fall silent
+        flip = (layer.current_sign < 0) & (rng.random(co) < 0.7)
+        layer.weight[flip] = np.clip(-layer.weight[flip], -(2 ** (w_bits - 1)), 2 ** (w_bits - 1) - 1)
+    res_z = streams[residual] if residual is not None else None
+    skip_x = outs[skip.source] if skip is not None else None
+    # the stream does not depend on bias, sign or neuron: calibrate bias and thresholds on sign * z
+    _, z = ref.spiking_conv2d(x, layer, skip_x, res_z, return_stream=True)
+    current = z * layer.signs.reshape(1, 1, co, 1, 1)
+    layer.bias = _bias(rng, current, co)
+    layer.neuron = _neuron(rng, current, layer.bias)
+    spikes, z = ref.spiking_conv2d(x, layer, skip_x, res_z, return_stream=True)
+    return layer, spikes, z
+
+
+def random_preresnet_intnet(rng: np.random.Generator, **limits: Any) -> IntNet:
+    """Draw a valid pre-activation residual :class:`IntNet` (the integer form of PreResNet).
+
+    stem conv (the first stream writer, fused with block 0's bn1/neuron1) -> blocks of conv1 (an
+    ordinary conv on s1) and conv2 (a stream writer on conv1's spikes, fused with the next reader's
+    BN/neuron) -> optional max pool -> readout. conv2 adds the previous stream (identity shortcut,
+    same scale; sometimes with an extra 1x1 spike skip too) or replaces it by a 1x1 skip from s1
+    (projection shortcut, stride 1 or 2, new scale). Every conv draws signs in {-1, 0, +1}.
+    ``limits`` override PRERESNET_LIMITS.
+    """
+    unknown = set(limits) - set(PRERESNET_LIMITS)
+    if unknown:
+        raise TypeError(f"unknown limits: {sorted(unknown)}")
+    lim = {**PRERESNET_LIMITS, **limits}
+    encoding = str(rng.choice(list(lim["encodings"])))
+    t_steps = int(rng.integers(1, lim["max_time_steps"] + 1))
+    in_shape = (
+        int(rng.integers(1, min(3, lim["max_channels"]) + 1)),
+        int(rng.integers(3, lim["max_hw"] + 1)),
+        int(rng.integers(3, lim["max_hw"] + 1)),
+    )
+    net = IntNet(in_shape, t_steps, encoding, [])
+    probe = random_inputs(rng, net, 4)
+    outs: dict[str, np.ndarray] = {"input": probe}
+    streams: dict[str, np.ndarray] = {}
+    width = int(rng.integers(1, lim["max_channels"] + 1))
+    stem, s1, z = _stream_conv(
+        rng, "stem", probe, width, int(rng.choice([1, 3])), 1, _scale(rng, width), net.input_scale, None, outs, None, streams,
+    )
+    layers: list = [stem]
+    outs[stem.name], streams[stem.name] = s1, z
+    writer = stem  # the layer whose spikes are s1 of the next block and whose stream it adds
+    for b in range(int(rng.integers(1, lim["max_blocks"] + 1))):
+        h, w = s1.shape[3:]
+        project = rng.random() < 0.4
+        stride = int(rng.integers(1, 3)) if project and min(h, w) >= 2 else 1
+        planes = int(rng.integers(1, lim["max_channels"] + 1)) if project else width
+        w1_scale = _scale(rng, planes)
+        conv1, s2, _ = _stream_conv(
+            rng, f"block{b}_conv1", s1, planes, int(rng.choice([1, 3])), stride, w1_scale, 1.0, None, outs, None, streams,
+        )
+        layers.append(conv1)
+        outs[conv1.name] = s2
+        if project:
+            sw_bits = int(rng.integers(2, 9))
+            skip = Skip(source=writer.name, weight=_weights(rng, (planes, width), sw_bits), stride=stride, w_bits=sw_bits)
+            residual, w2_scale = None, _scale(rng, planes)
+        else:
+            residual, w2_scale = writer.name, writer.acc_scale.copy()  # in_scale 1: same acc_scale as the stream
+            skip = None
+            if lim["mixed_skip"] and rng.random() < 0.2:
+                sw_bits = int(rng.integers(2, 9))
+                skip = Skip(source=conv1.name, weight=_weights(rng, (planes, planes), sw_bits), w_bits=sw_bits)
+        conv2, s1, z = _stream_conv(
+            rng, f"block{b}_conv2", s2, planes, int(rng.choice([1, 3])), 1, w2_scale, 1.0, skip, outs,
+            residual, streams,
+        )
+        layers.append(conv2)
+        outs[conv2.name], streams[conv2.name] = s1, z
+        writer, width = conv2, planes
+    cur = s1
+    ph, pw = cur.shape[3:]
+    if min(ph, pw) >= 2 and rng.random() < 0.5:
+        pool = MaxPool2d(name="pool", kernel=2, stride=2)
+        cur = ref.spike_maxpool2d(cur, pool)
+        layers.append(pool)
+    k_cls = int(rng.integers(2, lim["max_classes"] + 1))
+    w_bits = int(rng.integers(2, 9))
+    n_in = int(np.prod(cur.shape[2:]))
+    layers.append(
+        Readout(
+            name="readout", weight=_weights(rng, (k_cls, n_in), w_bits),
+            bias=rng.integers(-4, 5, size=k_cls), w_bits=w_bits, w_scale=_scale(rng, k_cls), in_scale=1.0,
+        )
+    )
+    net.layers = layers
+    net.validate()
+    return net
+
+
+def random_preresnet_strategy(**limits: Any):
+    """A hypothesis strategy of ``(net, inputs)`` pairs drawn by :func:`random_preresnet_intnet`."""
+    from hypothesis import strategies as st
+
+    def build(seed: int) -> tuple[IntNet, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        net = random_preresnet_intnet(rng, **limits)
+        return net, random_inputs(rng, net, int(rng.integers(1, 4)))
+
+    return st.integers(min_value=0, max_value=2**63 - 1).map(build)

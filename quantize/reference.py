@@ -168,15 +168,34 @@ def _check_input(x: np.ndarray, ndim: int, what: str) -> np.ndarray:
     return x
 
 
-def spiking_conv2d(x: np.ndarray, layer: SpikingConv2d, skip_x: Optional[np.ndarray] = None) -> np.ndarray:
-    """Spiking conv: int ``[N, T, C, H, W]`` (and the skip source's output) -> uint8 ``[N, T, Co, Ho, Wo]``."""
+def spiking_conv2d(
+    x: np.ndarray,
+    layer: SpikingConv2d,
+    skip_x: Optional[np.ndarray] = None,
+    residual_z: Optional[np.ndarray] = None,
+    return_stream: bool = False,
+):
+    """Spiking conv: int ``[N, T, C, H, W]`` -> uint8 spikes ``[N, T, Co, Ho, Wo]``.
+
+    ``skip_x`` is the skip source's output (when ``layer.skip``), ``residual_z`` the stream of the
+    ``layer.residual`` layer (int64 ``[N, T, Co, Ho, Wo]``). The layer's own stream is
+    ``z = conv + skip + residual_z`` and its neuron integrates ``bias + current_sign * z``; with
+    ``return_stream`` the result is ``(spikes, z)`` so that a later layer can add ``z``.
+    """
     x = _check_input(x, 5, layer.name)
     n, t_steps, c, h, w = x.shape
     co, ci, kh, kw = layer.weight.shape
     ho, wo = conv_out_size(h, kh, layer.stride, layer.padding), conv_out_size(w, kw, layer.stride, layer.padding)
     if layer.skip is not None and skip_x is None:
         raise ValueError(f"{layer.name}: layer has a skip from '{layer.skip.source}' but no skip input was given")
+    if layer.residual is not None:
+        if residual_z is None:
+            raise ValueError(f"{layer.name}: layer adds the stream of '{layer.residual}' but no residual stream was given")
+        if residual_z.shape != (n, t_steps, co, ho, wo):
+            raise ValueError(f"{layer.name}: residual stream has shape {residual_z.shape}, needs {(n, t_steps, co, ho, wo)}")
+    sign = None if layer.current_sign is None or (layer.current_sign == 1).all() else layer.current_sign.reshape(1, co, 1, 1)
     out = np.empty((n, t_steps, co, ho, wo), dtype=np.uint8)
+    stream = np.empty((n, t_steps, co, ho, wo), dtype=np.int64) if return_stream else None
     per_sample = t_steps * ho * wo * max(ci * kh * kw, co)
     for sl in _chunks(n, per_sample):
         m = sl.stop - sl.start
@@ -190,8 +209,14 @@ def spiking_conv2d(x: np.ndarray, layer: SpikingConv2d, skip_x: Optional[np.ndar
         if layer.skip is not None:
             sx = _check_input(skip_x, 5, f"{layer.name} skip")[sl]
             cur = cur + skip_current(sx.reshape((m * t_steps,) + sx.shape[2:]), layer.skip, (co, ho, wo))
+        if residual_z is not None and layer.residual is not None:
+            cur = cur + residual_z[sl].reshape((m * t_steps, co, ho, wo))
+        if stream is not None:
+            stream[sl] = cur.reshape(m, t_steps, co, ho, wo)
+        if sign is not None:
+            cur = cur * sign
         out[sl] = integrate(cur.reshape(m, t_steps, co, ho, wo), layer.bias, layer.neuron)
-    return out
+    return (out, stream) if return_stream else out
 
 
 def spiking_dense(x: np.ndarray, layer: SpikingDense) -> np.ndarray:
@@ -257,16 +282,43 @@ def check_inputs(net: IntNet, x: np.ndarray) -> np.ndarray:
 
 
 def run(net: IntNet, x: np.ndarray) -> RefResult:
-    """Run ``net`` on the encoded batch ``x`` (int ``[N, T, C, H, W]``)."""
+    """Run ``net`` on the encoded batch ``x`` (int ``[N, T, C, H, W]``).
+
+    Streams of residual sources are kept only until the network has run, so a net with a
+    residual stream is run on chunks of samples to bound that memory.
+    """
     x = check_inputs(net, x)
+    sources = net.stream_sources()
+    if not sources or x.shape[0] <= 1:
+        return _run_batch(net, x, sources)
+    shapes = net.shapes()
+    per_sample = net.time_steps * sum(int(np.prod(shapes[name])) for name in sources)
+    parts = [_run_batch(net, x[sl], sources) for sl in _chunks(x.shape[0], per_sample)]
+    if len(parts) == 1:
+        return parts[0]
+    return RefResult(
+        spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in parts[0].spikes},
+        readout=np.concatenate([p.readout for p in parts]),
+        prediction=np.concatenate([p.prediction for p in parts]),
+        events={k: np.concatenate([p.events[k] for p in parts]) for k in parts[0].events},
+    )
+
+
+def _run_batch(net: IntNet, x: np.ndarray, sources: set[str]) -> RefResult:
+    """:func:`run` on a checked batch; ``sources`` are the layers whose streams are kept."""
     outputs: dict[str, np.ndarray] = {"input": x}
+    streams: dict[str, np.ndarray] = {}
     spikes: dict[str, np.ndarray] = {}
     cur = x
     result = None
     for lyr in net.layers:
         if isinstance(lyr, SpikingConv2d):
             skip_x = outputs[lyr.skip.source] if lyr.skip is not None else None
-            cur = spiking_conv2d(cur, lyr, skip_x)
+            res_z = streams[lyr.residual] if lyr.residual is not None else None
+            if lyr.name in sources:
+                cur, streams[lyr.name] = spiking_conv2d(cur, lyr, skip_x, res_z, return_stream=True)
+            else:
+                cur = spiking_conv2d(cur, lyr, skip_x, res_z)
         elif isinstance(lyr, SpikingDense):
             cur = spiking_dense(cur, lyr)
         elif isinstance(lyr, MaxPool2d):

@@ -111,7 +111,14 @@ def slim(net: FloatNet, keep: Mapping[str, np.ndarray]) -> FloatNet:
                 else:
                     skip.conv = _slim_conv(lyr.skip.conv, k, src)
                     skip.bn = _slim_bn(lyr.skip.bn, k)
-            new = FConv(lyr.name, _slim_conv(lyr.conv, k, cur), _slim_bn(lyr.bn, k), _slim_neuron(lyr.neuron, k), skip)
+            if lyr.residual is not None and not np.array_equal(kept[lyr.residual], k):
+                raise SpikehlsError(
+                    f"layer {lyr.name}: its residual stream from {lyr.residual} is not pruned consistently "
+                    "(tied stream channels must share one mask)")
+            o = _idx(k)
+            new = FConv(lyr.name, _slim_conv(lyr.conv, k, cur), _slim_bn(lyr.bn, k), _slim_neuron(lyr.neuron, k), skip,
+                        lyr.residual, lyr.bn_on_stream, None if lyr.sign is None else lyr.sign[o],
+                        None if lyr.stream_bias is None else lyr.stream_bias[o])
             cur = k
         elif isinstance(lyr, FPool):
             new = copy.deepcopy(lyr)

@@ -27,7 +27,7 @@ DESCRIPTIONS: dict[str, str] = {
     "neuron.reset": "zero: V = 0 after a spike; subtract: V -= threshold",
     "neuron.surrogate": "surrogate gradient of the spike function in training",
     "neuron.detach_reset": "keep the reset out of the autograd graph (as the SCA authors' code does)",
-    "model.arch": "vgg (convs and max pools), resnet, preresnet (trains, does not export) or graph (layer by layer)",
+    "model.arch": "vgg (convs and max pools), resnet, preresnet (pre-activation; exports through the residual stream) or graph (layer by layer)",
     "model.preset": "a named layer list (digits, mnist, vgg11, ...); null to give the layers yourself",
     "model.layers": "VGG: conv widths in order, \"M\" for a 2x2 max pool on spikes; overrides the preset",
     "model.stem": "ResNet: width of the stem convolution",

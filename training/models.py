@@ -22,7 +22,7 @@ names and classes; keep them stable):
   ``conv2``-``bn2``; current ``I = bn2(conv2(s1)) + shortcut`` -> ``neuron2``. The shortcut is the
   block's input *spikes* (identity, ``shortcut is None``) or, when the shape changes,
   ``shortcut`` = nn.Sequential(1x1 conv stride s bias=False, BatchNorm2d) on those spikes.
-* :class:`PreResNet` (pre-activation, training only; export refuses it): ``stem`` nn.Conv2d ->
+* :class:`PreResNet` (pre-activation; exported through the residual stream, docs/qonnx_format.md): ``stem`` nn.Conv2d ->
   blocks ``bn1``-``neuron1``-``conv1``-``bn2``-``neuron2``-``conv2`` (+ residual stream: identity,
   or ``shortcut`` 1x1 conv on ``neuron1``'s spikes) -> final ``bn``-``neuron`` -> pools -> readout.
 
@@ -321,7 +321,11 @@ class PreBasicBlock(nn.Module):
 
 
 class PreResNet(_SNN):
-    """Pre-activation spiking ResNet (training only: its residual stream is not spikes)."""
+    """Pre-activation spiking ResNet: a float residual stream, read by each block's bn1/neuron1.
+
+    Exported by fusing the BN + neuron that reads the stream into the conv that writes it
+    (:func:`spikehls.quantize.floatnet.from_training_model`; ``SpikingConv2d.residual``).
+    """
 
     def __init__(self, stem: int, stages: list[tuple[int, int, int]], in_channels: int, image_hw: tuple[int, int],
                  num_classes: int, ncfg, kernel: int = 3, hidden: Optional[list[int]] = None):

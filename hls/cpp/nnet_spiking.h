@@ -303,10 +303,39 @@ SkipChan:
     }
 }
 
+// ------------------------------------------------------------------------------------------
+// residual streams (hls/geometry.py: a stream layer; quantize/intnet.py: residual, current_sign)
+// ------------------------------------------------------------------------------------------
+// A stream layer's accumulators hold its stream z = sum W x (+ skip) (+ z_t of its residual
+// source, their value at the start of every step); its fire pass integrates the current
+// bias + sign * z and, where a later layer reads the stream, stores z in its stream buffer
+// [T][C][H][W]. A stream layer's config carries the members below with z_current = true; every
+// other layer runs with no_stream, and then the current is the accumulator (bias included), as
+// it always was.
+template <typename CONFIG_T> struct no_stream {
+    static const bool z_current = false, has_residual = false, writes_stream = false;
+    typedef typename CONFIG_T::accum_t cur_t; // the neuron's current
+    typedef typename CONFIG_T::accum_t zb_t;  // bias and z, one bit wider than both (bias + z exact)
+    typedef ap_int<2> sign_t;                 // current_sign in {-1, 0, +1}
+};
+
+// The neuron's current from the accumulator: z itself (no stream: acc = bias + sum), or bias +
+// sign * z -- the sign selects an add, a subtract or neither: accumulate-only, no multiplier.
+template <typename CONFIG_T, typename STREAM_T>
+SPK_INLINE typename STREAM_T::cur_t neuron_current(typename CONFIG_T::bias_t b, typename STREAM_T::sign_t sg,
+                                                   typename CONFIG_T::accum_t z) {
+    #pragma HLS INLINE
+    typedef typename STREAM_T::cur_t cur_t;
+    if (!STREAM_T::z_current)
+        return cur_t(z);
+    const typename STREAM_T::zb_t bz = b, zz = z;
+    return sg == 0 ? cur_t(bz) : (sg > 0 ? cur_t(bz + zz) : cur_t(bz - zz));
+}
+
 // Accumulators = bias (n_lanes x fire_lanes words per cycle): a flat pipelined loop with running
 // counters (no divider, one pipeline fill). Membranes need no pass: the first fire pass (t = 0)
-// starts every neuron from 0 instead of reading v.
-template <typename CONFIG_T>
+// starts every neuron from 0 instead of reading v. A stream layer's accumulators start at 0.
+template <typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T> >
 SPK_INLINE void init_state(const typename CONFIG_T::bias_t bias[],
                            typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
     #pragma HLS INLINE
@@ -318,7 +347,8 @@ InitAcc:
         for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
             #pragma HLS UNROLL
             const unsigned c = g * CONFIG_T::n_lanes + j;
-            const typename CONFIG_T::accum_t b = c < CONFIG_T::n_filt ? typename CONFIG_T::accum_t(bias[c]) : typename CONFIG_T::accum_t(0);
+            const typename CONFIG_T::accum_t b =
+                c < CONFIG_T::n_filt && !STREAM_T::z_current ? typename CONFIG_T::accum_t(bias[c]) : typename CONFIG_T::accum_t(0);
         InitAccBank:
             for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
                 #pragma HLS UNROLL
@@ -351,14 +381,47 @@ SPK_INLINE void next_fire_word(T_a &a, T_c &c, T_j &j, T_w &acc_word, unsigned &
     }
 }
 
+// A residual reader's accumulators start every sample at z_0 of its source: one pass over
+// channels x plane words, fire_lanes neighbouring positions of one channel per cycle -- the order
+// (and the F-position words of the stream buffer) of the fire pass, which loads z_{t+1} the same way.
+template <typename CONFIG_T, class zin_T>
+SPK_INLINE void init_residual(const zin_T res_z[],
+                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+    #pragma HLS INLINE
+    unsigned out_base = 0;
+    ap_uint<CONFIG_T::fire_word_bits> a = 0;
+    ap_uint<CONFIG_T::fire_chan_bits> c = 0;
+    ap_uint<CONFIG_T::fire_lane_bits> j = 0;
+    ap_uint<CONFIG_T::acc_word_bits> acc_word = 0;
+InitResidual:
+    for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
+        #pragma HLS PIPELINE II = 1
+        // II=1: one write per bank (j, f), F reads from F distinct banks of the stream buffer (z_banks
+        // is a multiple of F). DEPENDENCE inter false justified: the pass writes each accumulator
+        // word once ((j, acc_word) is one-to-one in v_word, as in fire_all) and reads none: distinct
+        // words by construction, no distance or latency assumed.
+        #pragma HLS DEPENDENCE variable = acc inter false
+    InitResidualBank:
+        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+            #pragma HLS UNROLL
+            acc[j][f][acc_word] = res_z[out_base + a * CONFIG_T::fire_lanes + f];
+        }
+        next_fire_word<CONFIG_T>(a, c, j, acc_word, out_base);
+    }
+}
+
 // Fire every neuron of one time step (fire_lanes neighbouring positions of one channel per
 // cycle, one flat pipelined pass over channels x plane words), write the spikes, and -- unless
 // the current is kept for every step (direct encoding) -- reset the accumulators to the bias
-// for the next step in the same pass (no separate init pass per step).
-template <class res_T, typename CONFIG_T>
+// for the next step in the same pass (no separate init pass per step). A stream layer stores z
+// in its stream buffer (a writer), integrates bias + sign * z and resets to z_{t+1} of its
+// residual source (or 0).
+template <class res_T, typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T>, class zin_T = typename CONFIG_T::accum_t,
+          class zout_T = typename CONFIG_T::accum_t>
 SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth],
                          typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
-                         const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[], res_T res[]) {
+                         const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[], res_T res[],
+                         const zin_T *res_z = 0, zout_T *out_z = 0, const typename STREAM_T::sign_t *sign = 0) {
     #pragma HLS INLINE
     unsigned spikes = 0, out_base = t * CONFIG_T::n_out;
     ap_uint<CONFIG_T::fire_word_bits> a = 0; // R6: the running counters in bits(trip) (templates.py, fire_*_bits)
@@ -377,16 +440,27 @@ FireWord:
         // index, which Vitis cannot see through alone).
         #pragma HLS DEPENDENCE variable = acc inter false
         const typename CONFIG_T::thr_t th = thr[c];
-        const typename CONFIG_T::accum_t b = bias[c];
+        const typename CONFIG_T::bias_t b = bias[c];
+        const typename STREAM_T::sign_t sg = STREAM_T::z_current ? sign[c] : typename STREAM_T::sign_t(1);
     FireBank:
         for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
             #pragma HLS UNROLL
             if (t == 0)
                 v[f][v_word] = 0; // a new sample: every membrane starts at rest (no separate pass)
-            spike_t s = neuron_step<CONFIG_T>(v[f][v_word], acc[j][f][acc_word], th);
-            if (!CONFIG_T::current_once)
-                acc[j][f][acc_word] = b;
-            res[out_base + a * CONFIG_T::fire_lanes + f] = s; // bank f (or f + fire_lanes): out_hw is a multiple of the banks
+            const unsigned pos = out_base + a * CONFIG_T::fire_lanes + f; // [t][c][pos] of res (and of the streams)
+            const typename CONFIG_T::accum_t z = acc[j][f][acc_word];
+            if (STREAM_T::writes_stream)
+                out_z[pos] = z; // the stream buffer: z_banks banks, a multiple of fire_lanes
+            spike_t s = neuron_step<CONFIG_T>(v[f][v_word], neuron_current<CONFIG_T, STREAM_T>(b, sg, z), th);
+            if (!CONFIG_T::current_once) {
+                if (!STREAM_T::z_current)
+                    acc[j][f][acc_word] = b;
+                else if (STREAM_T::has_residual && t + 1 < CONFIG_T::n_time)
+                    acc[j][f][acc_word] = res_z[pos + CONFIG_T::n_out]; // z_{t+1} of the residual source
+                else
+                    acc[j][f][acc_word] = 0;
+            }
+            res[pos] = s; // bank f (or f + fire_lanes): out_hw is a multiple of the banks
             spikes += s;
         }
         next_fire_word<CONFIG_T>(a, c, j, acc_word, out_base);
@@ -549,17 +623,19 @@ FireTrain:
 
 // One time step's fire: the per-step neuron pass, or -- for a layer that fires once -- the
 // whole train at t = 0 and nothing after.
-template <class res_T, typename CONFIG_T>
+template <class res_T, typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T>, class zin_T = typename CONFIG_T::accum_t,
+          class zout_T = typename CONFIG_T::accum_t>
 SPK_INLINE void fire_step(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth],
                           typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
                           const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[],
-                          const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[]) {
+                          const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[],
+                          const zin_T *res_z = 0, zout_T *out_z = 0, const typename STREAM_T::sign_t *sign = 0) {
     #pragma HLS INLINE
-    if (CONFIG_T::fire_once) {
+    if (CONFIG_T::fire_once) { // never a stream layer (geometry: a stream layer fires per step)
         if (t == 0)
             fire_trains<res_T, CONFIG_T>(acc, breaks, trains, res);
     } else {
-        fire_all<res_T, CONFIG_T>(t, v, acc, bias, thr, res);
+        fire_all<res_T, CONFIG_T, STREAM_T>(t, v, acc, bias, thr, res, res_z, out_z, sign);
     }
 }
 
@@ -567,14 +643,16 @@ SPK_INLINE void fire_step(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_la
 // ------------------------------------------------------------------------------------------
 // spiking conv2d (+ optional skip), accumulate-only
 // ------------------------------------------------------------------------------------------
-template <class data_T, class skip_T, class res_T, typename CONFIG_T>
+template <class data_T, class skip_T, class res_T, typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T>,
+          class zin_T = typename CONFIG_T::accum_t, class zout_T = typename CONFIG_T::accum_t>
 void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG_T::bias_t bias[],
                          const typename CONFIG_T::thr_t thr[], const typename CONFIG_T::index_t offsets[],
                          const typename CONFIG_T::group_t groups[], const typename CONFIG_T::weight_t weights[],
                          const skip_T *skip, const typename CONFIG_T::skip_index_t skip_offsets[],
                          const typename CONFIG_T::skip_group_t skip_groups[],
                          const typename CONFIG_T::skip_weight_t skip_weights[],
-                         const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[]) {
+                         const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[],
+                         const zin_T *res_z = 0, zout_T *out_z = 0, const typename STREAM_T::sign_t *sign = 0) {
     #pragma HLS ARRAY_RESHAPE variable = breaks cyclic factor = CONFIG_T::n_breaks
     #pragma HLS ARRAY_RESHAPE variable = trains cyclic factor = CONFIG_T::n_breaks + 1
     // a chunk (n_lanes weights) is one word; with tap_lanes > 1 a window of tap_lanes consecutive
@@ -646,7 +724,10 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     SPK_STORAGE_CHECK(CONFIG_T, ev_m);
     SPK_STORAGE_CHECK(CONFIG_T, ev_v);
     SPK_STORAGE_CHECK(CONFIG_T, n_ev_c);
-    init_state<CONFIG_T>(bias, acc);
+    if (STREAM_T::has_residual)
+        init_residual<CONFIG_T>(res_z, acc); // acc = z_0 of the residual source
+    else
+        init_state<CONFIG_T, STREAM_T>(bias, acc);
 InitCount:
     for (unsigned c = 0; c <= CONFIG_T::n_chan; c++) {
         #pragma HLS PIPELINE II = 1
@@ -801,7 +882,7 @@ TimeLoop:
             if (CONFIG_T::has_skip)
                 skip_current<skip_T, CONFIG_T>(skip, t, skip_offsets, skip_groups, skip_weights, acc);
         }
-        fire_step<res_T, CONFIG_T>(t, v, acc, bias, thr, breaks, trains, res);
+        fire_step<res_T, CONFIG_T, STREAM_T>(t, v, acc, bias, thr, breaks, trains, res, res_z, out_z, sign);
     }
 #ifndef __SYNTHESIS__
     spike_capture<CONFIG_T::n_time * CONFIG_T::n_out>(CONFIG_T::layer_id, res);
@@ -836,6 +917,63 @@ void spiking_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T 
     typename CONFIG_T::train_t no_trains[CONFIG_T::n_breaks + 1] = {0};
     spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, skip, skip_offsets,
                                                          skip_groups, skip_weights, no_breaks, no_trains);
+}
+
+// ------------------------------------------------------------------------------------------
+// spiking conv2d on a residual stream (a stream layer: CONFIG_T has z_current = true)
+// ------------------------------------------------------------------------------------------
+// The accumulators hold z (+ skip) and start each step at z_t of the residual source (has_residual)
+// or 0; the fire pass integrates bias + sign * z (sign in {-1, 0, +1}: an add, a subtract, or
+// neither) and `_write` stores z in out_z [T][C][H][W] for the layer that reads the stream. An
+// absent skip or residual input is passed as the layer's own input (hls/templates.py): has_skip /
+// has_residual are false and it is never read. Direct-encoded twins: nnet_spiking_direct.h.
+template <class data_T, class skip_T, class zin_T, class res_T, class zout_T, typename CONFIG_T>
+void stream_conv2d_core(const data_T data[], const skip_T skip[], const zin_T res_z[], res_T res[], zout_T *out_z,
+                        const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[],
+                        const typename CONFIG_T::sign_t sign[], const typename CONFIG_T::index_t offsets[],
+                        const typename CONFIG_T::group_t groups[], const typename CONFIG_T::weight_t weights[],
+                        const typename CONFIG_T::skip_index_t skip_offsets[], const typename CONFIG_T::skip_group_t skip_groups[],
+                        const typename CONFIG_T::skip_weight_t skip_weights[]) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable = sign type = rom_2p impl = lutram
+    SPK_STORAGE_CHECK(CONFIG_T, sign);
+    typename CONFIG_T::break_t no_breaks[CONFIG_T::n_breaks] = {0}; // never read: a stream layer fires per step
+    typename CONFIG_T::train_t no_trains[CONFIG_T::n_breaks + 1] = {0};
+    spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, skip, skip_offsets,
+                                                                   skip_groups, skip_weights, no_breaks, no_trains, res_z, out_z,
+                                                                   sign);
+}
+
+template <class data_T, class skip_T, class zin_T, class res_T, typename CONFIG_T>
+void spiking_stream_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T skip[], zin_T res_z[],
+                           res_T res[CONFIG_T::n_time * CONFIG_T::n_out], typename CONFIG_T::bias_t bias[CONFIG_T::n_filt],
+                           typename CONFIG_T::thr_t thr[CONFIG_T::n_filt], typename CONFIG_T::sign_t sign[CONFIG_T::n_filt],
+                           typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
+                           typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
+                           typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
+                           typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
+                           typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
+                           typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
+    #pragma HLS ARRAY_RESHAPE variable = skip_weights cyclic factor = CONFIG_T::n_lanes
+    stream_conv2d_core<data_T, skip_T, zin_T, res_T, typename CONFIG_T::accum_t, CONFIG_T>(
+        data, skip, res_z, res, (typename CONFIG_T::accum_t *)0, bias, thr, sign, offsets, groups, weights, skip_offsets,
+        skip_groups, skip_weights);
+}
+
+template <class data_T, class skip_T, class zin_T, class res_T, class zout_T, typename CONFIG_T>
+void spiking_stream_conv2d_write(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T skip[], zin_T res_z[],
+                                 res_T res[CONFIG_T::n_time * CONFIG_T::n_out], zout_T out_z[CONFIG_T::n_time * CONFIG_T::n_out],
+                                 typename CONFIG_T::bias_t bias[CONFIG_T::n_filt], typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
+                                 typename CONFIG_T::sign_t sign[CONFIG_T::n_filt],
+                                 typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
+                                 typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
+                                 typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
+                                 typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
+                                 typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
+                                 typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
+    #pragma HLS ARRAY_RESHAPE variable = skip_weights cyclic factor = CONFIG_T::n_lanes
+    stream_conv2d_core<data_T, skip_T, zin_T, res_T, zout_T, CONFIG_T>(data, skip, res_z, res, out_z, bias, thr, sign, offsets,
+                                                                       groups, weights, skip_offsets, skip_groups, skip_weights);
 }
 
 // ------------------------------------------------------------------------------------------

@@ -88,9 +88,9 @@ template <unsigned N> inline void spike_capture(int layer_id, const spike_t out[
 // Integer IF/LIF update of one neuron for one time step (DESIGN.md section 3, intnet.py):
 //   V = V - (V >> k) (k > 0), V = sat(V + I, v_bits), s = V >= thr, reset by subtract or to zero.
 // Only shifts, adds, a compare and a clamp: no multiplier.
-template <typename CONFIG_T>
-SPK_INLINE spike_t neuron_step(typename CONFIG_T::v_t &v_state, typename CONFIG_T::accum_t current,
-                           typename CONFIG_T::thr_t thr) {
+// The current is the accumulator (accum_t) or, for a stream layer, bias + sign * z (cur_t).
+template <typename CONFIG_T, typename cur_T>
+SPK_INLINE spike_t neuron_step(typename CONFIG_T::v_t &v_state, cur_T current, typename CONFIG_T::thr_t thr) {
     #pragma HLS INLINE
     typedef typename CONFIG_T::sum_t sum_t;
     sum_t v = v_state;

@@ -46,6 +46,37 @@ void direct_conv2d_skip(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T s
                                                          skip_groups, skip_weights, breaks, trains);
 }
 
+// A direct-encoded stream layer (the stem of a pre-activation ResNet: pixels in, stream out).
+template <class data_T, class skip_T, class zin_T, class res_T, typename CONFIG_T>
+void direct_stream_conv2d(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T skip[], zin_T res_z[],
+                          res_T res[CONFIG_T::n_time * CONFIG_T::n_out], typename CONFIG_T::bias_t bias[CONFIG_T::n_filt],
+                          typename CONFIG_T::thr_t thr[CONFIG_T::n_filt], typename CONFIG_T::sign_t sign[CONFIG_T::n_filt],
+                          typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
+                          typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
+                          typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
+                          typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
+                          typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
+                          typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
+    spiking_stream_conv2d<data_T, skip_T, zin_T, res_T, CONFIG_T>(data, skip, res_z, res, bias, thr, sign, offsets, groups, weights,
+                                                                  skip_offsets, skip_groups, skip_weights);
+}
+
+template <class data_T, class skip_T, class zin_T, class res_T, class zout_T, typename CONFIG_T>
+void direct_stream_conv2d_write(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], skip_T skip[], zin_T res_z[],
+                                res_T res[CONFIG_T::n_time * CONFIG_T::n_out], zout_T out_z[CONFIG_T::n_time * CONFIG_T::n_out],
+                                typename CONFIG_T::bias_t bias[CONFIG_T::n_filt], typename CONFIG_T::thr_t thr[CONFIG_T::n_filt],
+                                typename CONFIG_T::sign_t sign[CONFIG_T::n_filt],
+                                typename CONFIG_T::index_t offsets[CONFIG_T::n_rows + 1],
+                                typename CONFIG_T::group_t groups[CONFIG_T::n_chunks],
+                                typename CONFIG_T::weight_t weights[CONFIG_T::n_table],
+                                typename CONFIG_T::skip_index_t skip_offsets[CONFIG_T::skip_chan + 1],
+                                typename CONFIG_T::skip_group_t skip_groups[CONFIG_T::skip_chunks],
+                                typename CONFIG_T::skip_weight_t skip_weights[CONFIG_T::skip_table]) {
+    spiking_stream_conv2d_write<data_T, skip_T, zin_T, res_T, zout_T, CONFIG_T>(data, skip, res_z, res, out_z, bias, thr, sign,
+                                                                                offsets, groups, weights, skip_offsets,
+                                                                                skip_groups, skip_weights);
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void direct_dense(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CONFIG_T::n_time * CONFIG_T::n_out],
                   typename CONFIG_T::bias_t bias[CONFIG_T::n_out], typename CONFIG_T::thr_t thr[CONFIG_T::n_out],

@@ -21,7 +21,7 @@ from spikehls.hls.geometry import LayerGeometry, net_geometry
 from spikehls.hls.layers import chunk_table
 from spikehls.hls.memory import has_uram
 from spikehls.hls.rtl.tables import chunk_words, lane_words, pack, to_twos, write_mem
-from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module
+from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module, stream_buffer_module
 from spikehls.quantize.intnet import IntNet, MaxPool2d
 
 RTL_DIR = "rtl"
@@ -93,11 +93,49 @@ def _write_tables(d: Path, tag: str, lyr, g: LayerGeometry) -> dict[str, str]:
         else:
             files["thr"] = f"{tag}_thr.mem"
             write_mem(d / files["thr"], [to_twos(int(x), g.v_bits) for x in lyr.neuron.threshold], g.v_bits)
+    if g.z_current and g.signed_current:  # the current's sign per channel: 2-bit two's complement
+        files["sign"] = f"{tag}_sign.mem"
+        write_mem(d / files["sign"], [to_twos(int(x), 2) for x in lyr.current_sign], 2)
     return files
 
 
+class Stream:
+    """A residual source's stream buffer in the top: its spec, module, and the layers that read it."""
+
+    def __init__(self, spec: BufferSpec, module: str, readers: list[str]):
+        self.spec, self.module, self.readers = spec, module, readers
+
+    def wires(self, name: str) -> list[str]:
+        t, b = _ident(name), self.spec
+        n = len(self.readers) + 1  # + the (unused) debug port
+        return [f"    wire {t}_zw_we;\n    wire [{_w(b.depth)}-1:0] {t}_zw_addr;\n    wire [{b.banks}-1:0] {t}_zw_bmask;\n"
+                f"    wire [{b.banks * b.width}-1:0] {t}_zw_bits;",
+                f"    wire [{n * b.t_bits}-1:0] {t}_zrd_t;\n    wire [{n * b.addr_bits}-1:0] {t}_zrd_word;\n"
+                f"    wire [{n * b.banks * b.width}-1:0] {t}_zrd_data;"]
+
+    def instance(self, name: str) -> str:
+        t, b = _ident(name), self.spec
+        d = len(self.readers)
+        return (f"    {self.module} u_{t}_z (.clk(clk), .ob_we({t}_zw_we), .ob_addr({t}_zw_addr), .ob_bmask({t}_zw_bmask),"
+                f" .ob_bits({t}_zw_bits), .rd_t({t}_zrd_t), .rd_word({t}_zrd_word), .rd_data({t}_zrd_data));\n"
+                f"    assign {t}_zrd_t[{d * b.t_bits} +: {b.t_bits}] = 0;  // the debug port: unused\n"
+                f"    assign {t}_zrd_word[{d * b.addr_bits} +: {b.addr_bits}] = 0;")
+
+    def read_ports(self, name: str, reader: str) -> list[str]:
+        t, b = _ident(name), self.spec
+        i = self.readers.index(reader)
+        w = b.banks * b.width
+        return [f".rz_t({t}_zrd_t[{i * b.t_bits} +: {b.t_bits}])", f".rz_word({t}_zrd_word[{i * b.addr_bits} +: {b.addr_bits}])",
+                f".rz_data({t}_zrd_data[{i * w} +: {w}])"]
+
+    @staticmethod
+    def write_ports(name: str) -> list[str]:
+        t = _ident(name)
+        return [f".zw_we({t}_zw_we)", f".zw_addr({t}_zw_addr)", f".zw_bmask({t}_zw_bmask)", f".zw_bits({t}_zw_bits)"]
+
+
 def _top(net: IntNet, geos: list[LayerGeometry], mods: list[str], bufs: dict[str, BufferSpec],
-         readers: dict[str, list[tuple[str, str]]], out_width: int) -> str:
+         readers: dict[str, list[tuple[str, str]]], out_width: int, streams: Optional[dict[str, Stream]] = None) -> str:
     """The generated top: AXI4-Stream compatible input (one input value per beat) and output
     (K readout values, then the class with TLAST), the layers started one after another."""
     pixels = net.encoding == "direct"
@@ -151,6 +189,10 @@ def _top(net: IntNet, geos: list[LayerGeometry], mods: list[str], bufs: dict[str
         w = {"t": b.t_bits, "word": b.addr_bits, "data": b.banks * b.width}[sig]
         return f"{pre}rd_{sig}[{idx * w} +: {w}]"
 
+    streams = streams or {}
+    for name, z in streams.items():  # residual stream buffers: written by a stream layer, read by its readers
+        L.extend(z.wires(name))
+        a(z.instance(name))
     reader_idx = {src: {who: i for i, (who, _) in enumerate(lst)} for src, lst in readers.items()}
     a("    wire [31:0] ro_data_w;\n    wire ro_valid, ro_last, ro_ready;")
     prev = "input"
@@ -163,6 +205,10 @@ def _top(net: IntNet, geos: list[LayerGeometry], mods: list[str], bufs: dict[str
             si = reader_idx[g.skip_source][g.name + ":skip"]
             src = g.skip_source
             ports += [f".sk_t({port(src, si, 't')})", f".sk_word({port(src, si, 'word')})", f".sk_data({port(src, si, 'data')})"]
+        if g.residual_source is not None:
+            ports += streams[g.residual_source].read_ports(g.residual_source, g.name)
+        if g.name in streams:
+            ports += Stream.write_ports(g.name)
         if g.kind == "readout":
             ports += [".o_valid(ro_valid)", ".o_ready(ro_ready)", ".o_data(ro_data_w)", ".o_last(ro_last)"]
         else:
@@ -245,6 +291,13 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
     for name in bufs:
         readers[name].append(("debug", "debug"))
         bufs[name].readers = len(readers[name])
+    streams: dict[str, Stream] = {}
+    for i, g in enumerate(geos):
+        if g.writes_stream:
+            spec = BufferSpec(time_banks=1, banks=g.z_banks, words_per_step=g.n_out // g.z_banks, time_steps=T, width=g.acc_bits)
+            streams[g.name] = Stream(spec, f"spk_l{i}_{_ident(g.name)}_zbuf", [r.name for r in geos if r.residual_source == g.name])
+    for z in streams.values():
+        z.spec.readers = len(z.readers) + 1
     ro = geos[-1]
     out_width = max(32, -(-ro.acc_bits // 8) * 8)
     if ro.acc_bits > 32:
@@ -264,8 +317,10 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
                 rom = {}
             else:
                 rom = _write_tables(d, tag, lyr, g)
+                zin = streams[g.residual_source].spec if g.residual_source is not None else None
+                zout = streams[g.name].spec if g.name in streams else None
                 text = accumulate_module(g, mod, rom, bufs[prev], bufs.get(g.name), bufs.get(g.skip_source) if g.skip_source else None,
-                                         ultra=ultra)
+                                         zin=zin, zout=zout, ultra=ultra)
             write_text(d / f"{mod}.v", text)
             files.append(f"{mod}.v")
             mods.append(mod)
@@ -273,7 +328,12 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
                      "geometry": {k: v for k, v in asdict(g).items() if k not in ("extra", "table", "skip_table")}}
             layout["layers"].append(entry)
             prev = g.name
-        write_text(d / "spikehls_top.v", _top(net, geos, mods, bufs, readers, out_width))
+        for name, z in streams.items():
+            write_text(d / f"{z.module}.v", stream_buffer_module(z.spec, z.module, name))
+            files.append(f"{z.module}.v")
+            layout.setdefault("streams", []).append({"name": name, "module": z.module, "banks": z.spec.banks,
+                                                     "width": z.spec.width, "readers": z.readers})
+        write_text(d / "spikehls_top.v", _top(net, geos, mods, bufs, readers, out_width, streams))
         for i, (name, b) in enumerate(bufs.items()):
             n_pos = n_in if name == "input" else next(g.n_out for g in geos if g.name == name)
             layout["buffers"].append({"name": name, "index": i, "time_banks": b.time_banks, "banks": b.banks,
