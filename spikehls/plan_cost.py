@@ -297,3 +297,28 @@ class IncrementalCost:
         if not same:
             raise RuntimeError(f"incremental cost {priced['total']}, {us_a} differs from the model's "
                                f"{report['total']}, {us_b}: a bug in spikehls.plan_cost")
+
+
+def has_stream_layers(net: IntNet) -> bool:
+    """Whether a layer's cost depends on other layers' (a residual stream: the reader's init and the
+    writer's buffer banks follow the source's range and every reader's lanes), which the per-layer
+    cache of :class:`IncrementalCost` does not key on."""
+    return any(getattr(lyr, "residual", None) is not None or getattr(lyr, "current_sign", None) is not None
+               for lyr in net.layers)
+
+
+class FullCost(IncrementalCost):
+    """The planner's pricing by the whole model for every candidate (:func:`estimate_report` of the
+    pruned net): slower, exact by construction; used for nets with residual streams. The channel
+    bookkeeping is :class:`IncrementalCost`'s; only the pricing differs."""
+
+    def __init__(self, net: IntNet, board: Board, events: Optional[Mapping[str, Any]], groups, order, keep_of):
+        super().__init__(net, board, events, groups, order)
+        self.keep_of = keep_of
+
+    def price(self, removed: Mapping[str, int], par: Mapping[str, int]) -> dict[str, Any]:
+        from spikehls.hls.report_run import estimate_report
+        from spikehls.planning import prune_intnet
+
+        self.priced += 1
+        return estimate_report(prune_intnet(self.net, self.keep_of(removed)), self.board, dict(par), self.events)

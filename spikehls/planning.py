@@ -32,7 +32,7 @@ import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.hls.lanes import distinct_parallelisms
-from spikehls.plan_cost import IncrementalCost, prune_layer
+from spikehls.plan_cost import FullCost, IncrementalCost, has_stream_layers, prune_layer
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 Parallelism = Union[int, Mapping[str, int], None]
@@ -273,7 +273,8 @@ def plan(
 
     # event counts stay as measured on the unpruned network: removing channels only lowers
     # them, so the activity latency of a plan is a conservative (upper) estimate
-    cost = IncrementalCost(net, board, events, groups, order)
+    cost = (FullCost(net, board, events, groups, order, keep_of) if has_stream_layers(net)
+            else IncrementalCost(net, board, events, groups, order))
     allowed = board.allowed()
     watch = _Progress(log, progress)
 

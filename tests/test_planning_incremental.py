@@ -105,3 +105,24 @@ def test_weight_stats_equal_the_array_functions(seed):
     for in_max in (1, 255):
         assert st.acc_range(b, in_max) == acc_range(w.reshape(shape[0], -1), b, in_max)
     assert st.nnz == int((w != 0).sum())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_residual_stream_nets_are_planned_on_the_full_model(seed):
+    """A residual stream ties layers' costs together (the reader's init and the writer's banks), which the
+    per-layer cache does not key on: such nets are priced by the whole model per candidate, and the plan's
+    final check (priced == estimate_report) holds."""
+    from spikehls.boards import load_board
+    from spikehls.plan_cost import has_stream_layers
+    from spikehls.planning import channel_activity, plan
+    from spikehls.quantize import reference as ref
+    from spikehls.quantize.random_net import random_preresnet_intnet
+
+    rng = np.random.default_rng(seed)
+    net = random_preresnet_intnet(rng)
+    assert has_stream_layers(net)
+    shape = (4, net.time_steps, *net.input_shape)
+    x = rng.integers(0, 256, shape) if net.encoding == "direct" else (rng.random(shape) < 0.3).astype(np.int64)
+    act = channel_activity(ref.run(net, x).spikes)
+    p = plan(net, load_board("pynq-z2"), act, 4, 0.9, "cost_per_activity", None, log=lambda m: None, progress=False)
+    assert p.fits
