@@ -90,9 +90,14 @@ def _resolved(cfg: Config) -> Config:
     return cfg.model_copy(update={"model": resolve_model_config(cfg.model)})
 
 
-def _config_diff(a: Config, b: Config) -> Optional[str]:
+#: the sections that made the trained network (quant, codesign, hls may be changed for a later stage:
+#: ``codesign --from-run`` and sweeps do)
+_TRAINED_SECTIONS = ("dataset", "encoding", "neuron", "model", "sca", "optim", "train")
+
+
+def _config_diff(a: Config, b: Config, sections: Optional[tuple[str, ...]] = None) -> Optional[str]:
     da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
-    for sec in da:
+    for sec in (sections or da):
         for key in da[sec]:
             if (sec, key) not in _RESUMABLE_CHANGES and da[sec][key] != db[sec][key]:
                 return f"{sec}.{key}"
@@ -396,6 +401,21 @@ def _write_summary(out: Path, cfg: Config, best: dict, last: dict, seconds: floa
     return summary
 
 
+def _check_whole_config(path: Path) -> None:
+    """A run's config.yaml is written whole by spikehls (every section): one that lacks a section was
+    cut short, and its defaults would silently replace what the run was trained and exported with."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(read_text(path, "run config"))
+    except yaml.YAMLError:
+        return  # load_config has already named the parse error
+    missing = [k for k in Config.model_fields if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise SpikehlsError(f"{path}: section(s) {', '.join(missing)} missing: the file is truncated or damaged "
+                            "(spikehls writes every section); restore it or train again")
+
+
 def load_run(run_dir: str | Path):
     """Load a trained run: ``(cfg, model, masks, summary)``; the model in eval mode, masks applied."""
     d = Path(run_dir)
@@ -404,6 +424,18 @@ def load_run(run_dir: str | Path):
         raise SpikehlsError(f"{d}: not a training run (no checkpoint.pt); run 'spikehls train --out {d}' first")
     cfg = load_config(d / "config.yaml")
     ck = read_torch(ck_path, "checkpoint", fmt=CHECKPOINT_FORMAT, keys=("model", "masks", "model_args"))
+    _check_whole_config(d / "config.yaml")
+    saved = ck.get("config")
+    if isinstance(saved, dict):  # a damaged or edited config.yaml must not silently change the run
+        from spikehls.config import config_from_dict
+
+        try:
+            diff = _config_diff(_resolved(config_from_dict(saved, str(ck_path))), _resolved(cfg), _TRAINED_SECTIONS)
+        except SpikehlsError:
+            diff = None  # a checkpoint from an older schema: the yaml is the record
+        if diff:
+            raise SpikehlsError(f"{d / 'config.yaml'}: {diff} differs from the config saved in {ck_path} "
+                                "(the file is damaged or was edited; restore it or train again)")
     with reading(ck_path, f"checkpoint of the model in {d / 'config.yaml'}"):
         a = ck["model_args"]
         model = build_model(cfg, a["in_channels"], tuple(a["image_hw"]), a["num_classes"])
