@@ -102,31 +102,6 @@ def _uniform_masks(cfg, p: float, q: float, seed: int = 0):
     return Masks(out)
 
 
-def _slimmed_accuracy(run_dir: Path) -> tuple[float, dict]:
-    """Physically remove the pruned channels of the best checkpoint and evaluate the float net."""
-    import torch
-
-    from spikehls.quantize.export_run import _as_float, encoded_batches
-    from spikehls.quantize.floatnet import from_training_model
-    from spikehls.quantize.fold import fold_bn
-    from spikehls.quantize.slim import count_params, keep_from_masks, slim
-    from spikehls.training.datasets import load_dataset
-    from spikehls.training.trainer import load_run
-
-    cfg, model, masks, _ = load_run(run_dir)
-    fnet = from_training_model(model, cfg.encoding.kind, cfg.train.time_steps)
-    snet = slim(fnet, keep_from_masks(fnet, masks)).eval()
-    _, test = load_dataset(cfg.dataset, seed=cfg.train.seed)
-    scale = 2.0**-8 if cfg.encoding.kind == "direct" else 1.0
-    correct = 0
-    with torch.no_grad():
-        for i, x in encoded_batches(test.images, cfg):
-            out = snet(_as_float(x, scale))
-            correct += int((out.argmax(1).numpy() == test.labels[i:i + len(x)]).sum())
-    kept, dense = count_params(fold_bn(snet)), count_params(fold_bn(fnet))
-    return correct / len(test.labels), {"kept": kept, "dense": dense}
-
-
 def run_job(job: dict, args_dict: dict) -> dict:
     import torch
 
@@ -142,7 +117,10 @@ def run_job(job: dict, args_dict: dict) -> dict:
     t0 = time.perf_counter()
     s = train(cfg, work / "run", progress=False, init_masks=init_masks)
     wall = time.perf_counter() - t0
-    slim_acc, params = _slimmed_accuracy(work / "run")
+    from spikehls.quantize.export_run import slimmed_accuracy
+
+    slim_acc, p_kept_counts, p_dense_counts = slimmed_accuracy(work / "run")
+    params = {"kept": p_kept_counts, "dense": p_dense_counts}
     records = [json.loads(ln) for ln in (work / "run" / "metrics.jsonl").read_text().splitlines()]
     st = structure_series(records)
     plot = None

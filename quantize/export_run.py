@@ -136,6 +136,26 @@ def float_accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarra
 
 
 @torch.no_grad()
+def slimmed_accuracy(run_dir: str | Path) -> tuple[float, dict[str, int], dict[str, int]]:
+    """Accuracy of a training run's best checkpoint with its pruned channels physically removed
+    (the float network slimming builds), on the whole test set; with the parameter counts of the
+    slimmed and the dense folded network. SCA's best epoch is chosen on the masked network, so the
+    two accuracies must be equal: the check that "best" means what slimming gives."""
+    from spikehls.training.datasets import load_dataset
+    from spikehls.training.trainer import load_run
+
+    cfg, model, masks, _ = load_run(run_dir)
+    fnet = from_training_model(model, cfg.encoding.kind, cfg.train.time_steps)
+    snet = slim(fnet, keep_from_masks(fnet, masks)).eval()
+    _, test = load_dataset(cfg.dataset, seed=cfg.train.seed)
+    scale = 2.0**-8 if cfg.encoding.kind == "direct" else 1.0
+    correct = 0
+    for i, x in encoded_batches(test.images, cfg):
+        correct += int((snet(_as_float(x, scale)).argmax(1).numpy() == test.labels[i:i + len(x)]).sum())
+    return correct / max(len(test.labels), 1), count_params(fold_bn(snet)), count_params(fold_bn(fnet))
+
+
+@torch.no_grad()
 def quantized_accuracy(q: QuantSNN, images: np.ndarray, labels: np.ndarray, cfg: Config) -> float:
     """Accuracy of the quantized torch model in eval mode (the integer semantics)."""
     q.eval()

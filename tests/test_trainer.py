@@ -234,21 +234,11 @@ def test_qat_during_sca_trains_with_quantized_weights_and_exports(tmp_path):
 
 # ---- SCA masking modes: regrowth really happens, and "best" is what slimming builds ----------------
 def _slimmed_accuracy(run_dir: Path) -> float:
-    from spikehls.quantize.export_run import _as_float, encoded_batches
-    from spikehls.quantize.floatnet import from_training_model
-    from spikehls.quantize.slim import keep_from_masks, slim
-    from spikehls.training.datasets import load_dataset
+    from spikehls.quantize.export_run import slimmed_accuracy
 
-    cfg, model, masks, _ = load_run(run_dir)
-    fnet = from_training_model(model, cfg.encoding.kind, cfg.train.time_steps)
-    snet = slim(fnet, keep_from_masks(fnet, masks)).eval()
-    assert sum(int(k.sum()) for k in keep_from_masks(fnet, masks).values()) < masks.total()  # really smaller
-    _, test = load_dataset(cfg.dataset, seed=cfg.train.seed)
-    correct = 0
-    with torch.no_grad():
-        for i, x in encoded_batches(test.images, cfg):
-            correct += int((snet(_as_float(x, 2.0**-8)).argmax(1).numpy() == test.labels[i:i + len(x)]).sum())
-    return correct / len(test.labels)
+    acc, kept, dense = slimmed_accuracy(run_dir)
+    assert kept["channels"] < dense["channels"]  # really smaller
+    return acc
 
 
 def test_epoch_masking_revives_channels_and_best_equals_slimmed(tmp_path):
