@@ -264,15 +264,10 @@ def verify_yosys(rec: dict, prj: Path, target: Board, plan_board: Board, log: Ca
     such resource's budget fraction is divided by its measured / estimated ratio, so the model
     (which stays the fast inner loop) aims at what yosys will measure."""
     from spikehls.boards import RESOURCE_KINDS
-    from spikehls.hls.rtl.generate import generate_rtl
-    from spikehls.hls.rtl.synth import synth
+    from spikehls.hls.rtl.compare import synth_over
 
-    generate_rtl(prj)
-    s = synth(prj)
-    allowed = target.allowed()
-    measured = {k: int(s["total"][k]) for k in RESOURCE_KINDS}
+    s, measured, over = synth_over(prj, target)
     est = {k: rec.get(k) for k in RESOURCE_KINDS}
-    over = {k: measured[k] for k in RESOURCE_KINDS if measured[k] > allowed[k]}
     ratios = {k: (measured[k] / est[k]) if est[k] else None for k in RESOURCE_KINDS}
     rec["yosys"] = {"source": "yosys", "version": s["yosys"], "total": measured, "ratio_to_estimate": ratios,
                     "fits": not over, "seconds": s["seconds"]}

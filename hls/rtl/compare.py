@@ -63,6 +63,20 @@ def measured_section(prj: Path, report: Mapping[str, Any]) -> Optional[dict[str,
     return out or None
 
 
+def synth_over(prj: Path, board: Board) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
+    """Generate and synthesize the twin of ``prj``: (synth result, yosys totals, the totals over
+    ``board``'s allowed budget). The one measure-and-judge step of ``codesign --verify yosys`` and
+    ``sweep --verify yosys``."""
+    from spikehls.hls.rtl.generate import generate_rtl
+    from spikehls.hls.rtl.synth import synth
+
+    generate_rtl(prj)
+    s = synth(prj)
+    allowed = board.allowed()
+    totals = {k: int(s["total"][k]) for k in RESOURCE_KINDS}
+    return s, totals, {k: v for k, v in totals.items() if v > allowed[k]}
+
+
 def fits_on(measured: Mapping[str, Any], board: Board) -> dict[str, Optional[bool]]:
     """Whether the yosys totals fit the board's allowed budget, resource by resource."""
     allowed = board.allowed()

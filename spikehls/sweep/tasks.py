@@ -170,13 +170,7 @@ def yosys_record(prj_dir: Path, board) -> dict[str, Any]:
     """Synthesize the project's Verilog twin; its totals as ``yosys_<KIND>`` plus ``fits_yosys``.
 
     Kept in their own fields (source: yosys) next to the estimate's, never mixed into them."""
-    from spikehls.boards import RESOURCE_KINDS
-    from spikehls.hls.rtl.generate import generate_rtl
-    from spikehls.hls.rtl.synth import synth
+    from spikehls.hls.rtl.compare import synth_over
 
-    generate_rtl(prj_dir)
-    s = synth(prj_dir)
-    allowed = board.allowed()
-    tot = {k: int(s["total"][k]) for k in RESOURCE_KINDS}
-    return {**{f"yosys_{k}": v for k, v in tot.items()}, "fits_yosys": all(tot[k] <= allowed[k] for k in RESOURCE_KINDS),
-            "yosys_version": s["yosys"]}
+    s, tot, over = synth_over(prj_dir, board)
+    return {**{f"yosys_{k}": v for k, v in tot.items()}, "fits_yosys": not over, "yosys_version": s["yosys"]}
