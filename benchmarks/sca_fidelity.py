@@ -125,7 +125,7 @@ def run_job(job: dict, args_dict: dict) -> dict:
     st = structure_series(records)
     plot = None
     if "p0.7" in job["name"] and (work / "run" / "structure.png").is_file():
-        plot = RESULTS.parent / f"sca_structure_{job['name']}.png"
+        plot = Path(args.out).resolve().parent / f"sca_structure_{job['name']}.png"  # beside the results file
         shutil.copy(work / "run" / "structure.png", plot)
     shutil.rmtree(work, ignore_errors=True)
     p_kept, p_dense = params["kept"]["parameters"], params["dense"]["parameters"]
@@ -142,7 +142,7 @@ def run_job(job: dict, args_dict: dict) -> dict:
                   "after_first_update": int(sum(st["pruned"][1:]) + sum(st["revived"][1:]))},
         "epochs": [{k: r.get(k) for k in ("epoch", "loss", "train_acc", "test_acc", "channels_kept_total",
                                           "synops_per_sample", "seconds")} for r in records],
-        "wall_seconds": wall, "structure_plot": str(plot.relative_to(HERE.parent)) if plot else None,
+        "wall_seconds": wall, "structure_plot": plot.name if plot else None,  # beside the results file
     }
 
 
