@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 BRAM18_BITS = 18 * 1024
 URAM_BITS = 72 * 4096
@@ -63,6 +64,7 @@ def _tiles(width: int, depth: int, shape: tuple[int, int]) -> int:
     return math.ceil(width / shape[0]) * math.ceil(depth / shape[1])
 
 
+@lru_cache(maxsize=65536)  # pure in its ints; the planner asks the same shapes again and again
 def bram18_count(width: int, depth: int, read_ports: int = 1) -> int:
     """BRAM18 (RAMB36 = 2) of a ``depth x width`` block RAM: simple dual port for one read port;
     a ROM with more read ports is ``ceil(ports / 2)`` true-dual-port copies (two read ports per
@@ -78,6 +80,7 @@ def bram18_count(width: int, depth: int, read_ports: int = 1) -> int:
     return copies * min(best, 2 * min(_tiles(width, depth, s) for s in s36))
 
 
+@lru_cache(maxsize=65536)
 def uram_count(width: int, depth: int) -> int:
     """URAM288 of a ``depth x width`` ultra RAM (72 x 4k each, narrow words folded into its byte
     lanes, cascaded in depth)."""
@@ -138,6 +141,7 @@ def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, u
     return memory_plan(width, depth, rom=rom, sync_read=sync_read, ultra=ultra, read_ports=read_ports).style
 
 
+@lru_cache(maxsize=65536)  # pure (a frozen MemoryPlan of ints and bools): the planner's hot path
 def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read: bool = True,
                 ultra: bool = False, read_ports: int = 1) -> MemoryPlan:
     """Where a ``depth x width`` array lives (see the module docstring).

@@ -186,6 +186,13 @@ class CodesignConfig(_Strict):
     max_iters: int = Field(4, ge=1, le=20, description="train -> HLS -> report rounds at most")
     epochs_per_iter: int = Field(4, ge=1, description="training epochs after each new set of per-layer caps")
     margin: float = Field(0.9, gt=0, le=1, description="plan caps to use at most this fraction of the budget")
+    min_keep: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="the planner never cuts a layer below this fraction of its full width (at least 1 channel); "
+        "0: it may go down to one channel. SCA's own pruning is not bound by it",
+    )
     strategy: Literal["cost_per_activity", "uniform"] = Field(
         "cost_per_activity",
         description="cost_per_activity: channels that cost most per unit of activity go first; "

@@ -232,6 +232,7 @@ def plan(
     max_parallelism: int = 256,
     log: Optional[Callable[[str], None]] = None,
     progress: bool = True,
+    min_channels: Optional[Mapping[str, int]] = None,
 ) -> Plan:
     """Plan per-layer parallelism and channel caps so that ``net`` fits ``margin`` x the budget.
 
@@ -242,6 +243,11 @@ def plan(
     Candidates are priced incrementally (:class:`~spikehls.plan_cost.IncrementalCost`: only the
     layers a candidate changes), and the plan's report is the full model's, checked equal.
     ``log`` gets a line per step (a bar on a terminal instead, with ``progress``).
+
+    ``min_channels``: group key -> the fewest channels phase 2 leaves it (default 1; a floor above
+    the group's current size keeps it whole). Without one, a layer whose channels barely fire
+    costs almost no activity to empty, and the greedy removal takes it down to one channel, which
+    a trained network does not survive (measured on VGG-16: a 384-channel layer cut to 1).
     """
     from spikehls.hls.report_run import estimate_report
 
@@ -249,6 +255,7 @@ def plan(
         raise ValueError(f"unknown strategy '{strategy}' (allowed: cost_per_activity, uniform)")
     groups = prunable_groups(net)
     size = {g[0]: int(net.layer(g[0]).weight.shape[0]) for g in groups}
+    floor = {k: min(n, max(1, int((min_channels or {}).get(k, 1)))) for k, n in size.items()}
     group_act = {g[0]: sum(np.asarray(activity.get(n, np.zeros(size[g[0]])), dtype=np.float64) for n in g)
                  for g in groups}
     # removal order inside a group: least active first (activity summed over tied members)
@@ -334,7 +341,7 @@ def plan(
         s = 0.0
         while _excess(press) > 0 and s < 1.0:
             s = round(s + 0.01, 2)
-            removed = {k: size[k] - max(1, math.floor((1 - s) * size[k])) for k in size}
+            removed = {k: size[k] - max(floor[k], math.floor((1 - s) * size[k])) for k in size}
             rep, press = evaluate(removed, par)
             steps += 1
             watch.step("uniform", _excess(press), sum(size[k] - removed[k] for k in size))
@@ -348,9 +355,9 @@ def plan(
             while best is None and chunk_scale <= max(size.values(), default=1):
                 for k in size:
                     left = size[k] - removed[k]
-                    if left <= 1:
+                    if left <= floor[k]:
                         continue
-                    chunk = min(left - 1, max(1, math.ceil(0.03 * size[k])) * chunk_scale)
+                    chunk = min(left - floor[k], max(1, math.ceil(0.03 * size[k])) * chunk_scale)
                     cand = {**removed, k: removed[k] + chunk}
                     c_rep, c_press = evaluate(cand, par)
                     gain = _excess(press) - _excess(c_press)

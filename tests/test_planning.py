@@ -129,6 +129,35 @@ def test_plan_prunes_when_it_must_and_uniform_removes_at_least_as_many(tmp_path)
         assert max(fracs.values()) - min(fracs.values()) < 0.5  # the same sparsity everywhere (up to rounding)
 
 
+def test_plan_never_cuts_a_group_below_its_floor(tmp_path):
+    """``min_channels`` (codesign.min_keep): a layer that costs little activity is not emptied below
+    its floor, by either strategy; without a floor the same budget takes some group lower."""
+    net = _trained_like_net()
+    from spikehls.hls.report_run import estimate_report
+
+    base = estimate_report(net, load_board("pynq-z2"), 1)["total"]
+    board = tmp_path / "b.yaml"
+    board.write_text(BOARD.format(lut=max(1, int(base["LUT"] * 0.6)), bram=280))
+    brd = load_board(board)
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(0), net, 4)).spikes)
+    free = plan(net, brd, act, margin=1.0)
+    assert free.removes_channels
+    floor = {k: max(1, free.caps[k] + 1) if free.caps[k] < free.channels_before[k] else 1 for k in free.caps}
+    for strategy in ("cost_per_activity", "uniform"):
+        p = plan(net, brd, act, margin=1.0, strategy=strategy, min_channels=floor)
+        assert all(p.caps[k] >= min(floor[k], p.channels_before[k]) for k in p.caps), (strategy, p.caps, floor)
+    assert plan(net, brd, act, margin=1.0, min_channels={}).caps == free.caps  # an empty floor is no floor
+
+
+def test_min_keep_floor_is_a_fraction_of_the_full_width(tmp_path):
+    from spikehls.codesign import _min_channels
+    from spikehls.training.masks import GroupMask, Masks
+
+    Masks({"g": GroupMask(["a.conv", "b.conv"], np.array([True] * 10 + [False] * 54))}).save(tmp_path / "masks.json")
+    assert _min_channels(tmp_path, None, 0.1) == {"a.conv": 7, "b.conv": 7}  # ceil(0.1 x 64), not of the 10 kept
+    assert _min_channels(tmp_path, None, 0.0) == {}
+
+
 def test_plan_on_a_board_it_already_fits_changes_nothing():
     net = _trained_like_net()
     act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(0), net, 2)).spikes)
