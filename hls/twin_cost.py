@@ -125,7 +125,7 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> d
     readout = g.kind == "readout"
     mems["acc"] = memory_plan(L * AB, g.acc_depth, rom=False, banks=F, sync_read=not readout, ultra=ultra)
     if g.is_neuron:
-        if not g.fire_once:
+        if not g.fire_once and g.time_steps > 1:  # at T = 1 no membrane outlives its step: no memory
             mems["membranes"] = memory_plan(F * g.v_bits, CO * PW, rom=False, sync_read=True, ultra=ultra)
         tb, ob, depth = output_buffer(g, readers)
         style = memory_style(ob, depth * tb, rom=False, sync_read=False)

@@ -602,11 +602,14 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
             a(f"    wire [{NB * (AB + 1)}-1:0] brk = brk_rom[p_fc];\n    wire [{(NB + 1) * T}-1:0] trn = trn_rom[p_fc];")
         else:
             VB, SB = g.v_bits, g.sum_bits
-            v_plan = mems["membranes"]
             a(f"    wire signed [{VB}-1:0] thr = $signed(thr_rom[p_fc]);")
-            a(f"    // membranes: one word of the {F} fire lanes per (channel, plane word), {v_plan.style}")
             a(f"    wire [{F * VB}-1:0] v_q, v_d;")
-            a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra=n["vw"], wa="p_vw", we="p_fire", wd="v_d", q="v_q"))
+            if "membranes" in mems:
+                v_plan = mems["membranes"]
+                a(f"    // membranes: one word of the {F} fire lanes per (channel, plane word), {v_plan.style}")
+                a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra=n["vw"], wa="p_vw", we="p_fire", wd="v_d", q="v_q"))
+            else:  # T = 1: every membrane starts at 0 and ends with its step (twin_cost.layer_memories)
+                a(f"    assign v_q = {F * VB}'d0;  // no membrane memory at T = 1; v_d is not stored")
         if stream and g.signed_current:
             a("    wire signed [1:0] sgn = $signed(sgn_rom[p_fc]);")
         if zout is not None:
