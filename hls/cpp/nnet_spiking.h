@@ -33,7 +33,8 @@
 //     `LOOP_FLATTEN off`, so Vitis cannot merge two events into one pipeline.
 //   * back_to_back (spiking_conv2d_core, lanes.events_back_to_back) overlaps the events of one
 //     input channel: consecutive events may hit the same word, but never closer than
-//     CONFIG_T::b2b_distance iterations. That is stated as `inter true distance = b2b_distance`,
+//     CONFIG_T::b2b_distance iterations. That is stated as `inter true distance = ev_distance`
+//     (b2b_distance, or more where the last writes are forwarded, below),
 //     a constraint Vitis enforces (it raises the II rather than schedule a read before the write
 //     it depends on), never as `inter false`, which would be silently wrong if the read-to-write
 //     depth grew beyond the distance (a block RAM's synchronous read, a deeper schedule).
@@ -590,15 +591,36 @@ FwdHit:
     }
 }
 
+// C-simulation models the memory's side of the bargain at its worst: a write lands in acc only
+// when it leaves the forwarding window (acc_fwd_depth iterations later; fwd_land), so every read
+// within the window is served by the forwarding registers or not at all -- a missing or wrong
+// forward is a spike mismatch, not a silent pass. Synthesis writes at once (the RAM's own write).
+template <typename CONFIG_T>
+SPK_INLINE void fwd_land(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
+                         const typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                         const bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                         const typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes],
+                         unsigned from) {
+#ifndef __SYNTHESIS__
+    for (int d = CONFIG_T::acc_fwd_depth - 1; d >= int(from); d--) // the oldest first
+        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++)
+            if (fw_ok[f][d])
+                for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
+                    acc[f][unsigned(fw_addr[f][d])][j] = fw_word[f][d][j];
+#endif
+}
+
 // One iteration on: every bank's history moves one distance back, and this iteration's writes
 // (wrote / waddr / wword per bank) become distance 1.
 template <typename CONFIG_T>
-SPK_INLINE void fwd_shift(typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+SPK_INLINE void fwd_shift(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
+                          typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
                           bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
                           typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes],
                           const bool wrote[CONFIG_T::fire_lanes], const unsigned waddr[CONFIG_T::fire_lanes],
                           const typename CONFIG_T::accum_t wword[CONFIG_T::fire_lanes][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
+    fwd_land<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, CONFIG_T::acc_fwd_depth - 1); // C-simulation: the oldest write lands
 FwdBank:
     for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
         #pragma HLS UNROLL
@@ -686,7 +708,9 @@ TapLanes:
                 const T_w w = weights[e * CONFIG_T::n_lanes + j];
                 cur[j] += weight_term<CONFIG_T>(x, w);
                 n += w != 0;
-                acc[bank][addr][j] = cur[j];
+#ifdef __SYNTHESIS__
+                acc[bank][addr][j] = cur[j]; // C-simulation: lands acc_fwd_depth iterations later (fwd_land)
+#endif
                 wword[bank][j] = cur[j];
             }
             wrote[bank] = true;
@@ -697,7 +721,7 @@ TapLanes:
         SPK_STAT(CONFIG_T, synops, n);
     }
     if (FWD)
-        fwd_shift<CONFIG_T>(fw_addr, fw_ok, fw_word, wrote, waddr, wword);
+        fwd_shift<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, wrote, waddr, wword);
 }
 
 // Moves input position (ci, iy, ix) f <= in_width columns on in raster order (wrapping at most one
@@ -951,6 +975,8 @@ TimeLoop:
                                 ky = 0;
                         }
                     }
+                    if (CONFIG_T::acc_forward) // C-simulation: the run drains, its last writes land
+                        fwd_land<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, 0);
                 }
             } else {
             Events:
