@@ -60,20 +60,18 @@ namespace nnet {
 // a word holds the n_lanes channel lanes of one position, nnet_spiking_common.h). A chunk of group
 // g adds slot j to channel g * n_lanes + j: one word read, its L lanes added, the word written.
 
-// Add chunk `e` (spikes): the only arithmetic on a weight is acc += w. The word is read and written
-// whole (as the twin's): a zero slot adds 0 to its lane, and is not counted as a synaptic op.
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_add(unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
-                              typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
+// Add chunk `e` (spikes) into one accumulator word acc (the L lanes of one position): the only
+// arithmetic on a weight is acc += w. The word is read and written whole (as the twin's): a zero
+// slot adds 0 to its lane, and is not counted as a synaptic op.
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_add(unsigned e, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
-    const unsigned g = groups[e]; // index arithmetic in plain unsigned (ap_uint * unsigned is 72-bit in csim)
-    const unsigned addr = g * CONFIG_T::plane_words + word;
     unsigned n = 0;
 ChunkLanes:
     for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
         #pragma HLS UNROLL
         const T_w w = weights[e * CONFIG_T::n_lanes + j];
-        acc[bank][addr][j] += w;
+        acc[j] += w;
         n += w != 0;
     }
     return n;
@@ -81,19 +79,15 @@ ChunkLanes:
 
 // Multiply-accumulate twin of chunk_add, for 8-bit pixels (direct encoding) only: used by the
 // direct-encoded first layer and by a skip taken from a direct-encoded input. Never on spikes.
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_mac(unsigned e, unsigned bank, unsigned word, ap_uint<8> pixel, const T_grp groups[],
-                              const T_w weights[],
-                              typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_mac(unsigned e, ap_uint<8> pixel, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
-    const unsigned g = groups[e];
-    const unsigned addr = g * CONFIG_T::plane_words + word;
     unsigned n = 0;
 MacLanes:
     for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
         #pragma HLS UNROLL
         const T_w w = weights[e * CONFIG_T::n_lanes + j];
-        acc[bank][addr][j] += w * pixel;
+        acc[j] += w * pixel;
         n += w != 0;
     }
     return n;
@@ -101,21 +95,28 @@ MacLanes:
 
 // One chunk hit by one input value: a spike adds (chunk_add), an 8-bit pixel multiplies
 // (chunk_mac). Chosen by overload on the element type, so a spike can never reach the multiplier.
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_event(spike_t s, unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
-                                typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_event(spike_t s, unsigned e, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     (void)s; // callers only pass active inputs (is_active)
-    return chunk_add<CONFIG_T>(e, bank, word, groups, weights, acc);
+    return chunk_add<CONFIG_T>(e, weights, acc);
 }
 
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_event(ap_ufixed<8, 0> px, unsigned e, unsigned bank, unsigned word, const T_grp groups[],
-                                const T_w weights[],
-                                typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_event(ap_ufixed<8, 0> px, unsigned e, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const ap_uint<8> pixel = px.range(7, 0);
-    return chunk_mac<CONFIG_T>(e, bank, word, pixel, groups, weights, acc);
+    return chunk_mac<CONFIG_T>(e, pixel, weights, acc);
+}
+
+// Chunk `e` of a row reaching plane word `word` of bank `bank`: its group's accumulator word.
+template <typename CONFIG_T, typename data_T, typename T_grp, typename T_w>
+SPK_INLINE unsigned chunk_hit(data_T x, unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
+                              typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
+    #pragma HLS INLINE
+    const unsigned g = groups[e]; // index arithmetic in plain unsigned (ap_uint * unsigned is 72-bit in csim)
+    const unsigned addr = g * CONFIG_T::plane_words + word;
+    return chunk_event<CONFIG_T>(x, e, weights, acc[bank][addr]);
 }
 
 // Bank and word of output position (oy, ox) -- pos % fire_lanes, pos / fire_lanes with pos = oy *
@@ -157,7 +158,7 @@ RowChunks:
         // bank (j, bank): no distance or latency assumed. Runs never overlap: every caller's
         // loop carries LOOP_FLATTEN off (and is not pipelined), so this loop drains between events.
         #pragma HLS DEPENDENCE variable = acc inter false
-        n += chunk_event<CONFIG_T>(x, e, bank, word, groups, weights, acc);
+        n += chunk_hit<CONFIG_T>(x, e, bank, word, groups, weights, acc);
     }
     return n;
 }
@@ -335,17 +336,17 @@ SPK_INLINE typename STREAM_T::cur_t neuron_current(typename CONFIG_T::bias_t b, 
     return sg == 0 ? cur_t(bz) : (sg > 0 ? cur_t(bz + zz) : cur_t(bz - zz));
 }
 
-// Lane j of accumulator word (f, w) set to x, the word's other lanes rewritten as they are: one
+// Lane j of accumulator word (f, word) set to x, the word's other lanes rewritten as they are: one
 // read and one write of the whole L-lane word (the twin's write-back of one lane, fire_d).
 template <typename CONFIG_T>
 SPK_INLINE void set_lane(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes], unsigned f,
-                         unsigned w, unsigned j, typename CONFIG_T::accum_t x) {
+                         unsigned word, unsigned j, typename CONFIG_T::accum_t x) {
     #pragma HLS INLINE
 SetLane:
     for (unsigned l = 0; l < CONFIG_T::n_lanes; l++) {
         #pragma HLS UNROLL
-        const typename CONFIG_T::accum_t old = acc[f][w][l];
-        acc[f][w][l] = l == j ? x : old;
+        const typename CONFIG_T::accum_t old = acc[f][word][l];
+        acc[f][word][l] = l == j ? x : old;
     }
 }
 
@@ -534,7 +535,7 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
             data_T x;
             const unsigned row = next_dense_event<CONFIG_T>(walk, n_words, ev_w, ev_m, ev_v, x);
             if (offsets[row] != offsets[row + 1]) {
-                unsigned n = chunk_event<CONFIG_T>(x, offsets[row], 0, 0, groups, weights, acc);
+                unsigned n = chunk_hit<CONFIG_T>(x, offsets[row], 0, 0, groups, weights, acc);
                 SPK_STAT(CONFIG_T, synops, n);
             }
         }
@@ -639,18 +640,6 @@ FwdBank:
     }
 }
 
-// The term a lane adds for input value x: the weight for a spike, weight x pixel for a pixel (the
-// one MAC) -- chosen by overload on the element type, as chunk_event is.
-template <typename CONFIG_T, typename T_w> SPK_INLINE typename CONFIG_T::accum_t weight_term(spike_t, T_w w) {
-    #pragma HLS INLINE
-    return w;
-}
-template <typename CONFIG_T, typename T_w> SPK_INLINE typename CONFIG_T::accum_t weight_term(ap_ufixed<8, 0> px, T_w w) {
-    #pragma HLS INLINE
-    const ap_uint<8> pixel = px.range(7, 0);
-    return w * pixel;
-}
-
 // One iteration of a conv event with one channel group (at most one chunk per table row): the
 // tap_lanes taps (ky, kx0 .. kx0 + tap_lanes - 1) of input (ci, iy, ix). With tap_lanes = kw the
 // taps of a kernel row reach neighbouring outputs of one output row, distinct banks (pos %
@@ -702,12 +691,10 @@ TapLanes:
             const unsigned addr = g * CONFIG_T::plane_words + word;
             typename CONFIG_T::accum_t cur[CONFIG_T::n_lanes];
             fwd_read<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, bank, addr, cur);
-        FwdAdd:
+            n = chunk_event<CONFIG_T>(x, e, weights, cur);
+        FwdWrite:
             for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
                 #pragma HLS UNROLL
-                const T_w w = weights[e * CONFIG_T::n_lanes + j];
-                cur[j] += weight_term<CONFIG_T>(x, w);
-                n += w != 0;
 #ifdef __SYNTHESIS__
                 acc[bank][addr][j] = cur[j]; // C-simulation: lands acc_fwd_depth iterations later (fwd_land)
 #endif
@@ -716,7 +703,7 @@ TapLanes:
             wrote[bank] = true;
             waddr[bank] = addr;
         } else {
-            n = chunk_event<CONFIG_T>(x, offsets[row0 + k], bank, word, groups, weights, acc);
+            n = chunk_hit<CONFIG_T>(x, offsets[row0 + k], bank, word, groups, weights, acc);
         }
         SPK_STAT(CONFIG_T, synops, n);
     }
