@@ -13,9 +13,10 @@ from __future__ import annotations
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
 from spikehls.hls.activity import layer_tripcounts
-from spikehls.hls.memory import memory_style
 from spikehls.hls.lanes import SCATTER_DEPTH, tap_words
 from spikehls.hls.layers import SpikeMaxPool2D, SpikeReadout, SpikingConv2D, SpikingDense
+from spikehls.hls.memory import has_uram, memory_style
+from spikehls.hls.twin_cost import layer_memories
 
 INCLUDES_SPIKING = ["nnet_utils/nnet_spiking.h"]
 INCLUDES_DIRECT = ["nnet_utils/nnet_spiking.h", "nnet_utils/nnet_spiking_direct.h"]
@@ -96,7 +97,7 @@ def _stream_lines(node) -> list[str]:
         f"    typedef ap_int<{g.cur_bits}> cur_t;",
         f"    typedef ap_int<{zb}> zb_t;",
         f"    typedef {_wtype(node, 'sign')} sign_t;",
-        *_mem_lines([("sign", _wbits(node, "sign"), g.channels, True)])[1:],
+        *_mem_lines(None, [("sign", 2, g.channels, True)])[1:],  # the twin's sgn_rom: 2 b x channels, distributed
     ]
 
 
@@ -106,29 +107,56 @@ def _ubits(n: int) -> int:
 
 
 # ---- storage binding and trip counts (issue 13: decided by spikehls, not guessed by Vitis) ----
-_MEM = {"registers": "nnet::mem_registers", "distributed": "nnet::mem_distributed", "block": "nnet::mem_block"}
+_MEM = {"registers": "nnet::mem_registers", "distributed": "nnet::mem_distributed", "block": "nnet::mem_block",
+        "ultra": "nnet::mem_ultra"}
+
+# the kernels' arrays that are the twin's (hls/rtl/verilog.py): kernel name -> twin_cost.layer_memories name
+# (the twin keeps a chunk's group and weights in one table word, the kernels in two ROMs: both
+# are that table; the fire tables are one ROM there, breaks and trains here)
+TWIN_ARRAY = {"acc": "acc", "v": "membranes", "bias": "bias", "thr": "thresholds", "breaks": "fire_tables",
+              "trains": "fire_tables", "offsets": "offsets", "groups": "table", "weights": "table",
+              "skip_offsets": "skip_offsets", "skip_groups": "skip_table", "skip_weights": "skip_table"}
 
 
 def _wbits(node, name: str) -> int:
     return int(node.get_weights(name).type.precision.width)
 
 
-def _mem_lines(arrays) -> list[str]:
-    """One line per array ``(name, width, depth, rom)`` of the layer's kernel: the storage that
-    :func:`spikehls.hls.geometry.memory_style` (the rule of the Verilog twin and the cost model)
-    gives it, as ``<name>_mem``, and ``<name>_part``, the cyclic partition factor of its word
-    dimension (``depth`` for registers: every word its own register; 1 for a memory). The kernels
-    bind every array with ``BIND_STORAGE ... impl=lutram`` + ``ARRAY_PARTITION ... factor=<name>_part``
-    and refuse to compile (static_assert) where the rule says block RAM, which they do not implement."""
-    lines = ["    // storage by spikehls.hls.geometry.memory_style (width b x depth words per bank)"]
+def layer_storage(node) -> dict:
+    """The twin's arrays of a layer and where the memory rule puts them
+    (:func:`spikehls.hls.twin_cost.layer_memories` on the layer's geometry, URAM where the part has
+    it): the one decision the kernels, the twin's ``ram_style`` / ``rom_style`` and the cost model
+    share."""
+    part = node.model.config.get_config_value("Part")
+    return layer_memories(node.geometry(), 1, has_uram(part))
+
+
+def _mem_lines(node, arrays, skip_alias: bool = False) -> list[str]:
+    """One line per array ``(name, width, depth, rom)`` of the layer's kernel: its storage as
+    ``<name>_mem`` (``nnet::mem_registers / _distributed / _block / _ultra``), which the kernel
+    turns into a literal ``BIND_STORAGE ... impl=`` (or a complete partition) by tag dispatch
+    (``bind_*`` in nnet_spiking_common.h).
+
+    An array the twin has (:data:`TWIN_ARRAY`) gets the twin's style (:func:`layer_storage`), with
+    the twin's shape in the comment. The scan lists (the kernels' own, read in the cycle of the
+    address) and an array this layer never reads (the thresholds of a layer that fires once, the
+    fire tables of one that does not) get the rule on their own shape, read asynchronously.
+    ``skip_alias``: the skip tables are the main tables passed again (no skip): the main's style."""
+    mems = layer_storage(node) if node is not None else {}
+    lines = ["    // storage by spikehls.hls.twin_cost.layer_memories: the twin's arrays, packed as there (width b x depth words)"]
     for name, width, depth, rom in arrays:
         width, depth = max(1, int(width)), max(1, int(depth))
-        # the kernels read every array in the cycle of the add (a one-cycle read, add, write back:
-        # the II and dependence arguments in nnet_spiking.h): an asynchronous read
-        style = memory_style(width, depth, rom=rom, sync_read=False)
-        part = depth if style == "registers" else 1
-        lines.append(f"    static const nnet::mem_style {name}_mem = {_MEM[style]}; static const unsigned {name}_part = {part};"
-                     f" // {style}: {width} b x {depth}{' ROM' if rom else ''}")
+        twin = TWIN_ARRAY.get(name[5:] if skip_alias and name.startswith("skip_") else name)
+        m = mems.get(twin) if twin else None
+        if m is not None:
+            style = m.style
+            shape = f"twin {twin}: {m.width} b x {m.depth}{f' x {m.banks} banks' if m.banks > 1 else ''}"
+        else:  # read in the cycle of the address (or never read): the rule, asynchronous
+            style = memory_style(width, depth, rom=rom, sync_read=False)
+            shape = f"{width} b x {depth}"
+        if rom and style == "ultra":  # pragma: no cover - the rule never picks it (URAM has no contents)
+            raise AssertionError(f"{name}: a ROM in URAM")
+        lines.append(f"    static const nnet::mem_style {name}_mem = {_MEM[style]}; // {style}: {shape}{' ROM' if rom else ''}")
     return lines
 
 
@@ -211,6 +239,21 @@ def _b2b_distance(node, kh: int, kw: int) -> int:
     return dist
 
 
+def _forward_lines(node, kh: int, kw: int) -> list[str]:
+    """Write-to-read forwarding of a conv layer's back-to-back event loop (EvFlat): on where the
+    accumulators are block / ultra RAM (a read one cycle late), over the last ``SCATTER_DEPTH``
+    iterations (read latency 1, add, write); the memory then delivers writes of greater distance
+    only (``ev_distance``, the loop's DEPENDENCE distance; ``b2b_distance`` without forwarding)."""
+    fwd = layer_storage(node)["acc"].style in ("block", "ultra")
+    b2b = _b2b_distance(node, kh, kw)
+    dist = max(b2b, SCATTER_DEPTH + 1) if fwd else b2b
+    return [
+        f"    static const bool acc_forward = {'true' if fwd else 'false'}; // acc in block / ultra RAM: EvFlat forwards the last writes",
+        f"    static const unsigned acc_fwd_depth = {SCATTER_DEPTH}; // forwarded distances 1 .. {SCATTER_DEPTH}: read latency 1, add, write",
+        f"    static const unsigned ev_distance = {dist}; // EvFlat's DEPENDENCE distance: what the memory itself must deliver",
+    ]
+
+
 def _dense_event_lines(node) -> list[str]:
     """Counter widths and trip counts of the event loops of a dense layer / the readout."""
     n_in, R = int(node.get_attr("n_in")), node.read_lanes()
@@ -273,7 +316,8 @@ class SpikingConv2DConfigTemplate(LayerConfigTemplate):
         arrays += _neuron_arrays(node, co, lanes, fire, ho * wo) + _rom_table_arrays(node, "", tw, lanes)
         arrays += _rom_table_arrays(node, "skip_", 1, lanes) if has_skip else [
             ("skip_" + n, wd, d, rom) for n, wd, d, rom in _rom_table_arrays(node, "", tw, lanes)]  # the main tables again
-        lines += _mem_lines(arrays)
+        lines += _mem_lines(node, arrays, skip_alias=not has_skip)
+        lines += _forward_lines(node, kh, kw)
         lines += _table_lines(node)
         if has_skip:
             sc, sh, sw = node.get_attr("skip_shape")
@@ -313,7 +357,7 @@ class SpikingDenseConfigTemplate(LayerConfigTemplate):
         lanes = int(node.get_attr("n_lanes"))
         lines += _counter_lines(co, lanes, 1, -(-co // lanes))
         arrays = _event_arrays(node) + _neuron_arrays(node, co, lanes, 1, 1) + _rom_table_arrays(node, "", 1, lanes)
-        lines += _mem_lines(arrays)
+        lines += _mem_lines(node, arrays)
         lines += _table_lines(node) + _neuron_lines(node)
         return _struct(node, lines)
 
@@ -340,7 +384,7 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
             ("acc", int(node.get_attr("acc_bits")), -(-k // lanes), False),
             ("bias", _wbits(node, "bias"), -(-k // lanes), True),
         ] + _rom_table_arrays(node, "", 1, lanes)
-        lines += _mem_lines(arrays)
+        lines += _mem_lines(node, arrays)
         lines += _table_lines(node)
         return _struct(node, lines)
 

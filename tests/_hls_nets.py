@@ -76,3 +76,30 @@ def direct_dense_net(T: int, reset: str = "zero") -> IntNet:
     net = IntNet((2, 4, 4), T, "direct", [fc0, fc1, ro])  # type: ignore[arg-type]
     net.validate()
     return net
+
+
+def block_ram_net(hw: tuple[int, int] = (32, 64), T: int = 2, dense: int = 0, seed: int = 1) -> IntNet:
+    """conv 3x3 (2 -> 4 channels, pad 1) [-> dense] -> readout on a large plane, so that at
+    parallelism 4 the memory rule puts the conv's accumulators (4 banks of 4-lane words, 512 deep
+    at 32 x 64) and membranes in block RAM (with a URAM part and 64 x 64, the membranes in URAM),
+    while its events run back to back with a kernel row per cycle (b2b_distance 3: the
+    accumulators' forwarding window). ``dense`` units: a dense layer whose chunk table (one chunk
+    per nonzero input row and channel group) fills block RAM."""
+    rng = np.random.default_rng(seed)
+    co, cin = 4, 2
+    w0 = rng.integers(-7, 8, size=(co, cin, 3, 3))
+    w0[rng.random(w0.shape) < 0.3] = 0
+    conv0 = SpikingConv2d("conv0", w0, rng.integers(-2, 3, size=co), Neuron(rng.integers(8, 20, size=co), 1, "subtract", 12),
+                          stride=1, padding=1, w_bits=4, w_scale=np.full(co, 2.0**-3))
+    layers: list = [conv0]
+    n = co * hw[0] * hw[1]
+    if dense:
+        wd = rng.integers(-3, 4, size=(dense, n))
+        wd[rng.random(wd.shape) < 0.5] = 0
+        layers.append(SpikingDense("fc0", wd, np.zeros(dense, np.int64), Neuron(rng.integers(20, 60, size=dense), 0, "zero", 10),
+                                   w_bits=3, w_scale=np.full(dense, 2.0**-2)))
+        n = dense
+    layers.append(Readout("readout", rng.integers(-7, 8, size=(3, n)), np.array([1, -2, 0]), w_bits=4, w_scale=np.full(3, 2.0**-3)))
+    net = IntNet((cin, *hw), T, "rate", layers)
+    net.validate()
+    return net

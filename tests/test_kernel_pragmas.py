@@ -1,7 +1,10 @@
 """The kernels' synthesis claims are checked in the generated source (issue 13, item 1): every array
-of every kernel is bound (BIND_STORAGE, with the impl of spikehls.hls.geometry.memory_style, and
-its word-dimension partition), every data-dependent loop has a LOOP_TRIPCOUNT from the config,
-and every DEPENDENCE pragma carries its reason next to it. Projects are generated, not compiled."""
+of every kernel is bound as the Verilog twin builds it (the style of
+spikehls.hls.twin_cost.layer_memories, the one memory rule; a literal BIND_STORAGE impl, or a
+complete partition for registers) and the twin's ram_style / rom_style of the same array says
+the same; every data-dependent loop has a LOOP_TRIPCOUNT from the config, and every DEPENDENCE
+pragma carries its reason next to it. Projects are generated, not compiled (but for one
+C-simulation of a block-RAM accumulator design, marked slow)."""
 
 from __future__ import annotations
 
@@ -12,21 +15,31 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _hls_nets import direct_dense_net, handmade_inputs, handmade_net, write_run  # noqa: E402
+from _hls_nets import block_ram_net, direct_dense_net, handmade_inputs, handmade_net, write_run  # noqa: E402
 
-from spikehls.hls.geometry import memory_style  # noqa: E402
+from spikehls.hls.memory import has_uram, memory_style  # noqa: E402
 from spikehls.hls.project import generate_project  # noqa: E402
+from spikehls.hls.twin_cost import layer_memories  # noqa: E402
+from spikehls.hls.templates import TWIN_ARRAY  # noqa: E402
 
 CPP = Path(__file__).resolve().parents[1] / "hls" / "cpp"
-IMPL = {"distributed": "lutram", "block": "bram"}
+# what each style means in the kernels' text: the BIND_STORAGE impl, or a complete partition
+IMPL = {"distributed": "lutram", "block": "bram", "ultra": "uram"}
 
-# the arrays each kernel declares or takes (the I/O spike arrays are the top function's)
-CONV_ARRAYS = ["acc", "v", "ev_c", "ev_y", "ev_x", "ev_m", "ev_v", "n_ev_c", "offsets", "groups", "weights", "bias",
-               "thr", "breaks", "trains", "skip_offsets", "skip_groups", "skip_weights"]
-DENSE_ARRAYS = ["acc", "v", "ev_w", "ev_m", "ev_v", "offsets", "groups", "weights", "bias", "thr", "breaks", "trains"]
-READOUT_ARRAYS = ["acc", "ev_w", "ev_m", "ev_v", "offsets", "groups", "weights", "bias"]
-KERNELS = {"spiking_conv2d_core": CONV_ARRAYS, "spiking_dense_core": DENSE_ARRAYS, "spike_readout": READOUT_ARRAYS}
-CONFIG_OF = {"SpikingConv2D": CONV_ARRAYS, "SpikingDense": DENSE_ARRAYS, "SpikeReadout": READOUT_ARRAYS}
+# the arrays each kernel declares or takes, and the binder each goes through (the I/O spike
+# arrays are the top function's)
+ROMS = ["offsets", "groups", "weights", "bias"]
+CONV_ARRAYS = {"acc": "bind_lanes", "v": "bind_word", **{a: "bind_ram" for a in ("ev_c", "ev_y", "ev_x", "ev_m", "ev_v", "n_ev_c")},
+               **{a: "bind_rom" for a in ROMS + ["thr", "breaks", "trains", "skip_offsets", "skip_groups", "skip_weights"]}}
+DENSE_ARRAYS = {"acc": "bind_lanes", "v": "bind_word", **{a: "bind_ram" for a in ("ev_w", "ev_m", "ev_v")},
+                **{a: "bind_rom" for a in ROMS + ["thr", "breaks", "trains"]}}
+READOUT_ARRAYS = {"acc": "bind_lanes", **{a: "bind_ram" for a in ("ev_w", "ev_m", "ev_v")}, **{a: "bind_rom" for a in ROMS}}
+KERNELS = {"SpikingConv2D": ("spiking_conv2d_core", CONV_ARRAYS), "SpikingDense": ("spiking_dense_core", DENSE_ARRAYS),
+           "SpikeReadout": ("spike_readout", READOUT_ARRAYS)}
+# the twin's memories (hls/rtl/verilog.py) by their layer_memories name
+TWIN_RAM = {"acc_mem_0": "acc", "v_mem": "membranes"}
+TWIN_ROM = {"off_rom": "offsets", "tbl_rom": "table", "bias_rom": "bias", "soff_rom": "skip_offsets", "stbl_rom": "skip_table",
+            "thr_rom": "thresholds", "brk_rom": "fire_tables", "trn_rom": "fire_tables"}
 # the data-dependent loops and the config trip counts they must name
 TRIP_LOOPS = {"RowChunks": "row_trip", "EventsOneGroup": "ev_trip", "Events": "ev_trip", "EvFlat": "chan_trip"}
 
@@ -44,29 +57,53 @@ def _body(src: str, fn: str) -> str:
     raise AssertionError(fn)
 
 
-def _configs(parameters: str) -> dict[str, str]:
-    """``{class name: struct text}`` of every spiking layer config in ``parameters.h`` (first of each kind)."""
-    out: dict[str, list[str]] = {}
-    for m in re.finditer(r"struct config\d+ \{\n    // (\w+) '[^']*'\n(.*?)\n\};", parameters, re.S):
-        out.setdefault(m.group(1), []).append(m.group(2))
+def _configs(parameters: str) -> dict[str, list[tuple[str, str]]]:
+    """``{class name: [(layer name, struct text)]}`` of every spiking layer config in ``parameters.h``."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for m in re.finditer(r"struct config\d+ \{\n    // (\w+) '([^']*)'\n(.*?)\n\};", parameters, re.S):
+        out.setdefault(m.group(1), []).append((m.group(2), m.group(3)))
     return out
 
 
-@pytest.fixture(scope="module", params=["rate-P4", "rate-P1", "direct-P2", "direct-dense"])
+def _binders(common: str) -> dict[tuple[str, str], str]:
+    """``{(binder, style): what it does}`` from nnet_spiking_common.h: ``impl=<x>`` of its
+    BIND_STORAGE, ``complete`` for a complete partition without one, ``refused`` for a static_assert."""
+    out = {}
+    for m in re.finditer(r"SPK_INLINE void (bind_\w+)\([^)]*mem_tag<mem_(\w+)>\) \{\n(.*?)\n\}", common, re.S):
+        body = m.group(3)
+        impl = re.findall(r"#pragma HLS BIND_STORAGE variable = a type = (\w+) impl = (\w+)", body)
+        if "static_assert" in body:
+            out[(m.group(1), m.group(2))] = "refused"
+        elif impl:
+            assert len(impl) == 1, body
+            out[(m.group(1), m.group(2))] = f"{impl[0][0]} {impl[0][1]}"
+        else:
+            assert re.search(r"ARRAY_PARTITION variable = a complete dim = 0", body), body
+            out[(m.group(1), m.group(2))] = "complete"
+    return out
+
+
+def _generate(tmp: Path, net, board: str, par: int, n: int = 3) -> Path:
+    run = write_run(net, tmp / "run", handmade_inputs(net, n))
+    generate_project(run / "model.qonnx.onnx", board, tmp / "prj", testvectors=run / "testvectors.npz", parallelism=par)
+    return tmp / "prj"
+
+
+# small designs (every array LUTRAM or registers) and large ones (block RAM accumulators, membranes
+# and a dense layer's chunk table; on a URAM part the membranes in URAM)
+PROJECTS = ["rate-P4", "rate-P1", "direct-P2", "direct-dense", "block-pynq-z2", "block-zcu104"]
+
+
+@pytest.fixture(scope="module", params=PROJECTS)
 def project(request, tmp_path_factory) -> Path:
     kind = request.param
     tmp = tmp_path_factory.mktemp(kind)
+    if kind.startswith("block"):
+        return _generate(tmp, block_ram_net(hw=(64, 64), dense=16), kind.split("-", 1)[1], 4, n=2)
     if kind == "direct-dense":
-        net = direct_dense_net(T=4)
-        par = 4
-    else:
-        net = handmade_net(encoding="direct" if kind.startswith("direct") else "rate")
-        par = int(kind.split("-P")[1])
-    inputs = handmade_inputs(net, 5)
-    run = write_run(net, tmp / "run", inputs)
-    generate_project(run / "model.qonnx.onnx", "pynq-z2", tmp / "prj", testvectors=run / "testvectors.npz",
-                     parallelism=par)
-    return tmp / "prj"
+        return _generate(tmp, direct_dense_net(T=4), "pynq-z2", 4, n=5)
+    net = handmade_net(encoding="direct" if kind.startswith("direct") else "rate")
+    return _generate(tmp, net, "pynq-z2", int(kind.split("-P")[1]), n=5)
 
 
 def _const(struct: str, name: str) -> str:
@@ -75,37 +112,119 @@ def _const(struct: str, name: str) -> str:
     return m.group(1)
 
 
-def test_every_array_is_bound_by_the_rule(project):
+def _twin_styles(prj: Path) -> dict[str, dict[str, str]]:
+    """``{layer: {layer_memories name: style}}`` as the Verilog twin writes them (ram_style /
+    rom_style attributes of the generated modules; for a distributed ROM, what Vivado reads)."""
+    from spikehls.hls.rtl.generate import generate_rtl
+
+    layout = generate_rtl(prj, prj / "rtl_check")
+    out: dict[str, dict[str, str]] = {}
+    for lyr in layout["layers"]:
+        text = (prj / "rtl_check" / f"{lyr['module']}.v").read_text()
+        got = out.setdefault(lyr["name"], {})
+        for m in re.finditer(r'\(\* ram_style = "(\w+)" \*\) reg \[[^]]*\] (\w+) \[', text):
+            if m.group(2) in TWIN_RAM:
+                got[TWIN_RAM[m.group(2)]] = m.group(1)
+        for m in re.finditer(r'(?:`else\n)?\s*\(\* rom_style = "(\w+)" \*\)\n(?:`endif\n)?\s*reg \[[^]]*\] (\w+) \[', text):
+            if m.group(2) in TWIN_ROM:
+                got[TWIN_ROM[m.group(2)]] = m.group(1)
+    return out
+
+
+def test_every_array_is_bound_as_the_twin_builds_it(project):
+    from spikehls.hls.csim import load_meta
+    from spikehls.hls.rtl.generate import project_geometry
+
     src = (project / "firmware" / "nnet_utils" / "nnet_spiking.h").read_text()
+    common = (project / "firmware" / "nnet_utils" / "nnet_spiking_common.h").read_text()
+    binders = _binders(common)
     params = (project / "firmware" / "parameters.h").read_text()
     configs = _configs(params)
     assert configs, "no spiking layer config in parameters.h"
+    meta = load_meta(project)
+    source = {lyr["name"]: lyr["source_name"] for lyr in meta["layers"]}
+    _, geos, _ = project_geometry(project)
+    ultra = has_uram(meta["board"]["part"])
+    twin_mems = {g.name: layer_memories(g, 1, ultra) for g in geos}
+    twin_attr = _twin_styles(project)
+    seen = set()
     for cls, structs in configs.items():
-        if cls not in CONFIG_OF:
+        if cls not in KERNELS:
             continue
-        kernel = next(k for k, v in KERNELS.items() if v is CONFIG_OF[cls])
+        kernel, arrays = KERNELS[cls]
         body = _body(src, kernel)
-        for struct in structs:
-            for arr in CONFIG_OF[cls]:
-                m = re.search(rf"static const nnet::mem_style {arr}_mem = nnet::mem_(\w+); static const unsigned "
-                              rf"{arr}_part = (\d+); // (\w+): (\d+) b x (\d+)( ROM)?", struct)
+        for name, struct in structs:
+            mems = twin_mems[source[name]]
+            attrs = twin_attr[source[name]]
+            # the twin's Verilog names a style for each of its RAMs and chunk tables
+            assert {"acc", "table", "offsets", "bias"} <= set(attrs) and ("membranes" in attrs) == ("membranes" in mems), attrs
+            has_skip = _const(struct, "has_skip") == "true" if cls == "SpikingConv2D" else False
+            for arr, binder in arrays.items():
+                m = re.search(rf"static const nnet::mem_style {arr}_mem = nnet::mem_(\w+); // (\w+): (.*)", struct)
                 assert m, f"{cls}: config lacks the storage decision of {arr}"
-                style, part, style_c, width, depth, rom = m.groups()
-                # the config holds the rule's decision for the array's geometry
-                # (the kernels read every array in the cycle of the add: the rule's asynchronous read)
-                assert style == style_c == memory_style(int(width), int(depth), rom=bool(rom), sync_read=False), (cls, arr)
-                assert int(part) == (int(depth) if style == "registers" else 1), (cls, arr)
-                # the kernel binds the array with the impl the rule's decision means, and checks it
-                binds = re.findall(rf"#pragma HLS BIND_STORAGE variable = {arr} type = (\w+) impl = (\w+)", body)
-                assert len(binds) == 1, f"{kernel}: {arr} needs exactly one BIND_STORAGE, has {binds}"
-                typ, impl = binds[0]
-                assert typ.startswith("rom" if rom else "ram"), (kernel, arr, typ)
-                if style != "registers":
-                    assert impl == IMPL[style], (kernel, arr, impl, style)
-                assert f"SPK_STORAGE_CHECK(CONFIG_T, {arr});" in body, (kernel, arr)
-                if not rom:  # RAMs: their word dimension is partitioned by the rule's factor
-                    assert re.search(rf"ARRAY_PARTITION variable = {arr} cyclic factor = CONFIG_T::{arr}_part dim = \d",
-                                     body), (kernel, arr)
+                style, style_c, shape = m.groups()
+                assert style == style_c, (cls, arr)
+                twin = TWIN_ARRAY.get(arr[5:] if arr.startswith("skip_") and not has_skip else arr)
+                if twin in mems:  # the twin's array: the twin's style, and the twin's Verilog says it
+                    assert style == mems[twin].style, (name, arr, style, mems[twin])
+                    if twin in attrs:
+                        assert attrs[twin] == style, (name, arr, attrs[twin], style)
+                    seen.add(style)
+                else:  # the kernels' own (the scan lists) or never read here: the rule, read in the cycle
+                    w, d = re.match(r"(\d+) b x (\d+)", shape).groups()
+                    assert style == memory_style(int(w), int(d), rom=shape.endswith("ROM"), sync_read=False), (name, arr)
+                # the kernel binds the array through the binder of its kind, with the config's tag ...
+                calls = re.findall(rf"\b(bind_\w+)\({arr}, mem_tag<CONFIG_T::{arr}_mem>\(\)\);", body)
+                assert calls == [binder], f"{kernel}: {arr} needs exactly one {binder}, has {calls}"
+                # ... whose overload for that style says it literally
+                does = binders[(binder, style)]
+                if style == "registers":
+                    assert does == "complete", (kernel, arr, does)
+                else:
+                    typ, impl = does.split()
+                    assert impl == IMPL[style], (kernel, arr, does, style)
+                    assert typ == ("rom_2p" if binder == "bind_rom" else "ram_2p"), (kernel, arr, typ)
+            if cls == "SpikingConv2D":  # forwarding exactly where the accumulators read a cycle late
+                fwd = mems["acc"].style in ("block", "ultra")
+                assert _const(struct, "acc_forward") == ("true" if fwd else "false"), name
+    # no kernel still binds an array by hand, or refuses a block RAM
+    for header in ("nnet_spiking.h", "nnet_spiking_direct.h"):
+        text = (project / "firmware" / "nnet_utils" / header).read_text()
+        assert "BIND_STORAGE" not in text and "SPK_STORAGE_CHECK" not in text, header
+    if "block" in project.name:
+        assert "block" in seen
+        assert ("ultra" in seen) == ("zcu104" in str(project)), seen
+
+
+def test_binders_say_every_style_literally():
+    common = (CPP / "nnet_spiking_common.h").read_text()
+    b = _binders(common)
+    for binder in ("bind_lanes", "bind_word"):
+        assert [b[(binder, s)] for s in ("registers", "distributed", "block", "ultra")] == \
+            ["complete", "ram_2p lutram", "ram_2p bram", "ram_2p uram"]
+    assert [b[("bind_rom", s)] for s in ("registers", "distributed", "block", "ultra")] == \
+        ["complete", "rom_2p lutram", "rom_2p bram", "refused"]  # a ROM in URAM has no contents
+    assert [b[("bind_ram", s)] for s in ("registers", "distributed")] == ["complete", "ram_2p lutram"]
+    assert "latency = 1" in common  # the read latency the forwarding window assumes
+
+
+@pytest.mark.slow
+def test_block_ram_accumulators_csim_exactly(tmp_path):
+    """A conv whose accumulators and membranes are block RAM, events back to back with a kernel
+    row per cycle (b2b_distance 3): neighbouring active inputs of one row hit one accumulator word
+    3 iterations apart, inside the forwarding window. C-simulation lands every forwarded write
+    only when it leaves the window, so an exact run proves the forwards, not the C memory."""
+    from spikehls.hls.csim import csim
+
+    prj = _generate(tmp_path, block_ram_net(hw=(32, 64)), "pynq-z2", 4, n=3)
+    params = (prj / "firmware" / "parameters.h").read_text()
+    conv = _configs(params)["SpikingConv2D"][0][1]
+    assert _const(conv, "acc_mem") == "nnet::mem_block" and _const(conv, "v_mem") == "nnet::mem_block"
+    assert _const(conv, "acc_forward") == "true" and _const(conv, "back_to_back") == "true"
+    assert _const(conv, "b2b_distance") == "3" and _const(conv, "ev_distance") == "4"
+    r = csim(prj)
+    assert r["samples"] == 3 and r["exact"], r
+    assert r["spike_mismatches"] == 0 and r["readout_mismatches"] == 0
 
 
 def test_data_dependent_loops_have_tripcounts(project):
@@ -121,8 +240,8 @@ def test_data_dependent_loops_have_tripcounts(project):
                              rf"avg = CONFIG_T::{prefix}_avg", head), f"{label} lacks its LOOP_TRIPCOUNT"
     # every config of a weighted layer defines the trip counts, measured on the test vectors (min <= avg <= max)
     for cls, structs in _configs(params).items():
-        for struct in structs:
-            if cls not in CONFIG_OF:
+        for _, struct in structs:
+            if cls not in KERNELS:
                 continue
             assert "from the reference's activity on the test vectors" in struct, cls
             for prefix in ("ev_trip", "row_trip") + (("chan_trip",) if cls == "SpikingConv2D" else ()):

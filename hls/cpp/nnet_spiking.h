@@ -33,12 +33,17 @@
 //     `LOOP_FLATTEN off`, so Vitis cannot merge two events into one pipeline.
 //   * back_to_back (spiking_conv2d_core, lanes.events_back_to_back) overlaps the events of one
 //     input channel: consecutive events may hit the same word, but never closer than
-//     CONFIG_T::b2b_distance iterations. That is stated as `inter true distance = b2b_distance`,
+//     CONFIG_T::b2b_distance iterations. That is stated as `inter true distance = ev_distance`
+//     (b2b_distance, or more where the last writes are forwarded, below),
 //     a constraint Vitis enforces (it raises the II rather than schedule a read before the write
 //     it depends on), never as `inter false`, which would be silently wrong if the read-to-write
 //     depth grew beyond the distance (a block RAM's synchronous read, a deeper schedule).
-//     Accumulators are LUTRAM by the rule (SPK_STORAGE_CHECK: a one-cycle read, add, write:
-//     lanes.SCATTER_DEPTH = 3 <= b2b_distance), so the claimed II = 1 is what Vitis can schedule.
+//     With LUTRAM / registers (an asynchronous read, add, write: lanes.SCATTER_DEPTH = 3 <=
+//     b2b_distance) the claimed II = 1 is what Vitis can schedule; with block / ultra RAM (a read
+//     one cycle late) the last writes are forwarded from registers (acc_forward, conv_taps<FWD>),
+//     and the memory is asked to deliver only writes beyond the forwarded distances (ev_distance).
+//   * Every other read-modify-write loop is argued on distinct words (`inter false` by
+//     construction, no latency assumed), so it holds for a block / ultra RAM accumulator as is.
 #ifndef NNET_SPIKING_H_
 #define NNET_SPIKING_H_
 
@@ -50,69 +55,68 @@ namespace nnet {
 // ------------------------------------------------------------------------------------------
 // helpers: one table chunk of one input event into the accumulator banks
 // ------------------------------------------------------------------------------------------
-// acc is [n_lanes][fire_lanes][acc_depth]: neuron (c, pos) lives in bank (c % n_lanes,
-// pos % fire_lanes) at word (c / n_lanes) * plane_words + pos / fire_lanes. A chunk of group g
-// adds slot j to channel g * n_lanes + j: lane j writes bank row j only.
+// acc is [fire_lanes][acc_depth][n_lanes]: neuron (c, pos) lives in bank pos % fire_lanes, word
+// (c / n_lanes) * plane_words + pos / fire_lanes, lane c % n_lanes of the word (the twin's packing:
+// a word holds the n_lanes channel lanes of one position, nnet_spiking_common.h). A chunk of group
+// g adds slot j to channel g * n_lanes + j: one word read, its L lanes added, the word written.
 
-// Add chunk `e` (spikes): the only arithmetic on a weight is acc += w, and a zero slot adds nothing.
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_add(unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
-                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+// Add chunk `e` (spikes) into one accumulator word acc (the L lanes of one position): the only
+// arithmetic on a weight is acc += w. The word is read and written whole (as the twin's): a zero
+// slot adds 0 to its lane, and is not counted as a synaptic op.
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_add(unsigned e, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
-    const unsigned g = groups[e]; // index arithmetic in plain unsigned (ap_uint * unsigned is 72-bit in csim)
-    const unsigned addr = g * CONFIG_T::plane_words + word;
     unsigned n = 0;
 ChunkLanes:
     for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
         #pragma HLS UNROLL
         const T_w w = weights[e * CONFIG_T::n_lanes + j];
-        if (w != 0) {
-            acc[j][bank][addr] += w;
-            n++;
-        }
+        acc[j] += w;
+        n += w != 0;
     }
     return n;
 }
 
 // Multiply-accumulate twin of chunk_add, for 8-bit pixels (direct encoding) only: used by the
 // direct-encoded first layer and by a skip taken from a direct-encoded input. Never on spikes.
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_mac(unsigned e, unsigned bank, unsigned word, ap_uint<8> pixel, const T_grp groups[],
-                              const T_w weights[],
-                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_mac(unsigned e, ap_uint<8> pixel, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
-    const unsigned g = groups[e];
-    const unsigned addr = g * CONFIG_T::plane_words + word;
     unsigned n = 0;
 MacLanes:
     for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
         #pragma HLS UNROLL
         const T_w w = weights[e * CONFIG_T::n_lanes + j];
-        if (w != 0) {
-            acc[j][bank][addr] += w * pixel;
-            n++;
-        }
+        acc[j] += w * pixel;
+        n += w != 0;
     }
     return n;
 }
 
 // One chunk hit by one input value: a spike adds (chunk_add), an 8-bit pixel multiplies
 // (chunk_mac). Chosen by overload on the element type, so a spike can never reach the multiplier.
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_event(spike_t s, unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
-                                typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_event(spike_t s, unsigned e, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     (void)s; // callers only pass active inputs (is_active)
-    return chunk_add<CONFIG_T>(e, bank, word, groups, weights, acc);
+    return chunk_add<CONFIG_T>(e, weights, acc);
 }
 
-template <typename CONFIG_T, typename T_grp, typename T_w>
-SPK_INLINE unsigned chunk_event(ap_ufixed<8, 0> px, unsigned e, unsigned bank, unsigned word, const T_grp groups[],
-                                const T_w weights[],
-                                typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+template <typename CONFIG_T, typename T_w>
+SPK_INLINE unsigned chunk_event(ap_ufixed<8, 0> px, unsigned e, const T_w weights[], typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const ap_uint<8> pixel = px.range(7, 0);
-    return chunk_mac<CONFIG_T>(e, bank, word, pixel, groups, weights, acc);
+    return chunk_mac<CONFIG_T>(e, pixel, weights, acc);
+}
+
+// Chunk `e` of a row reaching plane word `word` of bank `bank`: its group's accumulator word.
+template <typename CONFIG_T, typename data_T, typename T_grp, typename T_w>
+SPK_INLINE unsigned chunk_hit(data_T x, unsigned e, unsigned bank, unsigned word, const T_grp groups[], const T_w weights[],
+                              typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
+    #pragma HLS INLINE
+    const unsigned g = groups[e]; // index arithmetic in plain unsigned (ap_uint * unsigned is 72-bit in csim)
+    const unsigned addr = g * CONFIG_T::plane_words + word;
+    return chunk_event<CONFIG_T>(x, e, weights, acc[bank][addr]);
 }
 
 // Bank and word of output position (oy, ox) -- pos % fire_lanes, pos / fire_lanes with pos = oy *
@@ -138,7 +142,7 @@ template <typename CONFIG_T> SPK_INLINE void pos_bank_word(unsigned oy, unsigned
 template <typename CONFIG_T, typename data_T, typename T_idx, typename T_grp, typename T_w>
 SPK_INLINE unsigned input_event(data_T x, unsigned row, unsigned bank, unsigned word, const T_idx offsets[],
                                 const T_grp groups[], const T_w weights[],
-                                typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+                                typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const unsigned begin = offsets[row], end = offsets[row + 1];
     unsigned n = 0;
@@ -154,7 +158,7 @@ RowChunks:
         // bank (j, bank): no distance or latency assumed. Runs never overlap: every caller's
         // loop carries LOOP_FLATTEN off (and is not pipelined), so this loop drains between events.
         #pragma HLS DEPENDENCE variable = acc inter false
-        n += chunk_event<CONFIG_T>(x, e, bank, word, groups, weights, acc);
+        n += chunk_hit<CONFIG_T>(x, e, bank, word, groups, weights, acc);
     }
     return n;
 }
@@ -274,7 +278,7 @@ template <class skip_T, typename CONFIG_T>
 inline void skip_current(const skip_T skip[], unsigned t, const typename CONFIG_T::skip_index_t skip_offsets[],
                          const typename CONFIG_T::skip_group_t skip_groups[],
                          const typename CONFIG_T::skip_weight_t skip_weights[],
-                         typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+                         typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const unsigned S_HW = CONFIG_T::skip_height * CONFIG_T::skip_width;
     const unsigned base_t = t * CONFIG_T::skip_chan * S_HW;
@@ -332,12 +336,26 @@ SPK_INLINE typename STREAM_T::cur_t neuron_current(typename CONFIG_T::bias_t b, 
     return sg == 0 ? cur_t(bz) : (sg > 0 ? cur_t(bz + zz) : cur_t(bz - zz));
 }
 
+// Lane j of accumulator word (f, word) set to x, the word's other lanes rewritten as they are: one
+// read and one write of the whole L-lane word (the twin's write-back of one lane, fire_d).
+template <typename CONFIG_T>
+SPK_INLINE void set_lane(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes], unsigned f,
+                         unsigned word, unsigned j, typename CONFIG_T::accum_t x) {
+    #pragma HLS INLINE
+SetLane:
+    for (unsigned l = 0; l < CONFIG_T::n_lanes; l++) {
+        #pragma HLS UNROLL
+        const typename CONFIG_T::accum_t old = acc[f][word][l];
+        acc[f][word][l] = l == j ? x : old;
+    }
+}
+
 // Accumulators = bias (n_lanes x fire_lanes words per cycle): a flat pipelined loop with running
 // counters (no divider, one pipeline fill). Membranes need no pass: the first fire pass (t = 0)
 // starts every neuron from 0 instead of reading v. A stream layer's accumulators start at 0.
 template <typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T> >
 SPK_INLINE void init_state(const typename CONFIG_T::bias_t bias[],
-                           typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+                           typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     unsigned g = 0, a = 0;
 InitAcc:
@@ -352,7 +370,7 @@ InitAcc:
         InitAccBank:
             for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
                 #pragma HLS UNROLL
-                acc[j][f][word] = b;
+                acc[f][word][j] = b;
             }
         }
         if (++a == CONFIG_T::plane_words) {
@@ -386,7 +404,7 @@ SPK_INLINE void next_fire_word(T_a &a, T_c &c, T_j &j, T_w &acc_word, unsigned &
 // (and the F-position words of the stream buffer) of the fire pass, which loads z_{t+1} the same way.
 template <typename CONFIG_T, class zin_T>
 SPK_INLINE void init_residual(const zin_T res_z[],
-                              typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+                              typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     unsigned out_base = 0;
     ap_uint<CONFIG_T::fire_word_bits> a = 0;
@@ -404,7 +422,7 @@ InitResidual:
     InitResidualBank:
         for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
             #pragma HLS UNROLL
-            acc[j][f][acc_word] = res_z[out_base + a * CONFIG_T::fire_lanes + f];
+            set_lane<CONFIG_T>(acc, f, acc_word, j, res_z[out_base + a * CONFIG_T::fire_lanes + f]);
         }
         next_fire_word<CONFIG_T>(a, c, j, acc_word, out_base);
     }
@@ -418,8 +436,8 @@ InitResidual:
 // residual source (or 0).
 template <class res_T, typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T>, class zin_T = typename CONFIG_T::accum_t,
           class zout_T = typename CONFIG_T::accum_t>
-SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth],
-                         typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::v_depth][CONFIG_T::fire_lanes],
+                         typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
                          const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[], res_T res[],
                          const zin_T *res_z = 0, zout_T *out_z = 0, const typename STREAM_T::sign_t *sign = 0) {
     #pragma HLS INLINE
@@ -446,19 +464,19 @@ FireWord:
         for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
             #pragma HLS UNROLL
             if (t == 0)
-                v[f][v_word] = 0; // a new sample: every membrane starts at rest (no separate pass)
+                v[v_word][f] = 0; // a new sample: every membrane starts at rest (no separate pass)
             const unsigned pos = out_base + a * CONFIG_T::fire_lanes + f; // [t][c][pos] of res (and of the streams)
-            const typename CONFIG_T::accum_t z = acc[j][f][acc_word];
+            const typename CONFIG_T::accum_t z = acc[f][acc_word][j];
             if (STREAM_T::writes_stream)
                 out_z[pos] = z; // the stream buffer: z_banks banks, a multiple of fire_lanes
-            spike_t s = neuron_step<CONFIG_T>(v[f][v_word], neuron_current<CONFIG_T, STREAM_T>(b, sg, z), th);
+            spike_t s = neuron_step<CONFIG_T>(v[v_word][f], neuron_current<CONFIG_T, STREAM_T>(b, sg, z), th);
             if (!CONFIG_T::current_once) {
+                typename CONFIG_T::accum_t r = 0; // lane j's reset; the word's other lanes are rewritten as read
                 if (!STREAM_T::z_current)
-                    acc[j][f][acc_word] = b;
+                    r = b;
                 else if (STREAM_T::has_residual && t + 1 < CONFIG_T::n_time)
-                    acc[j][f][acc_word] = res_z[pos + CONFIG_T::n_out]; // z_{t+1} of the residual source
-                else
-                    acc[j][f][acc_word] = 0;
+                    r = res_z[pos + CONFIG_T::n_out]; // z_{t+1} of the residual source
+                set_lane<CONFIG_T>(acc, f, acc_word, j, r);
             }
             res[pos] = s; // bank f (or f + fire_lanes): out_hw is a multiple of the banks
             spikes += s;
@@ -500,7 +518,7 @@ SPK_INLINE unsigned next_dense_event(word_events<CONFIG_T::read_lanes, CONFIG_T:
 template <typename CONFIG_T, typename T_ev, typename data_T, typename T_idx, typename T_grp, typename T_w>
 SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[], const ap_uint<CONFIG_T::read_lanes> ev_m[],
                              const data_T ev_v[], const T_idx offsets[], const T_grp groups[], const T_w weights[],
-                             typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+                             typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const unsigned R = CONFIG_T::read_lanes;
     word_events<R, CONFIG_T::ev_word_bits> walk(ev_m, n_words);
@@ -511,13 +529,13 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
             #pragma HLS PIPELINE II = 1
             #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
             // II=1 justified without a DEPENDENCE pragma: one group means acc_depth = 1, so each
-            // lane's accumulator is one word -- registers by the rule (acc_mem, acc_part = 1 word) --
+            // lane's accumulator is one word -- registers by the rule (acc_mem: at most 2 words) --
             // and acc += w is a one-cycle register recurrence; the mask walk is prefetched (R4);
             // the row's offsets are two reads of a rom_2p, its one chunk one word of weights.
             data_T x;
             const unsigned row = next_dense_event<CONFIG_T>(walk, n_words, ev_w, ev_m, ev_v, x);
             if (offsets[row] != offsets[row + 1]) {
-                unsigned n = chunk_event<CONFIG_T>(x, offsets[row], 0, 0, groups, weights, acc);
+                unsigned n = chunk_hit<CONFIG_T>(x, offsets[row], 0, 0, groups, weights, acc);
                 SPK_STAT(CONFIG_T, synops, n);
             }
         }
@@ -535,6 +553,93 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
     }
 }
 
+// Write-to-read forwarding of block / ultra RAM accumulators (CONFIG_T::acc_forward; the standard
+// HLS histogram idiom, and the twin's acc_fw / acc_fd): such a RAM reads one cycle after the
+// address (bind_lanes: latency = 1), so in a pipelined loop the read of iteration i may be issued
+// before the writes of iterations i - 1 .. i - acc_fwd_depth have landed (acc_fwd_depth =
+// lanes.SCATTER_DEPTH = 3: the read latency, the add, the write). Each bank keeps the words written
+// by those iterations in registers (fw_addr / fw_ok / fw_word [bank][distance - 1]), and a read whose
+// address matches takes the most recent of them instead of the memory's word.
+template <typename CONFIG_T> struct acc_fwd {
+    typedef ap_uint<CONFIG_T::acc_word_bits> addr_t;
+    typedef typename CONFIG_T::accum_t word_t[CONFIG_T::n_lanes];
+};
+
+// The word of bank `bank` at `addr` as the loop's program order sees it: the memory's, or the most
+// recent forwarded write to that address.
+template <typename CONFIG_T>
+SPK_INLINE void fwd_read(const typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
+                         const typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                         const bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                         const typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes],
+                         unsigned bank, unsigned addr, typename CONFIG_T::accum_t cur[CONFIG_T::n_lanes]) {
+    #pragma HLS INLINE
+FwdMem:
+    for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+        #pragma HLS UNROLL
+        cur[j] = acc[bank][addr][j];
+    }
+FwdHit:
+    for (int d = CONFIG_T::acc_fwd_depth - 1; d >= 0; d--) { // the oldest first: the most recent hit wins
+        #pragma HLS UNROLL
+        if (fw_ok[bank][d] && fw_addr[bank][d] == addr) {
+        FwdLane:
+            for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+                #pragma HLS UNROLL
+                cur[j] = fw_word[bank][d][j];
+            }
+        }
+    }
+}
+
+// C-simulation models the memory's side of the bargain at its worst: a write lands in acc only
+// when it leaves the forwarding window (acc_fwd_depth iterations later; fwd_land), so every read
+// within the window is served by the forwarding registers or not at all -- a missing or wrong
+// forward is a spike mismatch, not a silent pass. Synthesis writes at once (the RAM's own write).
+template <typename CONFIG_T>
+SPK_INLINE void fwd_land(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
+                         const typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                         const bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                         const typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes],
+                         unsigned from) {
+#ifndef __SYNTHESIS__
+    for (int d = CONFIG_T::acc_fwd_depth - 1; d >= int(from); d--) // the oldest first
+        for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++)
+            if (fw_ok[f][d])
+                for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
+                    acc[f][unsigned(fw_addr[f][d])][j] = fw_word[f][d][j];
+#endif
+}
+
+// One iteration on: every bank's history moves one distance back, and this iteration's writes
+// (wrote / waddr / wword per bank) become distance 1.
+template <typename CONFIG_T>
+SPK_INLINE void fwd_shift(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
+                          typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                          bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                          typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes],
+                          const bool wrote[CONFIG_T::fire_lanes], const unsigned waddr[CONFIG_T::fire_lanes],
+                          const typename CONFIG_T::accum_t wword[CONFIG_T::fire_lanes][CONFIG_T::n_lanes]) {
+    #pragma HLS INLINE
+    fwd_land<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, CONFIG_T::acc_fwd_depth - 1); // C-simulation: the oldest write lands
+FwdBank:
+    for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+        #pragma HLS UNROLL
+    FwdAge:
+        for (unsigned d = CONFIG_T::acc_fwd_depth - 1; d > 0; d--) {
+            #pragma HLS UNROLL
+            fw_ok[f][d] = fw_ok[f][d - 1];
+            fw_addr[f][d] = fw_addr[f][d - 1];
+            for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
+                fw_word[f][d][j] = fw_word[f][d - 1][j];
+        }
+        fw_ok[f][0] = wrote[f];
+        fw_addr[f][0] = waddr[f];
+        for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
+            fw_word[f][0][j] = wword[f][j];
+    }
+}
+
 // One iteration of a conv event with one channel group (at most one chunk per table row): the
 // tap_lanes taps (ky, kx0 .. kx0 + tap_lanes - 1) of input (ci, iy, ix). With tap_lanes = kw the
 // taps of a kernel row reach neighbouring outputs of one output row, distinct banks (pos %
@@ -544,12 +649,31 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
 // Open (issue 13 R1): which tap reaches which bank (ox % fire_lanes) is known at run time only,
 // so each bank has a tap_lanes-way address / data mux, and Vitis may not prove the tap_lanes
 // writes hit distinct banks: the II it schedules for tap_lanes > 1 may be tap_lanes, not 1.
-template <typename CONFIG_T, typename data_T, typename T_idx, typename T_grp, typename T_w>
+// FWD (back-to-back events on a block / ultra RAM accumulator, acc_forward): every read goes
+// through the forwarding registers, and the iteration's writes enter them (fwd_read / fwd_shift).
+template <typename CONFIG_T, bool FWD, typename data_T, typename T_idx, typename T_grp, typename T_w>
 SPK_INLINE void conv_taps(data_T x, unsigned ci, unsigned iy, unsigned ix, unsigned ky, unsigned kx0, const T_idx offsets[],
                           const T_grp groups[], const T_w weights[],
-                          typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth]) {
+                          typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
+                          typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                          bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth],
+                          typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const unsigned row0 = (ci * CONFIG_T::filt_height + ky) * CONFIG_T::filt_width + kx0;
+    bool wrote[CONFIG_T::fire_lanes]; // FWD: this iteration's write of each bank
+    unsigned waddr[CONFIG_T::fire_lanes];
+    typename CONFIG_T::accum_t wword[CONFIG_T::fire_lanes][CONFIG_T::n_lanes];
+    #pragma HLS ARRAY_PARTITION variable = wrote complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = waddr complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = wword complete dim = 0
+NoWrite:
+    for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+        #pragma HLS UNROLL
+        wrote[f] = false;
+        waddr[f] = 0;
+        for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
+            wword[f][j] = 0;
+    }
 TapLanes:
     for (unsigned k = 0; k < CONFIG_T::tap_lanes; k++) {
         #pragma HLS UNROLL
@@ -560,9 +684,31 @@ TapLanes:
             continue;
         unsigned bank, word; // R3: from (oy, ox), no divider on pos (pos_bank_word)
         pos_bank_word<CONFIG_T>(oy, ox, bank, word);
-        unsigned n = chunk_event<CONFIG_T>(x, offsets[row0 + k], bank, word, groups, weights, acc);
+        unsigned n = 0;
+        if (FWD) {
+            const unsigned e = offsets[row0 + k];
+            const unsigned g = groups[e];
+            const unsigned addr = g * CONFIG_T::plane_words + word;
+            typename CONFIG_T::accum_t cur[CONFIG_T::n_lanes];
+            fwd_read<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, bank, addr, cur);
+            n = chunk_event<CONFIG_T>(x, e, weights, cur);
+        FwdWrite:
+            for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
+                #pragma HLS UNROLL
+#ifdef __SYNTHESIS__
+                acc[bank][addr][j] = cur[j]; // C-simulation: lands acc_fwd_depth iterations later (fwd_land)
+#endif
+                wword[bank][j] = cur[j];
+            }
+            wrote[bank] = true;
+            waddr[bank] = addr;
+        } else {
+            n = chunk_hit<CONFIG_T>(x, offsets[row0 + k], bank, word, groups, weights, acc);
+        }
         SPK_STAT(CONFIG_T, synops, n);
     }
+    if (FWD)
+        fwd_shift<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, wrote, waddr, wword);
 }
 
 // Moves input position (ci, iy, ix) f <= in_width columns on in raster order (wrapping at most one
@@ -586,7 +732,7 @@ SPK_INLINE void advance_position(unsigned f, T_c &ci, T_y &iy, T_x &ix) {
 // current's piece among the channel's sorted boundaries selects its T-bit train. No membrane,
 // no second pass. T writes per bank and cycle: two ports take ceil(T / 2) cycles per word.
 template <class res_T, typename CONFIG_T>
-SPK_INLINE void fire_trains(typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+SPK_INLINE void fire_trains(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
                             const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[]) {
     #pragma HLS INLINE
     unsigned spikes = 0, out_base = 0;
@@ -600,7 +746,7 @@ FireTrain:
     FireTrainBank:
         for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
             #pragma HLS UNROLL
-            const typename CONFIG_T::accum_t cur = acc[j][f][acc_word];
+            const typename CONFIG_T::accum_t cur = acc[f][acc_word][j];
             unsigned k = 0;
         Piece:
             for (unsigned b = 0; b < CONFIG_T::n_breaks; b++) {
@@ -625,8 +771,8 @@ FireTrain:
 // whole train at t = 0 and nothing after.
 template <class res_T, typename CONFIG_T, typename STREAM_T = no_stream<CONFIG_T>, class zin_T = typename CONFIG_T::accum_t,
           class zout_T = typename CONFIG_T::accum_t>
-SPK_INLINE void fire_step(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth],
-                          typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth],
+SPK_INLINE void fire_step(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::v_depth][CONFIG_T::fire_lanes],
+                          typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes],
                           const typename CONFIG_T::bias_t bias[], const typename CONFIG_T::thr_t thr[],
                           const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[],
                           const zin_T *res_z = 0, zout_T *out_z = 0, const typename STREAM_T::sign_t *sign = 0) {
@@ -662,27 +808,18 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     #pragma HLS ARRAY_RESHAPE variable = groups cyclic factor = CONFIG_T::tap_words
     #pragma HLS ARRAY_PARTITION variable = offsets cyclic factor = CONFIG_T::tap_words
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
-    // storage of the ROMs by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem, checked below)
-    #pragma HLS BIND_STORAGE variable = offsets type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = groups type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = weights type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = bias type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = thr type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = breaks type = rom_np impl = lutram
-    #pragma HLS BIND_STORAGE variable = trains type = rom_np impl = lutram
-    #pragma HLS BIND_STORAGE variable = skip_offsets type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = skip_groups type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = skip_weights type = rom_2p impl = lutram
-    SPK_STORAGE_CHECK(CONFIG_T, offsets);
-    SPK_STORAGE_CHECK(CONFIG_T, groups);
-    SPK_STORAGE_CHECK(CONFIG_T, weights);
-    SPK_STORAGE_CHECK(CONFIG_T, bias);
-    SPK_STORAGE_CHECK(CONFIG_T, thr);
-    SPK_STORAGE_CHECK(CONFIG_T, breaks);
-    SPK_STORAGE_CHECK(CONFIG_T, trains);
-    SPK_STORAGE_CHECK(CONFIG_T, skip_offsets);
-    SPK_STORAGE_CHECK(CONFIG_T, skip_groups);
-    SPK_STORAGE_CHECK(CONFIG_T, skip_weights);
+    // storage of the ROMs by the rule, as the twin's (nnet_spiking_common.h: CONFIG_T::<array>_mem;
+    // the chunk tables in block RAM where the twin reads them through a registered port)
+    bind_rom(offsets, mem_tag<CONFIG_T::offsets_mem>());
+    bind_rom(groups, mem_tag<CONFIG_T::groups_mem>());
+    bind_rom(weights, mem_tag<CONFIG_T::weights_mem>());
+    bind_rom(bias, mem_tag<CONFIG_T::bias_mem>());
+    bind_rom(thr, mem_tag<CONFIG_T::thr_mem>());
+    bind_rom(breaks, mem_tag<CONFIG_T::breaks_mem>());
+    bind_rom(trains, mem_tag<CONFIG_T::trains_mem>());
+    bind_rom(skip_offsets, mem_tag<CONFIG_T::skip_offsets_mem>());
+    bind_rom(skip_groups, mem_tag<CONFIG_T::skip_groups_mem>());
+    bind_rom(skip_weights, mem_tag<CONFIG_T::skip_weights_mem>());
     const unsigned I_HW = CONFIG_T::in_height * CONFIG_T::in_width;
     const unsigned R = CONFIG_T::read_lanes; // <= in_width: a word wraps at most one row
     const unsigned N_IN = CONFIG_T::n_chan * I_HW, N_WORDS = (N_IN + R - 1) / R;
@@ -693,37 +830,26 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     ap_uint<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS];
     ap_uint<CONFIG_T::chan_count_bits> n_ev_c[CONFIG_T::n_chan + 1]; // events per input channel of one frame (back_to_back)
-    typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
-    #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
-    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
-    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
-    // storage of the RAMs by the rule: LUTRAM (asynchronous read: read, add, write back in the
-    // scatter depth) or, where the rule says registers, one register per word (_part = depth)
-    #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::acc_part dim = 3
-    #pragma HLS BIND_STORAGE variable = v type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = v cyclic factor = CONFIG_T::v_part dim = 2
-    #pragma HLS BIND_STORAGE variable = ev_c type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_c cyclic factor = CONFIG_T::ev_c_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_y type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_y cyclic factor = CONFIG_T::ev_y_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_x type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_x cyclic factor = CONFIG_T::ev_x_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_m type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_m cyclic factor = CONFIG_T::ev_m_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_v type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_v cyclic factor = CONFIG_T::ev_v_part dim = 1
-    #pragma HLS BIND_STORAGE variable = n_ev_c type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = n_ev_c cyclic factor = CONFIG_T::n_ev_c_part dim = 1
-    SPK_STORAGE_CHECK(CONFIG_T, acc);
-    SPK_STORAGE_CHECK(CONFIG_T, v);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_c);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_y);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_x);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_m);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_v);
-    SPK_STORAGE_CHECK(CONFIG_T, n_ev_c);
+    typename CONFIG_T::v_t v[CONFIG_T::v_depth][CONFIG_T::fire_lanes];
+    typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes];
+    // storage of the RAMs by the rule, packed as the twin's (nnet_spiking_common.h): the accumulators
+    // F banks of L-lane words, the membranes one word of the F fire lanes; the scan lists (the
+    // kernel's own, read in the cycle of the address) registers or LUTRAM
+    bind_lanes(acc, mem_tag<CONFIG_T::acc_mem>());
+    bind_word(v, mem_tag<CONFIG_T::v_mem>());
+    bind_ram(ev_c, mem_tag<CONFIG_T::ev_c_mem>());
+    bind_ram(ev_y, mem_tag<CONFIG_T::ev_y_mem>());
+    bind_ram(ev_x, mem_tag<CONFIG_T::ev_x_mem>());
+    bind_ram(ev_m, mem_tag<CONFIG_T::ev_m_mem>());
+    bind_ram(ev_v, mem_tag<CONFIG_T::ev_v_mem>());
+    bind_ram(n_ev_c, mem_tag<CONFIG_T::n_ev_c_mem>());
+    // the accumulators' forwarding registers (acc_forward: back-to-back events on a block / ultra RAM)
+    typename acc_fwd<CONFIG_T>::addr_t fw_addr[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth];
+    bool fw_ok[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth];
+    typename CONFIG_T::accum_t fw_word[CONFIG_T::fire_lanes][CONFIG_T::acc_fwd_depth][CONFIG_T::n_lanes];
+    #pragma HLS ARRAY_PARTITION variable = fw_addr complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = fw_ok complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = fw_word complete dim = 0
     if (STREAM_T::has_residual)
         init_residual<CONFIG_T>(res_z, acc); // acc = z_0 of the residual source
     else
@@ -792,6 +918,12 @@ TimeLoop:
                     const ap_uint<CONFIG_T::chan_it_bits> n_it = n_ev_c[c] * CONFIG_T::iters_per_event; // R6
                     unsigned ci = 0, iy = 0, ix = 0, ky = 0, kx0 = 0;
                     data_T x = 0;
+                FwdClear:
+                    for (unsigned f = 0; f < CONFIG_T::fire_lanes; f++) {
+                        #pragma HLS UNROLL
+                        for (unsigned d = 0; d < CONFIG_T::acc_fwd_depth; d++)
+                            fw_ok[f][d] = false; // the run starts drained: the memory holds every write
+                    }
                 EvFlat:
                     for (ap_uint<CONFIG_T::chan_it_bits> it = 0; it < n_it; it++) {
                         #pragma HLS PIPELINE II = 1
@@ -801,12 +933,16 @@ TimeLoop:
                         // b2b_distance = (filt_height - 1) * iters_per_row + 1 iterations apart when
                         // they can reach the same output row (the later one on a kernel row >= the
                         // earlier's; lanes.events_back_to_back; templates.py). Stated as a true
-                        // dependence at that distance, Vitis schedules read -> add -> write within
-                        // it or raises the II -- never a stale read. With acc in LUTRAM (the rule,
-                        // SPK_STORAGE_CHECK) the read-to-write depth is lanes.SCATTER_DEPTH = 3 <=
-                        // b2b_distance (events_back_to_back checks exactly that), so II = 1 holds;
-                        // a block-RAM acc (1-2 more read cycles) would break it, and is refused.
-                        #pragma HLS DEPENDENCE variable = acc inter RAW true distance = CONFIG_T::b2b_distance
+                        // dependence at ev_distance, Vitis schedules read -> add -> write within it or
+                        // raises the II -- never a stale read. LUTRAM / registers (no acc_forward):
+                        // ev_distance = b2b_distance >= lanes.SCATTER_DEPTH = 3, the read-to-write
+                        // depth of an asynchronous read, add, write (events_back_to_back checks
+                        // exactly that), so II = 1 holds. Block / ultra RAM (acc_forward, a read one
+                        // cycle late): the writes of distances 1 .. acc_fwd_depth (= 3: read latency
+                        // 1, add, write) are forwarded from registers (conv_taps<FWD>), so the memory
+                        // itself need only deliver writes of distance > acc_fwd_depth: ev_distance =
+                        // max(b2b_distance, acc_fwd_depth + 1), and II = 1 holds as well.
+                        #pragma HLS DEPENDENCE variable = acc inter RAW true distance = CONFIG_T::ev_distance
                         if (ky == 0 && kx0 == 0) {
                             unsigned wi;
                             const unsigned f = walk.next(ev_m, n_w, wi);
@@ -817,7 +953,8 @@ TimeLoop:
                             x = ev_v[wi];
                             SPK_STAT(CONFIG_T, in_events, 1);
                         }
-                        conv_taps<CONFIG_T>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc);
+                        conv_taps<CONFIG_T, CONFIG_T::acc_forward>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc, fw_addr,
+                                                                   fw_ok, fw_word);
                         kx0 += CONFIG_T::tap_lanes;
                         if (kx0 == CONFIG_T::filt_width) {
                             kx0 = 0;
@@ -825,6 +962,8 @@ TimeLoop:
                                 ky = 0;
                         }
                     }
+                    if (CONFIG_T::acc_forward) // C-simulation: the run drains, its last writes land
+                        fwd_land<CONFIG_T>(acc, fw_addr, fw_ok, fw_word, 0);
                 }
             } else {
             Events:
@@ -851,7 +990,8 @@ TimeLoop:
                             // this run writes different accumulator words: distinct words by
                             // construction, no distance or latency assumed.
                             #pragma HLS DEPENDENCE variable = acc inter false
-                            conv_taps<CONFIG_T>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc);
+                            conv_taps<CONFIG_T, false>(x, ci, iy, ix, ky, kx0, offsets, groups, weights, acc, fw_addr, fw_ok,
+                                                       fw_word);
                             kx0 += CONFIG_T::tap_lanes;
                             if (kx0 == CONFIG_T::filt_width) {
                                 kx0 = 0;
@@ -935,8 +1075,7 @@ void stream_conv2d_core(const data_T data[], const skip_T skip[], const zin_T re
                         const typename CONFIG_T::skip_index_t skip_offsets[], const typename CONFIG_T::skip_group_t skip_groups[],
                         const typename CONFIG_T::skip_weight_t skip_weights[]) {
     #pragma HLS INLINE
-    #pragma HLS BIND_STORAGE variable = sign type = rom_2p impl = lutram
-    SPK_STORAGE_CHECK(CONFIG_T, sign);
+    bind_rom(sign, mem_tag<CONFIG_T::sign_mem>());
     typename CONFIG_T::break_t no_breaks[CONFIG_T::n_breaks] = {0}; // never read: a stream layer fires per step
     typename CONFIG_T::train_t no_trains[CONFIG_T::n_breaks + 1] = {0};
     spiking_conv2d_core<data_T, skip_T, res_T, CONFIG_T, CONFIG_T>(data, res, bias, thr, offsets, groups, weights, skip, skip_offsets,
@@ -992,41 +1131,21 @@ void spiking_dense_core(const data_T data[], res_T res[], const typename CONFIG_
     ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
     ap_uint<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS];
-    typename CONFIG_T::v_t v[CONFIG_T::fire_lanes][CONFIG_T::v_depth];
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
-    #pragma HLS ARRAY_PARTITION variable = v complete dim = 1
-    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
-    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
-    // storage by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem / _part, checked)
-    #pragma HLS BIND_STORAGE variable = offsets type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = groups type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = weights type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = bias type = rom_2p impl = lutram
-    SPK_STORAGE_CHECK(CONFIG_T, offsets);
-    SPK_STORAGE_CHECK(CONFIG_T, groups);
-    SPK_STORAGE_CHECK(CONFIG_T, weights);
-    SPK_STORAGE_CHECK(CONFIG_T, bias);
-    #pragma HLS BIND_STORAGE variable = thr type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = breaks type = rom_np impl = lutram
-    #pragma HLS BIND_STORAGE variable = trains type = rom_np impl = lutram
-    SPK_STORAGE_CHECK(CONFIG_T, thr);
-    SPK_STORAGE_CHECK(CONFIG_T, breaks);
-    SPK_STORAGE_CHECK(CONFIG_T, trains);
-    #pragma HLS BIND_STORAGE variable = ev_w type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_w cyclic factor = CONFIG_T::ev_w_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_m type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_m cyclic factor = CONFIG_T::ev_m_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_v type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_v cyclic factor = CONFIG_T::ev_v_part dim = 1
-    #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::acc_part dim = 3
-    SPK_STORAGE_CHECK(CONFIG_T, ev_w);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_m);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_v);
-    SPK_STORAGE_CHECK(CONFIG_T, acc);
-    #pragma HLS BIND_STORAGE variable = v type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = v cyclic factor = CONFIG_T::v_part dim = 2
-    SPK_STORAGE_CHECK(CONFIG_T, v);
+    typename CONFIG_T::v_t v[CONFIG_T::v_depth][CONFIG_T::fire_lanes];
+    typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes];
+    // storage by the rule, packed as the twin's (nnet_spiking_common.h: CONFIG_T::<array>_mem)
+    bind_rom(offsets, mem_tag<CONFIG_T::offsets_mem>());
+    bind_rom(groups, mem_tag<CONFIG_T::groups_mem>());
+    bind_rom(weights, mem_tag<CONFIG_T::weights_mem>());
+    bind_rom(bias, mem_tag<CONFIG_T::bias_mem>());
+    bind_rom(thr, mem_tag<CONFIG_T::thr_mem>());
+    bind_rom(breaks, mem_tag<CONFIG_T::breaks_mem>());
+    bind_rom(trains, mem_tag<CONFIG_T::trains_mem>());
+    bind_ram(ev_w, mem_tag<CONFIG_T::ev_w_mem>());
+    bind_ram(ev_m, mem_tag<CONFIG_T::ev_m_mem>());
+    bind_ram(ev_v, mem_tag<CONFIG_T::ev_v_mem>());
+    bind_lanes(acc, mem_tag<CONFIG_T::acc_mem>());
+    bind_word(v, mem_tag<CONFIG_T::v_mem>());
     init_state<CONFIG_T>(bias, acc);
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
@@ -1062,38 +1181,26 @@ void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
                    typename CONFIG_T::weight_t weights[CONFIG_T::n_table]) {
     #pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = CONFIG_T::n_lanes
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_lanes][CONFIG_T::fire_lanes][CONFIG_T::acc_depth];
-    #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
+    typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes];
     const unsigned R = CONFIG_T::read_lanes, N_WORDS = (CONFIG_T::n_in + R - 1) / R;
     ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
     ap_uint<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS]; // unused: every readout event is a spike
-    // storage by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem / _part, checked)
-    #pragma HLS BIND_STORAGE variable = offsets type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = groups type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = weights type = rom_2p impl = lutram
-    #pragma HLS BIND_STORAGE variable = bias type = rom_2p impl = lutram
-    SPK_STORAGE_CHECK(CONFIG_T, offsets);
-    SPK_STORAGE_CHECK(CONFIG_T, groups);
-    SPK_STORAGE_CHECK(CONFIG_T, weights);
-    SPK_STORAGE_CHECK(CONFIG_T, bias);
-    #pragma HLS BIND_STORAGE variable = ev_w type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_w cyclic factor = CONFIG_T::ev_w_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_m type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_m cyclic factor = CONFIG_T::ev_m_part dim = 1
-    #pragma HLS BIND_STORAGE variable = ev_v type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = ev_v cyclic factor = CONFIG_T::ev_v_part dim = 1
-    #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = lutram
-    #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CONFIG_T::acc_part dim = 3
-    SPK_STORAGE_CHECK(CONFIG_T, ev_w);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_m);
-    SPK_STORAGE_CHECK(CONFIG_T, ev_v);
-    SPK_STORAGE_CHECK(CONFIG_T, acc);
+    // storage by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem); the accumulators are
+    // registers or LUTRAM (the output loop reads them in the cycle of the address, as the twin's stream)
+    bind_rom(offsets, mem_tag<CONFIG_T::offsets_mem>());
+    bind_rom(groups, mem_tag<CONFIG_T::groups_mem>());
+    bind_rom(weights, mem_tag<CONFIG_T::weights_mem>());
+    bind_rom(bias, mem_tag<CONFIG_T::bias_mem>());
+    bind_ram(ev_w, mem_tag<CONFIG_T::ev_w_mem>());
+    bind_ram(ev_m, mem_tag<CONFIG_T::ev_m_mem>());
+    bind_ram(ev_v, mem_tag<CONFIG_T::ev_v_mem>());
+    bind_lanes(acc, mem_tag<CONFIG_T::acc_mem>());
 InitAcc:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II = 1
         for (unsigned j = 0; j < CONFIG_T::n_lanes; j++)
-            acc[j][0][g] = 0;
+            acc[0][g][j] = 0;
     }
 TimeLoop:
     for (unsigned t = 0; t < CONFIG_T::n_time; t++) {
@@ -1104,7 +1211,7 @@ TimeLoop:
             for (unsigned j = 0; j < CONFIG_T::n_lanes; j++) {
                 const unsigned k = g * CONFIG_T::n_lanes + j;
                 if (k < CONFIG_T::n_out)
-                    acc[j][0][g] += bias[k];
+                    acc[0][g][j] += bias[k];
             }
         }
         unsigned n_w;
@@ -1115,7 +1222,7 @@ TimeLoop:
     ap_uint<CONFIG_T::out_group_bits> g = 0;
 Out:
     for (unsigned k = 0; k < CONFIG_T::n_out; k++) {
-        res[k] = acc[j][0][g];
+        res[k] = acc[0][g][j];
         if (++j == CONFIG_T::n_lanes) {
             j = 0;
             g++;

@@ -23,28 +23,110 @@ namespace nnet {
 
 typedef ap_uint<1> spike_t;
 
-// Storage of every array of every kernel (issue 13, R7): decided by spikehls, not guessed by Vitis.
-// spikehls.hls.geometry.memory_style(width, depth, rom=...) -- the one rule of the Verilog twin
-// (hls/rtl/, ram_style / rom_style) and the cost model (hls/estimate.py) -- gives each array of a
-// layer its style; hls/templates.py writes the decision into the layer's config as
-// CONFIG_T::<array>_mem, with CONFIG_T::<array>_part = the cyclic partition factor of its word
-// dimension (its depth for registers: one register per word; 1 for a memory). Each kernel binds
-// each array with
-//     #pragma HLS BIND_STORAGE variable = <array> type = ram_2p | rom_2p | rom_np impl = lutram
-//     #pragma HLS ARRAY_PARTITION variable = <array> cyclic factor = CONFIG_T::<array>_part dim = <word dim>
-// (Vitis HLS UG1399, "pragma HLS bind_storage": `#pragma HLS bind_storage variable=<variable>
-// type=<type> [impl=<value> latency=<int>]`, types fifo, ram_1p, ram_1wnr, ram_2p, ram_s2p,
-// ram_t2p, rom_1p, rom_2p, rom_np; impl bram, lutram, uram, srl, ...) and SPK_STORAGE_CHECK
-// refuses, at compile time, a rule decision the kernel does not implement: every kernel reads its
-// arrays in the cycle of the add (read, add, write back -- the scatter depth the II and dependence
-// arguments below assume), which LUTRAM and registers give and block RAM (a synchronous, 1-2
-// cycle read) does not. Pragmas on an array argument bind the array it names (the layer's weight
-// table); the I/O spike arrays are the top function's (hls4ml's, partitioned by hls/project.py).
-enum mem_style { mem_registers = 0, mem_distributed = 1, mem_block = 2 };
-#define SPK_STORAGE_CHECK(cfg, arr)                                                                                    \
-    static_assert(cfg::arr##_mem != nnet::mem_block,                                                                   \
-                  "spikehls.hls.geometry.memory_style put '" #arr "' in block RAM: this kernel reads it asynchronously " \
-                  "(LUTRAM or registers only)")
+// Storage of every array of every kernel: decided by spikehls, the same decision the Verilog twin
+// builds (hls/rtl/, ram_style / rom_style) and the cost model counts (hls/estimate.py).
+// spikehls.hls.twin_cost.layer_memories -- the memory rule (spikehls.hls.memory) applied to the
+// twin's arrays -- gives each array of a layer its style; hls/templates.py writes it into the
+// layer's config as CONFIG_T::<array>_mem (for the arrays only the kernels have, the scan lists,
+// the rule itself with an asynchronous read). The packing is the twin's: the accumulators are
+// fire_lanes banks (pos % F) of acc_depth words, each word the n_lanes channel lanes of one
+// position (acc [F][acc_depth][L], lane dimension reshaped into the word), the membranes one
+// word of the fire_lanes lanes (v [v_depth][F], reshaped), so a block RAM holds what the twin's
+// does. Vitis HLS (UG1399, "pragma HLS bind_storage": `#pragma HLS bind_storage variable=<variable>
+// type=<type> [impl=<value> latency=<int>]`) takes the impl as a keyword, never a constant
+// expression, so every style has its own binder below, the impl literal in its text, and a kernel
+// binds an array with bind_*(array, mem_tag<CONFIG_T::<array>_mem>()): overload resolution on the
+// tag picks the one binder of the layer's style at compile time -- the others are not called for
+// that array, so Vitis never sees two bindings of one array (a run-time `if` on the constant
+// would leave every branch's pragma in the code Vitis parses). The binders are inlined and their
+// pragmas name their array argument: a pragma on an argument binds the array it names, as
+// hls4ml's kernels bind their weight arguments (nnet_dense_resource.h) and these kernels always
+// bound the weight tables, the top function's arrays.
+//   registers   -> ARRAY_PARTITION complete (every word a register; no BIND_STORAGE)
+//   distributed -> BIND_STORAGE impl = lutram (ram_2p / rom_2p)
+//   block       -> BIND_STORAGE impl = bram latency = 1 (ram_2p / rom_2p)
+//   ultra       -> BIND_STORAGE impl = uram latency = 1 (ram_2p; never a ROM: URAM288 has no
+//                  initial contents, and the rule never puts a ROM there -- refused below)
+// A block / ultra RAM reads one cycle after the address (latency = 1): every read-modify-write
+// loop is either argued on distinct words (no distance or latency assumed) or forwards the last
+// writes (acc_forward in nnet_spiking.h).
+enum mem_style { mem_registers = 0, mem_distributed = 1, mem_block = 2, mem_ultra = 3 };
+template <int S> struct mem_tag {};
+
+// A RAM of one word dimension (the scan lists, the event counts): registers or LUTRAM.
+template <class T> SPK_INLINE void bind_ram(T a[], mem_tag<mem_registers>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 0
+}
+template <class T> SPK_INLINE void bind_ram(T a[], mem_tag<mem_distributed>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = lutram
+}
+
+// The accumulators [F][D][L]: F banks (dim 1 partitioned) of D words of the L lanes (dim 3
+// reshaped into the word) -- the twin's acc_mem_<f>, L * acc_bits wide and acc_depth deep.
+template <class T, unsigned D, unsigned L> SPK_INLINE void bind_lanes(T a[][D][L], mem_tag<mem_registers>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 0
+}
+template <class T, unsigned D, unsigned L> SPK_INLINE void bind_lanes(T a[][D][L], mem_tag<mem_distributed>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 1
+    #pragma HLS ARRAY_RESHAPE variable = a complete dim = 3
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = lutram
+}
+template <class T, unsigned D, unsigned L> SPK_INLINE void bind_lanes(T a[][D][L], mem_tag<mem_block>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 1
+    #pragma HLS ARRAY_RESHAPE variable = a complete dim = 3
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = bram latency = 1
+}
+template <class T, unsigned D, unsigned L> SPK_INLINE void bind_lanes(T a[][D][L], mem_tag<mem_ultra>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 1
+    #pragma HLS ARRAY_RESHAPE variable = a complete dim = 3
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = uram latency = 1
+}
+
+// The membranes [D][F]: one memory of D words of the F fire lanes (dim 2 reshaped into the word)
+// -- the twin's v_mem, F * v_bits wide.
+template <class T, unsigned F> SPK_INLINE void bind_word(T a[][F], mem_tag<mem_registers>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 0
+}
+template <class T, unsigned F> SPK_INLINE void bind_word(T a[][F], mem_tag<mem_distributed>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_RESHAPE variable = a complete dim = 2
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = lutram
+}
+template <class T, unsigned F> SPK_INLINE void bind_word(T a[][F], mem_tag<mem_block>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_RESHAPE variable = a complete dim = 2
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = bram latency = 1
+}
+template <class T, unsigned F> SPK_INLINE void bind_word(T a[][F], mem_tag<mem_ultra>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_RESHAPE variable = a complete dim = 2
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = uram latency = 1
+}
+
+// A ROM argument (the layer's tables, bias, thresholds, fire tables: hls4ml's weight arrays). Its
+// word packing is the kernel's (ARRAY_RESHAPE / ARRAY_PARTITION next to the read it serves).
+template <class T> SPK_INLINE void bind_rom(const T a[], mem_tag<mem_registers>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable = a complete dim = 0
+}
+template <class T> SPK_INLINE void bind_rom(const T a[], mem_tag<mem_distributed>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable = a type = rom_2p impl = lutram
+}
+template <class T> SPK_INLINE void bind_rom(const T a[], mem_tag<mem_block>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable = a type = rom_2p impl = bram latency = 1
+}
+template <class T> SPK_INLINE void bind_rom(const T a[], mem_tag<mem_ultra>) {
+    static_assert(sizeof(T) == 0, "a ROM in URAM: URAM288 has no initial contents (spikehls.hls.memory never picks it)");
+}
 
 #ifndef __SYNTHESIS__
 // Per-layer event counters, C-simulation only (they feed the latency model): input spikes
