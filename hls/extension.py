@@ -27,6 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import importlib
+import re
 
 import hls4ml
 from hls4ml.model import layers as hls_layers
@@ -58,6 +59,14 @@ def _memory_input_port(top: str, inputs: list[str], outputs: list[str]) -> str:
     return "".join(lines)
 
 
+def _fast_weight_loader(top: str) -> str:
+    """The top's C-simulation weight loads (``#ifndef __SYNTHESIS__``) through ``nnet::spike_load_weights``
+    (``cpp/nnet_spiking_common.h``: a scanner of decimal integers, ~50x hls4ml's istringstream per
+    value) instead of hls4ml's ``load_weights_from_txt``: same files, same integers, same arrays;
+    the synthesized code does not change."""
+    return re.sub(r"\bnnet::load_weights_from_txt<", "nnet::spike_load_weights<", top)
+
+
 def _wrap_top_writer() -> None:
     from hls4ml.writer.vivado_writer import VivadoWriter
 
@@ -69,12 +78,13 @@ def _wrap_top_writer() -> None:
         original(self, model)
         if not any(lyr.class_name in LAYER_CLASSES for lyr in model.get_layers()):
             return
-        if model.config.get_config_value("IOType") != "io_parallel":
-            return
         top = Path(model.config.get_output_dir()) / "firmware" / f"{model.config.get_project_name()}.cpp"
-        ins = [v.name for v in model.get_input_variables()]
-        outs = [v.name for v in model.get_output_variables()]
-        top.write_text(_memory_input_port(top.read_text(), ins, outs))
+        text = _fast_weight_loader(top.read_text())
+        if model.config.get_config_value("IOType") == "io_parallel":
+            ins = [v.name for v in model.get_input_variables()]
+            outs = [v.name for v in model.get_output_variables()]
+            text = _memory_input_port(text, ins, outs)
+        top.write_text(text)
 
     write_project_cpp._spikehls = True  # type: ignore[attr-defined]
     VivadoWriter.write_project_cpp = write_project_cpp
