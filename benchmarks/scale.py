@@ -1,6 +1,7 @@
 """Benchmark: how the tools scale from the digits net to the SCA paper's networks (VGG-16, ResNet-19).
 
     python benchmarks/scale.py RUN [RUN ...] [--board zcu104] [--csim-samples 8] [--out benchmarks/results/scale.json]
+                               [--add-to EARLIER.json]
 
 Each RUN is an exported run directory (``spikehls train`` + ``spikehls export``: intnet.npz,
 model.qonnx.onnx, testvectors.npz, export.json). Untrained or one-epoch nets are fine: exactness
@@ -43,11 +44,16 @@ def _du(path: Path) -> int:
 
 
 def _timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB of the child) of a command; raises on failure."""
+    """(wall seconds, peak RSS MB of this very child) of a command; raises on failure.
+    (``RUSAGE_CHILDREN`` would be the largest of every child so far, g++ of an earlier run included.)"""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, cmd)
+    return wall, ru.ru_maxrss / 1024.0
 
 
 def _cpu_children() -> float:
@@ -125,16 +131,22 @@ def main() -> None:
     ap.add_argument("--csim-samples", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path("/tmp/spikehls-scale"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale.json")
+    ap.add_argument("--add-to", type=Path, default=None,
+                    help="a results file of earlier runs: its rows are kept (a run measured again replaces its row)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
+    if args.add_to is not None:
+        again = {str(r) for r in args.runs}
+        rows = [r for r in read_json(args.add_to, "scale results")["runs"] if r["run"] not in again]
     for run in args.runs:
         rows.append(measure(run, args.board, args.csim_samples, args.work))
         print({k: v for k, v in rows[-1].items() if k != "plan"}, flush=True)
     stages = ["export_seconds", "hls_seconds", "csim_build_seconds", "csim_seconds_per_image",
               "csim_seconds_per_image_1proc", "reference_seconds_per_image", "planner_cpu_seconds"]
     result = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+                    "note": "each run's own load_average is taken when its measurement ends"},
         "board": args.board,
         "runs": rows,
         "growth_exponent": {s: {"vs_parameters": growth(rows, "parameters", s), "vs_events": growth(rows, "events_per_sample", s)}

@@ -51,7 +51,7 @@ PJ_PER_AC = 0.9  # pJ per accumulate (45 nm, Horowitz ISSCC 2014)
 PJ_PER_MAC = 4.6  # pJ per multiply-accumulate (FP32, same source)
 ARTIFACTS = ("quantized.pt", "intnet.npz", "model.qonnx.onnx", "testvectors.npz", "export.json")
 EVAL_BATCH = 256  # the encoding batch (batch b is encoded with seed encoding.seed + b): fixed
-CHECK_ELEMS = 16_000_000  # spikes of every layer per sub-batch of a check (float32 in torch: 64 MB)
+CHECK_ELEMS = 64_000_000  # spikes of every layer per sub-batch of a check (float32 in torch: 256 MB)
 
 
 # ---- inputs --------------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ def _input_scale(model: ModelWrapper) -> float:
     return scales.pop() if scales else 1.0
 
 
-QONNX_BATCH_ELEMS = 16_000_000  # activation elements (float32 in the execution context) per batch
+QONNX_BATCH_ELEMS = 64_000_000  # activation elements (float32 in the execution context) per batch
 
 
 def _batched(mw: ModelWrapper, n: int) -> ModelWrapper:
