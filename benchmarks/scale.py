@@ -61,7 +61,7 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(run: Path, board: str, csim_samples: int, work: Path) -> dict:
+def measure(run: Path, board: str, csim_samples: int, work: Path, planner: bool = True) -> dict:
     from spikehls.boards import load_board
     from spikehls.hls.csim import build_driver, simulate
     from spikehls.planning import channel_activity, plan
@@ -94,9 +94,11 @@ def measure(run: Path, board: str, csim_samples: int, work: Path) -> dict:
     events = float(sum(c[:, 0].mean() for c in sim.counters.values()))
     neurons = {k: v for k, v in rr.spikes.items() if k in {lyr.name for lyr in net.layers if hasattr(lyr, "neuron")}}
     firing = float(sum(int(v.sum()) for v in neurons.values()) / max(1, sum(v.size for v in neurons.values())))
-    t0, c0 = time.perf_counter(), time.process_time()
-    pl = plan(net, load_board(board), channel_activity(r.spikes), log=None, progress=False)
-    plan_s, plan_cpu = time.perf_counter() - t0, time.process_time() - c0
+    pl = plan_s = plan_cpu = None
+    if planner:
+        t0, c0 = time.perf_counter(), time.process_time()
+        pl = plan(net, load_board(board), channel_activity(r.spikes), log=None, progress=False)
+        plan_s, plan_cpu = round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)
     return {
         "run": str(run), "parameters": int(exp["parameters"]["kept"]), "events_per_sample": events,
         "firing_rate": round(firing, 4),
@@ -109,9 +111,9 @@ def measure(run: Path, board: str, csim_samples: int, work: Path) -> dict:
         "csim_seconds_per_image_1proc": round(per_image, 4),  # one process, start-up excluded
         "csim_cpu_seconds_per_image_1proc": round(csim_cpu / n, 4),  # start-up included
         "reference_seconds_per_image": round(ref_s / n, 4), "reference_cpu_seconds_per_image": round(ref_cpu / n, 4),
-        "csim_exact": exact, "planner_seconds": round(plan_s, 2), "planner_cpu_seconds": round(plan_cpu, 2),
+        "csim_exact": exact, "planner_seconds": plan_s, "planner_cpu_seconds": plan_cpu,
         "load_average": os.getloadavg(),
-        "plan": pl.summary(),
+        "plan": pl.summary() if pl is not None else "not run (--no-planner)",
     }
 
 
@@ -131,6 +133,7 @@ def main() -> None:
     ap.add_argument("--csim-samples", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path("/tmp/spikehls-scale"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale.json")
+    ap.add_argument("--no-planner", action="store_true", help="skip the planner (its figures are null)")
     ap.add_argument("--add-to", type=Path, default=None,
                     help="a results file of earlier runs: its rows are kept (a run measured again replaces its row)")
     args = ap.parse_args()
@@ -140,7 +143,7 @@ def main() -> None:
         again = {str(r) for r in args.runs}
         rows = [r for r in read_json(args.add_to, "scale results")["runs"] if r["run"] not in again]
     for run in args.runs:
-        rows.append(measure(run, args.board, args.csim_samples, args.work))
+        rows.append(measure(run, args.board, args.csim_samples, args.work, planner=not args.no_planner))
         print({k: v for k, v in rows[-1].items() if k != "plan"}, flush=True)
     stages = ["export_seconds", "hls_seconds", "csim_build_seconds", "csim_seconds_per_image",
               "csim_seconds_per_image_1proc", "reference_seconds_per_image", "planner_cpu_seconds"]
