@@ -1,6 +1,7 @@
 """Benchmark: how the tools scale from the digits net to the SCA paper's networks (VGG-16, ResNet-19).
 
     python benchmarks/scale.py RUN [RUN ...] [--board zcu104] [--csim-samples 8] [--out benchmarks/results/scale.json]
+                               [--add-to EARLIER.json]
 
 Each RUN is an exported run directory (``spikehls train`` + ``spikehls export``: intnet.npz,
 model.qonnx.onnx, testvectors.npz, export.json). Untrained or one-epoch nets are fine: exactness
@@ -9,8 +10,12 @@ and speed are the point, not accuracy. Per run, measured on this machine:
 * export check: ``export.json`` ``seconds`` (the whole export stage, torch vs reference included);
 * hls: ``spikehls hls`` wall seconds, peak RSS of the process, project size on disk;
 * csim build: g++ compile of firmware + driver (forced rebuild);
-* csim per image and reference per image (NumPy integer reference, same samples), and whether the
-  C-simulation is spike-exact against the reference;
+* csim per image: with one driver process per core (``simulate``'s default) on the samples,
+  start-up included (``csim_seconds_per_image``); with one process, the one-off start-up (process,
+  weight files) and the per-image time without it (from a 1-sample and an N-sample run); the
+  reference per image (NumPy integer reference, same samples; wall and CPU seconds, BLAS may use
+  several threads); whether the C-simulation is spike-exact against the reference; the firing
+  rate (spikes per neuron and time step over the neuron layers);
 * planner: :func:`spikehls.planning.plan` wall and CPU seconds on the board (channel activity of
   the test vectors), with the chosen caps and the binding resources.
 
@@ -39,14 +44,24 @@ def _du(path: Path) -> int:
 
 
 def _timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB of the child) of a command; raises on failure."""
+    """(wall seconds, peak RSS MB of this very child) of a command; raises on failure.
+    (``RUSAGE_CHILDREN`` would be the largest of every child so far, g++ of an earlier run included.)"""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, cmd)
+    return wall, ru.ru_maxrss / 1024.0
 
 
-def measure(run: Path, board: str, csim_samples: int, work: Path) -> dict:
+def _cpu_children() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def measure(run: Path, board: str, csim_samples: int, work: Path, planner: bool = True) -> dict:
     from spikehls.boards import load_board
     from spikehls.hls.csim import build_driver, simulate
     from spikehls.planning import channel_activity, plan
@@ -62,24 +77,43 @@ def measure(run: Path, board: str, csim_samples: int, work: Path) -> dict:
                             "--out", str(prj), "--force"])
     _, compile_s = build_driver(prj, force=True)
     n = min(csim_samples, len(x))
+    # one driver process: 1 sample, then n samples -> the one-off start-up (process, weights) and
+    # the per-image time without it; then one process per core (simulate's default) on the n
+    # samples, start-up included: the throughput a user gets
+    one = simulate(prj, x[:1], capture=True, jobs=1).seconds
+    c0 = _cpu_children()
+    one_n = simulate(prj, x[:n], capture=True, jobs=1).seconds
+    csim_cpu = _cpu_children() - c0
+    per_image = (one_n - one) / (n - 1) if n > 1 else one
     sim = simulate(prj, x[:n], capture=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rr = ref.run(net, x[:n])
-    ref_s = time.perf_counter() - t0
+    ref_s, ref_cpu = time.perf_counter() - t0, time.process_time() - c0
     exact = bool(np.array_equal(sim.readout, rr.readout)
                  and all(np.array_equal(sim.spikes[k].reshape(v.shape), v) for k, v in rr.spikes.items() if k in sim.spikes))
     events = float(sum(c[:, 0].mean() for c in sim.counters.values()))
-    t0, c0 = time.perf_counter(), time.process_time()
-    pl = plan(net, load_board(board), channel_activity(r.spikes), log=None, progress=False)
-    plan_s, plan_cpu = time.perf_counter() - t0, time.process_time() - c0
+    neurons = {k: v for k, v in rr.spikes.items() if k in {lyr.name for lyr in net.layers if hasattr(lyr, "neuron")}}
+    firing = float(sum(int(v.sum()) for v in neurons.values()) / max(1, sum(v.size for v in neurons.values())))
+    pl = plan_s = plan_cpu = None
+    if planner:
+        t0, c0 = time.perf_counter(), time.process_time()
+        pl = plan(net, load_board(board), channel_activity(r.spikes), log=None, progress=False)
+        plan_s, plan_cpu = round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)
     return {
         "run": str(run), "parameters": int(exp["parameters"]["kept"]), "events_per_sample": events,
+        "firing_rate": round(firing, 4),
         "export_seconds": exp.get("seconds"), "export_checked_samples": exp.get("reference_checked_samples"),
         "hls_seconds": round(hls_s, 2), "hls_peak_rss_mb": round(hls_mb, 1), "project_mb": round(_du(prj) / 2**20, 1),
         "csim_build_seconds": round(compile_s, 2), "csim_samples": n,
-        "csim_seconds_per_image": round(sim.seconds / n, 4), "reference_seconds_per_image": round(ref_s / n, 4),
-        "csim_exact": exact, "planner_seconds": round(plan_s, 2), "planner_cpu_seconds": round(plan_cpu, 2),
-        "plan": pl.summary(),
+        "csim_seconds_per_image": round(sim.seconds / n, 4),  # one process per core, start-up included
+        "csim_jobs": min(os.cpu_count() or 1, n),
+        "csim_startup_seconds": round(one - per_image, 4),  # one process: weights loaded, first call
+        "csim_seconds_per_image_1proc": round(per_image, 4),  # one process, start-up excluded
+        "csim_cpu_seconds_per_image_1proc": round(csim_cpu / n, 4),  # start-up included
+        "reference_seconds_per_image": round(ref_s / n, 4), "reference_cpu_seconds_per_image": round(ref_cpu / n, 4),
+        "csim_exact": exact, "planner_seconds": plan_s, "planner_cpu_seconds": plan_cpu,
+        "load_average": os.getloadavg(),
+        "plan": pl.summary() if pl is not None else "not run (--no-planner)",
     }
 
 
@@ -99,16 +133,23 @@ def main() -> None:
     ap.add_argument("--csim-samples", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path("/tmp/spikehls-scale"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale.json")
+    ap.add_argument("--no-planner", action="store_true", help="skip the planner (its figures are null)")
+    ap.add_argument("--add-to", type=Path, default=None,
+                    help="a results file of earlier runs: its rows are kept (a run measured again replaces its row)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
+    if args.add_to is not None:
+        again = {str(r) for r in args.runs}
+        rows = [r for r in read_json(args.add_to, "scale results")["runs"] if r["run"] not in again]
     for run in args.runs:
-        rows.append(measure(run, args.board, args.csim_samples, args.work))
+        rows.append(measure(run, args.board, args.csim_samples, args.work, planner=not args.no_planner))
         print({k: v for k, v in rows[-1].items() if k != "plan"}, flush=True)
     stages = ["export_seconds", "hls_seconds", "csim_build_seconds", "csim_seconds_per_image",
-              "reference_seconds_per_image", "planner_cpu_seconds"]
+              "csim_seconds_per_image_1proc", "reference_seconds_per_image", "planner_cpu_seconds"]
     result = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+                    "note": "each run's own load_average is taken when its measurement ends"},
         "board": args.board,
         "runs": rows,
         "growth_exponent": {s: {"vs_parameters": growth(rows, "parameters", s), "vs_events": growth(rows, "events_per_sample", s)}

@@ -9,7 +9,8 @@ vectors of the integer reference and writes ``PRJ/csim.json``.
 
 The driver is rebuilt only when the firmware changed (a hash of the sources is kept next to it).
 
-The firmware loads its weights from ``firmware/weights/*.txt`` in C-simulation (fast to compile),
+The firmware loads its weights from ``firmware/weights/*.txt`` in C-simulation (fast to compile;
+read by ``nnet::spike_load_weights``, a scanner of decimal integers, at the first call),
 while synthesis compiles the initializers of the ``*.h`` next to them: before anything is
 compiled or run, :func:`spikehls.hls.weights.verify_weights` checks that both hold the same
 integers, exactly, so an ``EXACT`` verdict is about the weights Vitis will synthesize.
@@ -203,15 +204,18 @@ def _compile(project: Path, fw: Path, build: Path, layers_h: str, weights_dir: P
     return exe, time.perf_counter() - t0
 
 
-def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs: Optional[int] = None) -> SimResult:
+def simulate(project: str | Path, inputs: np.ndarray, capture: bool = True, jobs: Optional[int] = None,
+             exe: Optional[Path] = None) -> SimResult:
     """Run ``inputs`` (int ``[N, T, C, H, W]``: spikes or 8-bit pixels) through the compiled firmware.
 
     ``jobs`` driver processes (default: one per CPU) share the samples; ``seconds`` is the wall
-    time of the simulation itself (not the compile).
+    time of the simulation itself (not the compile). ``exe``: the driver :func:`build_driver`
+    returned for this project in this call chain (its checks are not repeated per batch).
     """
     project = Path(project)
     meta = load_meta(project)
-    exe, _ = build_driver(project)
+    if exe is None:
+        exe, _ = build_driver(project)
     inputs = np.asarray(inputs)
     shape = list(meta["input_shape"])
     if list(inputs.shape[1:]) != shape:
@@ -340,7 +344,7 @@ def _csim(project: str | Path, samples=None, testvectors: Optional[str | Path] =
     meta = load_meta(project)
     gold = regression.load_golden(Path(golden)) if golden is not None else None  # a bad file fails before work
     source, n, batches = _sample_source(project, meta, samples, testvectors, run)
-    _, compile_s = build_driver(project)
+    exe, compile_s = build_driver(project)
     layers = meta["layers"]
     counters = {lyr["name"]: [] for lyr in layers}
     digests = {lyr["name"]: [] for lyr in layers if lyr["spiking"]}
@@ -350,7 +354,7 @@ def _csim(project: str | Path, samples=None, testvectors: Optional[str | Path] =
     seconds, done = 0.0, 0
     for x, labels, ref in batches:
         m = len(x)
-        sim = simulate(project, x, capture=True)
+        sim = simulate(project, x, capture=True, exe=exe)
         seconds += sim.seconds
         entry = {"start": done, "stop": done + m, "seconds": sim.seconds, "layers": {}}
         for lyr in layers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import helper
 
@@ -41,6 +42,11 @@ def _prod(xs) -> int:
     return p
 
 
+def _int_list(v) -> list[int]:
+    """``[int(x) for x in v]`` at NumPy speed (a VGG-16 layer has 2.4 million weights)."""
+    return np.asarray(v, dtype=np.int64).reshape(-1).tolist()
+
+
 def _neuron(a: dict[str, Any]) -> dict[str, Any]:
     return {
         "threshold": [int(x) for x in a["threshold"]],
@@ -52,7 +58,7 @@ def _neuron(a: dict[str, Any]) -> dict[str, Any]:
 
 def _weights(a: dict[str, Any]) -> dict[str, Any]:
     return {
-        "weight_int": [int(x) for x in a["weight_int"]],
+        "weight_int": _int_list(a["weight_int"]),
         "weight_shape": [int(x) for x in a["weight_shape"]],
         "bias_int": [int(x) for x in a["bias_int"]],
         "w_bits": int(a["w_bits"]),
@@ -72,7 +78,7 @@ def parse_spiking_conv2d(node, input_names, input_shapes, graph):
         layer["skip_shape"] = [int(d) for d in input_shapes[1][2:]]
         layer["skip_stride"] = int(a.get("skip_stride", 1))
         if "skip_weight_int" in a:
-            layer["skip_weight_int"] = [int(x) for x in a["skip_weight_int"]]
+            layer["skip_weight_int"] = _int_list(a["skip_weight_int"])
             layer["skip_weight_shape"] = [int(x) for x in a["skip_weight_shape"]]
             layer["skip_w_bits"] = int(a.get("skip_w_bits", 8))
         else:

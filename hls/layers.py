@@ -23,7 +23,7 @@ from hls4ml.model.layers import Layer
 from hls4ml.model.types import IntegerPrecisionType, FixedPrecisionType
 
 from spikehls.errors import SpikehlsError
-from spikehls.hls.geometry import LayerGeometry, TableGeometry, accumulate_geometry, pool_geometry
+from spikehls.hls.geometry import LayerGeometry, TableGeometry, WeightStats, accumulate_geometry, pool_geometry
 from spikehls.hls.lanes import fire_lanes
 from spikehls.hls.spike_trains import constant_current_trains
 from spikehls.quantize.intnet import Neuron, Skip
@@ -160,18 +160,47 @@ class _SpikeLayer(Layer):
         """The residual-stream arguments of :func:`accumulate_geometry` (none but for a conv)."""
         return {}
 
+    def _ints(self, attr: str) -> np.ndarray:
+        """Integer attribute ``attr`` as a read-only int64 array, converted once per attribute value.
+
+        The geometry is asked for dozens of times per layer while a project is written (every
+        template, the producer's banks of every consumer); a VGG-16 layer's ``weight_int`` is a
+        list of 2.4 million ints, whose conversion was most of ``spikehls hls``. The cache holds
+        the list it was made from and is used only while the attribute is that very object."""
+        v = self.get_attr(attr)
+        cache = self.__dict__.setdefault("_spikehls_ints", {})
+        hit = cache.get(attr)
+        if hit is not None and hit[0] is v:
+            return hit[1]
+        a = _arr(v)
+        a.flags.writeable = False
+        cache[attr] = (v, a)
+        return a
+
+    def _weight_stats(self) -> WeightStats:
+        """:class:`~spikehls.hls.geometry.WeightStats` of the weight (its figures equal the array
+        functions'), computed once per weight array: every later geometry reads columns of it."""
+        w = self._ints("weight_int")
+        hit = self.__dict__.get("_spikehls_stats")
+        shape = tuple(int(x) for x in self.get_attr("weight_shape"))
+        if hit is not None and hit[0] is w and hit[1] == shape:
+            return hit[2]
+        stats = WeightStats(w.reshape(shape))
+        self.__dict__["_spikehls_stats"] = (w, shape, stats)
+        return stats
+
     def geometry(self, in_banks: Optional[int] = None) -> LayerGeometry:
         """This layer as built (:func:`spikehls.hls.geometry.accumulate_geometry`), from its integer
         attributes and the graph as it stands: ``in_banks`` from its producer (unless given: nothing
         but ``read_lanes`` depends on it), ``pooled`` when a max pool reads it."""
         kind = self.GEOMETRY_KIND
-        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
+        w = self._ints("weight_int").reshape(self.get_attr("weight_shape"))
         skip, skip_shape, skip_pixels = self._skip()
         return accumulate_geometry(
             self.name,
             kind,
             w,
-            _arr(self.get_attr("bias_int")),
+            self._ints("bias_int"),
             self.get_attr("in_shape", None) or [int(w.shape[1])],
             self._time_steps(),
             self._parallelism(),
@@ -185,6 +214,7 @@ class _SpikeLayer(Layer):
             skip=skip,
             skip_shape=skip_shape,
             skip_pixels=skip_pixels,
+            stats=self._weight_stats(),
             **self._stream(),
         )
 
@@ -213,11 +243,11 @@ class _NeuronLayer(_SpikeLayer):
     """A spiking layer with a fused IF/LIF neuron."""
 
     def _neuron(self) -> Neuron:
-        return Neuron(threshold=_arr(self.get_attr("threshold")), leak_shift=int(self.get_attr("leak_shift")),
+        return Neuron(threshold=self._ints("threshold"), leak_shift=int(self.get_attr("leak_shift")),
                       reset=self.get_attr("reset"), v_bits=int(self.get_attr("v_bits")))
 
     def _check_neuron(self, n_chan: int) -> None:
-        thr = _arr(self.get_attr("threshold"))
+        thr = self._ints("threshold")
         v_bits = int(self.get_attr("v_bits"))
         if thr.shape != (n_chan,):
             raise SpikehlsError(f"layer {self.name}: threshold has {thr.size} values, needs {n_chan}")
@@ -227,7 +257,7 @@ class _NeuronLayer(_SpikeLayer):
             raise SpikehlsError(f"layer {self.name}: thresholds must be in [1, 2^(v_bits-1)-1]")
 
     def _add_neuron(self, g: LayerGeometry) -> None:
-        thr = _arr(self.get_attr("threshold"))
+        thr = self._ints("threshold")
         v_bits = int(self.get_attr("v_bits"))
         self.set_attr("acc_bits", g.acc_bits)
         self.set_attr("sum_bits", g.sum_bits)
@@ -346,16 +376,16 @@ class SpikingConv2D(_NeuronLayer):
         source = self.inputs[1]
         stride = int(self.get_attr("skip_stride", 1) or 1)
         if self.get_attr("skip_weight_int", None) is not None:
-            sw = _arr(self.get_attr("skip_weight_int")).reshape(self.get_attr("skip_weight_shape"))
+            sw = self._ints("skip_weight_int").reshape(self.get_attr("skip_weight_shape"))
             skip = Skip(source, weight=sw, stride=stride, w_bits=int(self.get_attr("skip_w_bits", 2)))
         else:
-            skip = Skip(source, gain=_arr(self.get_attr("skip_gain")), stride=stride)
+            skip = Skip(source, gain=self._ints("skip_gain"), stride=stride)
         pixels = not _is_spike(self.get_input_variable(self.inputs[1]).type.precision)
         return skip, list(self.get_attr("skip_shape")), pixels
 
     def initialize(self):
-        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
-        b = _arr(self.get_attr("bias_int"))
+        w = self._ints("weight_int").reshape(self.get_attr("weight_shape"))
+        b = self._ints("bias_int")
         co, ci, kh, kw = w.shape
         inp = self.get_attr("in_shape")  # [C, H, W]
         if inp[0] != ci:
@@ -391,8 +421,8 @@ class SpikingDense(_NeuronLayer):
     GEOMETRY_KIND = "dense"
 
     def initialize(self):
-        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
-        b = _arr(self.get_attr("bias_int"))
+        w = self._ints("weight_int").reshape(self.get_attr("weight_shape"))
+        b = self._ints("bias_int")
         co, ci = w.shape
         self._check_neuron(co)
         g = self.geometry(in_banks=1)
@@ -411,8 +441,8 @@ class SpikeReadout(_SpikeLayer):
     def initialize(self):
         if self.input_is_pixels():
             raise SpikehlsError(f"layer {self.name}: a readout directly on the pixel input is not supported")
-        w = _arr(self.get_attr("weight_int")).reshape(self.get_attr("weight_shape"))
-        b = _arr(self.get_attr("bias_int"))
+        w = self._ints("weight_int").reshape(self.get_attr("weight_shape"))
+        b = self._ints("bias_int")
         k = w.shape[0]
         g = self.geometry(in_banks=1)  # fire_lanes 1: no neurons, the accumulators are banked by lane only
         lanes = self._set_lanes(g)

@@ -4,7 +4,7 @@
 ``convert_from_onnx_model`` (our handlers, registered by :func:`spikehls.hls.extension.register`)
 with the board's backend, part and clock period, writes the project (firmware, weights,
 ``build_prj.tcl``, testbench and ``tb_data/``), and stores what the C-simulation needs in
-``PRJ/spikehls.json`` (+ a copy of the QONNX file and the test vectors). Everything is written
+``PRJ/spikehls.json`` (+ a gzip'd copy of the QONNX file, :mod:`spikehls.hls.model_copy`, and the test vectors). Everything is written
 into a temporary folder first and swapped in at the end: an interrupted run leaves no half
 project. The returned :class:`hls4ml.model.ModelGraph` points at the final folder, so
 ``compile()`` / ``predict()`` work as hls4ml users expect.
@@ -28,6 +28,7 @@ from spikehls.hls.activity import set_tripcounts
 from spikehls.hls.extension import register
 from spikehls.hls.geometry import layer_parallelism
 from spikehls.hls.layers import LAYER_CLASSES, output_banks
+from spikehls.hls.model_copy import MODEL_COPY, write_model_copy
 from spikehls.hls.transforms import clean_graph, load_onnx
 
 PROJECT_NAME = "myproject"
@@ -198,7 +199,7 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
         if brd.hls.backend == "Vitis":
             write_text(tmp / "build_opt.tcl", BUILD_OPT_TCL)  # hls4ml's template runs co-simulation by default
         write_text(tmp / "README.md", project_readme(brd.hls.backend, brd.part))
-        shutil.copyfile(onnx_path, meta_dir / "model.qonnx.onnx")  # the one ONNX copy (the clean graph is derived)
+        write_model_copy(onnx_path, tmp)  # the one ONNX copy, gzip'd (the clean graph is derived)
         if testvectors is not None:
             shutil.copyfile(testvectors, meta_dir / "testvectors.npz")
         layers = []
@@ -261,12 +262,12 @@ def hls4ml_config_yaml(config: Mapping[str, Any]) -> str:
     """``hls4ml_config.yml`` as :func:`hls4ml.converters.link_existing_project` reads it (``yaml.safe_load``).
 
     hls4ml dumps the whole config, the ONNX ModelProto included, as a ``!!python/object`` that
-    ``safe_load`` refuses; the project keeps the model as ``spikehls/model.qonnx.onnx`` instead.
+    ``safe_load`` refuses; the project keeps the model as ``spikehls/model.qonnx.onnx.gz`` instead.
     """
     import yaml
 
     cfg = {k: v for k, v in config.items() if k not in ("OnnxModel", "KerasModel", "PytorchModel")}
-    cfg["OnnxModelFile"] = "spikehls/model.qonnx.onnx"  # relative to the project; informational
+    cfg["OnnxModelFile"] = MODEL_COPY  # relative to the project (gzip-compressed); informational
     return yaml.safe_dump(cfg, sort_keys=True)
 
 

@@ -35,9 +35,11 @@ def run_of(project: Path, meta: dict, run: Optional[Path] = None) -> Path:
     if not (run / "config.yaml").is_file():
         raise SpikehlsError(f"{run / 'config.yaml'}: not found: --samples beyond the project's test vectors needs "
                             "the run that made the project (pass --run RUN)")
-    mine = project / "spikehls" / "model.qonnx.onnx"
+    from spikehls.hls.model_copy import model_copy_bytes, model_copy_path
+
+    mine = model_copy_path(project)
     theirs = run / "model.qonnx.onnx"
-    if not theirs.is_file() or read_bytes(theirs, "QONNX model") != read_bytes(mine, "QONNX model"):
+    if not theirs.is_file() or read_bytes(theirs, "QONNX model") != model_copy_bytes(project):
         raise SpikehlsError(f"{theirs}: not the model this project was generated from ({mine}); "
                             "re-export and regenerate, or pass the right --run")
     return run
@@ -48,14 +50,15 @@ def split_samples(project: Path, meta: dict, n: Optional[int], run: Optional[Pat
     from spikehls.config import load_config
     from spikehls.quantize import reference as ref
     from spikehls.quantize.export_run import encoded_batches
-    from spikehls.quantize.qonnx_export import intnet_from_qonnx, load_qonnx
+    from spikehls.hls.model_copy import load_model_copy
+    from spikehls.quantize.qonnx_export import intnet_from_qonnx
     from spikehls.training.datasets import load_dataset
 
     run = run_of(project, meta, run)
     cfg = load_config(run / "config.yaml")
     _, test_set = load_dataset(cfg.dataset, seed=cfg.train.seed)
     total = len(test_set) if n is None else min(n, len(test_set))
-    net = intnet_from_qonnx(load_qonnx(project / "spikehls" / "model.qonnx.onnx"))
+    net = intnet_from_qonnx(load_model_copy(project))
     for start, x in encoded_batches(test_set.images[:total], cfg, batch=BATCH):
         yield x, test_set.labels[start:start + len(x)], ref.run(net, x)
 

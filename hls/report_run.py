@@ -99,10 +99,12 @@ def project_net(prj: Path, meta: dict[str, Any]) -> IntNet:
     else:  # the project keeps one ONNX copy, the exported model: cleaned as the project was made from it
         from spikehls.hls.transforms import clean_graph
 
-        f = prj / "spikehls" / "model.qonnx.onnx"
+        from spikehls.hls.model_copy import load_model_copy, model_copy_path
+
+        f = model_copy_path(prj)
         if not f.is_file():
             raise SpikehlsError(f"{f}: not found; regenerate the project with 'spikehls hls'")
-        clean = clean_graph(read_onnx(f, "ONNX file"))
+        clean = clean_graph(load_model_copy(prj))
     encoding = "direct" if meta.get("input_kind") == "pixels" else "rate"
     with reading(f, "spikehls network graph (clean.onnx)"):
         net = intnet_from_clean(clean, encoding)

@@ -12,7 +12,9 @@ digits, checked against its declared type, and never passed through a float.
 C-simulation reads the ``.txt`` files, synthesis compiles the ``.h`` initializers: the two must
 hold the same numbers. Where every value is a plain literal the ``.h`` initializer is
 ``{ #include "NAME.txt" }``: the weights are written once and both read the same file. :func:`verify_weights` parses both, exactly, and raises naming the first
-file and entry where they differ (the C-simulation calls it before it may say ``EXACT``).
+file and entry where they differ (the C-simulation calls it before it may say ``EXACT``); where
+the header includes its ``.txt`` it checks that file is a plain list of integers of the declared
+length (counted, not parsed: both sides read the same bytes).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ def exact_ints(var) -> list[int]:
     data = np.asarray(var.data)
     name = getattr(var, "name", "?")
     if data.dtype.kind in "iu":
-        return [int(v) for v in data.reshape(-1).tolist()]
+        return data.reshape(-1).tolist()  # Python ints, exactly (uint64 included)
     if data.dtype.kind == "b":
-        return [int(v) for v in data.reshape(-1).tolist()]
+        return data.reshape(-1).astype(np.int64).tolist()
     if data.dtype.kind == "O":
         out = []
         for v in data.reshape(-1).tolist():
@@ -72,6 +74,15 @@ def c_literal(v: int) -> str:
     raise SpikehlsError(f"value {v} does not fit a 64-bit C++ literal")
 
 
+def _decimal_list(values: list[int], v_min: int, v_max: int) -> str:
+    """``", ".join(str(v) for v in values)``; for a narrow range (weights, groups, offsets: all of a
+    VGG-16's 15 million entries) through a table of the range's decimal strings, indexed by NumPy."""
+    if values and v_max - v_min < 1 << 20 and -INT64_MAX <= v_min and v_max <= INT64_MAX:
+        table = np.array([str(v) for v in range(v_min, v_max + 1)], dtype=object)
+        return ", ".join(table[np.asarray(values, dtype=np.int64) - v_min].tolist())
+    return ", ".join(map(str, values))
+
+
 def write_weight_files(var, odir: str | Path, namespace: Optional[str] = None, write_txt_file: bool = True) -> None:
     """hls4ml's ``print_array_to_cpp`` for an integer weight variable, exact (see the module docstring)."""
     prec = var.type.precision
@@ -84,7 +95,7 @@ def write_weight_files(var, odir: str | Path, namespace: Optional[str] = None, w
         i, v = next((i, v) for i, v in enumerate(values) if not lo <= v <= hi)
         raise SpikehlsError(f"weight {var.name}: entry {i} = {v} does not fit its type {prec} ([{lo}, {hi}])")
     wdir = Path(odir) / "firmware" / "weights"
-    txt = ", ".join(str(v) for v in values)
+    txt = _decimal_list(values, v_min, v_max)
     # written once: where every value is a plain C literal, the synthesis initializer includes
     # the very file C-simulation loads (a large network's weights are tens of megabytes)
     shared = write_txt_file and -INT64_MAX <= v_min and v_max <= INT64_MAX
@@ -167,6 +178,22 @@ def header_values(path: Path) -> Optional[list[Decimal]]:
     return vals
 
 
+_PLAIN = bytes(range(256)).translate(None, b"0123456789-+, \t\r\n")  # every byte but these
+
+
+def _check_plain_list(txt: Path, declared: Optional[str], h: Path) -> None:
+    """``txt`` holds only decimal integers separated by commas, as many as ``h`` declares."""
+    data = txt.read_bytes()
+    if data.translate(None, b"0123456789-+, \t\r\n"):
+        bad = next(i for i, c in enumerate(data) if c in _PLAIN)
+        raise SpikehlsError(f"{txt}: byte {bad} ({chr(data[bad])!r}) is not part of a list of decimal integers "
+                            f"(included by {h.name}; regenerate the project)")
+    body = data.strip().rstrip(b",")
+    count = body.count(b",") + 1 if body.strip() else 0
+    if declared is not None and int(declared) != count:
+        raise SpikehlsError(f"{txt}: included by {h.name}, holds {count} entries, {h.name} declares {declared}")
+
+
 def verify_weights(project: str | Path) -> int:
     """Every ``firmware/weights/NAME.txt`` (what C-simulation loads) equals the initializer of
     ``NAME.h`` (what synthesis compiles), entry for entry, compared exactly. Returns the number of
@@ -179,18 +206,26 @@ def verify_weights(project: str | Path) -> int:
         text = h.read_text(errors="replace")
         needs_txt = "#ifndef __SYNTHESIS__" in text
         txt = h.with_suffix(".txt")
-        hv = header_values(h)
         if not txt.is_file():
             if needs_txt:
                 raise SpikehlsError(f"{txt}: missing (C-simulation loads {h.name}'s weights from it)")
             continue
-        if hv is None:
-            raise SpikehlsError(f"{h}: no initializer (synthesis would have no weights for {txt.name})")
         m = _INIT.search(text)
+        if m is None:
+            raise SpikehlsError(f"{h}: no initializer (synthesis would have no weights for {txt.name})")
         inc = included_file(m.group(2), h)
         if inc is not None and inc.resolve() != txt.resolve():
             raise SpikehlsError(f"{h}: its initializer includes {inc.name}, not {txt.name} (what C-simulation loads)")
-        tv = hv if inc is not None else _values(txt.read_text(errors="replace").strip(), txt)
+        if inc is not None:
+            # synthesis compiles the very file C-simulation loads: the same integers by construction;
+            # what is left to check is that it is a plain list of integers of the declared length
+            # (counted, not parsed: a VGG-16 has 15 million entries; the C-simulation loader
+            # nnet::spike_load_weights refuses a malformed entry or a wrong count at start-up)
+            _check_plain_list(txt, m.group(1), h)
+            n += 1
+            continue
+        hv = header_values(h)
+        tv = _values(txt.read_text(errors="replace").strip(), txt)
         if len(tv) != len(hv):
             raise SpikehlsError(f"{txt}: {len(tv)} entries, but {h.name} (what synthesis compiles) has {len(hv)}: "
                                 "C-simulation would not check the synthesized weights")

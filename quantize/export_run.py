@@ -50,7 +50,8 @@ from .slim import count_params, keep_from_masks, slim
 PJ_PER_AC = 0.9  # pJ per accumulate (45 nm, Horowitz ISSCC 2014)
 PJ_PER_MAC = 4.6  # pJ per multiply-accumulate (FP32, same source)
 ARTIFACTS = ("quantized.pt", "intnet.npz", "model.qonnx.onnx", "testvectors.npz", "export.json")
-EVAL_BATCH = 256
+EVAL_BATCH = 256  # the encoding batch (batch b is encoded with seed encoding.seed + b): fixed
+CHECK_ELEMS = 64_000_000  # spikes of every layer per sub-batch of a check (float32 in torch: 256 MB)
 
 
 # ---- inputs --------------------------------------------------------------------------------------
@@ -68,6 +69,25 @@ def encoded_batches(images: np.ndarray, cfg: Config, batch: int = EVAL_BATCH):
 
 def _as_float(x_int: np.ndarray, in_scale: float) -> torch.Tensor:
     return torch.from_numpy(x_int).to(torch.float32) * in_scale
+
+
+def sub_batch(net_or_elems, limit: int = CHECK_ELEMS) -> int:
+    """Samples per sub-batch of a check: as many as keep every layer's spikes of the sub-batch
+    under ``limit`` elements (an :class:`IntNet`, or its spike elements per sample), at most
+    ``EVAL_BATCH``. The encoding batches stay ``EVAL_BATCH`` (their seeds); only the model and
+    reference runs are split, so a VGG-16's check holds tens of samples at a time, not 256."""
+    if isinstance(net_or_elems, IntNet):
+        shapes = net_or_elems.shapes()
+        per = net_or_elems.time_steps * sum(int(np.prod(v)) for v in shapes.values())
+    else:
+        per = int(net_or_elems)
+    return max(1, min(EVAL_BATCH, limit // max(1, per)))
+
+
+def _split(x: np.ndarray, step: int):
+    """``(offset, x[offset:offset + step])`` pieces of a batch."""
+    for a in range(0, len(x), step):
+        yield a, x[a:a + step]
 
 
 # ---- metrics -------------------------------------------------------------------------------------
@@ -168,10 +188,14 @@ def quantized_accuracy(q: QuantSNN, images: np.ndarray, labels: np.ndarray, cfg:
 
 @torch.no_grad()
 def check_quantized(q: QuantSNN, net: IntNet, images: np.ndarray, labels: np.ndarray, cfg: Config,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, keep: int = 0) -> dict:
     """Quantized torch (eval) vs the NumPy reference on every sample; accuracy and SynOps.
 
-    A sample is a mismatch when any spike of any layer or any readout integer differs.
+    A sample is a mismatch when any spike of any layer or any readout integer differs. The
+    samples are encoded in batches of ``EVAL_BATCH`` and run in sub-batches of
+    :func:`sub_batch` (memory bounded whatever the network). ``keep``: the encoded inputs and the
+    reference results of the first ``keep`` samples are returned too (``kept_inputs``,
+    ``kept_reference``: the test vectors, not computed a second time).
     """
     from tqdm import tqdm
 
@@ -181,18 +205,27 @@ def check_quantized(q: QuantSNN, net: IntNet, images: np.ndarray, labels: np.nda
     correct = mismatches = 0
     ops: dict = {}
     n_total = len(images)
+    step = sub_batch(net)
+    kept_x: list[np.ndarray] = []
+    kept_r: list[ref.RefResult] = []
     bar = tqdm(total=n_total, desc="check torch vs reference", disable=not bars_on(progress), leave=False)
-    for i, x in encoded_batches(images, cfg):
-        _, outs = q(_as_float(x, q.in_scale), record=True)
-        r = ref.run(net, x)
-        bad = np.zeros(len(x), bool)
-        for name, s in r.spikes.items():
-            bad |= (outs[name].numpy().astype(np.uint8) != s).reshape(len(x), -1).any(1)
-        bad |= (q.readout_int().numpy() != r.readout).any(1)
-        mismatches += int(bad.sum())
-        correct += int((r.prediction == labels[i:i + len(x)]).sum())
-        _add(ops, synops(net, x, r))
-        bar.update(len(x))
+    for i, xb in encoded_batches(images, cfg):
+        for j, x in _split(xb, step):
+            _, outs = q(_as_float(x, q.in_scale), record=True)
+            r = ref.run(net, x)
+            bad = np.zeros(len(x), bool)
+            for name, s in r.spikes.items():
+                bad |= (outs[name].numpy().astype(np.uint8) != s).reshape(len(x), -1).any(1)
+            bad |= (q.readout_int().numpy() != r.readout).any(1)
+            mismatches += int(bad.sum())
+            correct += int((r.prediction == labels[i + j:i + j + len(x)]).sum())
+            _add(ops, synops(net, x, r))
+            if i + j < keep:
+                m = min(len(x), keep - (i + j))
+                kept_x.append(x[:m])
+                kept_r.append(ref.RefResult(spikes={k: v[:m].copy() for k, v in r.spikes.items()}, readout=r.readout[:m],
+                                            prediction=r.prediction[:m], events={k: v[:m] for k, v in r.events.items()}))
+            bar.update(len(x))
     bar.close()
     n = max(n_total, 1)
     syn = sum(ops.get("synops", {}).values()) / n
@@ -205,7 +238,18 @@ def check_quantized(q: QuantSNN, net: IntNet, images: np.ndarray, labels: np.nda
         "synops_per_layer": {k: v / n for k, v in ops.get("synops", {}).items()},
         "macs_per_layer": {k: v / n for k, v in ops.get("macs", {}).items()},
         "energy_pj_per_sample": PJ_PER_AC * syn + PJ_PER_MAC * mac,
+        "kept_inputs": np.concatenate(kept_x) if kept_x else None,
+        "kept_reference": _concat_ref(kept_r) if kept_r else None,
     }
+
+
+def _concat_ref(parts: list[ref.RefResult]) -> ref.RefResult:
+    if len(parts) == 1:
+        return parts[0]
+    return ref.RefResult(spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in parts[0].spikes},
+                         readout=np.concatenate([p.readout for p in parts]),
+                         prediction=np.concatenate([p.prediction for p in parts]),
+                         events={k: np.concatenate([p.events[k] for p in parts]) for k in parts[0].events})
 
 
 def qonnx_mismatches(path: Path, x: np.ndarray, r: ref.RefResult) -> int:
@@ -305,17 +349,20 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
     history = finetune(q, train_set, cfg, cfg.quant.qat_epochs, cfg.quant.qat_lr, progress=progress,
                        log=lambda r: log(f"QAT epoch {r['epoch']}: loss {r['loss']:.4f}, train accuracy {r['train_accuracy']:.4f}"))
     net = extract(q)
-    checks = check_quantized(q, net, test_set.images, test_set.labels, cfg, progress=progress)
+    n_tv = min(cfg.quant.test_vectors, len(test_set))
+    checks = check_quantized(q, net, test_set.images, test_set.labels, cfg, progress=progress, keep=n_tv)
     log(f"quantized test accuracy {checks['quantized_accuracy']:.4f}, torch vs reference mismatches "
         f"{checks['reference_mismatches']}")
-
-    n_tv = min(cfg.quant.test_vectors, len(test_set))
+    kept_x, kept_ref = checks.pop("kept_inputs"), checks.pop("kept_reference")
     tv_x = np.concatenate([x for _, x in encoded_batches(test_set.images[:n_tv], cfg)])
     # the first n_tv samples must be encoded exactly as in the full-set check (same batches)
     if n_tv > EVAL_BATCH:
         tv_x = np.concatenate([x for _, x in encoded_batches(test_set.images, cfg)])[:n_tv]
     tv_y = test_set.labels[:n_tv]
-    tv_ref = ref.run(net, tv_x)
+    # the check ran the reference on these very inputs where the encodings agree (direct and
+    # bitplane; rate draws differ with the batch length below EVAL_BATCH): not computed again
+    same = kept_x is not None and kept_x.shape == tv_x.shape and np.array_equal(kept_x, tv_x)
+    tv_ref = kept_ref if same else ref.run(net, tv_x)
 
     kept = count_params(slim_net)
     out.mkdir(parents=True, exist_ok=True)

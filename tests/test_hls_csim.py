@@ -140,6 +140,37 @@ def test_cli_csim_exit_1_on_any_difference(handmade_project, capsys, tmp_path):
     shutil.copyfile(run / "testvectors.npz", prj / "spikehls" / "testvectors.npz")
 
 
+def test_weight_loader_reads_the_integers_and_refuses_a_damaged_file(handmade_project, tmp_path):
+    """The top loads its weights through nnet::spike_load_weights (not hls4ml's istringstream
+    loader), and the driver stops, naming the file, on a malformed entry or a wrong count."""
+    import subprocess
+
+    from spikehls.hls.csim import build_driver
+
+    net, x, run, prj = handmade_project
+    top = (prj / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::spike_load_weights<" in top and "load_weights_from_txt" not in top
+    exe, _ = build_driver(prj)
+    fin = tmp_path / "in.bin"
+    flat = x[:2].astype(np.uint8).reshape(2, -1)
+    with open(fin, "wb") as fh:
+        np.array([2, flat.shape[1]], dtype=np.int64).tofile(fh)
+        flat.tofile(fh)
+    wdir = prj / "firmware" / "weights"
+    w = next(p for p in sorted(wdir.glob("w*.txt")) if p.read_text().count(",") >= 2)
+    good = w.read_text()
+    try:
+        for bad, why in ((good.rsplit(",", 1)[0], "fewer values"), (good + ", 1", "more values"),
+                         (good.replace(",", ", x", 1), "not a list of integers")):
+            w.write_text(bad)  # behind build_driver's back: the driver itself must refuse it
+            p = subprocess.run([str(exe), str(fin), str(tmp_path / "out.bin"), "1"], capture_output=True, text=True)
+            assert p.returncode != 0 and w.name in p.stderr and why in p.stderr, (why, p.stderr)
+    finally:
+        w.write_text(good)
+    sim = simulate(prj, x[:2])
+    np.testing.assert_array_equal(sim.readout, ref.run(net, x[:2]).readout)
+
+
 def test_hls4ml_compile_and_predict_still_work(tmp_path):
     """People who know hls4ml get a normal ModelGraph: compile() + predict() give the readout."""
     net = handmade_net(reset="subtract", leak_shift=0, encoding="direct")

@@ -363,3 +363,22 @@ def test_without_the_patch_qonnx_execution_of_standard_ops_fails(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split("\n")[:2] == ["unpatched: failed True", "patched: (1, 4)"]
+
+
+@pytest.mark.parametrize("seed", [3, 9, 14])
+def test_batched_execution_equals_one_sample_at_a_time(seed):
+    """run_qonnx widens the batch axis of a copy of the graph: every batch size (the last batch
+    padded) gives each sample's single-sample result, and the reference's."""
+    rng = np.random.default_rng(seed)
+    net = random_intnet(rng)
+    x = random_inputs(rng, net, 7)
+    model = build_qonnx(net)
+    one = run_qonnx(model, x, batch=1)
+    for b in (3, 7, None):
+        got = run_qonnx(model, x, batch=b)
+        np.testing.assert_array_equal(got[0], one[0])
+        assert set(got[1]) == set(one[1])
+        for k in one[1]:
+            np.testing.assert_array_equal(got[1][k], one[1][k], err_msg=f"batch {b}, layer {k}")
+    _assert_matches(model, net, x)
+    assert len(model.graph.input[0].type.tensor_type.shape.dim) and model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1

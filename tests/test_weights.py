@@ -111,6 +111,24 @@ def test_txt_changed_or_missing_is_refused(tmp_path):
         verify_weights(prj)
 
 
+def test_included_txt_is_counted_and_a_non_integer_byte_refused(tmp_path):
+    """A header that includes its .txt: verify_weights counts the entries (not parses them) and
+    refuses a byte that cannot be part of a list of decimal integers, naming the file."""
+    _, _, prj = _project(tmp_path, 4)
+    wdir = prj / "firmware" / "weights"
+    w = next(p for p in sorted(wdir.glob("w*.txt")) if f'#include "{p.name}"' in p.with_suffix(".h").read_text())
+    good = w.read_text()
+    assert verify_weights(prj) > 0
+    w.write_text(good.replace(",", ", 0.5", 1))  # one entry too many, and not an integer
+    with pytest.raises(SpikehlsError, match=re.escape(str(w)) + r".*'\.'"):
+        verify_weights(prj)
+    w.write_text(good + ", 3")
+    with pytest.raises(SpikehlsError, match="declares"):
+        verify_weights(prj)
+    w.write_text(good)
+    assert verify_weights(prj) > 0
+
+
 class _Var:
     """What write_weight_files reads of an hls4ml WeightVariable."""
 

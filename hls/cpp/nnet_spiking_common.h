@@ -11,6 +11,14 @@
 #define NNET_SPIKING_COMMON_H_
 
 #include "ap_int.h"
+#ifndef __SYNTHESIS__
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "nnet_helpers.h" // hls4ml's weight loader (spike_load_weights falls back to it) and WEIGHTS_DIR
+#endif
 
 // g++ ignores "#pragma HLS INLINE"; force the same inlining in C-simulation (speed only).
 #if defined(__GNUC__) && !defined(__SYNTHESIS__)
@@ -163,6 +171,80 @@ template <unsigned N> inline void spike_capture(int layer_id, const spike_t out[
     }
 }
 #define SPK_STAT(cfg, field, n) (nnet::spike_stats_table()[cfg::layer_id].field += (n))
+
+// C-simulation weight loader (the top's "load weights" block, #ifndef __SYNTHESIS__; the
+// synthesized code never calls it). hls4ml's load_weights_from_txt parses every value through a
+// std::istringstream and ap_int's string operator>> (~0.5 us a value: 7 s of a VGG-16's start-up);
+// the weight files of our layers hold plain decimal integers (spikehls.hls.weights), read here
+// with a scanner of digits: the same integers into the same arrays. spikehls.hls.extension makes
+// the top call it; a type that is not ap_int / ap_uint goes to hls4ml's loader.
+template <typename T> struct spike_is_ap_integer { static const bool value = false; };
+template <int W> struct spike_is_ap_integer<ap_int<W> > { static const bool value = true; };
+template <int W> struct spike_is_ap_integer<ap_uint<W> > { static const bool value = true; };
+template <bool B> struct spike_bool_tag {};
+
+inline void spike_load_fail(const std::string &path, const char *what) {
+    std::fprintf(stderr, "ERROR: weight file %s: %s\n", path.c_str(), what);
+    std::exit(1);
+}
+
+template <class T, size_t SIZE> void spike_load_weights(T *w, const char *fname, spike_bool_tag<false>) {
+    load_weights_from_txt<T, SIZE>(w, fname);
+}
+
+template <class T, size_t SIZE> void spike_load_weights(T *w, const char *fname, spike_bool_tag<true>) {
+    const std::string path = std::string(WEIGHTS_DIR) + "/" + std::string(fname);
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f)
+        spike_load_fail(path, "does not exist");
+    std::vector<char> buf;
+    char chunk[1 << 16];
+    size_t got;
+    while ((got = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf.insert(buf.end(), chunk, chunk + got);
+    std::fclose(f);
+    buf.push_back('\0');
+    const char *p = &buf[0];
+    size_t i = 0;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\r' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        const bool neg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        if (*p < '0' || *p > '9')
+            spike_load_fail(path, "not a list of integers");
+        unsigned long long mag = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            const unsigned d = (unsigned)(*p - '0');
+            if (mag > (~0ULL - d) / 10)
+                spike_load_fail(path, "a value does not fit 64 bits");
+            mag = mag * 10 + d;
+        }
+        while (*p == 'u' || *p == 'U' || *p == 'l' || *p == 'L')
+            p++;
+        if (*p != '\0' && *p != ',' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
+            spike_load_fail(path, "not a list of integers");
+        if (i >= SIZE)
+            spike_load_fail(path, "more values than the array holds");
+        if (neg) {
+            if (mag > (1ULL << 63))
+                spike_load_fail(path, "a value does not fit 64 bits");
+            w[i] = (long long)(0ULL - mag); // two's complement: -2^63 .. 0
+        } else {
+            w[i] = mag;
+        }
+        i++;
+    }
+    if (i != SIZE)
+        spike_load_fail(path, "fewer values than the array holds");
+}
+
+template <class T, size_t SIZE> void spike_load_weights(T *w, const char *fname) {
+    spike_load_weights<T, SIZE>(w, fname, spike_bool_tag<spike_is_ap_integer<T>::value>());
+}
 #else
 #define SPK_STAT(cfg, field, n)
 #endif
