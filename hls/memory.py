@@ -141,7 +141,6 @@ def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, u
     return memory_plan(width, depth, rom=rom, sync_read=sync_read, ultra=ultra, read_ports=read_ports).style
 
 
-@lru_cache(maxsize=65536)  # pure (a frozen MemoryPlan of ints and bools): the planner's hot path
 def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read: bool = True,
                 ultra: bool = False, read_ports: int = 1) -> MemoryPlan:
     """Where a ``depth x width`` array lives (see the module docstring).
@@ -151,18 +150,23 @@ def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read:
     stream beat does not). ``ultra``: the part has URAM288 (:func:`has_uram`); a ROM never goes
     there: URAM288 has no initial contents (UG573: it powers up zero), so a ROM in URAM would need
     a load port. ``read_ports``: simultaneous reads of a ROM (block: true-dual-port pairs)."""
-    width, depth, ports = max(1, int(width)), max(1, int(depth)), max(1, int(read_ports))
+    return _plan(max(1, int(width)), max(1, int(depth)), bool(rom), max(1, int(banks)), bool(sync_read),
+                 bool(ultra), max(1, int(read_ports)), MIN_FILL)
+
+
+@lru_cache(maxsize=65536)  # pure in its arguments (MIN_FILL among them): the planner's hot path
+def _plan(width: int, depth: int, rom: bool, banks: int, sync_read: bool, ultra: bool, ports: int,
+          min_fill: float) -> MemoryPlan:
     if (depth <= 2 and not rom) or (rom and depth == 1):  # a one-word ROM is a constant (yosys keeps no memory)
         style = "registers"
     elif not sync_read:
         style = "distributed"
     else:
         bits = width * depth * (math.ceil(ports / 2) if ports > 1 else 1)  # what the copies hold
-        if ultra and not rom and bits >= MIN_FILL * URAM_BITS * uram_count(width, depth):
+        if ultra and not rom and bits >= min_fill * URAM_BITS * uram_count(width, depth):
             style = "ultra"
-        elif bits >= MIN_FILL * BRAM18_BITS * bram18_count(width, depth, ports):
+        elif bits >= min_fill * BRAM18_BITS * bram18_count(width, depth, ports):
             style = "block"
         else:
             style = "distributed"
-    return MemoryPlan(style=style, width=width, depth=depth, banks=max(1, int(banks)), rom=bool(rom),
-                      read_ports=ports if rom else 1)
+    return MemoryPlan(style=style, width=width, depth=depth, banks=banks, rom=rom, read_ports=ports if rom else 1)
