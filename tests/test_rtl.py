@@ -257,7 +257,8 @@ def test_block_ram_pipeline_is_spike_exact_with_unchanged_cycles(seed, par, tmp_
     monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
     generate_rtl(prj)
     text = "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
-    assert _styles(prj).get("block", 0) > 0 and 'rom_style = "block"' in text
+    # at T = 1 no membrane memory exists and small accumulators are registers: the tables carry it
+    assert (_styles(prj).get("block", 0) > 0 or net.time_steps == 1) and 'rom_style = "block"' in text
     r = rtlsim(prj)
     assert r["exact"], r["first_mismatch"]
     # the read-modify-write pipeline drains while the next layer starts; a registered table read
