@@ -17,6 +17,7 @@ Layout of DIR::
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from pathlib import Path
@@ -34,11 +35,9 @@ FORMAT = "spikehls.codesign/1"
 TRAIN_FILES = ("config.yaml", "checkpoint.pt", "masks.json", "metrics.jsonl", "summary.json", "last.pt")
 
 
-def _min_channels(run_dir: Path, net, min_keep: float) -> dict[str, int]:
+def _min_channels(run_dir: Path, min_keep: float) -> dict[str, int]:
     """The planner's floor per group (keyed by the group's first conv in ``net``): ``min_keep`` of
     the group's full width (the model's, from the run's masks.json), at least one channel."""
-    import math
-
     from spikehls.training.masks import Masks
 
     if min_keep <= 0:
@@ -221,7 +220,7 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
             report = read_json(it_dir / "hls" / "report.json", "report")
             pl = plan(net, plan_board, channel_activity(ref.spikes), rec["parallelism"] or parallelism, cd.margin,
                       cd.strategy, report.get("events"), log=log, progress=progress,
-                      min_channels=_min_channels(run_dir, net, cd.min_keep))
+                      min_channels=_min_channels(run_dir, cd.min_keep))
             rec["plan"] = pl.summary()
             log(f"   plan ({pl.strategy}): parallelism {pl.parallelism}, caps {pl.caps}; predicted fit {pl.fits}")
             if not pl.fits:

@@ -154,8 +154,8 @@ def test_min_keep_floor_is_a_fraction_of_the_full_width(tmp_path):
     from spikehls.training.masks import GroupMask, Masks
 
     Masks({"g": GroupMask(["a.conv", "b.conv"], np.array([True] * 10 + [False] * 54))}).save(tmp_path / "masks.json")
-    assert _min_channels(tmp_path, None, 0.1) == {"a.conv": 7, "b.conv": 7}  # ceil(0.1 x 64), not of the 10 kept
-    assert _min_channels(tmp_path, None, 0.0) == {}
+    assert _min_channels(tmp_path, 0.1) == {"a.conv": 7, "b.conv": 7}  # ceil(0.1 x 64), not of the 10 kept
+    assert _min_channels(tmp_path, 0.0) == {}
 
 
 def test_plan_on_a_board_it_already_fits_changes_nothing():
