@@ -40,7 +40,10 @@ from spikehls.hls.templates import TEMPLATES
 
 BACKENDS = ("Vivado", "Vitis")
 CPP_DIR = Path(__file__).resolve().parent / "cpp"
-CPP_HEADERS = ("nnet_spiking_common.h", "nnet_spiking.h", "nnet_spiking_direct.h")
+CPP_HEADERS = ("nnet_spiking_types.h", "nnet_spiking_common.h", "nnet_spiking.h", "nnet_spiking_direct.h")
+# the tables of our layers that the kernels read in their event loops: their typedefs in defines.h
+# become spk::int_t / spk::uint_t (:func:`_fast_table_types`)
+FAST_TABLES = ("offsets", "groups", "weights", "bias", "thr", "skip_offsets", "skip_groups", "skip_weights")
 
 
 def _memory_input_port(top: str, inputs: list[str], outputs: list[str]) -> str:
@@ -66,6 +69,47 @@ def _fast_weight_loader(top: str) -> str:
     from 7.3 s to 0.4 s) instead of hls4ml's ``load_weights_from_txt``: same files, same integers,
     same arrays; the synthesized code does not change."""
     return re.sub(r"\bnnet::load_weights_from_txt<", "nnet::spike_load_weights<", top)
+
+
+def _fast_table_types(defines: str, type_names: set[str]) -> str:
+    """defines.h with the typedefs of ``type_names`` (our layers' tables, :data:`FAST_TABLES`) as
+    ``spk::int_t<W>`` / ``spk::uint_t<W>`` (``cpp/nnet_spiking_types.h``): in synthesis those are
+    ``ap_int<W>`` / ``ap_uint<W>`` themselves, so the synthesized code does not change; C-simulation
+    compiles the kernels with native integers of exactly ap's semantics. Every other type (the top's
+    input and output, the layers' spike arrays, anything hls4ml's own code or testbench touches)
+    stays as hls4ml wrote it."""
+    def sub(m: re.Match) -> str:
+        if m.group(3) not in type_names:
+            return m.group(0)
+        return f"typedef spk::{'uint_t' if m.group(1) == 'ap_uint' else 'int_t'}<{m.group(2)}> {m.group(3)};"
+
+    text, n = re.subn(r"^typedef (ap_u?int)<\s*(\d+)\s*> (\w+);", sub, defines, flags=re.M)
+    if text != defines and '#include "nnet_utils/nnet_spiking_types.h"' not in text:
+        text = text.replace('#include "ap_int.h"\n', '#include "ap_int.h"\n#include "nnet_utils/nnet_spiking_types.h"\n', 1)
+    return text
+
+
+def _wrap_defines_writer() -> None:
+    from hls4ml.writer.vivado_writer import VivadoWriter
+
+    original = VivadoWriter.write_defines
+    if getattr(original, "_spikehls", False):
+        return
+
+    def write_defines(self, model):
+        original(self, model)
+        names = {w.type.name for lyr in model.get_layers() if lyr.class_name in LAYER_CLASSES
+                 for key, w in lyr.weights.items() if key in FAST_TABLES}
+        if not names:
+            return
+        path = Path(model.config.get_output_dir()) / "firmware" / "defines.h"
+        text = path.read_text()
+        new = _fast_table_types(text, names)
+        if new != text:
+            path.write_text(new)
+
+    write_defines._spikehls = True  # type: ignore[attr-defined]
+    VivadoWriter.write_defines = write_defines
 
 
 def _wrap_top_writer() -> None:
@@ -135,4 +179,5 @@ def register() -> None:
         for header in CPP_HEADERS:
             backend.register_source(CPP_DIR / header)  # a dict entry: re-registering is harmless
     _wrap_top_writer()
+    _wrap_defines_writer()
     _wrap_weight_writer()

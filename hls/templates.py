@@ -46,9 +46,9 @@ def _neuron_lines(node) -> list[str]:
         f"    static const bool reset_subtract = {'true' if node.get_attr('reset') == 'subtract' else 'false'};",
         f"    static const long long v_max = {2 ** (vb - 1) - 1}LL;",
         f"    static const long long v_min = {-(2 ** (vb - 1))}LL;",
-        f"    typedef ap_int<{vb}> v_t;",
-        f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
-        f"    typedef ap_int<{int(node.get_attr('sum_bits'))}> sum_t;",
+        f"    typedef spk::int_t<{vb}> v_t;",
+        f"    typedef spk::int_t<{int(node.get_attr('acc_bits'))}> accum_t;",
+        f"    typedef spk::int_t<{int(node.get_attr('sum_bits'))}> sum_t;",
         f"    typedef {_wtype(node, 'thr')} thr_t;",
         f"    typedef {_wtype(node, 'bias')} bias_t;",
         # direct encoding: one fire pass through the constant-current train table (spike_trains.py)
@@ -94,8 +94,8 @@ def _stream_lines(node) -> list[str]:
         f"    static const bool z_current = true, has_residual = {'true' if g.residual_source else 'false'},"
         f" writes_stream = {'true' if g.writes_stream else 'false'};",
         f"    static const unsigned z_banks = {g.z_banks}; // banks of the stream buffer (lcm of writer and reader fire lanes)",
-        f"    typedef ap_int<{g.cur_bits}> cur_t;",
-        f"    typedef ap_int<{zb}> zb_t;",
+        f"    typedef spk::int_t<{g.cur_bits}> cur_t;",
+        f"    typedef spk::int_t<{zb}> zb_t;",
         f"    typedef {_wtype(node, 'sign')} sign_t;",
         *_mem_lines(None, [("sign", 2, g.channels, True)])[1:],  # the twin's sgn_rom: 2 b x channels, distributed
     ]
@@ -374,7 +374,7 @@ class SpikeReadoutConfigTemplate(LayerConfigTemplate):
             f"    static const unsigned read_lanes = {node.read_lanes()}; // input positions scanned per cycle",
             "    static const bool events_have_values = false; // readout events are spikes",
             *_lane_lines(node, k, 1),
-            f"    typedef ap_int<{int(node.get_attr('acc_bits'))}> accum_t;",
+            f"    typedef spk::int_t<{int(node.get_attr('acc_bits'))}> accum_t;",
             f"    typedef {_wtype(node, 'bias')} bias_t;",
         ]
         lines += _dense_event_lines(node)

@@ -180,7 +180,7 @@ SPK_INLINE bool is_active(ap_ufixed<8, 0> px) {
 // words cost one scan cycle, silent positions nothing.
 
 // Index of the lowest set bit of a nonzero mask (a priority encoder).
-template <unsigned R> SPK_INLINE unsigned lowest_set(ap_uint<R> m) {
+template <unsigned R> SPK_INLINE unsigned lowest_set(spk::uint_t<R> m) {
     #pragma HLS INLINE
     unsigned f = 0;
 LowestSet:
@@ -192,7 +192,7 @@ LowestSet:
     return f;
 }
 
-template <unsigned R> SPK_INLINE unsigned popcount(ap_uint<R> m) {
+template <unsigned R> SPK_INLINE unsigned popcount(spk::uint_t<R> m) {
     #pragma HLS INLINE
     unsigned n = 0;
 PopCount:
@@ -204,9 +204,9 @@ PopCount:
 }
 
 // Mask of the active inputs among data[base + first .. base + first + R) (positions >= n: none).
-template <unsigned R, class data_T> SPK_INLINE ap_uint<R> active_word(const data_T data[], unsigned base, unsigned first, unsigned n) {
+template <unsigned R, class data_T> SPK_INLINE spk::uint_t<R> active_word(const data_T data[], unsigned base, unsigned first, unsigned n) {
     #pragma HLS INLINE
-    ap_uint<R> m = 0;
+    spk::uint_t<R> m = 0;
 WordLanes:
     for (unsigned f = 0; f < R; f++) {
         #pragma HLS UNROLL
@@ -223,20 +223,20 @@ WordLanes:
 // memory read on it. The load of masks[wi + 2] only feeds nxt, whose next use is a word later.
 // WB: bits of the list index (bits(N_WORDS), R6).
 template <unsigned R, unsigned WB = 32> struct word_events {
-    ap_uint<WB> wi;
-    ap_uint<R> m, nxt;
-    SPK_INLINE word_events(const ap_uint<R> masks[], unsigned n_words)
-        : wi(0), m(n_words ? masks[0] : ap_uint<R>(0)), nxt(n_words > 1 ? masks[1] : ap_uint<R>(0)) {}
-    SPK_INLINE unsigned next(const ap_uint<R> masks[], unsigned n_words, unsigned &word) {
+    spk::uint_t<WB> wi;
+    spk::uint_t<R> m, nxt;
+    SPK_INLINE word_events(const spk::uint_t<R> masks[], unsigned n_words)
+        : wi(0), m(n_words ? masks[0] : spk::uint_t<R>(0)), nxt(n_words > 1 ? masks[1] : spk::uint_t<R>(0)) {}
+    SPK_INLINE unsigned next(const spk::uint_t<R> masks[], unsigned n_words, unsigned &word) {
         #pragma HLS INLINE
         const unsigned f = lowest_set<R>(m);
-        ap_uint<R> rest = m;
+        spk::uint_t<R> rest = m;
         rest[f] = 0;
         word = wi;
         if (rest == 0) { // this word is done: the prefetched one is next
             m = nxt;
             wi++;
-            nxt = (unsigned(wi) + 1 < n_words) ? masks[unsigned(wi) + 1] : ap_uint<R>(0);
+            nxt = (unsigned(wi) + 1 < n_words) ? masks[unsigned(wi) + 1] : spk::uint_t<R>(0);
         } else {
             m = rest;
         }
@@ -247,17 +247,17 @@ template <unsigned R, unsigned WB = 32> struct word_events {
 // Scan of one frame of a dense layer / the readout: list (word index, mask, first active value)
 // of every word with an active input; returns the number of events (active inputs).
 template <unsigned R, typename CONFIG_T, class data_T, class T_ev>
-SPK_INLINE unsigned scan_words(const data_T data[], unsigned base, unsigned n, T_ev ev_w[], ap_uint<R> ev_m[], data_T ev_v[],
+SPK_INLINE unsigned scan_words(const data_T data[], unsigned base, unsigned n, T_ev ev_w[], spk::uint_t<R> ev_m[], data_T ev_v[],
                                unsigned &n_words) {
     #pragma HLS INLINE
-    ap_uint<CONFIG_T::ev_word_bits> n_w = 0; // R6: bits(N_WORDS), bits(n_in)
-    ap_uint<CONFIG_T::ev_count_bits> n_ev = 0;
+    spk::uint_t<CONFIG_T::ev_word_bits> n_w = 0; // R6: bits(N_WORDS), bits(n_in)
+    spk::uint_t<CONFIG_T::ev_count_bits> n_ev = 0;
 Scan:
     for (unsigned wd = 0; wd < (n + R - 1) / R; wd++) {
         #pragma HLS PIPELINE II = 1
         // II=1: the R reads of data are R banks (the producer's cyclic partition); one write to
         // each list; n_w / n_ev are register counters (one-cycle recurrences)
-        const ap_uint<R> m = active_word<R>(data, base, wd * R, n);
+        const spk::uint_t<R> m = active_word<R>(data, base, wd * R, n);
         if (m != 0) {
             ev_w[n_w] = wd;
             ev_m[n_w] = m;
@@ -407,10 +407,10 @@ SPK_INLINE void init_residual(const zin_T res_z[],
                               typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     unsigned out_base = 0;
-    ap_uint<CONFIG_T::fire_word_bits> a = 0;
-    ap_uint<CONFIG_T::fire_chan_bits> c = 0;
-    ap_uint<CONFIG_T::fire_lane_bits> j = 0;
-    ap_uint<CONFIG_T::acc_word_bits> acc_word = 0;
+    spk::uint_t<CONFIG_T::fire_word_bits> a = 0;
+    spk::uint_t<CONFIG_T::fire_chan_bits> c = 0;
+    spk::uint_t<CONFIG_T::fire_lane_bits> j = 0;
+    spk::uint_t<CONFIG_T::acc_word_bits> acc_word = 0;
 InitResidual:
     for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
         #pragma HLS PIPELINE II = 1
@@ -442,10 +442,10 @@ SPK_INLINE void fire_all(unsigned t, typename CONFIG_T::v_t v[CONFIG_T::v_depth]
                          const zin_T *res_z = 0, zout_T *out_z = 0, const typename STREAM_T::sign_t *sign = 0) {
     #pragma HLS INLINE
     unsigned spikes = 0, out_base = t * CONFIG_T::n_out;
-    ap_uint<CONFIG_T::fire_word_bits> a = 0; // R6: the running counters in bits(trip) (templates.py, fire_*_bits)
-    ap_uint<CONFIG_T::fire_chan_bits> c = 0;
-    ap_uint<CONFIG_T::fire_lane_bits> j = 0;
-    ap_uint<CONFIG_T::acc_word_bits> acc_word = 0;
+    spk::uint_t<CONFIG_T::fire_word_bits> a = 0; // R6: the running counters in bits(trip) (templates.py, fire_*_bits)
+    spk::uint_t<CONFIG_T::fire_chan_bits> c = 0;
+    spk::uint_t<CONFIG_T::fire_lane_bits> j = 0;
+    spk::uint_t<CONFIG_T::acc_word_bits> acc_word = 0;
 FireWord:
     for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
         #pragma HLS PIPELINE II = 1
@@ -501,7 +501,7 @@ template <typename CONFIG_T> SPK_INLINE bool conv_target(int iy, int ix, int ky,
 // offset) and value (the word's value for pixels, R = 1; else a spike); counts it.
 template <typename CONFIG_T, typename T_ev, typename data_T>
 SPK_INLINE unsigned next_dense_event(word_events<CONFIG_T::read_lanes, CONFIG_T::ev_word_bits> &walk, unsigned n_words, const T_ev ev_w[],
-                                     const ap_uint<CONFIG_T::read_lanes> ev_m[], const data_T ev_v[], data_T &x) {
+                                     const spk::uint_t<CONFIG_T::read_lanes> ev_m[], const data_T ev_v[], data_T &x) {
     #pragma HLS INLINE
     unsigned wi;
     const unsigned f = walk.next(ev_m, n_words, wi);
@@ -516,16 +516,16 @@ SPK_INLINE unsigned next_dense_event(word_events<CONFIG_T::read_lanes, CONFIG_T:
 // II=1 (a register add is a one-cycle recurrence). Otherwise each event runs its row's chunks
 // (input_event). Event values: the word's value (pixels, R = 1) or a spike.
 template <typename CONFIG_T, typename T_ev, typename data_T, typename T_idx, typename T_grp, typename T_w>
-SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[], const ap_uint<CONFIG_T::read_lanes> ev_m[],
+SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[], const spk::uint_t<CONFIG_T::read_lanes> ev_m[],
                              const data_T ev_v[], const T_idx offsets[], const T_grp groups[], const T_w weights[],
                              typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes]) {
     #pragma HLS INLINE
     const unsigned R = CONFIG_T::read_lanes;
     word_events<R, CONFIG_T::ev_word_bits> walk(ev_m, n_words);
-    const ap_uint<CONFIG_T::ev_count_bits> n_e = n_ev; // R6: bits(n_in)
+    const spk::uint_t<CONFIG_T::ev_count_bits> n_e = n_ev; // R6: bits(n_in)
     if (CONFIG_T::n_groups == 1) {
     EventsOneGroup:
-        for (ap_uint<CONFIG_T::ev_count_bits> e = 0; e < n_e; e++) {
+        for (spk::uint_t<CONFIG_T::ev_count_bits> e = 0; e < n_e; e++) {
             #pragma HLS PIPELINE II = 1
             #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
             // II=1 justified without a DEPENDENCE pragma: one group means acc_depth = 1, so each
@@ -541,7 +541,7 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
         }
     } else {
     Events:
-        for (ap_uint<CONFIG_T::ev_count_bits> e = 0; e < n_e; e++) {
+        for (spk::uint_t<CONFIG_T::ev_count_bits> e = 0; e < n_e; e++) {
             #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
             #pragma HLS LOOP_FLATTEN off
             // not pipelined, not flattened: each event's RowChunks run drains before the next
@@ -561,7 +561,7 @@ SPK_INLINE void dense_events(unsigned n_ev, unsigned n_words, const T_ev ev_w[],
 // by those iterations in registers (fw_addr / fw_ok / fw_word [bank][distance - 1]), and a read whose
 // address matches takes the most recent of them instead of the memory's word.
 template <typename CONFIG_T> struct acc_fwd {
-    typedef ap_uint<CONFIG_T::acc_word_bits> addr_t;
+    typedef spk::uint_t<CONFIG_T::acc_word_bits> addr_t;
     typedef typename CONFIG_T::accum_t word_t[CONFIG_T::n_lanes];
 };
 
@@ -736,10 +736,10 @@ SPK_INLINE void fire_trains(typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes]
                             const typename CONFIG_T::break_t breaks[], const typename CONFIG_T::train_t trains[], res_T res[]) {
     #pragma HLS INLINE
     unsigned spikes = 0, out_base = 0;
-    ap_uint<CONFIG_T::fire_word_bits> a = 0; // R6: bits(trip)
-    ap_uint<CONFIG_T::fire_chan_bits> c = 0;
-    ap_uint<CONFIG_T::fire_lane_bits> j = 0;
-    ap_uint<CONFIG_T::acc_word_bits> acc_word = 0;
+    spk::uint_t<CONFIG_T::fire_word_bits> a = 0; // R6: bits(trip)
+    spk::uint_t<CONFIG_T::fire_chan_bits> c = 0;
+    spk::uint_t<CONFIG_T::fire_lane_bits> j = 0;
+    spk::uint_t<CONFIG_T::acc_word_bits> acc_word = 0;
 FireTrain:
     for (unsigned v_word = 0; v_word < CONFIG_T::v_depth; v_word++) {
         #pragma HLS PIPELINE II = 1
@@ -824,12 +824,12 @@ void spiking_conv2d_core(const data_T data[], res_T res[], const typename CONFIG
     const unsigned R = CONFIG_T::read_lanes; // <= in_width: a word wraps at most one row
     const unsigned N_IN = CONFIG_T::n_chan * I_HW, N_WORDS = (N_IN + R - 1) / R;
     // the listed words of one frame: where each starts (channel, row, column), its mask, a value
-    ap_uint<CONFIG_T::ev_chan_bits> ev_c[N_WORDS];
-    ap_uint<CONFIG_T::ev_row_bits> ev_y[N_WORDS];
-    ap_uint<CONFIG_T::ev_col_bits> ev_x[N_WORDS];
-    ap_uint<R> ev_m[N_WORDS];
+    spk::uint_t<CONFIG_T::ev_chan_bits> ev_c[N_WORDS];
+    spk::uint_t<CONFIG_T::ev_row_bits> ev_y[N_WORDS];
+    spk::uint_t<CONFIG_T::ev_col_bits> ev_x[N_WORDS];
+    spk::uint_t<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS];
-    ap_uint<CONFIG_T::chan_count_bits> n_ev_c[CONFIG_T::n_chan + 1]; // events per input channel of one frame (back_to_back)
+    spk::uint_t<CONFIG_T::chan_count_bits> n_ev_c[CONFIG_T::n_chan + 1]; // events per input channel of one frame (back_to_back)
     typename CONFIG_T::v_t v[CONFIG_T::v_depth][CONFIG_T::fire_lanes];
     typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes];
     // storage of the RAMs by the rule, packed as the twin's (nnet_spiking_common.h): the accumulators
@@ -865,9 +865,9 @@ TimeLoop:
         if (t == 0 || !CONFIG_T::current_once) {
             // list the frame's words with an active input: pipelined, R positions per cycle
             const unsigned base_t = t * N_IN;
-            ap_uint<CONFIG_T::ev_word_bits> n_w = 0; // R6: bits(N_WORDS), bits(N_IN), bits(I_HW)
-            ap_uint<CONFIG_T::ev_count_bits> n_ev = 0;
-            ap_uint<CONFIG_T::chan_count_bits> cur = 0; // events of channel cc so far (back_to_back)
+            spk::uint_t<CONFIG_T::ev_word_bits> n_w = 0; // R6: bits(N_WORDS), bits(N_IN), bits(I_HW)
+            spk::uint_t<CONFIG_T::ev_count_bits> n_ev = 0;
+            spk::uint_t<CONFIG_T::chan_count_bits> cur = 0; // events of channel cc so far (back_to_back)
             unsigned cc = 0, yy = 0, xx = 0, pc = 0; // pc: position in channel cc
         Compact:
             for (unsigned wd = 0; wd < N_WORDS; wd++) {
@@ -876,7 +876,7 @@ TimeLoop:
                 // write to each list at n_w, and (back_to_back) one write of n_ev_c per channel
                 // from the register `cur` -- no read-modify-write of a memory (R5); every
                 // recurrence (n_w, n_ev, cur, cc / yy / xx / pc) is a register.
-                const ap_uint<R> m = active_word<R>(data, base_t, wd * R, N_IN);
+                const spk::uint_t<R> m = active_word<R>(data, base_t, wd * R, N_IN);
                 if (m != 0) { // event-driven: a silent word costs no more than this cycle
                     ev_c[n_w] = cc;
                     ev_y[n_w] = yy;
@@ -890,7 +890,7 @@ TimeLoop:
                 }
                 if (CONFIG_T::back_to_back) { // events per channel (a word may straddle two)
                     const unsigned rem = I_HW - pc; // positions of channel cc in this word: min(rem, R)
-                    const ap_uint<R> lo = rem >= R ? m : ap_uint<R>(m & ((ap_uint<R + 1>(1) << rem) - 1));
+                    const spk::uint_t<R> lo = rem >= R ? m : spk::uint_t<R>(m & ((spk::uint_t<R + 1>(1) << rem) - 1));
                     if (rem <= R) { // the word ends channel cc: its count is complete
                         n_ev_c[cc] = cur + popcount<R>(lo);
                         cur = popcount<R>(m ^ lo); // the straddling rest opens channel cc + 1
@@ -915,7 +915,7 @@ TimeLoop:
                     #pragma HLS LOOP_FLATTEN off
                     // not flattened: EvFlat drains between channels, where the raster order (and
                     // with it the distance argument) starts over
-                    const ap_uint<CONFIG_T::chan_it_bits> n_it = n_ev_c[c] * CONFIG_T::iters_per_event; // R6
+                    const spk::uint_t<CONFIG_T::chan_it_bits> n_it = n_ev_c[c] * CONFIG_T::iters_per_event; // R6
                     unsigned ci = 0, iy = 0, ix = 0, ky = 0, kx0 = 0;
                     data_T x = 0;
                 FwdClear:
@@ -925,7 +925,7 @@ TimeLoop:
                             fw_ok[f][d] = false; // the run starts drained: the memory holds every write
                     }
                 EvFlat:
-                    for (ap_uint<CONFIG_T::chan_it_bits> it = 0; it < n_it; it++) {
+                    for (spk::uint_t<CONFIG_T::chan_it_bits> it = 0; it < n_it; it++) {
                         #pragma HLS PIPELINE II = 1
                         #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::chan_trip_min max = CONFIG_T::chan_trip_max avg = CONFIG_T::chan_trip_avg
                         // Distance bound, not independence: within one event the taps reach distinct
@@ -967,7 +967,7 @@ TimeLoop:
                 }
             } else {
             Events:
-                for (ap_uint<CONFIG_T::ev_count_bits> e = 0; e < n_ev; e++) {
+                for (spk::uint_t<CONFIG_T::ev_count_bits> e = 0; e < n_ev; e++) {
                     #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::ev_trip_min max = CONFIG_T::ev_trip_max avg = CONFIG_T::ev_trip_avg
                     #pragma HLS LOOP_FLATTEN off
                     // not pipelined, not flattened: each event's KernIter / RowChunks run drains
@@ -1128,8 +1128,8 @@ void spiking_dense_core(const data_T data[], res_T res[], const typename CONFIG_
     #pragma HLS ARRAY_RESHAPE variable = trains cyclic factor = CONFIG_T::n_breaks + 1
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     const unsigned R = CONFIG_T::read_lanes, N_WORDS = (CONFIG_T::n_in + R - 1) / R;
-    ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
-    ap_uint<R> ev_m[N_WORDS];
+    spk::uint_t<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
+    spk::uint_t<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS];
     typename CONFIG_T::v_t v[CONFIG_T::v_depth][CONFIG_T::fire_lanes];
     typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes];
@@ -1183,8 +1183,8 @@ void spike_readout(data_T data[CONFIG_T::n_time * CONFIG_T::n_in], res_T res[CON
     #pragma HLS ARRAY_PARTITION variable = bias cyclic factor = CONFIG_T::n_lanes
     typename CONFIG_T::accum_t acc[CONFIG_T::fire_lanes][CONFIG_T::acc_depth][CONFIG_T::n_lanes];
     const unsigned R = CONFIG_T::read_lanes, N_WORDS = (CONFIG_T::n_in + R - 1) / R;
-    ap_uint<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
-    ap_uint<R> ev_m[N_WORDS];
+    spk::uint_t<CONFIG_T::ev_index_bits> ev_w[N_WORDS]; // the listed words of one frame
+    spk::uint_t<R> ev_m[N_WORDS];
     data_T ev_v[N_WORDS]; // unused: every readout event is a spike
     // storage by the rule (nnet_spiking_common.h: CONFIG_T::<array>_mem); the accumulators are
     // registers or LUTRAM (the output loop reads them in the cycle of the address, as the twin's stream)
@@ -1218,8 +1218,8 @@ TimeLoop:
         const unsigned n_ev = scan_words<R, CONFIG_T>(data, t * CONFIG_T::n_in, CONFIG_T::n_in, ev_w, ev_m, ev_v, n_w);
         dense_events<CONFIG_T>(n_ev, n_w, ev_w, ev_m, ev_v, offsets, groups, weights, acc);
     }
-    ap_uint<CONFIG_T::out_lane_bits> j = 0; // R3: running counters for k % n_lanes, k / n_lanes (R6 widths)
-    ap_uint<CONFIG_T::out_group_bits> g = 0;
+    spk::uint_t<CONFIG_T::out_lane_bits> j = 0; // R3: running counters for k % n_lanes, k / n_lanes (R6 widths)
+    spk::uint_t<CONFIG_T::out_group_bits> g = 0;
 Out:
     for (unsigned k = 0; k < CONFIG_T::n_out; k++) {
         res[k] = acc[0][g][j];

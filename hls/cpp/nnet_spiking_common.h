@@ -11,6 +11,7 @@
 #define NNET_SPIKING_COMMON_H_
 
 #include "ap_int.h"
+#include "nnet_spiking_types.h" // spk::int_t / spk::uint_t: ap_int / ap_uint in synthesis, fast in C-simulation
 #ifndef __SYNTHESIS__
 #include <cstdio>
 #include <cstdlib>
@@ -181,6 +182,9 @@ template <unsigned N> inline void spike_capture(int layer_id, const spike_t out[
 template <typename T> struct spike_is_ap_integer { static const bool value = false; };
 template <int W> struct spike_is_ap_integer<ap_int<W> > { static const bool value = true; };
 template <int W> struct spike_is_ap_integer<ap_uint<W> > { static const bool value = true; };
+#ifndef SPK_CSIM_AP_TYPES
+template <int W, bool S> struct spike_is_ap_integer<spk::fint<W, S> > { static const bool value = true; };
+#endif
 template <bool B> struct spike_bool_tag {};
 
 inline void spike_load_fail(const std::string &path, const char *what) {
