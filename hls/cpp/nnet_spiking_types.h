@@ -11,7 +11,8 @@
 //   * a binary operator's result has ap's width and signedness (ap_int_base::RType: plus, minus,
 //     mult, logic), computed exactly in a native type wide enough for it (int, long
 //     long or __int128), so chained expressions and compound assignments wrap where ap's do;
-//   * comparisons compare the mathematical values (signed against unsigned included);
+//   * comparisons follow ap_private's rules: exact for equal signs (every comparison the kernels
+//     make), gcc-like for some mixed-sign ones (below, at the operators);
 //   * builtin operands count as ap does (int = ap_int<32>, unsigned = ap_uint<32>, long long =
 //     ap_int<64>, bool = ap_uint<1>, ...), ap_int / ap_uint operands as themselves;
 //   * shifts keep the left operand's width, a negative signed amount shifts the other way;
@@ -169,6 +170,7 @@ template <int W, bool S> struct fint_range_ref {
     SPK_TYPES_INLINE fint<W, false> get() const { return d.get_range(hi, lo); }
     SPK_TYPES_INLINE operator fint<W, false>() const { return get(); }
     SPK_TYPES_INLINE unsigned long long to_uint64() const { return get().to_uint64(); }
+    template <int W2> SPK_TYPES_INLINE operator ap_uint<W2>() const { return ap_uint<W2>((ap_ulong)get().V); }
     template <class T> SPK_TYPES_INLINE fint_range_ref &operator=(const T &v) {
         d.set_range(hi, lo, typename detail::as_fint<T>::type(v));
         return *this;
@@ -176,6 +178,7 @@ template <int W, bool S> struct fint_range_ref {
 };
 
 template <int W, bool S> struct fint {
+    static_assert(W >= 1 && W <= 128, "spk::fint: 1 <= W <= 128 (a kernel type <= 64, an operator's result <= 128)");
     typedef typename detail::store<W, S>::type store_t;
     typedef typename detail::calc<W + 1>::type calc_t; // holds the value exactly
     typedef typename detail::pick<S, long long, unsigned long long>::type ret_t; // ap_int_base::RetType
@@ -349,9 +352,11 @@ template <bool B, class T = void> struct enable_if {};
 template <class T> struct enable_if<true, T> { typedef T type; };
 
 // a binary operator applies when both sides are operands and at least one is a fint (otherwise
-// it is ap's or the language's)
-template <class A, class B, class R> struct bin_enable
-    : enable_if<is_operand<A>::value && is_operand<B>::value && (is_fint<A>::value || is_fint<B>::value), R> {};
+// it is ap's or the language's); bin_lazy has the result types only then (SFINAE, nothing else
+// is instantiated for other operands)
+template <class A, class B> struct applies {
+    static const bool value = is_operand<A>::value && is_operand<B>::value && (is_fint<A>::value || is_fint<B>::value);
+};
 
 template <class A, class B> struct bin {
     typedef typename operand<A>::type FA;
@@ -364,6 +369,9 @@ template <class A, class B> struct bin {
     typedef typename calc<rt::cmp_w>::type cmp_t;
 };
 
+template <bool OK, class A, class B> struct bin_lazy {};
+template <class A, class B> struct bin_lazy<true, A, B> : bin<A, B> {};
+
 template <class R, class C> SPK_TYPES_INLINE R make(C x) {
     R r;
     r.V = wrap<R::width, R::sign_flag>(x);
@@ -373,7 +381,7 @@ template <class R, class C> SPK_TYPES_INLINE R make(C x) {
 
 #define SPK_BIN_OP(OP, KIND, EXPR)                                                                                   \
     template <class A, class B>                                                                                      \
-    SPK_TYPES_INLINE typename detail::bin_enable<A, B, typename detail::bin<A, B>::KIND>::type operator OP(          \
+    SPK_TYPES_INLINE typename detail::bin_lazy<detail::applies<A, B>::value, A, B>::KIND operator OP(                \
         const A &a, const B &b) {                                                                                    \
         typedef typename detail::bin<A, B>::KIND R;                                                                  \
         typedef typename detail::bin<A, B>::FA FA;                                                                   \
@@ -392,18 +400,52 @@ SPK_BIN_OP(|, logic, x | y)
 SPK_BIN_OP(^, logic, x ^ y)
 #undef SPK_BIN_OP
 
-#define SPK_REL_OP(OP)                                                                                               \
-    template <class A, class B>                                                                                      \
-    SPK_TYPES_INLINE typename detail::bin_enable<A, B, bool>::type operator OP(const A &a, const B &b) {             \
-        typedef typename detail::bin<A, B>::cmp_t C;                                                                 \
-        return (C)detail::operand<A>::get(a).V OP(C) detail::operand<B>::get(b).V;                                   \
+// comparisons, by ap_private's rules (ap_common.h / etc/ap_private.h, the <= 64-bit model):
+//   == / !=: of equal widths, exact (W < 64); else both operands taken modulo 2^max(W1, W2, 32)
+//   (an int operand is ap_int<32>);
+//   < <= > >=: exact when the signs agree, when both widths are below 32, or when the unsigned
+//   operand is the narrower; otherwise (gcc's rule for mixed signs) both are compared as unsigned
+//   patterns of max(W1, W2) + 1 bits, so a negative signed operand is above every unsigned one.
+namespace detail {
+template <class A, class B> struct rel {
+    typedef typename operand<A>::type FA;
+    typedef typename operand<B>::type FB;
+    enum {
+        W1 = FA::width, W2 = FB::width, S1 = FA::sign_flag, S2 = FB::sign_flag,
+        EQ_W = W1 > W2 ? (W1 > 32 ? W1 : 32) : (W2 > 32 ? W2 : 32),
+        UNSIGNED_CMP = S1 != S2 && !(W1 < 32 && W2 < 32) && (S1 ? W2 >= W1 : W1 >= W2)
+    };
+    typedef typename calc<(W1 > W2 ? W1 : W2) + 1>::type C;
+    static SPK_TYPES_INLINE bool eq(const A &a, const B &b) {
+        // equal widths: both values taken to 64 bits (exact below 64 bits); else modulo 2^EQ_W
+        const unsigned long long m = (W1 == W2 || EQ_W >= 64) ? ~0ULL : ((1ULL << (EQ_W % 64)) - 1);
+        return (((unsigned long long)(long long)operand<A>::get(a).V ^ (unsigned long long)(long long)operand<B>::get(b).V) & m) == 0;
     }
-SPK_REL_OP(==)
-SPK_REL_OP(!=)
-SPK_REL_OP(<)
-SPK_REL_OP(<=)
-SPK_REL_OP(>)
-SPK_REL_OP(>=)
+    static SPK_TYPES_INLINE bool lt(const A &a, const B &b) {
+        if (UNSIGNED_CMP)
+            return (u128)(i128)operand<A>::get(a).V < (u128)(i128)operand<B>::get(b).V;
+        return (C)operand<A>::get(a).V < (C)operand<B>::get(b).V;
+    }
+    static SPK_TYPES_INLINE bool gt(const A &a, const B &b) {
+        if (UNSIGNED_CMP)
+            return (u128)(i128)operand<A>::get(a).V > (u128)(i128)operand<B>::get(b).V;
+        return (C)operand<A>::get(a).V > (C)operand<B>::get(b).V;
+    }
+};
+} // namespace detail
+
+#define SPK_REL_OP(OP, EXPR)                                                                                         \
+    template <class A, class B>                                                                                      \
+    SPK_TYPES_INLINE typename detail::enable_if<detail::applies<A, B>::value, bool>::type operator OP(const A &a,    \
+                                                                                                      const B &b) {  \
+        return EXPR;                                                                                                 \
+    }
+SPK_REL_OP(==, (detail::rel<A, B>::eq(a, b)))
+SPK_REL_OP(!=, (!detail::rel<A, B>::eq(a, b)))
+SPK_REL_OP(<, (detail::rel<A, B>::lt(a, b)))
+SPK_REL_OP(>=, (!detail::rel<A, B>::lt(a, b)))
+SPK_REL_OP(>, (detail::rel<A, B>::gt(a, b)))
+SPK_REL_OP(<=, (!detail::rel<A, B>::gt(a, b)))
 #undef SPK_REL_OP
 
 // shifts: a fint on the left, any operand on the right
