@@ -1,7 +1,7 @@
 """Benchmark: how the tools scale from the digits net to the SCA paper's networks (VGG-16, ResNet-19).
 
     python benchmarks/scale.py RUN [RUN ...] [--board zcu104] [--csim-samples 8] [--out benchmarks/results/scale.json]
-                               [--add-to EARLIER.json]
+                               [--add-to EARLIER.json] [--no-planner] [--ap-types]
 
 Each RUN is an exported run directory (``spikehls train`` + ``spikehls export``: intnet.npz,
 model.qonnx.onnx, testvectors.npz, export.json). Untrained or one-epoch nets are fine: exactness
@@ -16,6 +16,9 @@ and speed are the point, not accuracy. Per run, measured on this machine:
   reference per image (NumPy integer reference, same samples; wall and CPU seconds, BLAS may use
   several threads); whether the C-simulation is spike-exact against the reference; the firing
   rate (spikes per neuron and time step over the neuron layers);
+  ``--ap-types`` compiles the C-simulation with ap_int / ap_uint instead of the fast C-simulation
+  types (``-DSPK_CSIM_AP_TYPES``, hls/cpp/nnet_spiking_types.h): the build before them, for a
+  before / after on the same networks;
 * planner: :func:`spikehls.planning.plan` wall and CPU seconds on the board (channel activity of
   the test vectors), with the chosen caps and the binding resources.
 
@@ -61,8 +64,9 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(run: Path, board: str, csim_samples: int, work: Path, planner: bool = True) -> dict:
+def measure(run: Path, board: str, csim_samples: int, work: Path, planner: bool = True, ap_types: bool = False) -> dict:
     from spikehls.boards import load_board
+    from spikehls.hls import csim as csim_mod
     from spikehls.hls.csim import build_driver, simulate
     from spikehls.planning import channel_activity, plan
     from spikehls.quantize import reference as ref
@@ -75,12 +79,18 @@ def measure(run: Path, board: str, csim_samples: int, work: Path, planner: bool 
     prj = work / f"{run.name}-prj"
     hls_s, hls_mb = _timed([sys.executable, "-m", "spikehls", "hls", "--run", str(run), "--board", board,
                             "--out", str(prj), "--force"])
+    if ap_types and "-DSPK_CSIM_AP_TYPES" not in csim_mod.CXXFLAGS:
+        csim_mod.CXXFLAGS.append("-DSPK_CSIM_AP_TYPES")
+    elif not ap_types and "-DSPK_CSIM_AP_TYPES" in csim_mod.CXXFLAGS:
+        csim_mod.CXXFLAGS.remove("-DSPK_CSIM_AP_TYPES")
     _, compile_s = build_driver(prj, force=True)
     n = min(csim_samples, len(x))
     # one driver process: 1 sample, then n samples -> the one-off start-up (process, weights) and
     # the per-image time without it; then one process per core (simulate's default) on the n
     # samples, start-up included: the throughput a user gets
+    c0 = _cpu_children()
     one = simulate(prj, x[:1], capture=True, jobs=1).seconds
+    one_cpu = _cpu_children() - c0
     c0 = _cpu_children()
     one_n = simulate(prj, x[:n], capture=True, jobs=1).seconds
     csim_cpu = _cpu_children() - c0
@@ -110,6 +120,10 @@ def measure(run: Path, board: str, csim_samples: int, work: Path, planner: bool 
         "csim_startup_seconds": round(one - per_image, 4),  # one process: weights loaded, first call
         "csim_seconds_per_image_1proc": round(per_image, 4),  # one process, start-up excluded
         "csim_cpu_seconds_per_image_1proc": round(csim_cpu / n, 4),  # start-up included
+        # one process, start-up excluded: (CPU of n samples - CPU of 1) / (n - 1)
+        "csim_cpu_seconds_per_image_1proc_steady": round((csim_cpu - one_cpu) / (n - 1), 4) if n > 1 else None,
+        "csim_startup_cpu_seconds": round(one_cpu - (csim_cpu - one_cpu) / (n - 1), 4) if n > 1 else None,
+        "csim_types": "ap_int / ap_uint (-DSPK_CSIM_AP_TYPES)" if ap_types else "spk::fint (C-simulation types)",
         "reference_seconds_per_image": round(ref_s / n, 4), "reference_cpu_seconds_per_image": round(ref_cpu / n, 4),
         "csim_exact": exact, "planner_seconds": plan_s, "planner_cpu_seconds": plan_cpu,
         "load_average": os.getloadavg(),
@@ -134,6 +148,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/spikehls-scale"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale.json")
     ap.add_argument("--no-planner", action="store_true", help="skip the planner (its figures are null)")
+    ap.add_argument("--ap-types", action="store_true",
+                    help="C-simulate with ap_int / ap_uint (-DSPK_CSIM_AP_TYPES), not the fast C-simulation types")
     ap.add_argument("--add-to", type=Path, default=None,
                     help="a results file of earlier runs: its rows are kept (a run measured again replaces its row)")
     args = ap.parse_args()
@@ -143,10 +159,12 @@ def main() -> None:
         again = {str(r) for r in args.runs}
         rows = [r for r in read_json(args.add_to, "scale results")["runs"] if r["run"] not in again]
     for run in args.runs:
-        rows.append(measure(run, args.board, args.csim_samples, args.work, planner=not args.no_planner))
+        rows.append(measure(run, args.board, args.csim_samples, args.work, planner=not args.no_planner,
+                            ap_types=args.ap_types))
         print({k: v for k, v in rows[-1].items() if k != "plan"}, flush=True)
     stages = ["export_seconds", "hls_seconds", "csim_build_seconds", "csim_seconds_per_image",
-              "csim_seconds_per_image_1proc", "reference_seconds_per_image", "planner_cpu_seconds"]
+              "csim_seconds_per_image_1proc", "csim_cpu_seconds_per_image_1proc_steady", "reference_seconds_per_image",
+              "reference_cpu_seconds_per_image", "planner_cpu_seconds"]
     result = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
                     "note": "each run's own load_average is taken when its measurement ends"},

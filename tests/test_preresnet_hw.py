@@ -162,7 +162,7 @@ def test_project_lanes_and_stream_buffers(tmp_path):
         body = re.search(rf"struct config{lyr['index']} \{{(.*?)\n\}};", params, re.S).group(1)
         assert ("z_current = true" in body) == g.z_current
         if g.z_current:
-            assert f"z_banks = {g.z_banks};" in body and f"ap_int<{g.cur_bits}> cur_t" in body
+            assert f"z_banks = {g.z_banks};" in body and f"spk::int_t<{g.cur_bits}> cur_t" in body
             call = "_stream_conv2d_write<" if g.writes_stream else "_stream_conv2d<"
             assert re.search(rf"nnet::(spiking|direct){call}[^\n]*// {lyr['name']}", top)
         if g.writes_stream:

@@ -206,6 +206,13 @@ template <int W, bool S> struct fint {
         static_assert(W <= 64, "spk::fint from ap_int_base: W <= 64");
     }
     template <int W2, bool S2> SPK_TYPES_INLINE fint(const fint_range_ref<W2, S2> &r) : V(detail::wrap<W, S>(r.get().V)) {}
+    // an ap_fixed / ap_ufixed: as ap_int<W> / ap_uint<W> converts it (its integer part, wrapped)
+    template <int W2, int I2, ap_q_mode Q2, ap_o_mode O2, int N2>
+    SPK_TYPES_INLINE fint(const ap_fixed<W2, I2, Q2, O2, N2> &x)
+        : V(detail::wrap<W, S>((unsigned long long)typename detail::pick<S, ap_int<W>, ap_uint<W> >::type(x).to_uint64())) {}
+    template <int W2, int I2, ap_q_mode Q2, ap_o_mode O2, int N2>
+    SPK_TYPES_INLINE fint(const ap_ufixed<W2, I2, Q2, O2, N2> &x)
+        : V(detail::wrap<W, S>((unsigned long long)typename detail::pick<S, ap_int<W>, ap_uint<W> >::type(x).to_uint64())) {}
 
     // the value, exactly
     SPK_TYPES_INLINE calc_t value() const { return (calc_t)V; }
