@@ -86,8 +86,10 @@ int main() { return 0; }
 
 
 @pytest.mark.slow
-def test_csim_with_fast_types_equals_csim_with_ap_types(tmp_path, monkeypatch):
-    """One project, compiled with the fast types and with ap_int / ap_uint: the same bytes out."""
+@pytest.mark.parametrize("par", [4, 16])  # 16 lanes: byte weights counted 8 at a time (spike_count_nonzero)
+def test_csim_with_fast_types_equals_csim_with_ap_types(tmp_path, monkeypatch, par):
+    """One project, compiled with the fast types and with ap_int / ap_uint: the same readout, spikes and
+    event counters (synops included)."""
     from spikehls.cli import main
     from spikehls.quantize import reference as ref
 
@@ -95,7 +97,7 @@ def test_csim_with_fast_types_equals_csim_with_ap_types(tmp_path, monkeypatch):
     x = handmade_inputs(net, 16)
     run = write_run(net, tmp_path / "run", x)
     prj = tmp_path / "prj"
-    assert main(["hls", "--run", str(run), "--board", "zcu104", "--out", str(prj), "--parallelism", "4"]) == 0
+    assert main(["hls", "--run", str(run), "--board", "zcu104", "--out", str(prj), "--parallelism", str(par)]) == 0
     assert "spk::int_t<" in (prj / "firmware" / "defines.h").read_text()
     fast = csim_mod.simulate(prj, x, jobs=1)
     monkeypatch.setattr(csim_mod, "CXXFLAGS", csim_mod.CXXFLAGS + ["-DSPK_CSIM_AP_TYPES"])

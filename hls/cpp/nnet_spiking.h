@@ -72,8 +72,15 @@ ChunkLanes:
         #pragma HLS UNROLL
         const T_w w = weights[e * CONFIG_T::n_lanes + j];
         acc[j] += w;
+#ifdef __SYNTHESIS__
         n += w != 0;
+#endif
     }
+#ifndef __SYNTHESIS__
+    // C-simulation: the same count (it only feeds the synop counter, SPK_STAT) in a loop of its own,
+    // which g++ vectorizes; inside the lane loop it stayed scalar and took ~45 % of a ResNet-19 run
+    n = spike_count_nonzero<CONFIG_T::n_lanes>(weights + e * CONFIG_T::n_lanes);
+#endif
     return n;
 }
 

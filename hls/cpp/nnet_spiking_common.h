@@ -15,6 +15,7 @@
 #ifndef __SYNTHESIS__
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -172,6 +173,45 @@ template <unsigned N> inline void spike_capture(int layer_id, const spike_t out[
     }
 }
 #define SPK_STAT(cfg, field, n) (nnet::spike_stats_table()[cfg::layer_id].field += (n))
+
+// Nonzero entries of one chunk of L weights (the synop count of chunk_add), C-simulation only. Byte
+// weights (a spk::fint of <= 8 bits: one byte each, 0 is the zero byte) are counted 8 at a time in
+// a 64-bit word (a byte is nonzero iff ((b & 0x7f) + 0x7f) | b has its top bit set); anything else
+// compares itself. Inside the unrolled lane loop the count stayed one scalar compare per lane and
+// took ~45 % of a ResNet-19 C-simulation.
+template <class T> SPK_INLINE bool spike_nonzero(const T &w) { return w != 0; }
+template <class T> struct spike_byte_weight { static const bool value = false; };
+#ifndef SPK_CSIM_AP_TYPES
+template <int W, bool S> SPK_INLINE bool spike_nonzero(const spk::fint<W, S> &w) { return w.V != 0; }
+template <int W, bool S> struct spike_byte_weight<spk::fint<W, S> > { static const bool value = W <= 8; };
+#endif
+template <unsigned L, class T, bool BYTES> struct spike_nonzero_count {
+    static SPK_INLINE unsigned count(const T *w) {
+        unsigned n = 0;
+        for (unsigned j = 0; j < L; j++)
+            n += spike_nonzero(w[j]);
+        return n;
+    }
+};
+template <unsigned L, class T> struct spike_nonzero_count<L, T, true> {
+    static SPK_INLINE unsigned count(const T *w) {
+        const unsigned char *p = reinterpret_cast<const unsigned char *>(w);
+        unsigned n = 0;
+        for (unsigned k = 0; k + 8 <= L; k += 8) {
+            unsigned long long x;
+            std::memcpy(&x, p + k, 8);
+            const unsigned long long lo7 = 0x7f7f7f7f7f7f7f7fULL;
+            const unsigned long long top = ((((x & lo7) + lo7) | x) & ~lo7) >> 7; // 1 per nonzero byte
+            n += (unsigned)((top * 0x0101010101010101ULL) >> 56);
+        }
+        for (unsigned j = L - L % 8; j < L; j++)
+            n += p[j] != 0;
+        return n;
+    }
+};
+template <unsigned L, class T> SPK_INLINE unsigned spike_count_nonzero(const T *w) {
+    return spike_nonzero_count<L, T, spike_byte_weight<T>::value && sizeof(T) == 1>::count(w);
+}
 
 // C-simulation weight loader (the top's "load weights" block, #ifndef __SYNTHESIS__; the
 // synthesized code never calls it). hls4ml's load_weights_from_txt parses every value through a

@@ -424,7 +424,10 @@ template <class A, class B> struct rel {
     };
     typedef typename calc<(W1 > W2 ? W1 : W2) + 1>::type C;
     static SPK_TYPES_INLINE bool eq(const A &a, const B &b) {
-        // equal widths: both values taken to 64 bits (exact below 64 bits); else modulo 2^EQ_W
+        // equal widths: both values taken to 64 bits (exact below 64 bits); else modulo 2^EQ_W, which
+        // is exact equality when both widths are below EQ_W (|a - b| < 2^EQ_W)
+        if ((W1 == W2 && W1 < 64) || (W1 < EQ_W && W2 < EQ_W))
+            return (C)operand<A>::get(a).V == (C)operand<B>::get(b).V;
         const unsigned long long m = (W1 == W2 || EQ_W >= 64) ? ~0ULL : ((1ULL << (EQ_W % 64)) - 1);
         return (((unsigned long long)(long long)operand<A>::get(a).V ^ (unsigned long long)(long long)operand<B>::get(b).V) & m) == 0;
     }
@@ -469,7 +472,25 @@ SPK_TYPES_INLINE typename detail::enable_if<detail::is_operand<B>::value, fint<W
     return n.V < 0 ? a.shl(0ULL - (unsigned long long)(long long)n.V) : a.shr((unsigned long long)n.V);
 }
 
-// compound assignment: the binary operator, wrapped to the left operand's width
+// compound assignment: the binary operator, wrapped to the left operand's width. For + - * & | ^
+// the exact result wrapped to W bits is the result wrapped to its RType width and then to W
+// (W <= that width): computed once, in a type that holds both operands.
+#define SPK_ASSIGN_OP(AOP, OP)                                                                                       \
+    template <int W, bool S, class B>                                                                                \
+    SPK_TYPES_INLINE typename detail::enable_if<detail::is_operand<B>::value, fint<W, S> &>::type operator AOP(      \
+        fint<W, S> &a, const B &b) {                                                                                 \
+        typedef typename detail::operand<B>::type FB;                                                                \
+        typedef typename detail::calc<(W > FB::width ? W : FB::width) + 1>::type C;                                  \
+        a.V = detail::wrap<W, S>((C)a.V OP(C) detail::operand<B>::get(b).V);                                         \
+        return a;                                                                                                    \
+    }
+SPK_ASSIGN_OP(+=, +)
+SPK_ASSIGN_OP(-=, -)
+SPK_ASSIGN_OP(&=, &)
+SPK_ASSIGN_OP(|=, |)
+SPK_ASSIGN_OP(^=, ^)
+#undef SPK_ASSIGN_OP
+// *= and the shifts: through the binary operator (a product may need twice the width)
 #define SPK_ASSIGN_OP(AOP, OP)                                                                                       \
     template <int W, bool S, class B>                                                                                \
     SPK_TYPES_INLINE typename detail::enable_if<detail::is_operand<B>::value, fint<W, S> &>::type operator AOP(      \
@@ -477,12 +498,7 @@ SPK_TYPES_INLINE typename detail::enable_if<detail::is_operand<B>::value, fint<W
         a.V = detail::wrap<W, S>((a OP b).V);                                                                        \
         return a;                                                                                                    \
     }
-SPK_ASSIGN_OP(+=, +)
-SPK_ASSIGN_OP(-=, -)
 SPK_ASSIGN_OP(*=, *)
-SPK_ASSIGN_OP(&=, &)
-SPK_ASSIGN_OP(|=, |)
-SPK_ASSIGN_OP(^=, ^)
 SPK_ASSIGN_OP(<<=, <<)
 SPK_ASSIGN_OP(>>=, >>)
 #undef SPK_ASSIGN_OP
