@@ -242,9 +242,19 @@ template <class T, size_t SIZE> void spike_load_weights(T *w, const char *fname,
     if (!f)
         spike_load_fail(path, "does not exist");
     std::vector<char> buf;
+    long size = -1;
+    if (std::fseek(f, 0, SEEK_END) == 0) {
+        size = std::ftell(f);
+        std::rewind(f);
+    }
+    if (size >= 0) { // one read into a buffer of the file's size (no regrowth: start-up)
+        buf.resize((size_t)size);
+        const size_t got = size ? std::fread(&buf[0], 1, (size_t)size, f) : 0;
+        buf.resize(got);
+    }
     char chunk[1 << 16];
     size_t got;
-    while ((got = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
+    while ((got = std::fread(chunk, 1, sizeof(chunk), f)) > 0) // the rest, if the file grew or had no size
         buf.insert(buf.end(), chunk, chunk + got);
     std::fclose(f);
     buf.push_back('\0');
@@ -263,7 +273,8 @@ template <class T, size_t SIZE> void spike_load_weights(T *w, const char *fname,
         unsigned long long mag = 0;
         for (; *p >= '0' && *p <= '9'; p++) {
             const unsigned d = (unsigned)(*p - '0');
-            if (mag > (~0ULL - d) / 10)
+            // mag * 10 + d > 2^64 - 1 (without a division per digit: the start-up of a VGG-16)
+            if (mag > 1844674407370955161ULL || (mag == 1844674407370955161ULL && d > 5))
                 spike_load_fail(path, "a value does not fit 64 bits");
             mag = mag * 10 + d;
         }
