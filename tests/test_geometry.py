@@ -51,7 +51,7 @@ def _structs(firmware: Path) -> dict[int, dict]:
             t = name
             while t in local or t in defines:
                 t = local.get(t) or defines[t]
-            w = re.match(r"ap_u?int<(\d+)>", t)
+            w = re.match(r"(?:ap_u?int|spk::u?int_t)<(\d+)>", t)  # spk:: types: ap_int in synthesis
             if w:
                 vals[name] = int(w.group(1))
         out[int(m.group(1))] = vals
