@@ -49,7 +49,9 @@ def _matrix(rows, kind: str):
 # items whose price is known from the cell they become and that the fit cannot separate from the
 # rest (every direct layer has both): an adder bit is one LUT (with its CARRY4 share), a LUT
 # multiplier FINN's formula
-FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0}, "LUTRAM": {}, "FF": {}}
+FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0},
+         # LUTRAM is counted cell for cell as yosys maps it (memory.lutram_map): nothing to fit
+         "LUTRAM": {"acc": 1.0, "membranes": 1.0, "out_spikes": 1.0, "stream": 1.0}, "FF": {}}
 
 
 def _fit(rows, kind: str, target: str):

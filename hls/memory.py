@@ -89,13 +89,43 @@ def uram_count(width: int, depth: int) -> int:
     return min(_tiles(width, depth, s) for s in URAM_SHAPES)
 
 
-def lutram_units(width: int, depth: int) -> int:
-    """RAM32M (32 x 6) or RAM64M (64 x 3) cells of a distributed RAM; 4 LUTs and 192 bits each."""
-    if width <= 0 or depth <= 2:
-        return 0
-    if depth <= 32:
-        return math.ceil(width / 6)
-    return math.ceil(width / 3) * math.ceil(depth / 64)
+# yosys 0.70's distributed RAMs for 7-series (share/xilinx/lutrams_xc5v.txt): (kind, address bits,
+# data bits, read ports per copy, cost, widthscale); every one of them is 4 LUTs (RAM32M, RAM64M,
+# 2 x RAM64X1D, RAM128X1D)
+_LUTRAMS = (("SDP", 5, 6, 1, 8, 7), ("SDP", 6, 3, 1, 8, 7), ("DP", 5, 4, 1, 8, 8), ("DP", 6, 2, 1, 8, 8),
+            ("DP", 7, 1, 1, 8, 8), ("QP", 5, 2, 3, 7, 7), ("QP", 6, 1, 3, 7, 7))
+
+
+@lru_cache(maxsize=65536)
+def lutram_map(width: int, depth: int, read_ports: int = 1) -> tuple[int, int, int]:
+    """``(cells, mux bits, bits per cell)`` of a ``depth x width`` distributed RAM with one write port and
+    ``read_ports`` asynchronous reads as yosys 0.70 maps it (``memory_libmap``'s cost: per
+    configuration ``(cost - widthscale) * cells + widthscale * blocks * width / bits * copies``, plus
+    half a point per read-mux and write-demux bit): the cheapest of RAM32M / RAM64M (simple dual
+    port), RAM64X1D / RAM128X1D (dual port) and RAM32M / RAM64M with three read ports, one copy of
+    the whole per read port the primitive lacks. Mux bits: the ``blocks - 1`` words x width x
+    ports the read side selects from (logic LUTs, not LUTRAM). Checked cell for cell on the
+    calibration twins."""
+    if depth <= 2 or width <= 0:
+        return 0, 0, 0
+    w, d, r = int(width), int(depth), max(1, int(read_ports))
+    best = None
+    for _, abits, bits, ports, cost, ws in _LUTRAMS:
+        blocks = math.ceil(d / (1 << abits))
+        cells = blocks * math.ceil(w / bits)
+        copies = math.ceil(r / ports)
+        score = (cost - ws) * cells * copies + ws * blocks * w / bits * copies
+        score += 0.5 * (blocks - 1) * w * r + (0.5 * blocks if blocks > 1 else 0.0)
+        if best is None or score < best[0] - 1e-9:
+            best = (score, cells * copies, (blocks - 1) * w * r, (1 << abits) * bits)
+    return best[1], best[2], best[3]
+
+
+def lutram_units(width: int, depth: int) -> tuple[int, int]:
+    """``(cells, bits per cell)`` of a distributed RAM with one read port (:func:`lutram_map`):
+    RAM32M / RAM64M (192 bits), RAM64X1D pairs / RAM128X1D (128); 4 LUTs each."""
+    cells, _, per = lutram_map(width, depth, 1)
+    return cells, per
 
 
 @dataclass(frozen=True)
@@ -132,7 +162,8 @@ class MemoryPlan:
             return self.uram * URAM_BITS
         if self.style == "registers" or self.rom:
             return self.bits_stored
-        return self.banks * 192 * lutram_units(self.width, self.depth)
+        cells, per = lutram_units(self.width, self.depth)
+        return self.banks * cells * per
 
 
 def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, ultra: bool = False,

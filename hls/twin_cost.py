@@ -25,7 +25,7 @@ import numpy as np
 
 from spikehls.hls.geometry import LayerGeometry, unsigned_bits
 from spikehls.hls.lanes import chunks_per_row
-from spikehls.hls.memory import MemoryPlan, memory_plan, memory_style
+from spikehls.hls.memory import MemoryPlan, lutram_map, memory_plan, memory_style
 
 
 def _w(n: int) -> int:
@@ -33,17 +33,8 @@ def _w(n: int) -> int:
 
 
 def lutram_luts(width: int, depth: int, read_ports: int = 1) -> float:
-    """LUTs of a ``depth x width`` distributed RAM with one write and ``read_ports`` asynchronous
-    reads on 7-series: RAM32M (32 x 6 bits, 4 LUT6) up to 32 words, RAM64M (64 x 3) beyond, one
-    copy per further read port (a RAM*M has three read ports and one read-write port)."""
-    if depth <= 2 or width <= 0:
-        return 0.0
-    copies = max(1, math.ceil(int(read_ports) / 3)) if read_ports > 1 else 1
-    if depth <= 32:
-        per = 4 * math.ceil(width / 6)
-    else:
-        per = 4 * math.ceil(width / 3) * math.ceil(depth / 64)
-    return float(per * copies)
+    """LUTs (4 per cell) of a distributed RAM as yosys maps it (:func:`lutram_map`)."""
+    return 4.0 * lutram_map(width, depth, read_ports)[0]
 
 
 def rom_luts(width: int, depth: int, ports: int = 1) -> float:
@@ -175,6 +166,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         lut["counters"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb
         tb, ob, depth = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, depth, readers)
+        lut["lutram_mux"] = tb * ob * lutram_map(1, depth, readers)[1]
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
@@ -273,11 +265,14 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     ff["pipeline"] = pipe
     # memories by the rule: accumulators (F banks of L-lane words), membranes (a word of F lanes),
     # the output spike buffer; block / ultra RAM costs no LUTRAM but a forwarding register and mux
+    mux = 0.0  # the read muxes of distributed RAMs deeper than one primitive (lutram_map)
     for name, m in mems.items():
         if m.rom or name == "out_spikes":
             continue
         if m.style == "distributed":
-            ram[name] = m.banks * lutram_luts(m.width, m.depth, 2 if (readout and name == "acc") else 1)
+            ports = 2 if (readout and name == "acc") else 1
+            ram[name] = m.banks * lutram_luts(m.width, m.depth, ports)
+            mux += m.banks * lutram_map(m.width, m.depth, ports)[1]
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
         else:
@@ -286,9 +281,12 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     if g.is_neuron:
         tb, ob, dep = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, dep, readers)
+        mux += tb * ob * lutram_map(1, dep, readers)[1]
         lut["out_read_mux"] = readers * ob * (tb - 1)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader
         ram["stream"] = g.z_banks * lutram_luts(AB, T * g.n_out // g.z_banks, g.stream_readers)
+        mux += g.z_banks * lutram_map(AB, T * g.n_out // g.z_banks, g.stream_readers)[1]
+    lut["lutram_mux"] = mux
     return {"LUT": lut, "FF": ff, "LUTRAM": ram}
 
 
