@@ -54,15 +54,20 @@ FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0},
          "LUTRAM": {"acc": 1.0, "membranes": 1.0, "out_spikes": 1.0, "stream": 1.0}, "FF": {}}
 
 
-def _fit(rows, kind: str, target: str):
+def _fit(rows, kind: str, target: str, relative_to: str | None = None):
+    """NNLS of one kind's items against yosys's ``target``, each layer weighted by the inverse of
+    its measured ``relative_to`` (default: the target itself): the fit minimises the relative error
+    of what is judged per layer (logic LUTs are weighted by the layer's whole LUT count, LUTRAM
+    included, since the LUTRAM is counted exactly)."""
     names, X = _matrix(rows, kind)
     y = np.array([r["yosys"][target] for r in rows], dtype=np.float64)
+    base = np.array([r["yosys"][relative_to or target] for r in rows], dtype=np.float64)
     fixed = FIXED.get(kind, {})
     held = np.array([fixed.get(k, 0.0) for k in names])
     y_free = y - X @ held
     free = [i for i, k in enumerate(names) if k not in fixed]
-    # relative weighting: every layer counts, not only the big ones
-    w = 1.0 / np.sqrt(np.maximum(y, 10.0))
+    # relative weighting: every layer counts, not only the big ones (small layers floored at 20)
+    w = 1.0 / np.maximum(base, 20.0)
     coef = held.copy()
     if free:
         c, _ = nnls(X[:, free] * w[:, None], y_free * w)
@@ -127,7 +132,7 @@ def fit(args) -> int:
     rows = _rows(data)
     fit_rows = [r for r in rows if r["seed"] % 3 != 2]
     held = [r for r in rows if r["seed"] % 3 == 2]
-    lut = _fit(fit_rows, "LUT", "LUT_logic")
+    lut = _fit(fit_rows, "LUT", "LUT_logic", "LUT")
     ram = _fit(fit_rows, "LUTRAM", "LUTRAM")
     ff = _fit(fit_rows, "FF", "FF")
     # top: a constant plus the input buffer's LUTRAM

@@ -179,15 +179,19 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     ADW = _w(depth)
     IW = 8 if g.pixels else 1
     readout = g.kind == "readout"
-    # the scatter: K x L adders, each reading its bank through an F:1 mux; every bank a data mux
-    lut["adders"] = K * L * AB
+    # the scatter: K x L adders, each reading its bank through an F:1 mux; every bank a data mux.
+    # A layer whose tables hold no weight never adds (every offset row is empty): yosys removes
+    # the whole scatter path, and only init, fire and the walk remain
+    live = t.chunks > 0 or (g.skip_table is not None and g.skip_table.chunks > 0)
+    KS = K if live else 0
+    lut["adders"] = KS * L * AB
     if g.pixels:
         from spikehls.hls.estimate import lut_multiplier
 
-        lut["multipliers"] = K * L * lut_multiplier(WB, 8)
-    lut["bank_read_mux"] = K * L * AB * (F - 1)
-    lut["bank_write_mux"] = L * F * AB * (K + (1 if not readout and not g.pixels else 0) + 1)
-    lut["bank_address"] = F * ADW * (K + 2)
+        lut["multipliers"] = KS * L * lut_multiplier(WB, 8)
+    lut["bank_read_mux"] = KS * L * AB * (F - 1)
+    lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
+    lut["bank_address"] = F * ADW * (KS + 2)
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
     mems = layer_memories(g, readers, ultra)
     reg_tbl = registered_tables(g)
@@ -214,10 +218,10 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         _, hi, wi = g.in_shape
         xb, yb = _w(wi + g.padding + 1), _w(hi + g.padding + 1)
         div = 0 if _pow2(F) and _pow2(g.out_shape[2] // F if g.out_shape[2] % F == 0 else 1) else 1
-        lut["target"] = K * (xb + yb) + yb + div * K * xb * _w(F) + (0 if g.stride == 1 else K * (xb + yb) * 2)
-        lut["row_index"] = K * _w(t.rows + 1)
+        lut["target"] = KS * (xb + yb) + yb + div * KS * xb * _w(F) + (0 if g.stride == 1 else KS * (xb + yb) * 2)
+        lut["row_index"] = KS * _w(t.rows + 1)
     else:
-        lut["row_index"] = _w(t.rows + 1)
+        lut["row_index"] = _w(t.rows + 1) if live else 0
     if g.skip_table is not None:
         so, sh, sw = g.skip_shape
         lut["skip_walk"] = _w(so * sh * sw) * (2 if _pow2(max(1, g.in_banks)) else 4) + _w(PW) * 2
@@ -227,7 +231,9 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         if g.fire_once:
             lut["train_select"] = F * (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T)
         else:
-            lut["neurons"] = F * g.sum_bits * (3 if g.leak_shift == 0 else 4)
+            # leak, add, saturate, compare and reset per neuron; at T = 1 the membrane starts at 0
+            # and is never stored: only the compare of the (saturated) current is left
+            lut["neurons"] = F * g.sum_bits * (1 if T == 1 else 3 if g.leak_shift == 0 else 4)
     else:
         lut["out_mux"] = AB * (L - 1)
     if g.z_current:
@@ -275,6 +281,9 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
             mux += m.banks * lutram_map(m.width, m.depth, ports)[1]
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
+            # a word per register: the read is a depth:1 mux per bit and port
+            ports = 2 if (readout and name == "acc") else 1
+            lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
         else:
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
