@@ -255,6 +255,12 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     else:
         regs += _w(CO * PW) + _w(PW) + _w(CO) + _w(L) + _w(G) + ADW
     ff["registers"] = regs
+    # their next-state logic: every counter bit an increment / compare / load (a LUT and a carry
+    # share each); the chunk walk's pointer compares and selects (t_b != t_e per slot, the row's
+    # length, ce + 1 == cend, the chunk address select)
+    lut["fsm"] = regs
+    EB = max(IB, g.skip_table.index_bits) if g.skip_table is not None else IB
+    lut["chunk_walk"] = (KS * 2 * IB + 4 * EB) if live else 0
     # the read-modify-write pipeline's stage-2 registers (rtl.verilog: p_*)
     pipe = 1 + K + K * _w(F) + K * CW + F * ADW + _w(G) + IW
     if g.skip_table is not None:
