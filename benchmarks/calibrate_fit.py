@@ -35,7 +35,7 @@ def _rows(data: dict):
             if g.skip_source is not None and g.skip_source in readers:
                 readers[g.skip_source] += 1
         for g, lyr in zip(geos, n["layers"]):
-            out.append({"seed": n["seed"], "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
+            out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
                         "yosys": lyr["yosys"], "cycles": lyr["cycles"]})
     return out
 
@@ -135,22 +135,26 @@ def fit(args) -> int:
     lut = _fit(fit_rows, "LUT", "LUT_logic", "LUT")
     ram = _fit(fit_rows, "LUTRAM", "LUTRAM")
     ff = _fit(fit_rows, "FF", "FF")
-    # top: a constant plus the input buffer's LUTRAM
-    tops = [(n, n["top"]) for n in data["networks"] if n["seed"] % 3 != 2]
-    top_lut = float(np.median([t["LUT_logic"] for _, t in tops])) if tops else calibration.TOP["LUT"]
-    top_ff = float(np.median([t["FF"] for _, t in tops])) if tops else calibration.TOP["FF"]
+    # top: the input buffer's LUTRAM is counted (estimate.top_cost); its logic and FFs are a
+    # constant plus a price per address bit (and per read-mux bit), fitted like the layers
     calibration.LUT.clear(); calibration.LUT.update(lut)
     calibration.LUTRAM.clear(); calibration.LUTRAM.update(ram)
     calibration.FF.clear(); calibration.FF.update(ff)
     from spikehls.hls.estimate import top_cost
 
-    per_bit = []
-    for n, t in tops:
-        prj = Path(n["project"])
-        beats_bits = top_cost(project_net(prj, read_meta(prj)))["beats"] * (8 if n["encoding"] == "direct" else 1)
-        per_bit.append(t["LUTRAM"] / beats_bits)
-    calibration.TOP.update({"LUT": top_lut, "FF": top_ff,
-                            "LUTRAM_per_input_bit": round(float(np.median(per_bit)), 5) if per_bit else calibration.TOP["LUTRAM_per_input_bit"]})
+    tops = [n for n in data["networks"] if n["seed"] % 3 != 2]
+    if tops:
+        q = [top_cost(project_net(Path(n["project"]), read_meta(Path(n["project"])))) for n in tops]
+        XL = np.array([[1.0, t["address_bits"], t["mux_bits"]] for t in q])
+        XF = np.array([[1.0, t["address_bits"]] for t in q])
+        yl = np.array([n["top"]["LUT_logic"] for n in tops], dtype=np.float64)
+        yf = np.array([n["top"]["FF"] for n in tops], dtype=np.float64)
+        cl, _ = nnls(XL / yl[:, None], np.ones_like(yl))
+        cf, _ = nnls(XF / yf[:, None], np.ones_like(yf))
+        calibration.TOP.clear()
+        calibration.TOP.update({"LUT": round(float(cl[0]), 3), "LUT_per_address_bit": round(float(cl[1]), 3),
+                                "LUT_per_mux_bit": round(float(cl[2]), 3), "FF": round(float(cf[0]), 3),
+                                "FF_per_address_bit": round(float(cf[1]), 3)})
     # ---- errors on the held-out networks: per layer and per network, resources and cycles
     layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
     net_err = {"LUT": [], "FF": [], "LUTRAM": []}
@@ -179,7 +183,7 @@ def fit(args) -> int:
             if held_out:
                 exact["BRAM18"] &= le.BRAM18 == lyr["yosys"]["BRAM18"]
                 exact["DSP"] &= le.DSP == lyr["yosys"]["DSP"]
-            table.append({"seed": n["seed"], "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
+            table.append({"seed": n["seed"], "family": n.get("family", "random"), "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
                           **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p}})
         for k in tot_p:
             tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),

@@ -285,6 +285,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
             ports = 2 if (readout and name == "acc") else 1
             ram[name] = m.banks * lutram_luts(m.width, m.depth, ports)
             mux += m.banks * lutram_map(m.width, m.depth, ports)[1]
+            # rtl.verilog._ram: the registered read address of every bank (the read sees last cycle's write)
+            ff["ram_address"] = ff.get("ram_address", 0.0) + m.banks * _w(m.depth)
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
             # a word per register: the read is a depth:1 mux per bit and port
