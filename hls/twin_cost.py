@@ -160,14 +160,23 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         c, h, w = g.in_shape
         R, k, IOB = g.out_lanes, g.pool_kernel, g.in_banks
         pb = _w(c * h * w + IOB)
-        lut["pool_select"] = R * k * (IOB + 2 * pb)  # per lane and window column: a bank mux and the window test
-        lut["pool_address"] = pb * (3 if not _pow2(IOB) else 1) * (pb if not _pow2(IOB) else 1) / 4
+        # per lane and window column: the offset in the word read (an add), the window test (two
+        # compares) and an IOB:1 select of the word's bits
+        lut["pool_select"] = R * k * (2 * pb + math.ceil((IOB - 1) / 3))
+        # the span's first input (three constant products and their sum), its word and offset
+        # (w_first + woff, base - wd * IOB) and the row-end compare; the two word indices base / IOB
+        # and (base + span - 1) / IOB are shifts by IOB's power of two and constant dividers by its
+        # odd part
+        lut["pool_address"] = 6 * pb
+        tz = (IOB & -IOB).bit_length() - 1
+        odd = IOB >> tz
+        lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
         lut["control"] = 1.0
-        lut["counters"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb
         tb, ob, depth = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, depth, readers)
         lut["lutram_mux"] = tb * ob * lutram_map(1, depth, readers)[1]
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
+        lut["fsm"] = ff["registers"]  # the counters' next-state logic, as in the accumulate engines
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
     assert t is not None
@@ -188,7 +197,10 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     if g.pixels:
         from spikehls.hls.estimate import lut_multiplier
 
-        lut["multipliers"] = KS * L * lut_multiplier(WB, 8)
+        # a one-chunk table is a constant (a one-word ROM): each lane multiplies by a constant, a
+        # shift-and-add of about one adder, not a general multiplier
+        const = t.chunks <= 1 and (g.skip_table is None or g.skip_table.chunks <= 1)
+        lut["multipliers"] = KS * L * ((WB + 8) if const else lut_multiplier(WB, 8))
     lut["bank_read_mux"] = KS * L * AB * (F - 1)
     lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
     lut["bank_address"] = F * ADW * (KS + 2)
@@ -229,7 +241,11 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     if g.is_neuron:
         lut["fire_read_mux"] = F * AB * (L - 1)
         if g.fire_once:
-            lut["train_select"] = F * (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T)
+            # per neuron: the current against each of the channel's breakpoints (a compare of
+            # acc_bits + 1), the count of those passed, and the (NB + 1):1 select of a T-bit train
+            NB = g.n_breaks
+            lut["break_compare"] = F * NB * (AB + 1)
+            lut["train_select"] = F * (NB + T * math.ceil(NB / 3))
         else:
             # leak, add, saturate, compare and reset per neuron; at T = 1 the membrane starts at 0
             # and is never stored: only the compare of the (saturated) current is left
