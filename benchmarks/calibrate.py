@@ -13,7 +13,7 @@ and cycles. Writes ``hls/calibration.py`` (the constants and the command that pr
 ``benchmarks/results/calibration.json`` (the error table).
 
     python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet] [--samples 8] [--work DIR]
-    python benchmarks/calibrate.py fit [--write]
+    python benchmarks/calibrate.py fit [--eval MORE_DATA.json] [--write]
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     c.add_argument("--work", type=Path, default=Path("/tmp/spikehls-calibrate"))
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=DATA)
+    f.add_argument("--eval", action="append", type=Path, help="a further data file whose networks are all held out (other seeds)")
     f.add_argument("--write", action="store_true", help="write hls/calibration.py and the results file")
     args = ap.parse_args(argv)
     if args.cmd == "collect":

