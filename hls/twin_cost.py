@@ -278,9 +278,13 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     EB = max(IB, g.skip_table.index_bits) if g.skip_table is not None else IB
     lut["chunk_walk"] = (KS * 2 * IB + 4 * EB) if live else 0
     # the read-modify-write pipeline's stage-2 registers (rtl.verilog: p_*)
-    pipe = 1 + K + K * _w(F) + K * CW + F * ADW + _w(G) + IW
+    pipe = 1 + K + K * _w(F) + F * ADW + _w(G) + IW
+    # the chunk words of the K slots (p_chunk, p_schunk): ROM contents, so yosys keeps only the
+    # bits that vary over the table -- none of a one-chunk table
+    ff["chunk_regs"] = (K * CW if t.chunks > 1 else 0)
     if g.skip_table is not None:
-        pipe += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) + 1 + IW
+        pipe += 1 + IW
+        ff["chunk_regs"] += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) if g.skip_table.chunks > 1 else 0
     if not readout:
         pipe += 1 + _w(L) + _w(G) + _w(CO) + _w(CO * PW) + _w(T)
     if reg_tbl:
