@@ -44,6 +44,11 @@ def rom_luts(width: int, depth: int, ports: int = 1) -> float:
     return float(ports * width * math.ceil(depth / 64) * (4 / 3 if depth > 64 else 1))
 
 
+def _cb(n: int) -> int:
+    """Bits of a register counting ``n`` values: none for one value (a constant)."""
+    return 0 if int(n) <= 1 else _w(n)
+
+
 def _pow2(n: int) -> bool:
     return n & (n - 1) == 0
 
@@ -255,21 +260,24 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     if g.z_current:
         lut.update(stream_items(g))
     lut["control"] = 1.0
-    # registers of the FSM (rtl.verilog: every reg the module declares)
-    regs = 4 + _w(T) + ADW + _w(G) + _w(PW) + _w(g.n_in // R) + _w(max(1, g.n_in // g.in_banks)) + _w(subs) + R + 1
+    # registers of the FSM (rtl.verilog: every reg the module declares), each as wide as what it
+    # counts: a counter over one value (a single group, step, word) is a constant yosys removes,
+    # and so is a spike input's value (always 1): _cb counts them as no bits
+    ADC, EV = _cb(depth), (8 if g.pixels else 0)
+    regs = 4 + _cb(T) + ADC + _cb(G) + _cb(PW) + _cb(g.n_in // R) + _cb(max(1, g.n_in // g.in_banks)) + _cb(subs) + R + 1
     if g.kind == "conv":
         ci, hi, wi = g.in_shape
         kh, kw = g.kernel
-        regs += 2 * (_w(ci) + _w(hi)) + _w(wi) + _w(wi) + 1 + _w(kh * kw) + _w(kh) + _w(kw)
+        regs += 2 * (_cb(ci) + _cb(hi)) + _cb(wi) + _cb(wi) + 1 + _cb(kh * kw) + _cb(kh) + _cb(kw)
     else:
-        regs += _w(g.n_in // R)
-    regs += IW + _w(R) + 2 * IB + _w(F) + _w(PW) + 1
+        regs += _cb(g.n_in // R)
+    regs += EV + _cb(R) + 2 * IB + _cb(F) + _cb(PW) + 1
     if g.skip_table is not None:
-        regs += _w(g.skip_shape[0]) + _w(g.out_shape[1]) + _w(g.out_shape[2])
+        regs += _cb(g.skip_shape[0]) + _cb(g.out_shape[1]) + _cb(g.out_shape[2])
     if readout:
-        regs += _w(CO) + _w(L) + _w(G) + 1
+        regs += _cb(CO) + _cb(L) + _cb(G) + 1
     else:
-        regs += _w(CO * PW) + _w(PW) + _w(CO) + _w(L) + _w(G) + ADW
+        regs += _cb(CO * PW) + _cb(PW) + _cb(CO) + _cb(L) + _cb(G) + ADC
     ff["registers"] = regs
     # their next-state logic: every counter bit an increment / compare / load (a LUT and a carry
     # share each); the chunk walk's pointer compares and selects (t_b != t_e per slot, the row's
@@ -278,19 +286,19 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     EB = max(IB, g.skip_table.index_bits) if g.skip_table is not None else IB
     lut["chunk_walk"] = (KS * 2 * IB + 4 * EB) if live else 0
     # the read-modify-write pipeline's stage-2 registers (rtl.verilog: p_*)
-    pipe = 1 + K + K * _w(F) + F * ADW + _w(G) + IW
+    pipe = 1 + K + K * _cb(F) + F * ADC + _cb(G) + EV
     # the chunk words of the K slots (p_chunk, p_schunk): ROM contents, so yosys keeps only the
     # bits that vary over the table -- none of a one-chunk table
     ff["chunk_regs"] = (K * CW if t.chunks > 1 else 0)
     if g.skip_table is not None:
-        pipe += 1 + IW
+        pipe += 1 + EV
         ff["chunk_regs"] += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) if g.skip_table.chunks > 1 else 0
     if not readout:
-        pipe += 1 + _w(L) + _w(G) + _w(CO) + _w(CO * PW) + _w(T)
+        pipe += 1 + _cb(L) + _cb(G) + _cb(CO) + _cb(CO * PW) + _cb(T)
     if reg_tbl:
         # stage 0 -> 1 (rtl.verilog: q_*): what the accumulator address and stage 2 need, one
         # cycle later, beside the chunk the table's output register holds; and the delayed done
-        q = 2 + K + K * _w(F) + K * _w(PW) + 2 * ADW + 2 * _w(G) + IW + _w(L) + _w(CO) + _w(CO * PW) + _w(T) + 1
+        q = 2 + K + K * _cb(F) + K * _cb(PW) + 2 * ADC + 2 * _cb(G) + EV + _cb(L) + _cb(CO) + _cb(CO * PW) + _cb(T) + 1
         if g.skip_table is not None:
             q += 1 + (8 if g.skip_pixels else 1)  # q_skip, q_kin
         pipe += q
