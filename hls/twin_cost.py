@@ -208,7 +208,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         lut["multipliers"] = KS * L * ((WB + 8) if const else lut_multiplier(WB, 8))
     lut["bank_read_mux"] = KS * L * AB * (F - 1)
     lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
-    lut["bank_address"] = F * ADW * (KS + 2)
+    lut["bank_address"] = F * _cb(depth) * (KS + 2)  # a one-word bank has no address
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
     mems = layer_memories(g, readers, ultra)
     reg_tbl = registered_tables(g)
