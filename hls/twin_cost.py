@@ -181,7 +181,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         ram["out_spikes"] = tb * ob * lutram_luts(1, depth, readers)
         lut["lutram_mux"] = tb * ob * lutram_map(1, depth, readers)[1]
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
-        lut["fsm"] = ff["registers"]  # the counters' next-state logic, as in the accumulate engines
+        lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
     assert t is not None
