@@ -190,7 +190,6 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     CO = g.channels
     CW = L * WB + GB
     depth = G * PW
-    ADW = _w(depth)
     IW = 8 if g.pixels else 1
     readout = g.kind == "readout"
     # the scatter: K x L adders, each reading its bank through an F:1 mux; every bank a data mux.
