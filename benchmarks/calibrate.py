@@ -12,8 +12,8 @@ held-out split (every third network), per layer and in total, for LUT, FF, LUTRA
 and cycles. Writes ``hls/calibration.py`` (the constants and the command that produced them) and
 ``benchmarks/results/calibration.json`` (the error table).
 
-    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--samples 8] [--work DIR]
-    python benchmarks/calibrate.py fit [--write]
+    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet] [--samples 8] [--work DIR]
+    python benchmarks/calibrate.py fit [--eval MORE_DATA.json] [--write]
 """
 
 from __future__ import annotations
@@ -34,11 +34,18 @@ RESULT = HERE / "results" / "calibration.json"
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def _net_and_par(seed: int):
-    from spikehls.quantize.random_net import random_intnet
+def _net_and_par(seed: int, family: str = "random"):
+    """A network of the calibration set and its parallelism: ``random`` (every layer kind,
+    ``quantize.random_net.random_intnet``) or ``preresnet`` (pre-activation residual chains: the
+    stream layers, ``random_preresnet_intnet``), each from its own seed range."""
+    from spikehls.quantize.random_net import random_intnet, random_preresnet_intnet
 
-    rng = np.random.default_rng(10_000 + seed)
-    net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
+    if family == "preresnet":
+        rng = np.random.default_rng(20_000 + seed)
+        net = random_preresnet_intnet(rng, max_channels=8, max_hw=10)
+    else:
+        rng = np.random.default_rng(10_000 + seed)
+        net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
     par = int(rng.choice([1, 2, 3, 4, 6, 8, 12, 16]))
     return net, par, rng
 
@@ -54,16 +61,16 @@ def collect(args) -> int:
     from spikehls.quantize.random_net import random_inputs
 
     data = json.loads(args.data.read_text()) if args.data.is_file() else {"networks": []}
-    done = {n["seed"] for n in data["networks"]}
+    done = {(n.get("family", "random"), n["seed"]) for n in data["networks"]}
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     for seed in range(args.start, args.start + args.networks):
-        if seed in done:
+        if (args.family, seed) in done:
             continue
         t0 = time.perf_counter()
-        net, par, rng = _net_and_par(seed)
+        net, par, rng = _net_and_par(seed, args.family)
         x = random_inputs(rng, net, args.samples)
-        d = work / f"n{seed}"
+        d = work / (f"n{seed}" if args.family == "random" else f"{args.family}{seed}")
         shutil.rmtree(d, ignore_errors=True)
         run = write_run(net, d / "run", x)
         prj = d / "prj"
@@ -81,7 +88,7 @@ def collect(args) -> int:
             layers.append({"name": g.name, "kind": g.kind, "yosys": {k: v for k, v in s["per_layer"][g.name].items() if k != "cells"},
                            "cells": s["per_layer"][g.name]["cells"], "cycles": sim["layer_cycles"][:, i].tolist()})
         data["networks"].append({
-            "seed": seed, "parallelism": par, "time_steps": net.time_steps, "encoding": net.encoding,
+            "seed": seed, "family": args.family, "parallelism": par, "time_steps": net.time_steps, "encoding": net.encoding,
             "project": str(prj), "layers": layers, "top": {k: v for k, v in s["top"].items() if k != "cells"},
             "total": s["total"], "latency": sim["latency"].tolist(), "synth_seconds": s["seconds"],
         })
@@ -98,11 +105,14 @@ def main(argv=None) -> int:
     c.add_argument("--networks", type=int, default=30)
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--samples", type=int, default=8)
+    c.add_argument("--family", choices=("random", "preresnet"), default="random",
+                   help="random nets of every layer kind, or pre-activation residual chains (stream layers)")
     c.add_argument("--board", default="pynq-z2")
     c.add_argument("--data", type=Path, default=DATA)
     c.add_argument("--work", type=Path, default=Path("/tmp/spikehls-calibrate"))
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=DATA)
+    f.add_argument("--eval", action="append", type=Path, help="a further data file whose networks are all held out (other seeds)")
     f.add_argument("--write", action="store_true", help="write hls/calibration.py and the results file")
     args = ap.parse_args(argv)
     if args.cmd == "collect":

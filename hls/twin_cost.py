@@ -25,7 +25,7 @@ import numpy as np
 
 from spikehls.hls.geometry import LayerGeometry, unsigned_bits
 from spikehls.hls.lanes import chunks_per_row
-from spikehls.hls.memory import MemoryPlan, memory_plan, memory_style
+from spikehls.hls.memory import MemoryPlan, lutram_map, memory_plan, memory_style
 
 
 def _w(n: int) -> int:
@@ -33,17 +33,8 @@ def _w(n: int) -> int:
 
 
 def lutram_luts(width: int, depth: int, read_ports: int = 1) -> float:
-    """LUTs of a ``depth x width`` distributed RAM with one write and ``read_ports`` asynchronous
-    reads on 7-series: RAM32M (32 x 6 bits, 4 LUT6) up to 32 words, RAM64M (64 x 3) beyond, one
-    copy per further read port (a RAM*M has three read ports and one read-write port)."""
-    if depth <= 2 or width <= 0:
-        return 0.0
-    copies = max(1, math.ceil(int(read_ports) / 3)) if read_ports > 1 else 1
-    if depth <= 32:
-        per = 4 * math.ceil(width / 6)
-    else:
-        per = 4 * math.ceil(width / 3) * math.ceil(depth / 64)
-    return float(per * copies)
+    """LUTs (4 per cell) of a distributed RAM as yosys maps it (:func:`lutram_map`)."""
+    return 4.0 * lutram_map(width, depth, read_ports)[0]
 
 
 def rom_luts(width: int, depth: int, ports: int = 1) -> float:
@@ -51,6 +42,11 @@ def rom_luts(width: int, depth: int, ports: int = 1) -> float:
     if depth <= 1 or width <= 0:
         return 0.0
     return float(ports * width * math.ceil(depth / 64) * (4 / 3 if depth > 64 else 1))
+
+
+def _cb(n: int) -> int:
+    """Bits of a register counting ``n`` values: none for one value (a constant)."""
+    return 0 if int(n) <= 1 else _w(n)
 
 
 def _pow2(n: int) -> bool:
@@ -169,13 +165,23 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         c, h, w = g.in_shape
         R, k, IOB = g.out_lanes, g.pool_kernel, g.in_banks
         pb = _w(c * h * w + IOB)
-        lut["pool_select"] = R * k * (IOB + 2 * pb)  # per lane and window column: a bank mux and the window test
-        lut["pool_address"] = pb * (3 if not _pow2(IOB) else 1) * (pb if not _pow2(IOB) else 1) / 4
+        # per lane and window column: the offset in the word read (an add), the window test (two
+        # compares) and an IOB:1 select of the word's bits
+        lut["pool_select"] = R * k * (2 * pb + math.ceil((IOB - 1) / 3))
+        # the span's first input (three constant products and their sum), its word and offset
+        # (w_first + woff, base - wd * IOB) and the row-end compare; the two word indices base / IOB
+        # and (base + span - 1) / IOB are shifts by IOB's power of two and constant dividers by its
+        # odd part
+        lut["pool_address"] = 6 * pb
+        tz = (IOB & -IOB).bit_length() - 1
+        odd = IOB >> tz
+        lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
         lut["control"] = 1.0
-        lut["counters"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb
         tb, ob, depth = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, depth, readers)
+        lut["lutram_mux"] = tb * ob * lutram_map(1, depth, readers)[1]
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
+        lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
     assert t is not None
@@ -184,18 +190,24 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     CO = g.channels
     CW = L * WB + GB
     depth = G * PW
-    ADW = _w(depth)
     IW = 8 if g.pixels else 1
     readout = g.kind == "readout"
-    # the scatter: K x L adders, each reading its bank through an F:1 mux; every bank a data mux
-    lut["adders"] = K * L * AB
+    # the scatter: K x L adders, each reading its bank through an F:1 mux; every bank a data mux.
+    # A layer whose tables hold no weight never adds (every offset row is empty): yosys removes
+    # the whole scatter path, and only init, fire and the walk remain
+    live = t.chunks > 0 or (g.skip_table is not None and g.skip_table.chunks > 0)
+    KS = K if live else 0
+    lut["adders"] = KS * L * AB
     if g.pixels:
         from spikehls.hls.estimate import lut_multiplier
 
-        lut["multipliers"] = K * L * lut_multiplier(WB, 8)
-    lut["bank_read_mux"] = K * L * AB * (F - 1)
-    lut["bank_write_mux"] = L * F * AB * (K + (1 if not readout and not g.pixels else 0) + 1)
-    lut["bank_address"] = F * ADW * (K + 2)
+        # a one-chunk table is a constant (a one-word ROM): each lane multiplies by a constant, a
+        # shift-and-add of about one adder, not a general multiplier
+        const = t.chunks <= 1 and (g.skip_table is None or g.skip_table.chunks <= 1)
+        lut["multipliers"] = KS * L * ((WB + 8) if const else lut_multiplier(WB, 8))
+    lut["bank_read_mux"] = KS * L * AB * (F - 1)
+    lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
+    lut["bank_address"] = F * _cb(depth) * (KS + 2)  # a one-word bank has no address
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
     mems = layer_memories(g, readers, ultra)
     reg_tbl = registered_tables(g)
@@ -222,10 +234,10 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         _, hi, wi = g.in_shape
         xb, yb = _w(wi + g.padding + 1), _w(hi + g.padding + 1)
         div = 0 if _pow2(F) and _pow2(g.out_shape[2] // F if g.out_shape[2] % F == 0 else 1) else 1
-        lut["target"] = K * (xb + yb) + yb + div * K * xb * _w(F) + (0 if g.stride == 1 else K * (xb + yb) * 2)
-        lut["row_index"] = K * _w(t.rows + 1)
+        lut["target"] = KS * (xb + yb) + yb + div * KS * xb * _w(F) + (0 if g.stride == 1 else KS * (xb + yb) * 2)
+        lut["row_index"] = KS * _w(t.rows + 1)
     else:
-        lut["row_index"] = _w(t.rows + 1)
+        lut["row_index"] = _w(t.rows + 1) if live else 0
     if g.skip_table is not None:
         so, sh, sw = g.skip_shape
         lut["skip_walk"] = _w(so * sh * sw) * (2 if _pow2(max(1, g.in_banks)) else 4) + _w(PW) * 2
@@ -233,62 +245,92 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     if g.is_neuron:
         lut["fire_read_mux"] = F * AB * (L - 1)
         if g.fire_once:
-            lut["train_select"] = F * (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T)
+            # per neuron: the current against each of the channel's breakpoints (a compare of
+            # acc_bits + 1), the count of those passed, and the (NB + 1):1 select of a T-bit train
+            NB = g.n_breaks
+            lut["break_compare"] = F * NB * (AB + 1)
+            lut["train_select"] = F * (NB + T * math.ceil(NB / 3))
         else:
-            lut["neurons"] = F * g.sum_bits * (3 if g.leak_shift == 0 else 4)
+            # leak, add, saturate, compare and reset per neuron; at T = 1 the membrane starts at 0
+            # and is never stored: only the compare of the (saturated) current is left
+            lut["neurons"] = F * g.sum_bits * (1 if T == 1 else 3 if g.leak_shift == 0 else 4)
     else:
         lut["out_mux"] = AB * (L - 1)
     if g.z_current:
         lut.update(stream_items(g))
     lut["control"] = 1.0
-    # registers of the FSM (rtl.verilog: every reg the module declares)
-    regs = 4 + _w(T) + ADW + _w(G) + _w(PW) + _w(g.n_in // R) + _w(max(1, g.n_in // g.in_banks)) + _w(subs) + R + 1
+    # registers of the FSM (rtl.verilog: every reg the module declares), each as wide as what it
+    # counts: a counter over one value (a single group, step, word) is a constant yosys removes,
+    # and so is a spike input's value (always 1): _cb counts them as no bits
+    ADC, EV = _cb(depth), (8 if g.pixels else 0)
+    regs = 4 + _cb(T) + ADC + _cb(G) + _cb(PW) + _cb(g.n_in // R) + _cb(max(1, g.n_in // g.in_banks)) + _cb(subs) + R + 1
     if g.kind == "conv":
         ci, hi, wi = g.in_shape
         kh, kw = g.kernel
-        regs += 2 * (_w(ci) + _w(hi)) + _w(wi) + _w(wi) + 1 + _w(kh * kw) + _w(kh) + _w(kw)
+        regs += 2 * (_cb(ci) + _cb(hi)) + _cb(wi) + _cb(wi) + 1 + _cb(kh * kw) + _cb(kh) + _cb(kw)
     else:
-        regs += _w(g.n_in // R)
-    regs += IW + _w(R) + 2 * IB + _w(F) + _w(PW) + 1
+        regs += _cb(g.n_in // R)
+    regs += EV + _cb(R) + 2 * IB + _cb(F) + _cb(PW) + 1
     if g.skip_table is not None:
-        regs += _w(g.skip_shape[0]) + _w(g.out_shape[1]) + _w(g.out_shape[2])
+        regs += _cb(g.skip_shape[0]) + _cb(g.out_shape[1]) + _cb(g.out_shape[2])
     if readout:
-        regs += _w(CO) + _w(L) + _w(G) + 1
+        regs += _cb(CO) + _cb(L) + _cb(G) + 1
     else:
-        regs += _w(CO * PW) + _w(PW) + _w(CO) + _w(L) + _w(G) + ADW
+        regs += _cb(CO * PW) + _cb(PW) + _cb(CO) + _cb(L) + _cb(G) + ADC
     ff["registers"] = regs
+    # their next-state logic: every counter bit an increment / compare / load (a LUT and a carry
+    # share each); the chunk walk's pointer compares and selects (t_b != t_e per slot, the row's
+    # length, ce + 1 == cend, the chunk address select)
+    lut["fsm"] = regs
+    EB = max(IB, g.skip_table.index_bits) if g.skip_table is not None else IB
+    lut["chunk_walk"] = (KS * 2 * IB + 4 * EB) if live else 0
     # the read-modify-write pipeline's stage-2 registers (rtl.verilog: p_*)
-    pipe = 1 + K + K * _w(F) + K * CW + F * ADW + _w(G) + IW
+    pipe = 1 + K + K * _cb(F) + F * ADC + _cb(G) + EV
+    # the chunk words of the K slots (p_chunk, p_schunk): ROM contents, so yosys keeps only the
+    # bits that vary over the table -- none of a one-chunk table
+    ff["chunk_regs"] = (K * CW if t.chunks > 1 else 0)
     if g.skip_table is not None:
-        pipe += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) + 1 + IW
+        pipe += 1 + EV
+        ff["chunk_regs"] += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) if g.skip_table.chunks > 1 else 0
     if not readout:
-        pipe += 1 + _w(L) + _w(G) + _w(CO) + _w(CO * PW) + _w(T)
+        pipe += 1 + _cb(L) + _cb(G) + _cb(CO) + _cb(CO * PW) + _cb(T)
     if reg_tbl:
         # stage 0 -> 1 (rtl.verilog: q_*): what the accumulator address and stage 2 need, one
         # cycle later, beside the chunk the table's output register holds; and the delayed done
-        q = 2 + K + K * _w(F) + K * _w(PW) + 2 * ADW + 2 * _w(G) + IW + _w(L) + _w(CO) + _w(CO * PW) + _w(T) + 1
+        q = 2 + K + K * _cb(F) + K * _cb(PW) + 2 * ADC + 2 * _cb(G) + EV + _cb(L) + _cb(CO) + _cb(CO * PW) + _cb(T) + 1
         if g.skip_table is not None:
             q += 1 + (8 if g.skip_pixels else 1)  # q_skip, q_kin
         pipe += q
     ff["pipeline"] = pipe
     # memories by the rule: accumulators (F banks of L-lane words), membranes (a word of F lanes),
     # the output spike buffer; block / ultra RAM costs no LUTRAM but a forwarding register and mux
+    mux = 0.0  # the read muxes of distributed RAMs deeper than one primitive (lutram_map)
     for name, m in mems.items():
         if m.rom or name == "out_spikes":
             continue
         if m.style == "distributed":
-            ram[name] = m.banks * lutram_luts(m.width, m.depth, 2 if (readout and name == "acc") else 1)
+            ports = 2 if (readout and name == "acc") else 1
+            ram[name] = m.banks * lutram_luts(m.width, m.depth, ports)
+            mux += m.banks * lutram_map(m.width, m.depth, ports)[1]
+            # rtl.verilog._ram: the registered read address of every bank (the read sees last cycle's write)
+            ff["ram_address"] = ff.get("ram_address", 0.0) + m.banks * _w(m.depth)
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
+            # a word per register: the read is a depth:1 mux per bit and port
+            ports = 2 if (readout and name == "acc") else 1
+            lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
         else:
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
     if g.is_neuron:
         tb, ob, dep = output_buffer(g, readers)
         ram["out_spikes"] = tb * ob * lutram_luts(1, dep, readers)
+        mux += tb * ob * lutram_map(1, dep, readers)[1]
         lut["out_read_mux"] = readers * ob * (tb - 1)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader
         ram["stream"] = g.z_banks * lutram_luts(AB, T * g.n_out // g.z_banks, g.stream_readers)
+        mux += g.z_banks * lutram_map(AB, T * g.n_out // g.z_banks, g.stream_readers)[1]
+    lut["lutram_mux"] = mux
     return {"LUT": lut, "FF": ff, "LUTRAM": ram}
 
 

@@ -29,7 +29,8 @@ def test_primitive_counts_equal_yosys_on_the_measured_shapes():
     rows = json.loads(MEASURED.read_text())["rows"]
     assert len(rows) >= 30
     for r in rows:
-        model = uram_count(r["width"], r["depth"]) if r["style"] == "ultra" else bram18_count(r["width"], r["depth"])
+        model = (uram_count(r["width"], r["depth"]) if r["style"] == "ultra"
+                 else bram18_count(r["width"], r["depth"], r.get("read_ports", 1), r.get("rom", False)))
         assert model == r["yosys"], r
 
 
@@ -37,6 +38,26 @@ def test_counts_by_hand():
     assert bram18_count(36, 512) == 1 and bram18_count(72, 512) == 2 and bram18_count(1, 16384) == 1
     assert bram18_count(180, 112) == 5  # five 36 x 512 RAMB18 side by side
     assert bram18_count(15, 2048) == 2  # one RAMB36 in 18 x 2048
+    # yosys packs the address blocks of a narrow word side by side: 19 x 2448 is five 512-word
+    # blocks of 27 (byte-padded) bits in two 72 x 512 RAMB36, not five 36 x 512 RAMB18
+    assert bram18_count(19, 2448) == 4 and bram18_count(25, 2448) == 4 and bram18_count(19, 3000) == 5
+    # a ROM has no write bytes to pad to; two reads share a true-dual-port primitive, three need two copies
+    assert bram18_count(64, 1500, 1, rom=True) == 6 and bram18_count(64, 1500, 2, rom=True) == 8
+    assert bram18_count(64, 1500, 3, rom=True) == 16
+
+
+def test_distributed_ram_cells_as_yosys_maps_them():
+    """memory.lutram_map: yosys's choice among RAM32M / RAM64M / RAM64X1D / RAM128X1D, as read off the
+    cells of the calibration twins (benchmarks/results/calibration_data.json)."""
+    from spikehls.hls.memory import lutram_map
+
+    assert lutram_map(112, 11)[0] == 19  # RAM32M, 6 bits each
+    assert lutram_map(1, 88)[0] == 1  # one RAM128X1D
+    assert lutram_map(1, 144)[0] == 3  # three RAM64M, not two RAM128X1D
+    assert lutram_map(40, 90)[0] == 21  # 3 x 7 RAM32M beats 2 x 14 RAM64M
+    assert lutram_map(38, 216)[0] == 52  # ... but 4 x 13 RAM64M beat 7 x 7 RAM32M (fewer mux bits)
+    assert lutram_map(1, 450, 2)[0] == 16  # two read ports: two copies
+    assert lutram_map(14, 3, 2)[0] == 6
     assert uram_count(72, 4096) == 1 and uram_count(73, 4096) == 2 and uram_count(1, 16384) == 1
 
 

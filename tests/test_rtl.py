@@ -346,10 +346,7 @@ def test_estimate_bram18_equals_yosys_with_block_ram_tables(tmp_path, monkeypatc
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (pip install 'spikehls[rtl]')")
 @pytest.mark.parametrize("seed,par", [
-    pytest.param(48, 1, marks=pytest.mark.xfail(strict=True, reason=(
-        "measured: yosys maps the 19 x 2448 membranes to 2 RAMB36 (4 BRAM18) where the rule's best "
-        "single configuration needs 5 (25 x 2448 likewise; 19 x 1500, 19 x 3000 and 14 x 2448 agree): "
-        "a mixed-depth mapping not yet modelled (10 vs 9, open)"))),
+    (48, 1),  # 19 x 2448 membranes: five address blocks packed in two 72 x 512 RAMB36 (4 BRAM18; was 10 vs 9)
     (36, 1),  # T = 1: the membranes are never read, so no memory is built (was 3 vs 2)
 ])
 def test_estimate_bram18_equals_yosys(seed, par, tmp_path):

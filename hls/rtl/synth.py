@@ -127,9 +127,18 @@ def synth(project: str | Path, part: Optional[str] = None, timeout: Optional[flo
         raise SpikehlsError(f"yosys failed on {rtl}: {err}")
     data = json.loads(stat.read_text())
     modules = {k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in data.get("modules", {}).items()}
+    # a residual stream's buffer is a module of its own (wired in the top): its cells belong to the
+    # layer that writes it, as the cost model counts them (twin_cost.items: "stream")
+    owned: dict[str, list[str]] = {}
+    for z in layout.get("streams", []):
+        owned.setdefault(z["name"], []).append(z["module"])
     per_layer = {}
     for lyr in layout["layers"]:
-        cells = {k: v for k, v in modules.get(lyr["module"], {}).items() if not k.startswith("spk_")}
+        cells: dict[str, int] = {}
+        for m in [lyr["module"], *owned.get(lyr["name"], [])]:
+            for k, v in modules.get(m, {}).items():
+                if not k.startswith("spk_"):
+                    cells[k] = cells.get(k, 0) + int(v)
         per_layer[lyr["name"]] = {**cells_to_resources(cells), "cells": cells}
     top_cells = {k: v for k, v in modules.get(TOP, {}).items() if not k.startswith("spk_") and k not in ("IBUF", "OBUF", "BUFG")}
     top = {**cells_to_resources(top_cells), "cells": top_cells}
