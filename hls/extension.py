@@ -25,10 +25,10 @@ twice, so every step checks hls4ml's own registries first: calling :func:`regist
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib
 import re
+from pathlib import Path
+from typing import Any, Callable
 
 import hls4ml
 from hls4ml.model import layers as hls_layers
@@ -89,50 +89,47 @@ def _fast_table_types(defines: str, type_names: set[str]) -> str:
     return text
 
 
-def _wrap_defines_writer() -> None:
+def _after_writer(method: str, post: Callable[[Any], None]) -> None:
+    """Wrap ``VivadoWriter.<method>`` so that ``post(model)`` runs after hls4ml's own writer
+    (idempotent: a wrapped method is marked and not wrapped again)."""
     from hls4ml.writer.vivado_writer import VivadoWriter
 
-    original = VivadoWriter.write_defines
+    original = getattr(VivadoWriter, method)
     if getattr(original, "_spikehls", False):
         return
 
-    def write_defines(self, model):
+    def wrapped(self, model):
         original(self, model)
-        names = {w.type.name for lyr in model.get_layers() if lyr.class_name in LAYER_CLASSES
-                 for key, w in lyr.weights.items() if key in FAST_TABLES}
-        if not names:
-            return
-        path = Path(model.config.get_output_dir()) / "firmware" / "defines.h"
-        text = path.read_text()
-        new = _fast_table_types(text, names)
-        if new != text:
-            path.write_text(new)
+        post(model)
 
-    write_defines._spikehls = True  # type: ignore[attr-defined]
-    VivadoWriter.write_defines = write_defines
+    wrapped._spikehls = True  # type: ignore[attr-defined]
+    setattr(VivadoWriter, method, wrapped)
 
 
-def _wrap_top_writer() -> None:
-    from hls4ml.writer.vivado_writer import VivadoWriter
-
-    original = VivadoWriter.write_project_cpp
-    if getattr(original, "_spikehls", False):
+def _post_defines(model) -> None:
+    """defines.h: our tables' typedefs as the C-simulation integer types (spk::int_t / uint_t)."""
+    names = {w.type.name for lyr in model.get_layers() if lyr.class_name in LAYER_CLASSES
+             for key, w in lyr.weights.items() if key in FAST_TABLES}
+    if not names:
         return
+    path = Path(model.config.get_output_dir()) / "firmware" / "defines.h"
+    text = path.read_text()
+    new = _fast_table_types(text, names)
+    if new != text:
+        path.write_text(new)
 
-    def write_project_cpp(self, model):
-        original(self, model)
-        if not any(lyr.class_name in LAYER_CLASSES for lyr in model.get_layers()):
-            return
-        top = Path(model.config.get_output_dir()) / "firmware" / f"{model.config.get_project_name()}.cpp"
-        text = _fast_weight_loader(top.read_text())
-        if model.config.get_config_value("IOType") == "io_parallel":
-            ins = [v.name for v in model.get_input_variables()]
-            outs = [v.name for v in model.get_output_variables()]
-            text = _memory_input_port(text, ins, outs)
-        top.write_text(text)
 
-    write_project_cpp._spikehls = True  # type: ignore[attr-defined]
-    VivadoWriter.write_project_cpp = write_project_cpp
+def _post_top(model) -> None:
+    """The top function: the integer weight loader and (io_parallel) the memory input port."""
+    if not any(lyr.class_name in LAYER_CLASSES for lyr in model.get_layers()):
+        return
+    top = Path(model.config.get_output_dir()) / "firmware" / f"{model.config.get_project_name()}.cpp"
+    text = _fast_weight_loader(top.read_text())
+    if model.config.get_config_value("IOType") == "io_parallel":
+        ins = [v.name for v in model.get_input_variables()]
+        outs = [v.name for v in model.get_output_variables()]
+        text = _memory_input_port(text, ins, outs)
+    top.write_text(text)
 
 
 def _wrap_weight_writer() -> None:
@@ -178,6 +175,6 @@ def register() -> None:
                 backend.register_template(tmpl_cls)
         for header in CPP_HEADERS:
             backend.register_source(CPP_DIR / header)  # a dict entry: re-registering is harmless
-    _wrap_top_writer()
-    _wrap_defines_writer()
+    _after_writer("write_project_cpp", _post_top)
+    _after_writer("write_defines", _post_defines)
     _wrap_weight_writer()
