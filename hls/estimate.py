@@ -255,8 +255,8 @@ def top_cost(net: IntNet) -> dict[str, float]:
     cells, mux, _ = lutram_map(width, beats, readers)
     ram = 4.0 * cells
     tc = calibration.TOP
-    lut = tc["LUT"] + tc.get("LUT_per_address_bit", 0.0) * _w(beats) + tc.get("LUT_per_mux_bit", 0.0) * mux
-    ff = tc["FF"] + tc.get("FF_per_address_bit", 0.0) * _w(beats)
+    lut = tc["LUT"] + tc["LUT_per_address_bit"] * _w(beats) + tc["LUT_per_mux_bit"] * mux
+    ff = tc["FF"] + tc["FF_per_address_bit"] * _w(beats)
     return {"LUT": lut + ram, "LUTRAM": ram, "FF": ff, "beats": beats, "address_bits": _w(beats), "mux_bits": mux}
 
 

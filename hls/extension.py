@@ -83,7 +83,7 @@ def _fast_table_types(defines: str, type_names: set[str]) -> str:
             return m.group(0)
         return f"typedef spk::{'uint_t' if m.group(1) == 'ap_uint' else 'int_t'}<{m.group(2)}> {m.group(3)};"
 
-    text, n = re.subn(r"^typedef (ap_u?int)<\s*(\d+)\s*> (\w+);", sub, defines, flags=re.M)
+    text = re.sub(r"^typedef (ap_u?int)<\s*(\d+)\s*> (\w+);", sub, defines, flags=re.M)
     if text != defines and '#include "nnet_utils/nnet_spiking_types.h"' not in text:
         text = text.replace('#include "ap_int.h"\n', '#include "ap_int.h"\n#include "nnet_utils/nnet_spiking_types.h"\n', 1)
     return text

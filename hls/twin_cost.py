@@ -32,9 +32,10 @@ def _w(n: int) -> int:
     return unsigned_bits(max(int(n) - 1, 1))
 
 
-def lutram_luts(width: int, depth: int, read_ports: int = 1) -> float:
-    """LUTs (4 per cell) of a distributed RAM as yosys maps it (:func:`lutram_map`)."""
-    return 4.0 * lutram_map(width, depth, read_ports)[0]
+def lutram_cost(width: int, depth: int, read_ports: int = 1) -> tuple[float, float]:
+    """``(LUTRAM LUTs, read-mux bits in logic)`` of a distributed RAM as yosys maps it (:func:`lutram_map`)."""
+    cells, mux, _ = lutram_map(width, depth, read_ports)
+    return 4.0 * cells, float(mux)
 
 
 def rom_luts(width: int, depth: int, ports: int = 1) -> float:
@@ -178,8 +179,9 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
         lut["control"] = 1.0
         tb, ob, depth = output_buffer(g, readers)
-        ram["out_spikes"] = tb * ob * lutram_luts(1, depth, readers)
-        lut["lutram_mux"] = tb * ob * lutram_map(1, depth, readers)[1]
+        luts, mux_bits = lutram_cost(1, depth, readers)
+        ram["out_spikes"] = tb * ob * luts
+        lut["lutram_mux"] = tb * ob * mux_bits
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
         lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
@@ -308,28 +310,30 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     for name, m in mems.items():
         if m.rom or name == "out_spikes":
             continue
+        ports = 2 if (readout and name == "acc") else 1
         if m.style == "distributed":
-            ports = 2 if (readout and name == "acc") else 1
-            ram[name] = m.banks * lutram_luts(m.width, m.depth, ports)
-            mux += m.banks * lutram_map(m.width, m.depth, ports)[1]
+            luts, mux_bits = lutram_cost(m.width, m.depth, ports)
+            ram[name] = m.banks * luts
+            mux += m.banks * mux_bits
             # rtl.verilog._ram: the registered read address of every bank (the read sees last cycle's write)
             ff["ram_address"] = ff.get("ram_address", 0.0) + m.banks * _w(m.depth)
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
             # a word per register: the read is a depth:1 mux per bit and port
-            ports = 2 if (readout and name == "acc") else 1
             lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
         else:
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
     if g.is_neuron:
         tb, ob, dep = output_buffer(g, readers)
-        ram["out_spikes"] = tb * ob * lutram_luts(1, dep, readers)
-        mux += tb * ob * lutram_map(1, dep, readers)[1]
+        luts, mux_bits = lutram_cost(1, dep, readers)
+        ram["out_spikes"] = tb * ob * luts
+        mux += tb * ob * mux_bits
         lut["out_read_mux"] = readers * ob * (tb - 1)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader
-        ram["stream"] = g.z_banks * lutram_luts(AB, T * g.n_out // g.z_banks, g.stream_readers)
-        mux += g.z_banks * lutram_map(AB, T * g.n_out // g.z_banks, g.stream_readers)[1]
+        luts, mux_bits = lutram_cost(AB, T * g.n_out // g.z_banks, g.stream_readers)
+        ram["stream"] = g.z_banks * luts
+        mux += g.z_banks * mux_bits
     lut["lutram_mux"] = mux
     return {"LUT": lut, "FF": ff, "LUTRAM": ram}
 
