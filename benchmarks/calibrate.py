@@ -12,8 +12,13 @@ held-out split (every third network), per layer and in total, for LUT, FF, LUTRA
 and cycles. Writes ``hls/calibration.py`` (the constants and the command that produced them) and
 ``benchmarks/results/calibration.json`` (the error table).
 
-    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet] [--samples 8] [--work DIR]
+    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet|wide] [--board B] [--max-lut N] [--samples 8] [--work DIR]
+    python benchmarks/calibrate.py regen [--data FILE]...   # rebuild the projects of a data file (fresh machine)
     python benchmarks/calibrate.py fit [--eval MORE_DATA.json] [--write]
+
+``fit`` reads each network's project (its geometry and tables); ``regen`` writes them again from
+the seeds (the generator is deterministic; no yosys, no Verilator), so a data file collected on
+another machine can be fitted without re-synthesizing it.
 """
 
 from __future__ import annotations
@@ -36,13 +41,19 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def _net_and_par(seed: int, family: str = "random"):
     """A network of the calibration set and its parallelism: ``random`` (every layer kind,
-    ``quantize.random_net.random_intnet``) or ``preresnet`` (pre-activation residual chains: the
-    stream layers, ``random_preresnet_intnet``), each from its own seed range."""
+    ``quantize.random_net.random_intnet``), ``preresnet`` (pre-activation residual chains: the
+    stream layers, ``random_preresnet_intnet``) or ``wide`` (random nets of up to 48 channels at
+    16-96 lanes, to check the model where the VGG-16 / ResNet-19 designs live), each from its own
+    seed range."""
     from spikehls.quantize.random_net import random_intnet, random_preresnet_intnet
 
     if family == "preresnet":
         rng = np.random.default_rng(20_000 + seed)
         net = random_preresnet_intnet(rng, max_channels=8, max_hw=10)
+    elif family == "wide":  # towards the paper networks' scale: up to 48 channels, 16-96 lanes
+        rng = np.random.default_rng(30_000 + seed)
+        net = random_intnet(rng, max_time_steps=4, max_channels=48, max_hw=12, max_dense_units=48, max_convs=3)
+        return net, int(rng.choice([16, 24, 32, 48, 64, 96])), rng
     else:
         rng = np.random.default_rng(10_000 + seed)
         net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
@@ -50,15 +61,44 @@ def _net_and_par(seed: int, family: str = "random"):
     return net, par, rng
 
 
-def collect(args) -> int:
+def _write_project(seed: int, family: str, samples: int, board: str, d: Path) -> tuple:
+    """Network ``seed`` of ``family`` as a project in ``d/prj`` (``d`` replaced): (net, par, x, prj)."""
     from _hls_nets import write_run
 
-    from spikehls.fileio import write_json
     from spikehls.hls.project import generate_project
+    from spikehls.quantize.random_net import random_inputs
+
+    net, par, rng = _net_and_par(seed, family)
+    x = random_inputs(rng, net, samples)
+    shutil.rmtree(d, ignore_errors=True)
+    run = write_run(net, d / "run", x)
+    prj = d / "prj"
+    generate_project(run / "model.qonnx.onnx", board, prj, testvectors=run / "testvectors.npz", parallelism=par)
+    return net, par, x, prj
+
+
+def regen(args) -> int:
+    """Write the project of every network in the data files that is not on disk."""
+    for path in args.data:
+        data = json.loads(path.read_text())
+        for n in data["networks"]:
+            prj = Path(n["project"])
+            if (prj / "spikehls.json").is_file():
+                continue
+            fam = n.get("family", "random")
+            _, par, _, _ = _write_project(n["seed"], fam, len(n["latency"]), n.get("board", args.board), prj.parent)
+            if par != n["parallelism"]:
+                print(f"{path.name}: {fam}{n['seed']}: parallelism {par} != recorded {n['parallelism']}: the generator changed", flush=True)
+                return 1
+            print(f"{path.name}: {fam}{n['seed']} -> {prj}", flush=True)
+    return 0
+
+
+def collect(args) -> int:
+    from spikehls.fileio import write_json
     from spikehls.hls.rtl.generate import generate_rtl, project_geometry
     from spikehls.hls.rtl.sim import rtlsim, simulate
     from spikehls.hls.rtl.synth import synth
-    from spikehls.quantize.random_net import random_inputs
 
     data = json.loads(args.data.read_text()) if args.data.is_file() else {"networks": []}
     done = {(n.get("family", "random"), n["seed"]) for n in data["networks"]}
@@ -68,13 +108,17 @@ def collect(args) -> int:
         if (args.family, seed) in done:
             continue
         t0 = time.perf_counter()
-        net, par, rng = _net_and_par(seed, args.family)
-        x = random_inputs(rng, net, args.samples)
         d = work / (f"n{seed}" if args.family == "random" else f"{args.family}{seed}")
-        shutil.rmtree(d, ignore_errors=True)
-        run = write_run(net, d / "run", x)
-        prj = d / "prj"
-        generate_project(run / "model.qonnx.onnx", args.board, prj, testvectors=run / "testvectors.npz", parallelism=par)
+        if args.max_lut:  # keep synthesis times bounded: networks the model prices above it are left out
+            from spikehls.boards import load_board
+            from spikehls.hls.estimate import estimate
+
+            net, par, _ = _net_and_par(seed, args.family)
+            lut = estimate(net, load_board(args.board), par).total["LUT"]
+            if lut > args.max_lut:
+                print(f"seed {seed}: skipped (model {lut:,.0f} LUT > --max-lut {args.max_lut:,})", flush=True)
+                continue
+        net, par, x, prj = _write_project(seed, args.family, args.samples, args.board, d)
         generate_rtl(prj)
         r = rtlsim(prj)
         if not r["exact"]:
@@ -88,7 +132,7 @@ def collect(args) -> int:
             layers.append({"name": g.name, "kind": g.kind, "yosys": {k: v for k, v in s["per_layer"][g.name].items() if k != "cells"},
                            "cells": s["per_layer"][g.name]["cells"], "cycles": sim["layer_cycles"][:, i].tolist()})
         data["networks"].append({
-            "seed": seed, "family": args.family, "parallelism": par, "time_steps": net.time_steps, "encoding": net.encoding,
+            "seed": seed, "family": args.family, "board": args.board, "parallelism": par, "time_steps": net.time_steps, "encoding": net.encoding,
             "project": str(prj), "layers": layers, "top": {k: v for k, v in s["top"].items() if k != "cells"},
             "total": s["total"], "latency": sim["latency"].tolist(), "synth_seconds": s["seconds"],
         })
@@ -105,11 +149,16 @@ def main(argv=None) -> int:
     c.add_argument("--networks", type=int, default=30)
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--samples", type=int, default=8)
-    c.add_argument("--family", choices=("random", "preresnet"), default="random",
-                   help="random nets of every layer kind, or pre-activation residual chains (stream layers)")
+    c.add_argument("--family", choices=("random", "preresnet", "wide"), default="random",
+                   help="random nets of every layer kind, pre-activation residual chains (stream layers), "
+                        "or wide random nets (up to 48 channels, 16-96 lanes)")
+    c.add_argument("--max-lut", type=int, default=0, help="leave out networks the model prices above this many LUT (0: none)")
     c.add_argument("--board", default="pynq-z2")
     c.add_argument("--data", type=Path, default=DATA)
     c.add_argument("--work", type=Path, default=Path("/tmp/spikehls-calibrate"))
+    g = sub.add_parser("regen", help="rebuild the projects a data file names (no synthesis)")
+    g.add_argument("--data", type=Path, action="append", help=f"data file (repeatable; default {DATA.name})")
+    g.add_argument("--board", default="pynq-z2", help="for networks whose record names no board")
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=DATA)
     f.add_argument("--eval", action="append", type=Path, help="a further data file whose networks are all held out (other seeds)")
@@ -117,6 +166,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "collect":
         return collect(args)
+    if args.cmd == "regen":
+        args.data = args.data or [DATA]
+        return regen(args)
     from calibrate_fit import fit  # noqa: E402  (benchmarks/calibrate_fit.py)
 
     return fit(args)
