@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     y.add_argument("--project", required=True, type=Path, help="project directory with an rtl/ folder ('spikehls rtl')")
     y.add_argument("--part", default=None, help="Xilinx part (default: the project's board part)")
+    y.add_argument("--layer", action="append", default=None, metavar="NAME",
+                   help="synthesize only this layer's module (repeatable); writes PRJ/synth_layers.json, per layer, "
+                        "with the model's estimate beside it (for designs too large to synthesize whole)")
     y.set_defaults(func=run_synth)
 
 
@@ -95,10 +98,38 @@ def run_rtlsim(args: argparse.Namespace) -> int:
     return 1
 
 
+def run_synth_layers(args: argparse.Namespace) -> int:
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+    from spikehls.hls.rtl.synth import synth_layers
+
+    meta = read_meta(args.project)
+    est = {le.name: le for le in estimate(project_net(args.project, meta), project_board(args.project, meta, None),
+                                          project_parallelism(meta)).per_layer}
+    unknown = [n for n in args.layer if n not in est]
+    if unknown:  # before any yosys run
+        from spikehls.errors import SpikehlsError
+
+        raise SpikehlsError(f"{args.project}: --layer {unknown[0]!r}: no such layer (layers: {', '.join(est)})")
+    r = synth_layers(args.project, args.layer, part=args.part)
+    print(f"synth {args.project}, layers alone: {r['yosys'].split(' (')[0]} synth_xilinx -family {r['family']} ({r['part']}), "
+          f"{r['seconds']:.1f} s")
+    print(f"  {'layer':<20}{'LUT':>8}{'logic':>8}{'LUTRAM':>8}{'FF':>8}{'BRAM18':>8}{'URAM':>6}{'DSP':>6}"
+          f"   | estimate: {'LUT':>8}{'FF':>8}{'BRAM18':>8}{'URAM':>6}   LUT vs yosys")
+    for name, v in r["per_layer"].items():
+        e = est[name]
+        print(f"  {name:<20}{v['LUT']:>8}{v['LUT_logic']:>8}{v['LUTRAM']:>8}{v['FF']:>8}{v['BRAM18']:>8}{v['URAM']:>6}{v['DSP']:>6}"
+              f"   |           {e.LUT:>8.0f}{e.FF:>8.0f}{e.BRAM18:>8}{e.URAM:>6}   {(e.LUT - v['LUT']) / max(1, v['LUT']):+.1%}")
+    print(f"source: yosys, each layer module alone (no design total); beside it the estimate  -> {args.project / 'synth_layers.json'}")
+    return 0
+
+
 def run_synth(args: argparse.Namespace) -> int:
     from spikehls.hls.rtl.synth import synth
 
     _check_project(args.project)
+    if args.layer:
+        return run_synth_layers(args)
     r = synth(args.project, part=args.part)
     print(f"synth {args.project}: {r['yosys'].split(' (')[0]} synth_xilinx -family {r['family']} ({r['part']}), {r['seconds']:.1f} s")
     print(f"  {'layer':<20}{'LUT':>8}{'logic':>8}{'LUTRAM':>8}{'FF':>8}{'BRAM18':>8}{'DSP':>6}")
