@@ -173,6 +173,16 @@ def test_synth_small_design(tmp_path):
     assert sum(v["LUT"] for v in r["per_layer"].values()) + r["top"]["LUT"] == t["LUT"]
     saved = json.loads((prj / "synth.json").read_text())
     assert saved["total"] == t and "synth_xilinx -family xc7" in saved["script"]
+    # one layer alone (synth --layer): the same module, mapped within ~10 % of its figure in the design;
+    # its own file, per layer, no total
+    name = max(r["per_layer"], key=lambda n: r["per_layer"][n]["LUT"])
+    assert main(["synth", "--project", str(prj), "--layer", name]) == 0
+    alone = json.loads((prj / "synth_layers.json").read_text())
+    assert alone["source"] == "yosys" and "alone" in alone["scope"] and "total" not in alone and list(alone["per_layer"]) == [name]
+    a, d = alone["per_layer"][name], r["per_layer"][name]
+    assert a["FF"] == d["FF"] and a["LUTRAM"] == d["LUTRAM"] and abs(a["LUT"] - d["LUT"]) <= 0.15 * d["LUT"]
+    assert json.loads((prj / "synth.json").read_text())["total"] == t  # the design's record is untouched
+    assert main(["synth", "--project", str(prj), "--layer", "no_such_layer"]) == 2
 
 
 def test_codesign_verify_corrects_the_budget_by_the_measured_ratio(tmp_path, monkeypatch):
