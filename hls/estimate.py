@@ -33,7 +33,7 @@ from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
 from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry
 from spikehls.hls import calibration, twin_cost
-from spikehls.hls.memory import has_uram
+from spikehls.hls.memory import has_uram, is_ultrascale
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 PIXEL_BITS = 8  # direct encoding: the first layer multiplies 8-bit pixels
@@ -138,11 +138,17 @@ def _conv_valid_counts(in_len: int, k: int, pad: int, stride: int, out_len: int)
     return ok.sum(axis=1)
 
 
-def _priced(g: LayerGeometry, readers: int, ultra: bool = False) -> tuple[dict[str, float], dict[str, float]]:
+def part_memory(part: str | None) -> tuple[bool, bool]:
+    """``(ultra, ultrascale)`` of a board part: whether the memory rule may pick URAM288, and
+    whether distributed RAM is built of UltraScale's 8-LUT cells (both priced by the model)."""
+    return has_uram(part), is_ultrascale(part)
+
+
+def _priced(g: LayerGeometry, readers: int, ultra: bool = False, ultrascale: bool = False) -> tuple[dict[str, float], dict[str, float]]:
     """The layer's structural items (:func:`spikehls.hls.twin_cost.items`) priced with the fitted
     coefficients (:mod:`spikehls.hls.calibration`): ``(totals, breakdown)`` with LUT (logic +
     LUTRAM), LUT_logic, LUTRAM, FF."""
-    it = twin_cost.items(g, readers, ultra)
+    it = twin_cost.items(g, readers, ultra, ultrascale)
     br: dict[str, float] = {}
     for kind, coef in (("LUT", calibration.LUT), ("LUTRAM", calibration.LUTRAM), ("FF", calibration.FF)):
         for name, q in it[kind].items():
@@ -153,9 +159,9 @@ def _priced(g: LayerGeometry, readers: int, ultra: bool = False) -> tuple[dict[s
     return {"LUT": logic + ram, "LUT_logic": logic, "LUTRAM": ram, "FF": ff}, {k: round(v, 1) for k, v in br.items()}
 
 
-def _memory_detail(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Any]:
+def _memory_detail(g: LayerGeometry, readers: int, ultra: bool, ultrascale: bool = False) -> dict[str, Any]:
     """Where every array of the layer lives, and bits stored against bits allocated."""
-    mems = twin_cost.layer_memories(g, readers, ultra)
+    mems = twin_cost.layer_memories(g, readers, ultra, ultrascale)
     out: dict[str, Any] = twin_cost.memory_bits(mems)
     out["arrays"] = {k: {"style": m.style, "rom": m.rom, "width": m.width, "depth": m.depth, "banks": m.banks,
                          "bits_stored": m.bits_stored, "bits_allocated": m.bits_allocated,
@@ -164,13 +170,14 @@ def _memory_detail(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Any
 
 
 def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None, ultra: bool = False,
-                   stats=None) -> LayerEstimate:
+                   stats=None, ultrascale: bool = False) -> LayerEstimate:
     """Cost of a conv / dense neuron layer or the readout, built as ``g`` (:mod:`spikehls.hls.geometry`);
-    ``stats``: :class:`~spikehls.hls.geometry.WeightStats` of its weights (the planner's cache)."""
+    ``stats``: :class:`~spikehls.hls.geometry.WeightStats` of its weights (the planner's cache);
+    ``ultra`` / ``ultrascale``: the part has URAM / UltraScale distributed RAM (:func:`part_memory`)."""
     t = g.table
     dsp = g.tap_lanes * g.lanes if (g.pixels and mac_in_dsp(t.weight_bits)) else 0  # the rule the RTL's MAC lanes follow
-    r, breakdown = _priced(g, readers, ultra)
-    mem = _memory_detail(g, readers, ultra)
+    r, breakdown = _priced(g, readers, ultra, ultrascale)
+    mem = _memory_detail(g, readers, ultra, ultrascale)
     if dsp:  # the multipliers are DSP48s, not LUTs
         m = breakdown.pop("LUT.multipliers", 0.0)
         r["LUT"] -= m
@@ -218,9 +225,10 @@ def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None
     )
 
 
-def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events, ultra: bool = False) -> LayerEstimate:
-    r, breakdown = _priced(g, readers, ultra)
-    mem = _memory_detail(g, readers, ultra)
+def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events, ultra: bool = False,
+                   ultrascale: bool = False) -> LayerEstimate:
+    r, breakdown = _priced(g, readers, ultra, ultrascale)
+    mem = _memory_detail(g, readers, ultra, ultrascale)
     worst, act = twin_cost.cycles(g, None, 0.0 if events else None)
     return LayerEstimate(
         name=lyr.name,
@@ -241,19 +249,19 @@ def _maxpool_layer(lyr: MaxPool2d, g: LayerGeometry, readers: int, events, ultra
     )
 
 
-def top_cost(net: IntNet) -> dict[str, float]:
+def top_cost(net: IntNet, ultrascale: bool = False) -> dict[str, float]:
     """The top level of the twin: the input buffer (``n_in`` words per step, 8-bit pixels once or
     T spike planes; one read port per reader: the first layer and every skip from the input) in
     LUTRAM as yosys maps it (:func:`spikehls.hls.memory.lutram_map`), its read mux and address
     counter, the sequencing and the output stream (fitted: ``calibration.TOP``)."""
-    from spikehls.hls.memory import lutram_map
+    from spikehls.hls.memory import lutram_cell_luts, lutram_map
     from spikehls.hls.twin_cost import _w
 
     beats = int(np.prod(net.input_shape)) * (1 if net.encoding == "direct" else net.time_steps)
     width = 8 if net.encoding == "direct" else 1
     readers = 1 + sum(1 for lyr in net.layers if getattr(getattr(lyr, "skip", None), "source", None) == "input")
-    cells, mux, _ = lutram_map(width, beats, readers)
-    ram = 4.0 * cells
+    cells, mux, _ = lutram_map(width, beats, readers, ultrascale)
+    ram = float(lutram_cell_luts(ultrascale) * cells)
     tc = calibration.TOP
     lut = tc["LUT"] + tc["LUT_per_address_bit"] * _w(beats) + tc["LUT_per_mux_bit"] * mux
     ff = tc["FF"] + tc["FF_per_address_bit"] * _w(beats)
@@ -329,16 +337,16 @@ def estimate(
     geos = net_geometry(net, par)
     readers = output_readers(geos)
     skips = _skip_events(net, events, geos)
-    ultra = has_uram(board.part)
+    ultra, us = part_memory(board.part)
     for i, (lyr, g) in enumerate(zip(net.layers, geos)):
         if isinstance(lyr, MaxPool2d):
-            le = _maxpool_layer(lyr, g, readers[g.name], events, ultra)
+            le = _maxpool_layer(lyr, g, readers[g.name], events, ultra, us)
         elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name), ultra)
+            le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name), ultra, ultrascale=us)
         else:  # pragma: no cover - IntNet.validate admits nothing else
             raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
         per_layer.append(le)
-    top = top_cost(net)
+    top = top_cost(net, us)
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     total["LUT"] += int(round(top["LUT"]))
     total["FF"] += int(round(top["FF"]))

@@ -43,6 +43,14 @@ STYLES = ("registers", "distributed", "block", "ultra")
 
 
 
+def is_ultrascale(part: str | None) -> bool:
+    """Whether a Xilinx part is UltraScale or UltraScale+ (yosys ``synth_xilinx -family xcu/xcup``),
+    whose distributed RAMs are the 8-LUT RAM32M16 / RAM64M8 / RAM256X1D (``lutrams_xcu.txt``)
+    instead of 7-series' 4-LUT RAM32M / RAM64M / RAM128X1D: the same array costs other LUTs."""
+    p = (part or "").lower()
+    return p.startswith(("xczu", "xck26", "xck24", "xcu", "xcau", "xazu", "xcvu", "xcku"))
+
+
 def has_uram(part: str | None) -> bool:
     """Whether a Xilinx part has URAM288 (UltraScale+: Zynq MPSoC ``xczu*``, Kria ``xck26``, ...).
 
@@ -113,10 +121,23 @@ def uram_count(width: int, depth: int) -> int:
 # 2 x RAM64X1D, RAM128X1D)
 _LUTRAMS = (("SDP", 5, 6, 1, 8, 7), ("SDP", 6, 3, 1, 8, 7), ("DP", 5, 4, 1, 8, 8), ("DP", 6, 2, 1, 8, 8),
             ("DP", 7, 1, 1, 8, 8), ("QP", 5, 2, 3, 7, 7), ("QP", 6, 1, 3, 7, 7))
+LUTRAM_CELL_LUTS = 4
+# ... and for UltraScale / UltraScale+ (share/xilinx/lutrams_xcu.txt): every one 8 LUTs (RAM32M16,
+# RAM64M8, RAM32X1D... RAM256X1D in a whole SLICEM), cost 16 with a full widthscale; single-port
+# and wide-read / wide-write RAMs cannot serve a separate write and read address
+_LUTRAMS_XCU = (("SDP", 5, 14, 1, 16, 16), ("SDP", 6, 7, 1, 16, 16), ("DP", 5, 8, 1, 16, 16), ("DP", 6, 4, 1, 16, 16),
+                ("DP", 7, 2, 1, 16, 16), ("DP", 8, 1, 1, 16, 16), ("QP", 5, 4, 3, 16, 16), ("QP", 6, 2, 3, 16, 16),
+                ("OP", 5, 2, 7, 16, 16), ("OP", 6, 1, 7, 16, 16))
+LUTRAM_CELL_LUTS_XCU = 8
+
+
+def lutram_cell_luts(ultrascale: bool = False) -> int:
+    """LUTs one distributed-RAM cell of :func:`lutram_map` occupies."""
+    return LUTRAM_CELL_LUTS_XCU if ultrascale else LUTRAM_CELL_LUTS
 
 
 @lru_cache(maxsize=65536)
-def lutram_map(width: int, depth: int, read_ports: int = 1) -> tuple[int, int, int]:
+def lutram_map(width: int, depth: int, read_ports: int = 1, ultrascale: bool = False) -> tuple[int, int, int]:
     """``(cells, mux bits, bits per cell)`` of a ``depth x width`` distributed RAM with one write port and
     ``read_ports`` asynchronous reads as yosys 0.70 maps it (``memory_libmap``'s cost: per
     configuration ``(cost - widthscale) * cells + widthscale * blocks * width / bits * copies``, plus
@@ -124,12 +145,13 @@ def lutram_map(width: int, depth: int, read_ports: int = 1) -> tuple[int, int, i
     port), RAM64X1D / RAM128X1D (dual port) and RAM32M / RAM64M with three read ports, one copy of
     the whole per read port the primitive lacks. Mux bits: the ``blocks - 1`` words x width x
     ports the read side selects from (logic LUTs, not LUTRAM). Checked cell for cell on the
-    calibration twins."""
+    calibration twins. ``ultrascale``: the UltraScale library instead (8-LUT cells:
+    :func:`lutram_cell_luts`; RAM32M16 / RAM64M8 and the octal-port modes)."""
     if depth <= 2 or width <= 0:
         return 0, 0, 0
     w, d, r = int(width), int(depth), max(1, int(read_ports))
     best = None
-    for _, abits, bits, ports, cost, ws in _LUTRAMS:
+    for _, abits, bits, ports, cost, ws in (_LUTRAMS_XCU if ultrascale else _LUTRAMS):
         blocks = math.ceil(d / (1 << abits))
         cells = blocks * math.ceil(w / bits)
         copies = math.ceil(r / ports)
@@ -140,10 +162,11 @@ def lutram_map(width: int, depth: int, read_ports: int = 1) -> tuple[int, int, i
     return best[1], best[2], best[3]
 
 
-def lutram_units(width: int, depth: int) -> tuple[int, int]:
+def lutram_units(width: int, depth: int, ultrascale: bool = False) -> tuple[int, int]:
     """``(cells, bits per cell)`` of a distributed RAM with one read port (:func:`lutram_map`):
-    RAM32M / RAM64M (192 bits), RAM64X1D pairs / RAM128X1D (128); 4 LUTs each."""
-    cells, _, per = lutram_map(width, depth, 1)
+    RAM32M / RAM64M (192 bits), RAM64X1D pairs / RAM128X1D (128), 4 LUTs each; on UltraScale
+    RAM32M16 / RAM64M8 (448 bits) and the dual-port modes (256), 8 LUTs each."""
+    cells, _, per = lutram_map(width, depth, 1, ultrascale)
     return cells, per
 
 
@@ -157,6 +180,7 @@ class MemoryPlan:
     banks: int = 1
     rom: bool = False
     read_ports: int = 1  # of a block ROM read by several slots at once (true dual port pairs)
+    ultrascale: bool = False  # distributed RAM cells of the UltraScale library (bits_allocated)
 
     @property
     def bits_stored(self) -> int:
@@ -181,7 +205,7 @@ class MemoryPlan:
             return self.uram * URAM_BITS
         if self.style == "registers" or self.rom:
             return self.bits_stored
-        cells, per = lutram_units(self.width, self.depth)
+        cells, per = lutram_units(self.width, self.depth, self.ultrascale)
         return self.banks * cells * per
 
 

@@ -19,23 +19,25 @@ next to the geometry they read (:mod:`spikehls.hls.geometry`), like FINN's per-l
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Optional
 
 import numpy as np
 
 from spikehls.hls.geometry import LayerGeometry, unsigned_bits
 from spikehls.hls.lanes import chunks_per_row
-from spikehls.hls.memory import MemoryPlan, lutram_map, memory_plan, memory_style
+from spikehls.hls.memory import MemoryPlan, lutram_cell_luts, lutram_map, memory_plan, memory_style
 
 
 def _w(n: int) -> int:
     return unsigned_bits(max(int(n) - 1, 1))
 
 
-def lutram_cost(width: int, depth: int, read_ports: int = 1) -> tuple[float, float]:
-    """``(LUTRAM LUTs, read-mux bits in logic)`` of a distributed RAM as yosys maps it (:func:`lutram_map`)."""
-    cells, mux, _ = lutram_map(width, depth, read_ports)
-    return 4.0 * cells, float(mux)
+def lutram_cost(width: int, depth: int, read_ports: int = 1, ultrascale: bool = False) -> tuple[float, float]:
+    """``(LUTRAM LUTs, read-mux bits in logic)`` of a distributed RAM as yosys maps it (:func:`lutram_map`;
+    ``ultrascale``: with the UltraScale library's 8-LUT cells)."""
+    cells, mux, _ = lutram_map(width, depth, read_ports, ultrascale)
+    return float(lutram_cell_luts(ultrascale) * cells), float(mux)
 
 
 def rom_luts(width: int, depth: int, ports: int = 1) -> float:
@@ -99,7 +101,8 @@ def registered_tables(g: LayerGeometry) -> bool:
                for w, d in _table_shapes(g).values())
 
 
-def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, MemoryPlan]:
+def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False,
+                   ultrascale: bool = False) -> dict[str, MemoryPlan]:
     """Every array of one layer of the twin and where the memory rule (:mod:`spikehls.hls.memory`)
     puts it -- the RTL generator builds these, the cost model counts them.
 
@@ -109,7 +112,13 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> d
     by the consumers' scans in the cycle of the address: distributed). ROMs (read in the cycle of
     the address: the FSM steers by them): offsets, bias, thresholds / fire tables; the chunk
     tables (main and skip) are read through a registered port where :func:`registered_tables`
-    says so (block RAM, ``table_ports`` read ports), else in the cycle of the address."""
+    says so (block RAM, ``table_ports`` read ports), else in the cycle of the address.
+    ``ultrascale``: the part's distributed RAM cells are UltraScale's (their bits allocated)."""
+    mems = _layer_memories(g, readers, ultra)
+    return {k: replace(m, ultrascale=True) for k, m in mems.items()} if ultrascale else mems
+
+
+def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, MemoryPlan]:
     mems: dict[str, MemoryPlan] = {}
     if g.kind == "maxpool":
         tb, ob, depth = output_buffer(g, readers)
@@ -151,12 +160,13 @@ def memory_bits(mems: dict[str, MemoryPlan]) -> dict[str, int]:
             "BRAM18": sum(m.bram18 for m in mems.values()), "URAM": sum(m.uram for m in mems.values())}
 
 
-def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, dict[str, float]]:
+def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: bool = False) -> dict[str, dict[str, float]]:
     """The structural quantities of one layer of the twin: ``{"LUT": {...}, "FF": {...}, "LUTRAM": {...}}``.
 
     ``readers``: read ports on the layer's output buffer (its consumer and any skip readers);
-    ``ultra``: the part has URAM (the memory rule may pick it). Block / ultra RAMs are not here
-    (no LUT): :func:`layer_memories` counts them.
+    ``ultra``: the part has URAM (the memory rule may pick it); ``ultrascale``: its distributed RAMs
+    are UltraScale's 8-LUT cells (:func:`spikehls.hls.memory.lutram_map`). Block / ultra RAMs are
+    not here (no LUT): :func:`layer_memories` counts them.
     """
     lut: dict[str, float] = {}
     ff: dict[str, float] = {}
@@ -179,7 +189,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
         lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
         lut["control"] = 1.0
         tb, ob, depth = output_buffer(g, readers)
-        luts, mux_bits = lutram_cost(1, depth, readers)
+        luts, mux_bits = lutram_cost(1, depth, readers, ultrascale)
         ram["out_spikes"] = tb * ob * luts
         lut["lutram_mux"] = tb * ob * mux_bits
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
@@ -211,7 +221,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
     lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
     lut["bank_address"] = F * _cb(depth) * (KS + 2)  # a one-word bank has no address
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
-    mems = layer_memories(g, readers, ultra)
+    mems = layer_memories(g, readers, ultra, ultrascale)
     reg_tbl = registered_tables(g)
     rom = rom_luts(IB, t.rows + 1, 2 * K)
     for name in ("table", "skip_table"):  # a chunk table in block RAM costs no LUT (its BRAM18 are counted)
@@ -312,7 +322,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
             continue
         ports = 2 if (readout and name == "acc") else 1
         if m.style == "distributed":
-            luts, mux_bits = lutram_cost(m.width, m.depth, ports)
+            luts, mux_bits = lutram_cost(m.width, m.depth, ports, ultrascale)
             ram[name] = m.banks * luts
             mux += m.banks * mux_bits
             # rtl.verilog._ram: the registered read address of every bank (the read sees last cycle's write)
@@ -326,12 +336,12 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False) -> dict[str, 
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
     if g.is_neuron:
         tb, ob, dep = output_buffer(g, readers)
-        luts, mux_bits = lutram_cost(1, dep, readers)
+        luts, mux_bits = lutram_cost(1, dep, readers, ultrascale)
         ram["out_spikes"] = tb * ob * luts
         mux += tb * ob * mux_bits
         lut["out_read_mux"] = readers * ob * (tb - 1)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader
-        luts, mux_bits = lutram_cost(AB, T * g.n_out // g.z_banks, g.stream_readers)
+        luts, mux_bits = lutram_cost(AB, T * g.n_out // g.z_banks, g.stream_readers, ultrascale)
         ram["stream"] = g.z_banks * luts
         mux += g.z_banks * mux_bits
     lut["lutram_mux"] = mux

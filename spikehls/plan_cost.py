@@ -27,7 +27,6 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from spikehls.boards import RESOURCE_KINDS, Board
-from spikehls.hls.memory import has_uram
 from spikehls.hls import estimate as est
 from spikehls.hls.geometry import WeightStats, accumulate_geometry, pool_geometry
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
@@ -102,7 +101,8 @@ class IncrementalCost:
     def __init__(self, net: IntNet, board: Board, events: Optional[Mapping[str, Any]],
                  groups: list[list[str]], order: Mapping[str, np.ndarray], slice_bytes: int = 768 << 20):
         self.net, self.board, self.events = net, board, events
-        self.ultra = has_uram(board.part)  # the memory rule may choose URAM on this part (as estimate_report does)
+        # the memory rule may choose URAM on this part; its distributed RAM cells (as estimate() does)
+        self.ultra, self.ultrascale = est.part_memory(board.part)
         self.order = order
         self.shapes = net.shapes()
         member = {n: g[0] for g in groups for n in g}
@@ -127,7 +127,7 @@ class IncrementalCost:
             sk = getattr(lyr, "skip", None)
             if sk is not None and sk.source in self.readers:
                 self.readers[sk.source] += 1
-        self.top = est.top_cost(net)
+        self.top = est.top_cost(net, self.ultrascale)
         self._top_lut, self._top_ff = int(round(self.top["LUT"])), int(round(self.top["FF"]))
         self.overhead = est.overhead_cycles(net)
         self._keep: dict[tuple[str, int], np.ndarray] = {}
@@ -278,9 +278,10 @@ class IncrementalCost:
         if c is None:
             readers = self.readers[lyr.name]
             if isinstance(lyr, MaxPool2d):
-                le = est._maxpool_layer(lyr, g, readers, self.events, self.ultra)
+                le = est._maxpool_layer(lyr, g, readers, self.events, self.ultra, self.ultrascale)
             else:
-                le = est._spiking_layer(lyr, g, readers, self.events, skip_events, self.ultra, stats=stats)
+                le = est._spiking_layer(lyr, g, readers, self.events, skip_events, self.ultra, stats=stats,
+                                        ultrascale=self.ultrascale)
             res = le.resources()
             c = self._cost[key] = (tuple(res[k] for k in RESOURCE_KINDS), le.cycles_worst, le.cycles_activity)
             self.priced += 1

@@ -49,3 +49,43 @@ def test_regen_refuses_a_changed_generator(tmp_path, monkeypatch):
     small = tmp_path / "data.json"
     small.write_text(json.dumps({"networks": [n]}))
     assert cal.main(["regen", "--data", str(small)]) == 1
+
+
+# the two layers of the recorded networks whose memories the model does not count as yosys mapped
+# them; both depend on the tables' contents, which the model does not read: random22's chunk table
+# (33 x 1344) loses constant bit columns and packs into one RAMB36 (model: 3 BRAM18), and
+# preresnet11's 45 x 6 accumulator (LUTRAM 12 by the model) keeps only the bits its 6 weights reach
+KNOWN = {"calibration_data.json": {"random22:fc0": ((16, 3, 0, 0), (16, 2, 0, 0)),
+                                   "preresnet11:block2_conv2": ((12, 0, 0, 0), (4, 0, 0, 0))}}
+
+
+@pytest.mark.parametrize("path", DATA, ids=lambda p: p.name)
+def test_memories_are_priced_cell_for_cell_as_yosys_mapped_them(path, tmp_path):
+    """LUTRAM (7-series RAM32M / RAM64M / RAM128X1D, UltraScale RAM32M16 / RAM64M8), BRAM18, URAM
+    and DSP of every layer and of the top, by the model, equal what yosys mapped in the recorded
+    networks (the whole file: these are counted, not fitted), except the :data:`KNOWN` layers,
+    which must still miss exactly so (a new miss or a fixed one fails)."""
+    from spikehls.hls.estimate import estimate, part_memory, top_cost
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+
+    cal = _calibrate()
+    data = json.loads(path.read_text())
+    for n in data["networks"]:
+        n["project"] = str(tmp_path / f"{n.get('family', 'random')}{n['seed']}" / "prj")
+    small = tmp_path / "data.json"
+    small.write_text(json.dumps(data))
+    assert cal.main(["regen", "--data", str(small)]) == 0
+    misses: dict = {}
+    for n in data["networks"]:
+        prj = Path(n["project"])
+        meta = read_meta(prj)
+        net, brd = project_net(prj, meta), project_board(prj, meta, None)
+        per = {le.name: le for le in estimate(net, brd, project_parallelism(meta)).per_layer}
+        tag = f"{n.get('family', 'random')}{n['seed']}"
+        for lyr in n["layers"]:
+            le, y = per[lyr["name"]], lyr["yosys"]
+            got, want = (le.detail["LUTRAM"], le.BRAM18, le.URAM, le.DSP), (y["LUTRAM"], y["BRAM18"], y["URAM"], y["DSP"])
+            if got != want:
+                misses[f"{tag}:{lyr['name']}"] = (got, want)
+        assert top_cost(net, part_memory(brd.part)[1])["LUTRAM"] == n["top"]["LUTRAM"], tag
+    assert misses == KNOWN.get(path.name, {})
