@@ -160,7 +160,8 @@ def main(argv=None) -> int:
     g.add_argument("--data", type=Path, action="append", help=f"data file (repeatable; default {DATA.name})")
     g.add_argument("--board", default="pynq-z2", help="for networks whose record names no board")
     f = sub.add_parser("fit")
-    f.add_argument("--data", type=Path, default=DATA)
+    f.add_argument("--data", type=Path, action="append",
+                   help=f"data file to fit on (repeatable; default {DATA.name}); every third seed of each is held out")
     f.add_argument("--eval", action="append", type=Path, help="a further data file whose networks are all held out (other seeds)")
     f.add_argument("--write", action="store_true", help="write hls/calibration.py and the results file")
     args = ap.parse_args(argv)
@@ -171,6 +172,7 @@ def main(argv=None) -> int:
         return regen(args)
     from calibrate_fit import fit  # noqa: E402  (benchmarks/calibrate_fit.py)
 
+    args.data = args.data or [DATA]
     return fit(args)
 
 

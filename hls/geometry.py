@@ -150,6 +150,9 @@ class TableGeometry:
     weight_bits: int  # signed width of a table weight
     group_bits: int  # unsigned width of a chunk's group
     index_bits: int  # unsigned width of an offset (0..chunks)
+    # lanes with a nonzero weight in some chunk: a lane whose every channel is empty (a random or
+    # unslimmed net's zero rows) only ever adds zeros, and yosys removes its adder and ROM bits
+    live_lanes: int = 1
 
 
 def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
@@ -166,6 +169,13 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
         n_chunks = int(chunks_per_row(w_rows, lanes).sum()) if w_rows.size else 0
     groups = -(-int(n_targets) // max(1, int(lanes)))
+    if stats is not None:
+        live_chan = (stats.pos != 0) | (stats.neg != 0)
+    else:
+        live_chan = (w_rows != 0).any(axis=0) if w_rows.size else np.zeros(int(n_targets), bool)
+    lanes_ = max(1, int(lanes))
+    padded = np.zeros(groups * lanes_, bool)
+    padded[:len(live_chan)] = live_chan
     return TableGeometry(
         rows=int(w_rows.shape[0]),
         chunks=n_chunks,
@@ -173,6 +183,7 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         weight_bits=wb,
         group_bits=unsigned_bits(max(groups - 1, 1)),
         index_bits=unsigned_bits(n_chunks),
+        live_lanes=int(padded.reshape(groups, lanes_).any(axis=0).sum()) if groups else 0,
     )
 
 

@@ -64,6 +64,15 @@ def output_buffer(g: LayerGeometry, readers: int) -> tuple[int, int, int]:
     return tb, ob, depth
 
 
+def out_address(g: LayerGeometry, readers: int) -> float:
+    """Address bits the spike buffer computes (rtl.verilog): the write address and each reader's
+    read address ``t * words + word``, an add of a constant product when the buffer holds more
+    than one step (one bank of T steps), else the word alone."""
+    tb, _, depth = output_buffer(g, readers)
+    steps = g.time_steps if tb == 1 else 1
+    return float((readers + 1) * _w(depth)) if steps > 1 else 0.0
+
+
 def table_ports(g: LayerGeometry) -> int:
     """Simultaneous reads of a layer's chunk tables: one per tap slot (a kernel row per cycle
     reads ``kw`` chunks at once)."""
@@ -192,6 +201,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         luts, mux_bits = lutram_cost(1, depth, readers, ultrascale)
         ram["out_spikes"] = tb * ob * luts
         lut["lutram_mux"] = tb * ob * mux_bits
+        lut["out_address"] = out_address(g, readers)
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
         lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
@@ -200,7 +210,6 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     L, F, G, PW, K, R = g.lanes, g.fire_lanes, g.groups, g.plane_words, g.tap_lanes, g.read_lanes
     AB, WB, GB, IB = g.acc_bits, t.weight_bits, t.group_bits, t.index_bits
     CO = g.channels
-    CW = L * WB + GB
     depth = G * PW
     IW = 8 if g.pixels else 1
     readout = g.kind == "readout"
@@ -209,14 +218,19 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     # the whole scatter path, and only init, fire and the walk remain
     live = t.chunks > 0 or (g.skip_table is not None and g.skip_table.chunks > 0)
     KS = K if live else 0
-    lut["adders"] = KS * L * AB
+    # lanes that ever add a nonzero weight (the skip table's too; a stream layer's all): a lane whose
+    # channels are all empty adds constant zeros, and yosys removes its adder, multiplier and the
+    # weight bits of its ROM words (the max of the two tables: a lower bound of their union)
+    LL = L if g.z_current else max(t.live_lanes, g.skip_table.live_lanes if g.skip_table is not None else 0)
+    CWL = LL * WB + GB  # the chunk word's bits yosys keeps
+    lut["adders"] = KS * LL * AB
     if g.pixels:
         from spikehls.hls.estimate import lut_multiplier
 
         # a one-chunk table is a constant (a one-word ROM): each lane multiplies by a constant, a
         # shift-and-add of about one adder, not a general multiplier
         const = t.chunks <= 1 and (g.skip_table is None or g.skip_table.chunks <= 1)
-        lut["multipliers"] = KS * L * ((WB + 8) if const else lut_multiplier(WB, 8))
+        lut["multipliers"] = KS * LL * ((WB + 8) if const else lut_multiplier(WB, 8))
     lut["bank_read_mux"] = KS * L * AB * (F - 1)
     lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
     lut["bank_address"] = F * _cb(depth) * (KS + 2)  # a one-word bank has no address
@@ -226,7 +240,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     rom = rom_luts(IB, t.rows + 1, 2 * K)
     for name in ("table", "skip_table"):  # a chunk table in block RAM costs no LUT (its BRAM18 are counted)
         if name in mems and mems[name].style != "block":
-            rom += rom_luts(mems[name].width, mems[name].depth, K)
+            tg = t if name == "table" else g.skip_table
+            rom += rom_luts(mems[name].width - (L - tg.live_lanes) * tg.weight_bits, mems[name].depth, K)
     bb = AB if readout else g.bias_bits
     rom += rom_luts(L * bb, G, 1 if readout else 2)
     if g.skip_table is not None:
@@ -300,10 +315,11 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     pipe = 1 + K + K * _cb(F) + F * ADC + _cb(G) + EV
     # the chunk words of the K slots (p_chunk, p_schunk): ROM contents, so yosys keeps only the
     # bits that vary over the table -- none of a one-chunk table
-    ff["chunk_regs"] = (K * CW if t.chunks > 1 else 0)
+    ff["chunk_regs"] = (K * CWL if t.chunks > 1 else 0)
     if g.skip_table is not None:
         pipe += 1 + EV
-        ff["chunk_regs"] += K * (L * g.skip_table.weight_bits + g.skip_table.group_bits) if g.skip_table.chunks > 1 else 0
+        st = g.skip_table
+        ff["chunk_regs"] += K * (st.live_lanes * st.weight_bits + st.group_bits) if st.chunks > 1 else 0
     if not readout:
         pipe += 1 + _cb(L) + _cb(G) + _cb(CO) + _cb(CO * PW) + _cb(T)
     if reg_tbl:
@@ -340,6 +356,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         ram["out_spikes"] = tb * ob * luts
         mux += tb * ob * mux_bits
         lut["out_read_mux"] = readers * ob * (tb - 1)
+        lut["out_address"] = out_address(g, readers)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader
         luts, mux_bits = lutram_cost(AB, T * g.n_out // g.z_banks, g.stream_readers, ultrascale)
         ram["stream"] = g.z_banks * luts
