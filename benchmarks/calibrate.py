@@ -12,7 +12,7 @@ held-out split (every third network), per layer and in total, for LUT, FF, LUTRA
 and cycles. Writes ``hls/calibration.py`` (the constants and the command that produced them) and
 ``benchmarks/results/calibration.json`` (the error table).
 
-    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet|wide] [--board B] [--max-lut N] [--samples 8] [--work DIR]
+    python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet|wide|vgglayer] [--board B] [--max-lut N] [--samples 8] [--work DIR]
     python benchmarks/calibrate.py regen [--data FILE]...   # rebuild the projects of a data file (fresh machine)
     python benchmarks/calibrate.py fit [--eval MORE_DATA.json] [--write]
 
@@ -50,6 +50,10 @@ def _net_and_par(seed: int, family: str = "random"):
     if family == "preresnet":
         rng = np.random.default_rng(20_000 + seed)
         net = random_preresnet_intnet(rng, max_channels=8, max_hw=10)
+    elif family == "vgglayer":
+        rng = np.random.default_rng(40_000 + seed)
+        net = vgg_like_net(rng)
+        return net, int(rng.choice([16, 24, 32, 48, 64])), rng
     elif family == "wide":  # towards the paper networks' scale: up to 48 channels, 16-96 lanes
         rng = np.random.default_rng(30_000 + seed)
         net = random_intnet(rng, max_time_steps=4, max_channels=48, max_hw=12, max_dense_units=48, max_convs=3)
@@ -59,6 +63,42 @@ def _net_and_par(seed: int, family: str = "random"):
         net = random_intnet(rng, max_time_steps=8, max_channels=12, max_hw=14, max_dense_units=16)
     par = int(rng.choice([1, 2, 3, 4, 6, 8, 12, 16]))
     return net, par, rng
+
+
+def vgg_like_net(rng: np.random.Generator):
+    """A slice of a VGG-16 in the shapes of its deeper layers (the ZCU104 designs' widest engines):
+    spike input of 16-96 channels on a 4 / 6 / 8 square at T = 4, one or two 3x3 "same" convs of
+    32-160 channels with 4-bit weights (dense: 0-40 % zeros, no pruned channels, as a slimmed net),
+    sometimes a 2x2 max pool, a 10-class readout."""
+    from spikehls.quantize import reference as ref
+    from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d
+    from spikehls.quantize.random_net import _bias, _neuron, random_inputs
+
+    hw = int(rng.choice([4, 6, 8]))
+    net = IntNet((int(rng.integers(16, 97)), hw, hw), 4, "rate", [])
+    cur = random_inputs(rng, net, 4)
+    layers: list = []
+    for i in range(int(rng.integers(1, 3))):
+        c = cur.shape[2]
+        co = int(rng.integers(32, 161))
+        w = rng.integers(-8, 8, size=(co, c, 3, 3))
+        w[rng.random(w.shape) < rng.uniform(0.0, 0.4)] = 0
+        w[np.abs(w).reshape(co, -1).sum(1) == 0, 0, 1, 1] = 1  # no empty channel
+        n, t = cur.shape[:2]
+        current = ref.conv_current(cur.reshape((n * t,) + cur.shape[2:]), w, 1, 1).reshape((n, t, co) + cur.shape[3:])
+        layer = SpikingConv2d(f"conv{i}", w, _bias(rng, current, co), None, stride=1, padding=1, w_bits=4)
+        layer.neuron = _neuron(rng, current, layer.bias)
+        cur = ref.spiking_conv2d(cur, layer, None)
+        layers.append(layer)
+        if cur.shape[3] >= 4 and rng.random() < 0.4:
+            pool = MaxPool2d(name=f"pool{i}", kernel=2, stride=2)
+            cur = ref.spike_maxpool2d(cur, pool)
+            layers.append(pool)
+    n_in = int(np.prod(cur.shape[2:]))
+    layers.append(Readout("readout", rng.integers(-8, 8, size=(10, n_in)), np.zeros(10, np.int64), w_bits=4))
+    net.layers = layers
+    net.validate()
+    return net
 
 
 def _write_project(seed: int, family: str, samples: int, board: str, d: Path) -> tuple:
@@ -149,9 +189,9 @@ def main(argv=None) -> int:
     c.add_argument("--networks", type=int, default=30)
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--samples", type=int, default=8)
-    c.add_argument("--family", choices=("random", "preresnet", "wide"), default="random",
+    c.add_argument("--family", choices=("random", "preresnet", "wide", "vgglayer"), default="random",
                    help="random nets of every layer kind, pre-activation residual chains (stream layers), "
-                        "or wide random nets (up to 48 channels, 16-96 lanes)")
+                        "wide random nets (up to 48 channels, 16-96 lanes), or VGG-16 slices (vgg_like_net)")
     c.add_argument("--max-lut", type=int, default=0, help="leave out networks the model prices above this many LUT (0: none)")
     c.add_argument("--board", default="pynq-z2")
     c.add_argument("--data", type=Path, default=DATA)

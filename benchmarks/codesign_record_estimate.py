@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from spikehls.hls.estimate import estimate
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--record", type=Path, default=HERE / "results" / "codesign_vgg16_zcu104.json")
+    ap.add_argument("--record", type=Path, default=HERE / "results" / "codesign_vgg16_zcu104_before_refit.json")
     ap.add_argument("--board", default="zcu104")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "codesign_vgg16_zcu104_reestimate.json")
     args = ap.parse_args(argv)
