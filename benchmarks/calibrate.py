@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -135,6 +136,22 @@ def regen(args) -> int:
 
 
 def collect(args) -> int:
+    """Collect under a lock on the data file: two collections appending to one file would each
+    write back only their own networks."""
+    lock = args.data.with_name(args.data.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        print(f"error: {args.data}: another collection is writing it (remove {lock} if none is)", file=sys.stderr)
+        return 2
+    os.close(fd)
+    try:
+        return _collect(args)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _collect(args) -> int:
     from spikehls.fileio import write_json
     from spikehls.hls.rtl.generate import generate_rtl, project_geometry
     from spikehls.hls.rtl.sim import rtlsim, simulate
@@ -158,13 +175,25 @@ def collect(args) -> int:
             if lut > args.max_lut:
                 print(f"seed {seed}: skipped (model {lut:,.0f} LUT > --max-lut {args.max_lut:,})", flush=True)
                 continue
-        net, par, x, prj = _write_project(seed, args.family, args.samples, args.board, d)
-        generate_rtl(prj)
-        r = rtlsim(prj)
-        if not r["exact"]:
-            print(f"seed {seed}: RTL NOT EXACT {r['first_mismatch']}", flush=True)
-            return 1
-        s = synth(prj)
+        if args.reuse and (d / "prj" / "synth.json").is_file() and (d / "prj" / "rtlsim.json").is_file():
+            # a project this generator wrote, simulated and synthesized before (a lost record): its
+            # synth.json is the measurement; only the per-sample cycles are simulated again
+            from spikehls.quantize.random_net import random_inputs
+
+            net, par, rng = _net_and_par(seed, args.family)
+            x, prj = random_inputs(rng, net, args.samples), d / "prj"
+            if not json.loads((prj / "rtlsim.json").read_text())["exact"]:
+                print(f"seed {seed}: RTL NOT EXACT (rtlsim.json)", flush=True)
+                return 1
+            s = json.loads((prj / "synth.json").read_text())
+        else:
+            net, par, x, prj = _write_project(seed, args.family, args.samples, args.board, d)
+            generate_rtl(prj)
+            r = rtlsim(prj)
+            if not r["exact"]:
+                print(f"seed {seed}: RTL NOT EXACT {r['first_mismatch']}", flush=True)
+                return 1
+            s = synth(prj)
         sim = simulate(prj, x)
         _, geos, _ = project_geometry(prj)
         layers = []
@@ -192,6 +221,8 @@ def main(argv=None) -> int:
     c.add_argument("--family", choices=("random", "preresnet", "wide", "vgglayer"), default="random",
                    help="random nets of every layer kind, pre-activation residual chains (stream layers), "
                         "wide random nets (up to 48 channels, 16-96 lanes), or VGG-16 slices (vgg_like_net)")
+    c.add_argument("--reuse", action="store_true",
+                   help="take the synthesis of a network whose project is already in --work (synth.json), re-simulating only")
     c.add_argument("--max-lut", type=int, default=0, help="leave out networks the model prices above this many LUT (0: none)")
     c.add_argument("--board", default="pynq-z2")
     c.add_argument("--data", type=Path, default=DATA)

@@ -270,6 +270,18 @@ class LayerGeometry:
         return self.groups * self.plane_words
 
     @property
+    def spike_write_groups(self) -> int:
+        """Groups of output spike banks its writer writes together, under one enable: a pool its
+        ``R`` banks at once; a neuron layer its ``F`` fire lanes into ``F`` banks, or into one half
+        of ``2F`` banks (pos % OB) after the other. The twin keeps each group in one memory of
+        ``out_banks / groups`` bits a word (rtl.verilog.buffer_body) and the model prices it so:
+        one-bit banks would each fill a LUTRAM cell's 3 (7-series) or 7 (UltraScale) bits a word
+        with one."""
+        if self.kind == "maxpool":
+            return 1
+        return max(1, self.out_banks // max(1, self.fire_lanes))
+
+    @property
     def v_depth(self) -> int:
         return self.channels * self.plane_words
 

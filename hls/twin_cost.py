@@ -64,6 +64,16 @@ def output_buffer(g: LayerGeometry, readers: int) -> tuple[int, int, int]:
     return tb, ob, depth
 
 
+def spike_buffer_plan(g: LayerGeometry, readers: int) -> MemoryPlan:
+    """The output spike buffer as the twin builds it (rtl.verilog.buffer_body): per time bank, one
+    memory per write group (:attr:`LayerGeometry.spike_write_groups`) of ``out_banks / groups`` bits a
+    word; distributed, since the consumers' scans read it in the cycle of the address."""
+    tb, ob, depth = output_buffer(g, readers)
+    k = g.spike_write_groups
+    style = memory_style(ob, depth * tb, rom=False, sync_read=False)
+    return MemoryPlan(style, ob // k, depth, tb * k)
+
+
 def out_address(g: LayerGeometry, readers: int) -> float:
     """Address bits the spike buffer computes (rtl.verilog): the write address and each reader's
     read address ``t * words + word``, an add of a constant product when the buffer holds more
@@ -130,9 +140,7 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False,
 def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, MemoryPlan]:
     mems: dict[str, MemoryPlan] = {}
     if g.kind == "maxpool":
-        tb, ob, depth = output_buffer(g, readers)
-        style = memory_style(ob, depth * tb, rom=False, sync_read=False)
-        mems["out_spikes"] = MemoryPlan(style, 1, depth, tb * ob)
+        mems["out_spikes"] = spike_buffer_plan(g, readers)
         return mems
     t = g.table
     assert t is not None
@@ -142,9 +150,7 @@ def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Me
     if g.is_neuron:
         if not g.fire_once and g.time_steps > 1:  # at T = 1 no membrane outlives its step: no memory
             mems["membranes"] = memory_plan(F * g.v_bits, CO * PW, rom=False, sync_read=True, ultra=ultra)
-        tb, ob, depth = output_buffer(g, readers)
-        style = memory_style(ob, depth * tb, rom=False, sync_read=False)
-        mems["out_spikes"] = MemoryPlan(style, 1, depth, tb * ob)
+        mems["out_spikes"] = spike_buffer_plan(g, readers)
     rom = {"offsets": (t.index_bits, t.rows + 1), "bias": (L * (AB if readout else g.bias_bits), g.groups)}
     if g.skip_table is not None:
         rom["skip_offsets"] = (g.skip_table.index_bits, g.skip_table.rows + 1)
@@ -197,12 +203,12 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         odd = IOB >> tz
         lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
         lut["control"] = 1.0
-        tb, ob, depth = output_buffer(g, readers)
-        luts, mux_bits = lutram_cost(1, depth, readers, ultrascale)
-        ram["out_spikes"] = tb * ob * luts
-        lut["lutram_mux"] = tb * ob * mux_bits
+        sb = spike_buffer_plan(g, readers)
+        luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
+        ram["out_spikes"] = sb.banks * luts
+        lut["lutram_mux"] = sb.banks * mux_bits
         lut["out_address"] = out_address(g, readers)
-        ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, depth)) + 2
+        ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, sb.depth)) + 2
         lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
@@ -351,10 +357,11 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
     if g.is_neuron:
-        tb, ob, dep = output_buffer(g, readers)
-        luts, mux_bits = lutram_cost(1, dep, readers, ultrascale)
-        ram["out_spikes"] = tb * ob * luts
-        mux += tb * ob * mux_bits
+        tb, ob, _ = output_buffer(g, readers)
+        sb = spike_buffer_plan(g, readers)
+        luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
+        ram["out_spikes"] = sb.banks * luts
+        mux += sb.banks * mux_bits
         lut["out_read_mux"] = readers * ob * (tb - 1)
         lut["out_address"] = out_address(g, readers)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader

@@ -55,12 +55,12 @@ def test_regen_refuses_a_changed_generator(tmp_path, monkeypatch):
 # them. Two depend on the tables' contents, which the model does not read: random22's chunk table
 # (33 x 1344) loses constant bit columns and packs into one RAMB36 (model: 3 BRAM18), and
 # preresnet11's 45 x 6 accumulator (LUTRAM 12 by the model) keeps only the bits its 6 weights reach.
-# wide10's 288 one-word spike banks are written through a 1-bit address (p_vw / 2) yosys cannot
-# prove constant: on UltraScale it maps each to a RAM32M16 (2,304 LUTRAM), where the model, like
-# yosys elsewhere, counts a one-word RAM as registers
+# wide10's one-word spike buffer (288 banks, grouped into wide words) is written through a 1-bit
+# address (p_vw / 2) yosys cannot prove constant: on UltraScale it maps the words to 18 RAM32M16
+# (144 LUTRAM), where the model, like yosys elsewhere, counts a one-word RAM as registers
 KNOWN = {"calibration_data.json": {"random22:fc0": ((16, 3, 0, 0), (16, 2, 0, 0)),
                                    "preresnet11:block2_conv2": ((12, 0, 0, 0), (4, 0, 0, 0))},
-         "calibration_data_wide.json": {"wide10:conv0": ((0, 0, 0, 0), (2304, 0, 0, 0))}}
+         "calibration_data_wide.json": {"wide10:conv0": ((0, 0, 0, 0), (144, 0, 0, 0))}}
 
 
 @pytest.mark.parametrize("path", DATA, ids=lambda p: p.name)

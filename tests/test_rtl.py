@@ -79,6 +79,37 @@ def test_rtl_layout_has_the_projects_lanes(tmp_path):
         assert body.count("reg ") and body.count("_style") >= body.count("[0:")
 
 
+@pytest.mark.parametrize("seed,par", [(9, 8), (3, 16), (12, 4), (21, 6)])
+def test_spike_buffers_are_one_memory_per_write_group(seed, par, tmp_path):
+    """The twin keeps the banks a writer writes together in one memory word
+    (LayerGeometry.spike_write_groups), and the model prices the same memories
+    (twin_cost.spike_buffer_plan): out_banks / groups bits a word, groups x time banks of them."""
+    import re
+
+    from spikehls.hls.estimate import output_readers
+    from spikehls.hls.rtl.generate import project_geometry
+    from spikehls.hls.twin_cost import spike_buffer_plan
+
+    prj, net = _project(tmp_path, seed, par)
+    layout = generate_rtl(prj)
+    _, geos, _ = project_geometry(prj)
+    readers = output_readers(geos)
+    by_name = {lyr["name"]: lyr for lyr in layout["layers"]}
+    seen = 0
+    for g in geos:
+        if g.kind == "readout":
+            continue
+        body = (prj / "rtl" / f"{by_name[g.name]['module']}.v").read_text()
+        plan = spike_buffer_plan(g, readers[g.name])
+        k = g.spike_write_groups
+        assert plan.width * k == g.out_banks and plan.banks == k * (g.time_steps if g.fire_once else 1)
+        mems = re.findall(r"reg \[(\d+)-1:0\] mem \[0:(\d+)-1\];", body)
+        assert mems == [(str(plan.width), str(plan.depth))], (g.name, mems)
+        assert f"ggr < {k};" in body
+        seen += 1
+    assert seen
+
+
 def test_rtl_commands_refuse_a_folder_that_is_not_a_project(tmp_path, capsys):
     for cmd in ("rtl", "rtlsim", "synth"):
         assert main([cmd, "--project", str(tmp_path)]) == 2

@@ -280,7 +280,8 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
     for g in geos:
         if g.kind != "readout":
             bufs[g.name] = BufferSpec(time_banks=T if g.fire_once else 1, banks=g.out_banks,
-                                      words_per_step=g.n_out // g.out_banks, time_steps=T)
+                                      words_per_step=g.n_out // g.out_banks, time_steps=T,
+                                      write_groups=g.spike_write_groups)
             readers[g.name] = []
     prev = "input"
     for g in geos:

@@ -52,6 +52,10 @@ class BufferSpec:
     time_steps: int
     width: int = 1  # 8 for the pixel input
     readers: int = 1  # read ports (consumer, skip readers, debug)
+    # 0: a memory per bank (the stream buffer: its writer's enable slides over the banks); k >= 1:
+    # the banks are written in k equal groups of one enable each (LayerGeometry.spike_write_groups),
+    # each group one memory of banks / k bits a word -- the same address, the same write
+    write_groups: int = 0
 
     @property
     def t_bits(self) -> int:
@@ -90,6 +94,7 @@ def buffer_body(b: BufferSpec, name: str) -> str:
         f"    wire [{n * aw}-1:0] rd_addr;",
         f"    wire [{tb * nb * n * wd}-1:0] rd_q;  // [time bank][bank][reader]",
         "    genvar gtb, gbk, grd;",
+        *(["    genvar ggr, gsb;"] if b.write_groups else []),
         "    generate",
         f"    for (grd = 0; grd < {n}; grd = grd + 1) begin : raddr",
     ]
@@ -98,8 +103,65 @@ def buffer_body(b: BufferSpec, name: str) -> str:
                      f" + rd_word[grd * {b.addr_bits} +: {b.addr_bits}];")
     else:
         lines.append(f"        assign rd_addr[grd * {aw} +: {aw}] = rd_word[grd * {b.addr_bits} +: {b.addr_bits}];")
+    lines.append("    end")
+    if b.write_groups:
+        lines += _grouped_memories(b, style, aw)
+    else:
+        lines += _bank_memories(b, style, aw)
     lines += [
+        f"    for (grd = 0; grd < {n}; grd = grd + 1) begin : rport",
+        f"        wire [{b.t_bits}-1:0] t_r = rd_t[grd * {b.t_bits} +: {b.t_bits}];",
+        f"        for (gbk = 0; gbk < {nb}; gbk = gbk + 1) begin : rbank",
+    ]
+    q = lambda t: f"rd_q[(({t} * {nb} + gbk) * {n} + grd) * {wd} +: {wd}]"  # noqa: E731
+    if tb == 1:
+        lines.append(f"            assign rd_data[(grd * {nb} + gbk) * {wd} +: {wd}] = {q(0)};")
+    else:
+        sel = " :\n                ".join(f"(t_r == {t}) ? {q(t)}" for t in range(tb - 1))
+        lines.append(f"            assign rd_data[(grd * {nb} + gbk) * {wd} +: {wd}] =\n                {sel} :\n                {q(tb - 1)};")
+    lines += ["        end", "    end", "    endgenerate"]
+    return "\n".join(lines)
+
+
+def _grouped_memories(b: BufferSpec, style: str, aw: int) -> list[str]:
+    """One memory per time bank and write group, ``S = banks / groups`` banks a word: every read
+    port reads the group's word and hands each bank its bits (rd_q as :func:`_bank_memories`)."""
+    tb, nb, n, wd = b.time_banks, b.banks, b.readers, b.width
+    k = b.write_groups
+    S = nb // k
+    assert S * k == nb, (nb, k)
+    gw = S * wd
+    return [
+        f"    for (gtb = 0; gtb < {tb}; gtb = gtb + 1) begin : tbank",
+        f"        for (ggr = 0; ggr < {k}; ggr = ggr + 1) begin : wgroup",
+        f'            (* ram_style = "{style}" *) reg [{gw}-1:0] mem [0:{b.depth}-1];',
+        "            always @(posedge clk) begin",
+        f"                if (ob_we && ob_bmask[ggr * {S}]) mem[ob_addr] <= ob_bits[(gtb * {nb} + ggr * {S}) * {wd} +: {gw}];",
+        "            end",
+        f"            wire [{n * gw}-1:0] word_r;  // [reader]",
+        f"            for (grd = 0; grd < {n - 1}; grd = grd + 1) begin : rd",
+        f"                assign word_r[grd * {gw} +: {gw}] = mem[rd_addr[grd * {aw} +: {aw}]];",
+        "            end",
+        "            // the last port is the simulation's debug read-back: no replica of the memory in synthesis",
+        "`ifdef SPIKEHLS_DEBUG",
+        f"            assign word_r[{n - 1} * {gw} +: {gw}] = mem[rd_addr[{n - 1} * {aw} +: {aw}]];",
+        "`else",
+        f"            assign word_r[{n - 1} * {gw} +: {gw}] = {gw}'d0;",
+        "`endif",
+        f"            for (gsb = 0; gsb < {S}; gsb = gsb + 1) begin : sub",
+        f"                for (grd = 0; grd < {n}; grd = grd + 1) begin : rq",
+        f"                    assign rd_q[((gtb * {nb} + ggr * {S} + gsb) * {n} + grd) * {wd} +: {wd}] = word_r[grd * {gw} + gsb * {wd} +: {wd}];",
+        "                end",
+        "            end",
+        "        end",
         "    end",
+    ]
+
+
+def _bank_memories(b: BufferSpec, style: str, aw: int) -> list[str]:
+    """One memory per time bank and bank (the stream buffer's layout)."""
+    tb, nb, n, wd = b.time_banks, b.banks, b.readers, b.width
+    return [
         f"    for (gtb = 0; gtb < {tb}; gtb = gtb + 1) begin : tbank",
         f"        for (gbk = 0; gbk < {nb}; gbk = gbk + 1) begin : bank",
         f'            (* ram_style = "{style}" *) reg [{wd}-1:0] mem [0:{b.depth}-1];',
@@ -117,18 +179,7 @@ def buffer_body(b: BufferSpec, name: str) -> str:
         "`endif",
         "        end",
         "    end",
-        f"    for (grd = 0; grd < {n}; grd = grd + 1) begin : rport",
-        f"        wire [{b.t_bits}-1:0] t_r = rd_t[grd * {b.t_bits} +: {b.t_bits}];",
-        f"        for (gbk = 0; gbk < {nb}; gbk = gbk + 1) begin : rbank",
     ]
-    q = lambda t: f"rd_q[(({t} * {nb} + gbk) * {n} + grd) * {wd} +: {wd}]"  # noqa: E731
-    if tb == 1:
-        lines.append(f"            assign rd_data[(grd * {nb} + gbk) * {wd} +: {wd}] = {q(0)};")
-    else:
-        sel = " :\n                ".join(f"(t_r == {t}) ? {q(t)}" for t in range(tb - 1))
-        lines.append(f"            assign rd_data[(grd * {nb} + gbk) * {wd} +: {wd}] =\n                {sel} :\n                {q(tb - 1)};")
-    lines += ["        end", "    end", "    endgenerate"]
-    return "\n".join(lines)
 
 
 def _rom(name: str, width: int, depth: int, file: str, style: Optional[str] = None) -> str:
