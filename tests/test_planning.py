@@ -275,14 +275,17 @@ def test_plan_gives_back_what_an_overshooting_step_took(tmp_path):
     """The refill rule itself: after a removal that overshoots, channels come back while the design fits."""
     from spikehls.hls.report_run import estimate_report
 
-    net = _mnist_shaped_net()
-    base = estimate_report(net, load_board("pynq-z2"), 16)["total"]
-    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
     seen = False
-    for frac in (0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
-        board = tmp_path / f"b{frac}.yaml"
-        board.write_text(BOARD.format(lut=int(base["LUT"] * frac), bram=280))
-        p = plan(net, load_board(board), act, parallelism=16, margin=0.9)
-        assert p.fits
-        seen |= any("given back" in n for n in p.notes)
+    # whether a step overshoots depends on where the memories' block plateaus fall: a few nets of
+    # the MNIST shape and budgets between 12 % and 50 % of their LUT (seed 1 overshoots at 14 %)
+    for seed in (0, 1, 4):
+        net = _mnist_shaped_net(seed)
+        base = estimate_report(net, load_board("pynq-z2"), 16)["total"]
+        act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
+        for frac in (0.12, 0.14, 0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5):
+            board = tmp_path / f"b{seed}_{frac}.yaml"
+            board.write_text(BOARD.format(lut=int(base["LUT"] * frac), bram=280))
+            p = plan(net, load_board(board), act, parallelism=16, margin=0.9)
+            assert p.fits
+            seen |= any("given back" in n for n in p.notes)
     assert seen, "no budget made a removal step overshoot"
