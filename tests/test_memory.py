@@ -61,6 +61,19 @@ def test_distributed_ram_cells_as_yosys_maps_them():
     assert uram_count(72, 4096) == 1 and uram_count(73, 4096) == 2 and uram_count(1, 16384) == 1
 
 
+def test_ultrascale_distributed_ram_cells():
+    """memory.lutram_map on UltraScale (yosys's lutrams_xcu.txt): 8-LUT cells, RAM32M16 (32 x 14) and
+    RAM64M8 (64 x 7) for one write and one read port.
+    The counts are those of the wide ZCU104 calibration twins (tests/test_calibration_data.py)."""
+    from spikehls.hls.memory import is_ultrascale, lutram_cell_luts, lutram_map
+
+    assert is_ultrascale("xczu7ev-ffvc1156-2-e") and is_ultrascale("xck26-sfvc784-2LV-c") and not is_ultrascale("xc7z020clg400-1")
+    assert lutram_cell_luts(True) == 8 and lutram_cell_luts(False) == 4
+    assert lutram_map(14, 32, 1, True)[0] == 1 and lutram_map(15, 32, 1, True)[0] == 2  # one RAM32M16 holds 14 bits
+    assert lutram_map(7, 64, 1, True)[0] == 1 and lutram_map(16, 528, 1, True)[0] == 27  # RAM64M8: 9 blocks x 3
+    assert lutram_map(16, 528, 1, False)[0] == 54  # the same array on 7-series: RAM64M, 3 bits a cell
+
+
 def test_rule_styles():
     assert memory_plan(40, 2, rom=False).style == "registers"
     assert memory_plan(40, 2, rom=True, sync_read=False).style == "distributed"  # ROMs are never registers
