@@ -168,13 +168,13 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         n_nz = int(nz.size)
         wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
         n_chunks = int(chunks_per_row(w_rows, lanes).sum()) if w_rows.size else 0
-    groups = -(-int(n_targets) // max(1, int(lanes)))
+    lanes = max(1, int(lanes))
+    groups = -(-int(n_targets) // lanes)
     if stats is not None:
         live_chan = (stats.pos != 0) | (stats.neg != 0)
     else:
         live_chan = (w_rows != 0).any(axis=0) if w_rows.size else np.zeros(int(n_targets), bool)
-    lanes_ = max(1, int(lanes))
-    padded = np.zeros(groups * lanes_, bool)
+    padded = np.zeros(groups * lanes, bool)
     padded[:len(live_chan)] = live_chan
     return TableGeometry(
         rows=int(w_rows.shape[0]),
@@ -183,7 +183,7 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         weight_bits=wb,
         group_bits=unsigned_bits(max(groups - 1, 1)),
         index_bits=unsigned_bits(n_chunks),
-        live_lanes=int(padded.reshape(groups, lanes_).any(axis=0).sum()) if groups else 0,
+        live_lanes=int(padded.reshape(groups, lanes).any(axis=0).sum()) if groups else 0,
     )
 
 

@@ -21,7 +21,8 @@ The primitive counts follow what yosys 0.70 ``synth_xilinx`` maps a memory to, b
 function (``memory_libmap``, with the library files' primitives and costs): block RAM
 (:func:`bram18_count`: RAMB18 36 x 512 .. 1 x 16k, RAMB36 72 x 512 .. 1 x 32k = two BRAM18,
 cascaded RAMB36; the address blocks of a narrow word packed side by side), distributed RAM
-(:func:`lutram_map`: RAM32M, RAM64M, RAM64X1D, RAM128X1D, a copy per read port), measured in
+(:func:`lutram_map`: RAM32M, RAM64M, RAM64X1D, RAM128X1D on 7-series, RAM32M16, RAM64M8 and the
+dual- to octal-port modes up to RAM256X1D on UltraScale, a copy per read port), measured in
 ``benchmarks/results/memory_primitives.json`` and on the calibration twins; URAM288 is 72 x 4k
 (9-bit byte lanes: down to 9 x 32k), cascaded in depth.
 """
@@ -43,12 +44,28 @@ STYLES = ("registers", "distributed", "block", "ultra")
 
 
 
+def xilinx_family(part: str | None) -> str | None:
+    """yosys ``synth_xilinx -family`` of a Xilinx part name (``xc7``, ``xcup``, ``xcu``), or None
+    for a part no rule knows. One rule for the synthesis script (rtl.synth.family_of) and the
+    model's choice of distributed-RAM cells (:func:`is_ultrascale`)."""
+    import re
+
+    p = (part or "").lower()
+    if p.startswith(("xc7", "xa7", "xq7")):
+        return "xc7"
+    if p.startswith(("xczu", "xck26", "xck24", "xcu", "xcau", "xazu")):
+        return "xcup"
+    m = re.match(r"xc(vu|ku)(\d+)(p?)", p)
+    if m:
+        return "xcup" if m.group(3) else "xcu"
+    return None
+
+
 def is_ultrascale(part: str | None) -> bool:
     """Whether a Xilinx part is UltraScale or UltraScale+ (yosys ``synth_xilinx -family xcu/xcup``),
     whose distributed RAMs are the 8-LUT RAM32M16 / RAM64M8 / RAM256X1D (``lutrams_xcu.txt``)
     instead of 7-series' 4-LUT RAM32M / RAM64M / RAM128X1D: the same array costs other LUTs."""
-    p = (part or "").lower()
-    return p.startswith(("xczu", "xck26", "xck24", "xcu", "xcau", "xazu", "xcvu", "xcku"))
+    return xilinx_family(part) in ("xcu", "xcup")
 
 
 def has_uram(part: str | None) -> bool:

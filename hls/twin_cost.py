@@ -74,6 +74,13 @@ def spike_buffer_plan(g: LayerGeometry, readers: int) -> MemoryPlan:
     return MemoryPlan(style, ob // k, depth, tb * k)
 
 
+def spike_buffer_cost(sb: MemoryPlan, readers: int, ultrascale: bool = False) -> tuple[float, float]:
+    """``(LUTRAM LUTs, read-mux bits)`` of a spike buffer (:func:`spike_buffer_plan`): its ``banks``
+    memories, each read by the ``readers`` ports asynchronously."""
+    luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
+    return sb.banks * luts, sb.banks * mux_bits
+
+
 def out_address(g: LayerGeometry, readers: int) -> float:
     """Address bits the spike buffer computes (rtl.verilog): the write address and each reader's
     read address ``t * words + word``, an add of a constant product when the buffer holds more
@@ -204,9 +211,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
         lut["control"] = 1.0
         sb = spike_buffer_plan(g, readers)
-        luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
-        ram["out_spikes"] = sb.banks * luts
-        lut["lutram_mux"] = sb.banks * mux_bits
+        ram["out_spikes"], lut["lutram_mux"] = spike_buffer_cost(sb, readers, ultrascale)
         lut["out_address"] = out_address(g, readers)
         ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, sb.depth)) + 2
         lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
@@ -358,10 +363,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
     if g.is_neuron:
         tb, ob, _ = output_buffer(g, readers)
-        sb = spike_buffer_plan(g, readers)
-        luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
-        ram["out_spikes"] = sb.banks * luts
-        mux += sb.banks * mux_bits
+        ram["out_spikes"], sb_mux = spike_buffer_cost(mems["out_spikes"], readers, ultrascale)
+        mux += sb_mux
         lut["out_read_mux"] = readers * ob * (tb - 1)
         lut["out_address"] = out_address(g, readers)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader

@@ -42,19 +42,14 @@ DSP_CELLS = {"DSP48E1", "DSP48E2", "DSP48A1"}
 
 
 def family_of(part: str) -> str:
-    """yosys ``synth_xilinx -family`` for a Xilinx part name."""
-    import re
+    """yosys ``synth_xilinx -family`` for a Xilinx part name (:func:`spikehls.hls.memory.xilinx_family`)."""
+    from spikehls.hls.memory import xilinx_family
 
-    p = part.lower()
-    if p.startswith(("xc7", "xa7", "xq7")):
-        return "xc7"
-    if p.startswith(("xczu", "xck26", "xck24", "xcu", "xcau", "xazu")):
-        return "xcup"
-    m = re.match(r"xc(vu|ku)(\d+)(p?)", p)
-    if m:
-        return "xcup" if m.group(3) else "xcu"
-    raise SpikehlsError(f"board part '{part}': no yosys synth_xilinx family known (7-series / Zynq-7000: xc7..., "
-                        "UltraScale+: xczu... / xck26... / xcu...)")
+    family = xilinx_family(part)
+    if family is None:
+        raise SpikehlsError(f"board part '{part}': no yosys synth_xilinx family known (7-series / Zynq-7000: xc7..., "
+                            "UltraScale+: xczu... / xck26... / xcu...)")
+    return family
 
 
 def _yosys() -> tuple[list[str], str]:
