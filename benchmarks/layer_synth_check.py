@@ -69,4 +69,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from spikehls.errors import SpikehlsError
+
+    try:
+        raise SystemExit(main())
+    except SpikehlsError as exc:  # a wrong project, a missing yosys: one line, nothing written
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2)

@@ -93,3 +93,16 @@ def test_memories_are_priced_cell_for_cell_as_yosys_mapped_them(path, tmp_path):
                 misses[f"{tag}:{lyr['name']}"] = (got, want)
         assert top_cost(net, part_memory(brd.part)[1])["LUTRAM"] == n["top"]["LUTRAM"], tag
     assert misses == KNOWN.get(path.name, {})
+
+
+def test_collect_refuses_a_data_file_another_collection_holds(tmp_path, capsys):
+    """Two collections appending to one data file would each write back only their own networks:
+    the second one stops at once with a one-line error, writing nothing and leaving the lock."""
+    cal = _calibrate()
+    data = tmp_path / "data.json"
+    lock = tmp_path / "data.json.lock"
+    lock.write_text("")
+    assert cal.main(["collect", "--networks", "1", "--data", str(data), "--work", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert "another collection is writing it" in err and str(data) in err and len(err.strip().splitlines()) == 1
+    assert not data.exists() and not (tmp_path / "work").exists() and lock.exists()
