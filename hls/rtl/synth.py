@@ -137,11 +137,21 @@ def _owned_streams(layout: dict) -> dict[str, list[str]]:
 
 
 def _layer_cells(modules: dict[str, dict[str, int]], names: list[str]) -> dict[str, int]:
+    """The primitive cells of the modules ``names``, those of the modules they instantiate
+    included (a layer's deep logic ROMs are modules of their own: rtl.verilog.RomSet), once per
+    instance."""
     cells: dict[str, int] = {}
-    for m in names:
+
+    def add(m: str, times: int, depth: int = 0) -> None:
         for k, v in modules.get(m, {}).items():
-            if not k.startswith("spk_"):
-                cells[k] = cells.get(k, 0) + int(v)
+            if k.startswith("spk_"):
+                if k in modules and depth < 8:
+                    add(k, times * int(v), depth + 1)
+            else:
+                cells[k] = cells.get(k, 0) + times * int(v)
+
+    for m in names:
+        add(m, 1)
     return cells
 
 

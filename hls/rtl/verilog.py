@@ -195,6 +195,59 @@ def _rom(name: str, width: int, depth: int, file: str, style: Optional[str] = No
 
 
 
+# A ROM as logic deeper than one LUT6 (64 words) is built as a module of its own, read through an
+# instance per read port. Why: inline, abc maps the ROM together with the logic that computes its
+# address and loses the LUT6 + MUXF7 / MUXF8 tree of a clean ROM. Measured with yosys 0.70
+# (xcup) on a readout's 41 x 3,200 chunk table: 2,830 LUT with the address a module input,
+# 8,139 behind a 2:1 address select, 8,265 with that select registered (memory_dff merges the
+# register into the read port); the whole readout 8,791 LUT. The module boundary keeps the clean
+# mapping, which is what twin_cost.rom_luts prices (a LUT6 per 64 words and bit, a third more for
+# the mux tree).
+SEPARATE_ROM_DEPTH = 64
+
+
+def separate_rom(style: str, depth: int) -> bool:
+    """Whether a ROM is built as a module of its own (:data:`SEPARATE_ROM_DEPTH`): logic
+    (distributed) ROMs deeper than one LUT6."""
+    return style == "distributed" and depth > SEPARATE_ROM_DEPTH
+
+
+class RomSet:
+    """The ROMs of one layer module: declared inline, or -- deep logic ROMs (:func:`separate_rom`)
+    -- as modules ``<layer module>_<name>`` appended after the layer, read by instances."""
+
+    def __init__(self, mod: str):
+        self.mod = mod
+        self.separate: dict[str, tuple[int, int, str]] = {}  # name -> (width, depth, file)
+        self._n = 0
+
+    def declare(self, name: str, width: int, depth: int, file: str, style: Optional[str] = None) -> str:
+        if style is None:
+            style = memory_style(width, depth, rom=True, sync_read=False)
+        if separate_rom(style, max(depth, 1)):
+            self.separate[name] = (width, max(depth, 1), file)
+            return f"    // {name}: {width} x {max(depth, 1)} ROM as logic, the module {self.mod}_{name} (one instance per read)"
+        return _rom(name, width, depth, file, style)
+
+    def read(self, name: str, addr: str, q: str, width: int, signed: bool = False) -> str:
+        """``wire [width-1:0] q`` = ``name[addr]`` (asynchronous)."""
+        sg = "signed " if signed else ""
+        if name not in self.separate:
+            return f"wire {sg}[{width}-1:0] {q} = {name}[{addr}];"
+        self._n += 1
+        return (f"wire {sg}[{width}-1:0] {q};\n"
+                f"        {self.mod}_{name} u_{name}_{self._n} (.a({addr}), .q({q}));")
+
+    def modules(self) -> str:
+        out = []
+        for name, (w, d, file) in self.separate.items():
+            aw = max(1, (d - 1).bit_length())
+            out += [f"// {name} of {self.mod}: a {w} x {d} ROM as logic, alone so that abc maps it as a ROM",
+                    f"module {self.mod}_{name} (input wire [{aw}-1:0] a, output wire [{w}-1:0] q);",
+                    _rom("m", w, d, file, "distributed"), "    assign q = m[a];", "endmodule"]
+        return "\n".join(out) + ("\n" if out else "")
+
+
 def _ram(name: str, style: str, width: int, depth: int, *, ra: str, wa: str, we: str, wd: str, q: str,
          ports: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> str:
     """A ``depth x width`` RAM of the read-modify-write pipeline: address ``ra`` presented in one
@@ -345,13 +398,14 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     # the chunk tables through a registered port (block RAM), one pipeline stage ahead of the
     # accumulator read (stage 0): the FSM never steers by a chunk word, only by the offsets
     reg_tbl = registered_tables(g)
-    a(_rom("off_rom", IB, tbl.rows + 1, files["offsets"]))
-    a(_rom("tbl_rom", CW, max(tbl.chunks, 1), files["table"], mems["table"].style))
+    roms = RomSet(mod)
+    a(roms.declare("off_rom", IB, tbl.rows + 1, files["offsets"]))
+    a(roms.declare("tbl_rom", CW, max(tbl.chunks, 1), files["table"], mems["table"].style))
     a(_rom("bias_rom", L * g.bias_bits if not readout else L * AB, G, files["bias"]))
     if has_skip:
         st = g.skip_table
-        a(_rom("soff_rom", st.index_bits, st.rows + 1, files["skip_offsets"]))
-        a(_rom("stbl_rom", L * st.weight_bits + st.group_bits, max(st.chunks, 1), files["skip_table"], mems["skip_table"].style))
+        a(roms.declare("soff_rom", st.index_bits, st.rows + 1, files["skip_offsets"]))
+        a(roms.declare("stbl_rom", L * st.weight_bits + st.group_bits, max(st.chunks, 1), files["skip_table"], mems["skip_table"].style))
     if g.is_neuron:
         if g.fire_once:
             NB = g.n_breaks
@@ -437,7 +491,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    assign sk_word = k_pos / {sb.banks};")
         a(f"    wire [{sb.width}-1:0] k_in = sk_data[(k_pos % {sb.banks}) * {sb.width} +: {sb.width}];")
         a("    wire k_act = |k_in;")
-        a(f"    wire [{st.index_bits}-1:0] k_b = soff_rom[k_c];\n    wire [{st.index_bits}-1:0] k_e = soff_rom[k_c + 1];")
+        a(f"    {roms.read('soff_rom', 'k_c', 'k_b', st.index_bits)}\n    {roms.read('soff_rom', 'k_c + 1', 'k_e', st.index_bits)}")
         kpos_o = f"(k_y * {g.out_shape[2]} + k_x)"
         a(f"    wire [{FB}-1:0] k_bank = {kpos_o} % {F};\n    wire [{_w(PW)}-1:0] k_word = {kpos_o} / {F};")
         SCW = L * st.weight_bits + st.group_bits
@@ -486,7 +540,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     else:
         a(f"        wire t_valid = 1'b1;\n        wire [{_w(tbl.rows + 1)}-1:0] t_row = e_w * {R} + e_f;")
         a(f"        wire [{FB}-1:0] t_bank = 0;\n        wire [{_w(PW)}-1:0] t_word = 0;")
-    a(f"        wire [{IB}-1:0] t_b = off_rom[t_row];\n        wire [{IB}-1:0] t_e = off_rom[t_row + 1];")
+    a(f"        {roms.read('off_rom', 't_row', 't_b', IB)}\n        {roms.read('off_rom', 't_row + 1', 't_e', IB)}")
     a(f"        assign t_has[gk] = t_valid && (t_b != t_e);\n        assign t_bv[gk * {IB} +: {IB}] = t_b;\n        assign t_ev[gk * {IB} +: {IB}] = t_e;")
     a(f"        assign t_bkv[gk * {FB} +: {FB}] = t_bank;\n        assign t_wdv[gk * {_w(PW)} +: {_w(PW)}] = t_word;")
     # slot 0 also carries the further chunks of a row and the skip walk
@@ -498,8 +552,13 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"        wire [{EB}-1:0] c_e = {e_sel};")
     if reg_tbl:  # stage 0: the table address; the chunk and the slot's target arrive in stage 1
         a(f"        reg [{CW}-1:0] chunk_m;" + (f"\n        reg [{SCW}-1:0] chunk_s;" if has_skip else ""))
+        sep = [(r, q, w) for r, q, w in (("tbl_rom", "chunk_m", CW), ("stbl_rom", "chunk_s", SCW if has_skip else 0))
+               if r in roms.separate]  # a table the rule keeps in logic: read by its module, registered here
+        for r, q, w in sep:
+            a(f"        {roms.read(r, 'c_e', q + '_d', w)}")
         a("        always @(posedge clk) begin  // the registered read: block RAM")
-        a("            chunk_m <= tbl_rom[c_e];" + ("\n            chunk_s <= stbl_rom[c_e];" if has_skip else ""))
+        a(("            chunk_m <= chunk_m_d;" if "tbl_rom" in roms.separate else "            chunk_m <= tbl_rom[c_e];")
+          + (("\n            chunk_s <= chunk_s_d;" if "stbl_rom" in roms.separate else "\n            chunk_s <= stbl_rom[c_e];") if has_skip else ""))
         a("        end")
         a(f"        reg [{FB}-1:0] c_bk;\n        reg [{_w(PW)}-1:0] c_wd;\n        reg c_go;")
         a(f"        always @(posedge clk) begin c_bk <= {b_sel}; c_wd <= {w_sel}; c_go <= !rst && ({go0}); end")
@@ -507,7 +566,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     else:
         a(f"        wire [{FB}-1:0] c_bk = {b_sel};\n        wire [{_w(PW)}-1:0] c_wd = {w_sel};")
         a(f"        assign s_go[gk] = {go0};")
-        a(f"        wire [{CW}-1:0] chunk_m = tbl_rom[c_e];" + (f"\n        wire [{SCW}-1:0] chunk_s = stbl_rom[c_e];" if has_skip else ""))
+        a(f"        {roms.read('tbl_rom', 'c_e', 'chunk_m', CW)}" + (f"\n        {roms.read('stbl_rom', 'c_e', 'chunk_s', SCW)}" if has_skip else ""))
     a(f"        assign s_chunk[gk * {CW} +: {CW}] = chunk_m;")
     if has_skip:
         a(f"        assign s_schunk[gk * {SCW} +: {SCW}] = chunk_s;")
@@ -851,7 +910,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("        end")
     a("    end")
     a("endmodule")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + roms.modules()
 
 
 def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: BufferSpec) -> str:
