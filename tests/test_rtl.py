@@ -137,6 +137,64 @@ def test_synth_without_yosys_says_how_to_install(tmp_path, monkeypatch, capsys):
 # ---- slow: Verilator ------------------------------------------------------------------------------
 # (seed, parallelism): the C-simulation seeds, then nets drawn with more time steps
 CASES = [(9, 8), (14, 4), (120, 16), (13, 2), (3, 3), (9, 1), (120, 5)]
+@pytest.mark.parametrize("seed,par", [(1, 4), (4, 3), (5, 8), (8, 4)])
+def test_deep_logic_roms_are_modules_of_their_own(seed, par, tmp_path):
+    """A logic ROM deeper than one LUT6 (rtl.verilog.separate_rom) is declared as a module of its
+    own and read through one instance per read (the offsets twice per tap slot), so abc maps it
+    as a ROM and not merged with its address logic; a shallow one stays an inline array."""
+    import re
+
+    from spikehls.hls.rtl.generate import project_geometry
+    from spikehls.hls.rtl.verilog import SEPARATE_ROM_DEPTH
+    from spikehls.hls.twin_cost import layer_memories
+
+    prj, net = _project(tmp_path, seed, par)
+    layout = generate_rtl(prj)
+    _, geos, _ = project_geometry(prj)
+    by_name = {lyr["name"]: lyr for lyr in layout["layers"]}
+    seen = 0
+    for g in geos:
+        if g.kind == "maxpool":
+            continue
+        mod = by_name[g.name]["module"]
+        body = (prj / "rtl" / f"{mod}.v").read_text()
+        depth = g.table.rows + 1
+        sep = re.findall(rf"^module {mod}_off_rom \(input wire \[(\d+)-1:0\] a, output wire \[(\d+)-1:0\] q\);", body, re.M)
+        if depth > SEPARATE_ROM_DEPTH:
+            assert sep == [(str(max(1, (depth - 1).bit_length())), str(g.table.index_bits))], (g.name, sep)
+            assert "reg [" + str(g.table.index_bits) + "-1:0] off_rom [" not in body
+            assert len(re.findall(rf"^\s*{mod}_off_rom u_off_rom_\d+ ", body, re.M)) == 2  # t_b, t_e of the one slot loop
+            seen += 1
+        else:
+            assert not sep and f"off_rom [0:{depth}-1];" in body
+        tbl = layer_memories(g)["table"]
+        assert (f"module {mod}_tbl_rom " in body) == (tbl.style == "distributed" and tbl.depth > SEPARATE_ROM_DEPTH)
+    assert seen
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", [(1, 4), (4, 3), (5, 8)])
+def test_separate_roms_rtl_equals_reference(seed, par, tmp_path):
+    """The nets whose offsets and chunk tables are ROM modules of their own stay spike-exact."""
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, _ = _project(tmp_path, seed, par)
+    text = " ".join(f.read_text() for f in (generate_rtl(prj) and (prj / "rtl").glob("spk_*.v")))
+    assert "_off_rom (input" in text
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+
+
+def test_layer_cells_count_each_rom_instance(tmp_path):
+    """A layer's yosys cells include those of the ROM modules it instantiates, once per instance."""
+    from spikehls.hls.rtl.synth import _layer_cells
+
+    modules = {"spk_l0_conv": {"LUT6": 10, "FDRE": 3, "spk_l0_conv_off_rom": 2, "spk_l0_conv_tbl_rom": 1},
+               "spk_l0_conv_off_rom": {"LUT6": 4, "MUXF7": 1}, "spk_l0_conv_tbl_rom": {"LUT5": 7}}
+    assert _layer_cells(modules, ["spk_l0_conv"]) == {"LUT6": 18, "FDRE": 3, "MUXF7": 2, "LUT5": 7}
+
+
 LONG_T = [(21, 6), (22, 2), (23, 12), (24, 7)]
 
 
@@ -239,6 +297,47 @@ def test_codesign_verify_corrects_the_budget_by_the_measured_ratio(tmp_path, mon
     rec = dict(est, fits=True)
     ok, same = verify_yosys(rec, tmp_path, brd, brd, lambda m: None)
     assert ok and same is brd and rec["yosys"]["fits"] is True
+
+
+def test_codesign_verify_layers_scales_by_the_checked_layers(tmp_path, monkeypatch):
+    """--verify yosys-layers: the model's LUT / FF times the measured ratio of the largest layers
+    alone is judged (an indication, recorded with its scope); over budget -> budget / ratio."""
+    from spikehls.boards import load_board
+    from spikehls.codesign import verify_yosys_layers
+
+    brd = load_board("pynq-z2")
+    allowed = brd.allowed()
+    est = {"LUT": int(allowed["LUT"] * 0.9), "FF": 1000, "BRAM18": 0, "URAM": 0, "DSP": 0}
+    chk = {"source": "yosys", "scope": "the 3 largest layers by the model, each module synthesized alone", "layers": [{}] * 3,
+           "checked": {"yosys_over_model": 1.25, "FF_yosys_over_model": 0.9, "share_of_model_total": 0.6, "memories_equal": True}}
+    monkeypatch.setattr("spikehls.hls.rtl.compare.layer_check", lambda prj, top, log=None: dict(chk))
+    rec = dict(est, fits=True)
+    ok, nxt = verify_yosys_layers(rec, tmp_path, brd, brd, lambda m: None)
+    y = rec["yosys_layers"]
+    assert not ok and rec["fits"] is False and y["fits"] is False and y["source"] == "yosys" and "alone" in y["scope"]
+    assert y["design_scaled"]["LUT"] == round(est["LUT"] * 1.25) and "indication" in y["design_scaled"]["source"]
+    assert y["design_scaled"]["BRAM18"] == 0 and "total" not in y  # never passed off as a yosys total
+    assert nxt.budget.LUT == pytest.approx(brd.budget.LUT / 1.25) and nxt.budget.FF == brd.budget.FF
+    chk["checked"] = dict(chk["checked"], yosys_over_model=1.05)
+    rec = dict(est, fits=True)
+    ok, same = verify_yosys_layers(rec, tmp_path, brd, brd, lambda m: None)
+    assert ok and same is brd and rec["yosys_layers"]["fits"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed")
+def test_layer_check_synthesizes_the_largest_layers(tmp_path):
+    """compare.layer_check (codesign --verify yosys-layers, benchmarks/layer_synth_check.py) on a real
+    project: the two layers the model prices highest, each alone, memories equal to the model."""
+    from spikehls.hls.rtl.compare import layer_check
+
+    prj, _ = _project(tmp_path, 3, 3)
+    r = layer_check(prj, 2)
+    assert r["source"] == "yosys" and len(r["layers"]) == 2
+    lut = [row["model"]["LUT"] for row in r["layers"]]
+    assert lut == sorted(lut, reverse=True) and all(row["yosys_alone"]["LUT"] > 0 for row in r["layers"])
+    assert r["checked"]["memories_equal"] and r["checked"]["yosys_LUT"] == sum(row["yosys_alone"]["LUT"] for row in r["layers"])
+    assert "indication" in r["design_LUT_scaled_by_the_checked_ratio"]["source"]
 
 
 @pytest.mark.slow
