@@ -76,10 +76,13 @@ def codesign(
     ``verify="yosys"``: a design the model says fits is synthesized (its Verilog twin, with
     yosys); if the yosys figures are over the budget, the budget the model plans against is
     scaled by the measured / estimated ratio of each resource over it and the loop goes on.
-    Both figures are recorded per iteration.
+    Both figures are recorded per iteration. ``verify="yosys-layers"``: for designs too large to
+    synthesize whole (hours of yosys), the :data:`VERIFY_LAYERS` largest layers by the model are
+    synthesized each alone, and the model's LUT and FF totals scaled by their measured ratio (an
+    indication, recorded as such) are judged the same way.
     """
-    if verify not in (None, "yosys"):
-        raise SpikehlsError(f"--verify: unknown source '{verify}' (allowed: yosys)")
+    if verify not in VERIFY_SOURCES:
+        raise SpikehlsError(f"--verify: unknown source '{verify}' (allowed: {', '.join(v for v in VERIFY_SOURCES if v)})")
     brd = board if isinstance(board, Board) else load_board(board)
     out = Path(out_dir)
     if from_run is not None:
@@ -210,6 +213,8 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
         done = rec["fits"] and rec["csim_exact"]
         if done and verify == "yosys":
             done, plan_board = verify_yosys(rec, it_dir / "hls", board_target, plan_board, log)
+        elif done and verify == "yosys-layers":
+            done, plan_board = verify_yosys_layers(rec, it_dir / "hls", board_target, plan_board, log)
         if not rec["csim_exact"]:  # a wrong design is a failed result, not one that merely does not fit
             result["error"] = not_exact_message(rec)
             log(f"   {result['error']}: co-design FAILED (the project is kept for inspection, not offered)")
@@ -274,6 +279,56 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
     return result
 
 
+VERIFY_SOURCES = (None, "yosys", "yosys-layers")
+VERIFY_LAYERS = 3  # layers --verify yosys-layers synthesizes (the largest by the model)
+
+
+def _correct_budget(plan_board: Board, over: list[str], ratios: dict) -> Board:
+    """The board to plan against next: each resource over budget has its budget fraction divided by
+    its measured / estimated ratio, so the model (the fast inner loop) aims at what yosys measures."""
+    budget = plan_board.budget.model_copy()
+    for k in over:
+        r = ratios.get(k)
+        if r and r > 0:
+            setattr(budget, k, max(1e-6, min(1.0, getattr(budget, k) / r)))
+    return plan_board.model_copy(update={"budget": budget})
+
+
+def verify_yosys_layers(rec: dict, prj: Path, target: Board, plan_board: Board, log: Callable[[str], None],
+                        top: int = VERIFY_LAYERS) -> tuple[bool, Board]:
+    """Like :func:`verify_yosys` on the ``top`` largest layers alone (:func:`spikehls.hls.rtl.compare.layer_check`).
+
+    The design's LUT and FF are judged by the model's totals times the measured / estimated ratio of
+    the checked layers -- an indication, recorded under ``yosys_layers`` with its scope, never as a
+    yosys total; BRAM18 / URAM / DSP are the model's (exact: the layers' memories are compared too)."""
+    from spikehls.boards import RESOURCE_KINDS
+    from spikehls.hls.rtl.compare import layer_check
+
+    chk = layer_check(prj, top, log=log)
+    c = chk["checked"]
+    ratios = {k: None for k in RESOURCE_KINDS}
+    ratios["LUT"], ratios["FF"] = c["yosys_over_model"], c["FF_yosys_over_model"]
+    est = {k: rec.get(k) for k in RESOURCE_KINDS}
+    scaled = {k: round(est[k] * ratios[k]) if ratios[k] and est[k] is not None else est[k] for k in RESOURCE_KINDS}
+    allowed = target.allowed()
+    over = [k for k in RESOURCE_KINDS if scaled[k] is not None and scaled[k] > allowed[k]]
+    rec["yosys_layers"] = {**chk, "ratio_to_estimate": ratios,
+                           "design_scaled": {"source": "estimate x (yosys / estimate of the checked layers): an indication",
+                                             **scaled},
+                           "fits": not over}
+    log(f"   yosys on the {len(chk['layers'])} largest layers alone: x{c['yosys_over_model']} LUT, x{c['FF_yosys_over_model']} FF "
+        f"the model ({c['share_of_model_total']:.0%} of its LUT); design scaled: LUT {scaled['LUT']:,} of {allowed['LUT']:,} allowed"
+        f"{'' if c['memories_equal'] else '; BRAM18 / URAM differ from the model on a checked layer'}: "
+        f"{'fits' if not over else 'over budget in ' + ', '.join(over)}")
+    if not over:
+        return True, plan_board
+    nxt = _correct_budget(plan_board, over, ratios)
+    rec["yosys_layers"]["planned_budget"] = {k: getattr(nxt.budget, k) for k in RESOURCE_KINDS}
+    log(f"   the model plans against the budget corrected by the measured ratio: {rec['yosys_layers']['planned_budget']}")
+    rec["fits"] = False
+    return False, nxt
+
+
 def verify_yosys(rec: dict, prj: Path, target: Board, plan_board: Board, log: Callable[[str], None]) -> tuple[bool, Board]:
     """Synthesize the twin of ``prj`` with yosys and judge it against ``target``'s budget.
 
@@ -292,13 +347,8 @@ def verify_yosys(rec: dict, prj: Path, target: Board, plan_board: Board, log: Ca
         f"DSP {measured['DSP']}: {'fits' if not over else 'over budget in ' + ', '.join(over)}")
     if not over:
         return True, plan_board
-    budget = plan_board.budget.model_copy()
-    for k in over:
-        r = ratios[k]
-        if r and r > 0:
-            setattr(budget, k, max(1e-6, min(1.0, getattr(budget, k) / r)))
-    nxt = plan_board.model_copy(update={"budget": budget})
-    rec["yosys"]["planned_budget"] = {k: getattr(budget, k) for k in RESOURCE_KINDS}
+    nxt = _correct_budget(plan_board, list(over), ratios)
+    rec["yosys"]["planned_budget"] = {k: getattr(nxt.budget, k) for k in RESOURCE_KINDS}
     log(f"   the model plans against the budget corrected by the measured ratio: {rec['yosys']['planned_budget']}")
     rec["fits"] = False
     return False, nxt

@@ -121,3 +121,56 @@ def _i(x: Any) -> str:
 
 def _r(x: Any) -> str:
     return "-" if x is None else f"{float(x):.2f}"
+
+
+def layer_check(prj: Path, top: int = 3, log=None) -> dict[str, Any]:
+    """Synthesize the ``top`` layers the model prices highest, each module alone (``spikehls synth
+    --layer``), and put model and yosys side by side.
+
+    For designs too large to synthesize whole (a 150k-LUT twin is hours of yosys on two cores, one
+    layer minutes). Returns the checked layers (source ``yosys``, scope: each layer alone, within
+    ~10 % of the same layer in its design), their summed ratio and the design's model total scaled by
+    it -- labelled an indication: the unchecked layers are assumed off by the same factor."""
+    import time
+
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.report_run import project_board, project_net, project_parallelism, read_meta
+    from spikehls.hls.rtl.generate import generate_rtl
+    from spikehls.hls.rtl.synth import synth_layers
+
+    prj = Path(prj)
+    meta = read_meta(prj)
+    board = project_board(prj, meta, None)
+    e = estimate(project_net(prj, meta), board, project_parallelism(meta))
+    generate_rtl(prj)
+    picked = sorted(e.per_layer, key=lambda le: -le.LUT)[:max(1, int(top))]
+    rows, t0, version = [], time.perf_counter(), ""
+    for le in picked:
+        r = synth_layers(prj, [le.name])
+        y, version = r["per_layer"][le.name], r["yosys"]
+        rows.append({"layer": le.name, "kind": le.kind, "parallelism": le.parallelism,
+                     "model": {"LUT": le.LUT, "FF": le.FF, "BRAM18": le.BRAM18, "URAM": le.URAM, "LUTRAM": le.detail["LUTRAM"]},
+                     "yosys_alone": {k: y[k] for k in ("LUT", "LUT_logic", "LUTRAM", "FF", "BRAM18", "URAM", "DSP")},
+                     "seconds": r["seconds"]})
+        if log:
+            log(f"   {le.name}: model {le.LUT:,} LUT, yosys alone {y['LUT']:,} ({(le.LUT - y['LUT']) / max(y['LUT'], 1):+.1%}); "
+                f"BRAM18 {le.BRAM18}/{y['BRAM18']}, URAM {le.URAM}/{y['URAM']}, {r['seconds']:.0f} s")
+    m = sum(r["model"]["LUT"] for r in rows)
+    y = sum(r["yosys_alone"]["LUT"] for r in rows)
+    mf = sum(r["model"]["FF"] for r in rows)
+    yf = sum(r["yosys_alone"]["FF"] for r in rows)
+    allowed = board.allowed()
+    ratio = y / m if m else 1.0
+    return {
+        "source": "yosys", "scope": f"the {len(rows)} largest layers by the model, each module synthesized alone",
+        "project": str(prj), "board": board.name, "yosys": version, "layers": rows,
+        "checked": {"model_LUT": m, "yosys_LUT": y, "yosys_over_model": round(ratio, 4),
+                    "model_FF": mf, "yosys_FF": yf, "FF_yosys_over_model": round(yf / mf, 4) if mf else None,
+                    "share_of_model_total": round(m / e.total["LUT"], 4) if e.total["LUT"] else None,
+                    "memories_equal": all(r["model"][k] == r["yosys_alone"][k] for r in rows for k in ("BRAM18", "URAM"))},
+        "design_model": e.total,
+        "design_LUT_scaled_by_the_checked_ratio": {
+            "source": "estimate x (yosys / estimate of the checked layers): an indication, not a measurement",
+            "LUT": round(e.total["LUT"] * ratio), "of_allowed": round(e.total["LUT"] * ratio / allowed["LUT"], 4)},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }

@@ -29,9 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-run", type=Path, default=None,
                    help="start from this training run (spikehls train) instead of training iteration 0; "
                         "its config is used, with the codesign and quant sections of --config when given")
-    p.add_argument("--verify", choices=["yosys"], default=None,
+    p.add_argument("--verify", choices=["yosys", "yosys-layers"], default=None,
                    help="synthesize a design the model says fits (its Verilog twin, with yosys); if yosys says it "
-                        "does not fit, correct the budget by the measured ratio and go on (needs spikehls[rtl])")
+                        "does not fit, correct the budget by the measured ratio and go on (needs spikehls[rtl]). "
+                        "yosys-layers: for designs too large to synthesize whole, the 3 largest layers alone, the "
+                        "model's LUT / FF scaled by their measured ratio (an indication, recorded as one)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.from_run is not None:
         check_run(args.from_run, "--from-run")
     check_codesign_dir(args.out, args.from_run)
-    if args.verify == "yosys":  # a missing yosys is an error now, not after the training
+    if args.verify:  # a missing yosys is an error now, not after the training
         from spikehls.hls.rtl.synth import _yosys
 
         _yosys()
