@@ -153,6 +153,29 @@ class TableGeometry:
     # lanes with a nonzero weight in some chunk: a lane whose every channel is empty (a random or
     # unslimmed net's zero rows) only ever adds zeros, and yosys removes its adder and ROM bits
     live_lanes: int = 1
+    # bits of the offsets' deviation from the straight line 0 .. chunks over the rows (see
+    # offsets_deviation_bits): what a ROM of the offsets costs as logic -- none for the identity of
+    # a one-chunk-per-row table, a few for the near-regular walk of a dense one
+    offset_bits: int = 0
+
+
+def offsets_deviation_bits(per_row: np.ndarray) -> int:
+    """Signed bits of ``offsets[r] - round(r * chunks / rows)`` over the offsets ROM (its
+    ``rows + 1`` prefix sums of ``per_row`` chunks).
+
+    yosys synthesizes a constant ROM as logic from its truth table: a linear ramp (every row the
+    same count) is wiring or one constant multiply, and what is left is the deviation from it. So
+    the ROM is priced by these bits rather than the full index width: measured by yosys on random
+    walks of 1,024 / 4,096 rows (13-bit offsets, 6 / 7 bits of deviation: 237 / 769 LUT, against
+    ~280 / 1,100 for 13 random bits), and 0 LUT for the identity (benchmarks/results/rom_logic.json)."""
+    n = np.asarray(per_row, dtype=np.int64).ravel()
+    if n.size == 0:
+        return 0
+    off = np.concatenate([[0], np.cumsum(n)])
+    ramp = np.rint(np.arange(off.size) * (off[-1] / max(n.size, 1))).astype(np.int64)
+    dev = off - ramp
+    lo, hi = int(dev.min()), int(dev.max())
+    return 0 if lo == hi == 0 else signed_bits(lo, hi)
 
 
 def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
@@ -162,20 +185,19 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
     w_rows = np.asarray(w_rows, dtype=np.int64)
     if stats is not None:
         n_nz, wb = stats.nnz, (max(int(w_bits), signed_bits(stats.nz_min, stats.nz_max)) if stats.nnz else int(w_bits))
-        n_chunks = int(stats.chunks(lanes).sum()) if w_rows.size else 0
+        per_row = stats.chunks(lanes) if w_rows.size else np.zeros(0, np.int64)
     else:
         nz = w_rows[w_rows != 0]
         n_nz = int(nz.size)
         wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
-        n_chunks = int(chunks_per_row(w_rows, lanes).sum()) if w_rows.size else 0
+        per_row = chunks_per_row(w_rows, lanes) if w_rows.size else np.zeros(0, np.int64)
+    n_chunks = int(np.sum(per_row))
     lanes = max(1, int(lanes))
     groups = -(-int(n_targets) // lanes)
     if stats is not None:
         live_chan = (stats.pos != 0) | (stats.neg != 0)
     else:
         live_chan = (w_rows != 0).any(axis=0) if w_rows.size else np.zeros(int(n_targets), bool)
-    padded = np.zeros(groups * lanes, bool)
-    padded[:len(live_chan)] = live_chan
     return TableGeometry(
         rows=int(w_rows.shape[0]),
         chunks=n_chunks,
@@ -183,8 +205,22 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         weight_bits=wb,
         group_bits=unsigned_bits(max(groups - 1, 1)),
         index_bits=unsigned_bits(n_chunks),
-        live_lanes=int(padded.reshape(groups, lanes).any(axis=0).sum()) if groups else 0,
+        live_lanes=live_lanes(live_chan, lanes),
+        offset_bits=offsets_deviation_bits(per_row),
     )
+
+
+def live_lanes(live_chan: np.ndarray, lanes: int) -> int:
+    """Lanes (channel ``% lanes``) holding at least one channel flagged in ``live_chan`` (one flag
+    per channel): the lanes whose datapath yosys keeps."""
+    lanes = max(1, int(lanes))
+    live_chan = np.asarray(live_chan, dtype=bool).ravel()
+    groups = -(-len(live_chan) // lanes)
+    if not groups:
+        return 0
+    padded = np.zeros(groups * lanes, bool)
+    padded[:len(live_chan)] = live_chan
+    return int(padded.reshape(groups, lanes).any(axis=0).sum())
 
 
 @dataclass(frozen=True)
@@ -228,6 +264,10 @@ class LayerGeometry:
     acc_hi: int = 0
     acc_bits: int = 2
     bias_bits: int = 2
+    # lanes whose accumulators start (and reset) at a nonzero bias in some group: every other lane's
+    # start value is the constant 0, and yosys folds its bias inputs out of every bank's write mux
+    # (a slimmed VGG slice with random biases costs ~30 % more LUT than one with zero biases)
+    bias_lanes: int = 0
     z_current: bool = False  # a stream layer: acc holds z, the fire pass adds bias + sign * z
     residual_source: Optional[str] = None  # the stream layer whose z_t initializes the accumulators
     writes_stream: bool = False  # a later layer reads this layer's z_t (its stream buffer)
@@ -403,6 +443,7 @@ def accumulate_geometry(
         acc_hi=hi,
         acc_bits=acc_bits,
         bias_bits=signed_bits(int(bias.min(initial=0)), int(bias.max(initial=0))),
+        bias_lanes=live_lanes(acc_bias != 0, L),
         z_current=stream,
         residual_source=residual if stream else None,
         writes_stream=stream and writes,

@@ -41,7 +41,10 @@ def lutram_cost(width: int, depth: int, read_ports: int = 1, ultrascale: bool = 
 
 
 def rom_luts(width: int, depth: int, ports: int = 1) -> float:
-    """LUT6 of a ROM built as logic: a LUT6 is a 64 x 1 ROM; deeper ROMs add a mux tree (a third more)."""
+    """LUT6 of a ROM built as logic: a LUT6 is a 64 x 1 ROM; deeper ROMs add a mux tree (a third
+    more). What yosys gives a ROM abc maps alone -- the twin builds the deep ones as modules of their
+    own for that (rtl.verilog.RomSet; benchmarks/results/rom_logic.json: 41 x 3,200 random words
+    2,830 LUT against 2,733 here)."""
     if depth <= 1 or width <= 0:
         return 0.0
     return float(ports * width * math.ceil(depth / 64) * (4 / 3 if depth > 64 else 1))
@@ -243,20 +246,26 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         const = t.chunks <= 1 and (g.skip_table is None or g.skip_table.chunks <= 1)
         lut["multipliers"] = KS * LL * ((WB + 8) if const else lut_multiplier(WB, 8))
     lut["bank_read_mux"] = KS * L * AB * (F - 1)
-    lut["bank_write_mux"] = L * F * AB * (KS + (1 if not readout and not g.pixels else 0) + 1)
+    fire_we = not readout and not g.pixels  # the fire pass writes the bank back (rtl.verilog: fire_we)
+    lut["bank_write_mux"] = L * F * AB * (KS + (1 if fire_we else 0) + 1)
+    # the start value b_init (and, where the fire pass writes, the reset value b_fire) of every bank
+    # and bias lane: an input of each write-mux bit unless the lane's biases are all 0 (a constant)
+    lut["bias_mux"] = F * AB * g.bias_lanes * (1 + (1 if fire_we and not g.z_current else 0))
     lut["bank_address"] = F * _cb(depth) * (KS + 2)  # a one-word bank has no address
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
     mems = layer_memories(g, readers, ultra, ultrascale)
     reg_tbl = registered_tables(g)
-    rom = rom_luts(IB, t.rows + 1, 2 * K)
+    # the offsets ROMs (read twice per tap slot) by the bits their content deviates from a ramp
+    # (TableGeometry.offset_bits): priced apart from the other ROMs, whose content is random-like
+    lut["offsets_rom"] = rom_luts(t.offset_bits, t.rows + 1, 2 * K) + (
+        rom_luts(g.skip_table.offset_bits, g.skip_table.rows + 1, 2 * K) if g.skip_table is not None else 0.0)
+    rom = 0.0
     for name in ("table", "skip_table"):  # a chunk table in block RAM costs no LUT (its BRAM18 are counted)
         if name in mems and mems[name].style != "block":
             tg = t if name == "table" else g.skip_table
             rom += rom_luts(mems[name].width - (L - tg.live_lanes) * tg.weight_bits, mems[name].depth, K)
     bb = AB if readout else g.bias_bits
-    rom += rom_luts(L * bb, G, 1 if readout else 2)
-    if g.skip_table is not None:
-        rom += rom_luts(g.skip_table.index_bits, g.skip_table.rows + 1, 2 * K)
+    rom += rom_luts((L if g.z_current else g.bias_lanes) * bb, G, 1 if readout else 2)  # a zero-bias lane's bits are constants (a stream layer's bias feeds its current: all lanes)
     if g.is_neuron:
         if g.fire_once:
             rom += rom_luts(g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T, CO, 1)

@@ -174,3 +174,32 @@ def test_bit_helpers():
             assert n == 2 or not (-(2 ** (n - 2)) <= lo and hi <= 2 ** (n - 2) - 1)  # the smallest
     assert [unsigned_bits(v) for v in (0, 1, 2, 3, 4, 255, 256)] == [1, 1, 2, 2, 3, 8, 9]
     assert conv_out_size(28, 3, 1, 1) == 28 and conv_out_size(28, 2, 2, 0) == 14 and conv_out_size(7, 3, 2, 0) == 3
+
+
+def test_offsets_deviation_bits_price_the_offsets_rom_by_its_content():
+    """The offsets ROM as logic costs what its content deviates from a ramp: nothing for a table
+    of one chunk per row (the identity) or any constant count, a few bits for a near-regular walk."""
+    from spikehls.hls.geometry import offsets_deviation_bits
+
+    assert offsets_deviation_bits(np.ones(3200, np.int64)) == 0
+    assert offsets_deviation_bits(np.full(500, 3)) == 0
+    assert offsets_deviation_bits(np.zeros(0, np.int64)) == 0
+    walk = np.random.default_rng(1).integers(0, 3, 4096)
+    off = np.concatenate([[0], np.cumsum(walk)])
+    dev = off - np.rint(np.arange(off.size) * (off[-1] / walk.size)).astype(np.int64)
+    assert offsets_deviation_bits(walk) == signed_bits(int(dev.min()), int(dev.max())) < unsigned_bits(int(off[-1]))
+    assert offsets_deviation_bits(np.array([0, 0, 0, 7])) > 0
+
+
+def test_bias_lanes_count_lanes_with_a_nonzero_start_value():
+    """LayerGeometry.bias_lanes: lanes (channel % L) holding a nonzero bias in some group; a stream
+    layer's accumulators start at z (no bias), so none."""
+    from spikehls.hls.geometry import accumulate_geometry, live_lanes
+
+    w = np.ones((10, 4), np.int64)
+    bias = np.zeros(10, np.int64)
+    bias[[1, 5, 7]] = [3, -2, 1]  # lanes 1, 1, 3 at L = 4
+    g = accumulate_geometry("fc", "readout", w, bias, (4,), 2, 4, w_bits=4)
+    assert g.lanes == 4 and g.bias_lanes == 2
+    assert accumulate_geometry("fc", "readout", w, np.zeros(10, np.int64), (4,), 2, 4, w_bits=4).bias_lanes == 0
+    assert live_lanes(np.array([True, False, False, False, False, True]), 4) == 2
