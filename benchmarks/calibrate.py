@@ -14,6 +14,7 @@ and cycles. Writes ``hls/calibration.py`` (the constants and the command that pr
 
     python benchmarks/calibrate.py collect --networks 30 [--start 0] [--family random|preresnet|wide|vgglayer] [--board B] [--max-lut N] [--samples 8] [--work DIR]
     python benchmarks/calibrate.py regen [--data FILE]...   # rebuild the projects of a data file (fresh machine)
+    python benchmarks/calibrate.py resynth --data FILE      # re-synthesize the networks whose RTL changed
     python benchmarks/calibrate.py fit [--eval MORE_DATA.json] [--write]
 
 ``fit`` reads each network's project (its geometry and tables); ``regen`` writes them again from
@@ -135,20 +136,72 @@ def regen(args) -> int:
     return 0
 
 
-def collect(args) -> int:
-    """Collect under a lock on the data file: two collections appending to one file would each
+def _locked(path: Path, work) -> int:
+    """Run ``work()`` under a lock on the data file ``path``: two writers of one file would each
     write back only their own networks."""
-    lock = args.data.with_name(args.data.name + ".lock")
+    lock = path.with_name(path.name + ".lock")
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        print(f"error: {args.data}: another collection is writing it (remove {lock} if none is)", file=sys.stderr)
+        print(f"error: {path}: another collection is writing it (remove {lock} if none is)", file=sys.stderr)
         return 2
     os.close(fd)
     try:
-        return _collect(args)
+        return work()
     finally:
         lock.unlink(missing_ok=True)
+
+
+def collect(args) -> int:
+    """Collect under a lock on the data file (:func:`_locked`)."""
+    return _locked(args.data, lambda: _collect(args))
+
+
+def resynth(args) -> int:
+    """Synthesize again every network of a data file whose RTL the current generator writes
+    differently from what was synthesized (``--changed PATTERN``: a regular expression the new RTL
+    matches, e.g. the separate ROM modules), after checking it spike-exact in Verilator on
+    ``--samples`` vectors; its yosys figures are replaced, its Verilator cycles kept (the change
+    must not touch the schedule: the check compares the cycles of those vectors too)."""
+    return _locked(args.data, lambda: _resynth(args))
+
+
+def _resynth(args) -> int:
+    import re
+
+    from spikehls.fileio import write_json
+    from spikehls.hls.rtl.generate import generate_rtl
+    from spikehls.hls.rtl.sim import rtlsim
+    from spikehls.hls.rtl.synth import synth
+
+    data = json.loads(args.data.read_text())
+    pat = re.compile(args.changed, re.M)
+    for n in data["networks"]:
+        prj = Path(n["project"])
+        if n.get("resynth") == args.changed:
+            continue
+        generate_rtl(prj)
+        if not any(pat.search(f.read_text()) for f in (prj / "rtl").glob("*.v")):
+            continue
+        t0 = time.perf_counter()
+        r = rtlsim(prj, samples=args.samples)
+        if not r["exact"]:
+            print(f"{n.get('family', 'random')}{n['seed']}: RTL NOT EXACT {r['first_mismatch']}", flush=True)
+            return 1
+        was = np.asarray(n["latency"][:r["samples"]], dtype=np.float64)
+        if (r["cycles"]["max"], r["cycles"]["mean"]) != (float(was.max()), round(float(was.mean()), 2)):
+            print(f"{n.get('family', 'random')}{n['seed']}: cycles changed: {r['cycles']} against {was.tolist()}", flush=True)
+            return 1
+        s = synth(prj)
+        for lyr in n["layers"]:
+            lyr["yosys"] = {k: v for k, v in s["per_layer"][lyr["name"]].items() if k != "cells"}
+            lyr["cells"] = s["per_layer"][lyr["name"]]["cells"]
+        before = n["total"]["LUT"]
+        n.update(top={k: v for k, v in s["top"].items() if k != "cells"}, total=s["total"], synth_seconds=s["seconds"],
+                 resynth=args.changed)
+        write_json(args.data, data)
+        print(f"{n.get('family', 'random')}{n['seed']}: LUT {before} -> {s['total']['LUT']}, {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
 
 
 def _collect(args) -> int:
@@ -230,6 +283,11 @@ def main(argv=None) -> int:
     g = sub.add_parser("regen", help="rebuild the projects a data file names (no synthesis)")
     g.add_argument("--data", type=Path, action="append", help=f"data file (repeatable; default {DATA.name})")
     g.add_argument("--board", default="pynq-z2", help="for networks whose record names no board")
+    r = sub.add_parser("resynth", help="re-synthesize the networks whose RTL changed (cycles kept, checked)")
+    r.add_argument("--data", type=Path, default=DATA)
+    r.add_argument("--changed", default=r"^module spk_\w+_(?:off|tbl|soff|stbl)_rom ",
+                   help="regular expression the changed RTL matches (default: the separate ROM modules)")
+    r.add_argument("--samples", type=int, default=2, help="vectors the Verilator check simulates")
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, action="append",
                    help=f"data file to fit on (repeatable; default {DATA.name}); every third seed of each is held out")
@@ -238,6 +296,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "collect":
         return collect(args)
+    if args.cmd == "resynth":
+        return resynth(args)
     if args.cmd == "regen":
         args.data = args.data or [DATA]
         return regen(args)
