@@ -22,7 +22,10 @@ HERE = Path(__file__).resolve().parent
 POOLS = {1, 3, 6, 9, 12}
 
 
-def proxy(channels: dict[str, int], seed: int = 0):
+def proxy(channels: dict[str, int], seed: int = 0, trained_like: bool = False):
+    """The proxy IntNet. ``trained_like``: as a slimmed, BN-folded net is -- 0-40 % zero weights per
+    layer and a nonzero bias per channel (-64..63) -- rather than dense weights and zero biases
+    (a nonzero bias costs the twin's bank write muxes: benchmarks/bias_mux.py)."""
     from spikehls.quantize.intnet import IntNet, MaxPool2d, Neuron, Readout, SpikingConv2d
 
     rng = np.random.default_rng(seed)
@@ -30,7 +33,12 @@ def proxy(channels: dict[str, int], seed: int = 0):
     for i in range(13):
         co = channels[f"features.{i}.conv"]
         w = rng.integers(-8, 8, size=(co, c, 3, 3))
-        layers.append(SpikingConv2d(f"features.{i}.conv", w, np.zeros(co, np.int64), Neuron(np.full(co, 8)), padding=1, w_bits=4))
+        bias = np.zeros(co, np.int64)
+        if trained_like:
+            w[rng.random(w.shape) < rng.uniform(0.0, 0.4)] = 0
+            w[np.abs(w).reshape(co, -1).sum(1) == 0, 0, 1, 1] = 1  # no empty channel
+            bias = rng.integers(-64, 64, size=co)
+        layers.append(SpikingConv2d(f"features.{i}.conv", w, bias, Neuron(np.full(co, 8)), padding=1, w_bits=4))
         if i in POOLS:
             layers.append(MaxPool2d(f"features.{i}.pool"))
         c = co
