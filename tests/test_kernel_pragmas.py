@@ -128,6 +128,12 @@ def _twin_styles(prj: Path) -> dict[str, dict[str, str]]:
         for m in re.finditer(r'(?:`else\n)?\s*\(\* rom_style = "(\w+)" \*\)\n(?:`endif\n)?\s*reg \[[^]]*\] (\w+) \[', text):
             if m.group(2) in TWIN_ROM:
                 got[TWIN_ROM[m.group(2)]] = m.group(1)
+        # a deep logic ROM is a module of its own, <layer module>_<rom> (rtl.verilog.RomSet), its array ``m``
+        for part in re.split(rf"^(?=module {lyr['module']}_\w+ \()", text, flags=re.M)[1:]:
+            rom = re.match(rf"module {lyr['module']}_(\w+) \(", part).group(1)
+            m = re.search(r'(?:`else\n)?\s*\(\* rom_style = "(\w+)" \*\)\n(?:`endif\n)?\s*reg \[[^]]*\] m \[', part)
+            if m and rom in TWIN_ROM:
+                got[TWIN_ROM[rom]] = m.group(1)
     return out
 
 
