@@ -38,7 +38,8 @@ def proxy(channels: dict[str, int], seed: int = 0, trained_like: bool = False):
             w[rng.random(w.shape) < rng.uniform(0.0, 0.4)] = 0
             w[np.abs(w).reshape(co, -1).sum(1) == 0, 0, 1, 1] = 1  # no empty channel
             bias = rng.integers(-64, 64, size=co)
-        layers.append(SpikingConv2d(f"features.{i}.conv", w, bias, Neuron(np.full(co, 8)), padding=1, w_bits=4))
+        layers.append(SpikingConv2d(f"features.{i}.conv", w, bias, Neuron(np.full(co, 8)), padding=1, w_bits=4,
+                                    in_scale=2.0**-8 if i == 0 else 1.0))  # 8-bit pixels in (direct): as exported
         if i in POOLS:
             layers.append(MaxPool2d(f"features.{i}.pool"))
         c = co

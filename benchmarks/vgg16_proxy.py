@@ -45,7 +45,8 @@ def main(argv=None) -> int:
 
     record = json.loads(RECORD.read_text())
     final = record["iterations"][record["final"]["iteration"]]
-    net, par = proxy(final["channels_per_layer"], trained_like=True), {k: int(v) for k, v in record["final"]["parallelism"].items()}
+    net = proxy(final["channels_per_layer"], trained_like=True)
+    par = {k: int(v) for k, v in record["final"]["parallelism"].items() if not k.endswith(".pool")}  # weighted layers
     rng = np.random.default_rng(1)
     work = Path(args.work or tempfile.mkdtemp(prefix="spikehls-vgg16proxy-"))
     run = write_run(net, work / "run", random_inputs(rng, net, 2))
