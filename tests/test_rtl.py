@@ -229,6 +229,17 @@ def test_random_network_rtl_more_time_steps(seed, par, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+def test_rtlsim_with_a_relative_project_path(tmp_path, monkeypatch):
+    """spikehls rtlsim --project runs/x/hls, given from the folder above (Verilator runs in rtl/)."""
+    prj, _ = _project(tmp_path, 9, 8)
+    monkeypatch.chdir(tmp_path)
+    assert main(["rtl", "--project", "prj"]) == 0
+    assert main(["rtlsim", "--project", "prj", "--samples", "2"]) == 0
+    assert json.loads((prj / "rtlsim.json").read_text())["exact"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
 def test_tampered_weight_file_is_caught(tmp_path, capsys):
     prj, _ = _project(tmp_path, 9, 8)
     assert main(["rtl", "--project", str(prj)]) == 0

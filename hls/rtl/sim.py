@@ -168,7 +168,7 @@ def verilator_version() -> str:
 
 def build(project: Path, layout: dict[str, Any], jobs: int = 2) -> tuple[Path, float]:
     """Verilate and compile the RTL with its testbench (cached on a hash of the sources)."""
-    rtl = project / RTL_DIR
+    rtl = (project / RTL_DIR).resolve()  # Verilator runs in rtl/: every path it gets must not be relative to here
     version = verilator_version()
     tb = _tb_source(layout)
     work = rtl / "obj_rtlsim"
@@ -209,7 +209,7 @@ def simulate(project: Path, inputs: np.ndarray, layout: Optional[dict[str, Any]]
     flat = (x[:, 0] if pixels else x).reshape(n, -1).astype(np.uint8)
     if flat.shape[1] != layout["input_beats"]:
         raise SpikehlsError(f"inputs have {flat.shape[1]} values per sample, the RTL takes {layout['input_beats']}")
-    rtl = project / RTL_DIR
+    rtl = (project / RTL_DIR).resolve()  # the simulation runs in rtl/ (its $readmemh files): absolute paths
     scratch = Path(tempfile.mkdtemp(prefix=".rtlsim-", dir=rtl))
     try:
         fin, fout = scratch / "in.bin", scratch / "out.bin"
