@@ -317,7 +317,7 @@ def verify_yosys_layers(rec: dict, prj: Path, target: Board, plan_board: Board, 
                                              **scaled},
                            "fits": not over}
     log(f"   yosys on the {len(chk['layers'])} largest layers alone: x{c['yosys_over_model']} LUT, x{c['FF_yosys_over_model']} FF "
-        f"the model ({c['share_of_model_total']:.0%} of its LUT); design scaled: LUT {scaled['LUT']:,} of {allowed['LUT']:,} allowed"
+        f"the model ({c['share_of_model_total']:.0%} of its LUT); design scaled: LUT {scaled['LUT']:,} of {allowed['LUT']:,.0f} allowed"
         f"{'' if c['memories_equal'] else '; BRAM18 / URAM differ from the model on a checked layer'}: "
         f"{'fits' if not over else 'over budget in ' + ', '.join(over)}")
     if not over:
