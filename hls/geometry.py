@@ -205,12 +205,12 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         weight_bits=wb,
         group_bits=unsigned_bits(max(groups - 1, 1)),
         index_bits=unsigned_bits(n_chunks),
-        live_lanes=live_lanes(live_chan, lanes),
+        live_lanes=count_live_lanes(live_chan, lanes),
         offset_bits=offsets_deviation_bits(per_row),
     )
 
 
-def live_lanes(live_chan: np.ndarray, lanes: int) -> int:
+def count_live_lanes(live_chan: np.ndarray, lanes: int) -> int:
     """Lanes (channel ``% lanes``) holding at least one channel flagged in ``live_chan`` (one flag
     per channel): the lanes whose datapath yosys keeps."""
     lanes = max(1, int(lanes))
@@ -443,7 +443,7 @@ def accumulate_geometry(
         acc_hi=hi,
         acc_bits=acc_bits,
         bias_bits=signed_bits(int(bias.min(initial=0)), int(bias.max(initial=0))),
-        bias_lanes=live_lanes(acc_bias != 0, L),
+        bias_lanes=count_live_lanes(acc_bias != 0, L),
         z_current=stream,
         residual_source=residual if stream else None,
         writes_stream=stream and writes,

@@ -194,7 +194,7 @@ def test_offsets_deviation_bits_price_the_offsets_rom_by_its_content():
 def test_bias_lanes_count_lanes_with_a_nonzero_start_value():
     """LayerGeometry.bias_lanes: lanes (channel % L) holding a nonzero bias in some group; a stream
     layer's accumulators start at z (no bias), so none."""
-    from spikehls.hls.geometry import accumulate_geometry, live_lanes
+    from spikehls.hls.geometry import accumulate_geometry, count_live_lanes
 
     w = np.ones((10, 4), np.int64)
     bias = np.zeros(10, np.int64)
@@ -202,4 +202,4 @@ def test_bias_lanes_count_lanes_with_a_nonzero_start_value():
     g = accumulate_geometry("fc", "readout", w, bias, (4,), 2, 4, w_bits=4)
     assert g.lanes == 4 and g.bias_lanes == 2
     assert accumulate_geometry("fc", "readout", w, np.zeros(10, np.int64), (4,), 2, 4, w_bits=4).bias_lanes == 0
-    assert live_lanes(np.array([True, False, False, False, False, True]), 4) == 2
+    assert count_live_lanes(np.array([True, False, False, False, False, True]), 4) == 2

@@ -186,6 +186,21 @@ def test_separate_roms_rtl_equals_reference(seed, par, tmp_path):
     assert r["exact"], r["first_mismatch"]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+def test_registered_table_read_of_a_separate_rom_is_exact(tmp_path):
+    """A layer whose main table is block RAM (registered read) and whose skip table stays a deep
+    logic ROM: the skip chunk is read by its module and registered beside the block-RAM read."""
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, _ = _project(tmp_path, 8, 4, n=4, max_channels=48, max_hw=12, max_dense_units=48)
+    generate_rtl(prj)
+    text = " ".join(f.read_text() for f in (prj / "rtl").glob("spk_*.v"))
+    assert "chunk_s <= chunk_s_d;" in text and "_stbl_rom u_stbl_rom_" in text
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+
+
 def test_layer_cells_count_each_rom_instance(tmp_path):
     """A layer's yosys cells include those of the ROM modules it instantiates, once per instance."""
     from spikehls.hls.rtl.synth import _layer_cells

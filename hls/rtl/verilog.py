@@ -229,13 +229,12 @@ class RomSet:
             return f"    // {name}: {width} x {max(depth, 1)} ROM as logic, the module {self.mod}_{name} (one instance per read)"
         return _rom(name, width, depth, file, style)
 
-    def read(self, name: str, addr: str, q: str, width: int, signed: bool = False) -> str:
+    def read(self, name: str, addr: str, q: str, width: int) -> str:
         """``wire [width-1:0] q`` = ``name[addr]`` (asynchronous)."""
-        sg = "signed " if signed else ""
         if name not in self.separate:
-            return f"wire {sg}[{width}-1:0] {q} = {name}[{addr}];"
+            return f"wire [{width}-1:0] {q} = {name}[{addr}];"
         self._n += 1
-        return (f"wire {sg}[{width}-1:0] {q};\n"
+        return (f"wire [{width}-1:0] {q};\n"
                 f"        {self.mod}_{name} u_{name}_{self._n} (.a({addr}), .q({q}));")
 
     def modules(self) -> str:
@@ -552,13 +551,13 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"        wire [{EB}-1:0] c_e = {e_sel};")
     if reg_tbl:  # stage 0: the table address; the chunk and the slot's target arrive in stage 1
         a(f"        reg [{CW}-1:0] chunk_m;" + (f"\n        reg [{SCW}-1:0] chunk_s;" if has_skip else ""))
-        sep = [(r, q, w) for r, q, w in (("tbl_rom", "chunk_m", CW), ("stbl_rom", "chunk_s", SCW if has_skip else 0))
-               if r in roms.separate]  # a table the rule keeps in logic: read by its module, registered here
-        for r, q, w in sep:
-            a(f"        {roms.read(r, 'c_e', q + '_d', w)}")
+        reads = []  # (register, what it loads): a table the rule keeps in logic is read by its module
+        for r, q, w in (("tbl_rom", "chunk_m", CW),) + ((("stbl_rom", "chunk_s", SCW),) if has_skip else ()):
+            if r in roms.separate:
+                a(f"        {roms.read(r, 'c_e', q + '_d', w)}")
+            reads.append((q, f"{q}_d" if r in roms.separate else f"{r}[c_e]"))
         a("        always @(posedge clk) begin  // the registered read: block RAM")
-        a(("            chunk_m <= chunk_m_d;" if "tbl_rom" in roms.separate else "            chunk_m <= tbl_rom[c_e];")
-          + (("\n            chunk_s <= chunk_s_d;" if "stbl_rom" in roms.separate else "\n            chunk_s <= stbl_rom[c_e];") if has_skip else ""))
+        a("\n".join(f"            {q} <= {src};" for q, src in reads))
         a("        end")
         a(f"        reg [{FB}-1:0] c_bk;\n        reg [{_w(PW)}-1:0] c_wd;\n        reg c_go;")
         a(f"        always @(posedge clk) begin c_bk <= {b_sel}; c_wd <= {w_sel}; c_go <= !rst && ({go0}); end")
