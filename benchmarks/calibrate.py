@@ -166,6 +166,13 @@ def resynth(args) -> int:
     return _locked(args.data, lambda: _resynth(args))
 
 
+def _figures(s: dict, name: str | None = None) -> dict:
+    """What a network record keeps of a ``synth.json`` result: one layer's (``name``) or the top's
+    resources without the cell list (which a layer record keeps apart, as ``cells``)."""
+    part = s["top"] if name is None else s["per_layer"][name]
+    return {k: v for k, v in part.items() if k != "cells"}
+
+
 def _resynth(args) -> int:
     import re
 
@@ -194,10 +201,9 @@ def _resynth(args) -> int:
             return 1
         s = synth(prj)
         for lyr in n["layers"]:
-            lyr["yosys"] = {k: v for k, v in s["per_layer"][lyr["name"]].items() if k != "cells"}
-            lyr["cells"] = s["per_layer"][lyr["name"]]["cells"]
+            lyr["yosys"], lyr["cells"] = _figures(s, lyr["name"]), s["per_layer"][lyr["name"]]["cells"]
         before = n["total"]["LUT"]
-        n.update(top={k: v for k, v in s["top"].items() if k != "cells"}, total=s["total"], synth_seconds=s["seconds"],
+        n.update(top=_figures(s), total=s["total"], synth_seconds=s["seconds"],
                  resynth=args.changed)
         write_json(args.data, data)
         print(f"{n.get('family', 'random')}{n['seed']}: LUT {before} -> {s['total']['LUT']}, {time.perf_counter() - t0:.0f} s", flush=True)
@@ -251,11 +257,11 @@ def _collect(args) -> int:
         _, geos, _ = project_geometry(prj)
         layers = []
         for i, g in enumerate(geos):
-            layers.append({"name": g.name, "kind": g.kind, "yosys": {k: v for k, v in s["per_layer"][g.name].items() if k != "cells"},
+            layers.append({"name": g.name, "kind": g.kind, "yosys": _figures(s, g.name),
                            "cells": s["per_layer"][g.name]["cells"], "cycles": sim["layer_cycles"][:, i].tolist()})
         data["networks"].append({
             "seed": seed, "family": args.family, "board": args.board, "parallelism": par, "time_steps": net.time_steps, "encoding": net.encoding,
-            "project": str(prj), "layers": layers, "top": {k: v for k, v in s["top"].items() if k != "cells"},
+            "project": str(prj), "layers": layers, "top": _figures(s),
             "total": s["total"], "latency": sim["latency"].tolist(), "synth_seconds": s["seconds"],
         })
         write_json(args.data, data)
