@@ -163,6 +163,15 @@ def resynth(args) -> int:
     matches, e.g. the separate ROM modules), after checking it spike-exact in Verilator on
     ``--samples`` vectors; its yosys figures are replaced, its Verilator cycles kept (the change
     must not touch the schedule: the check compares the cycles of those vectors too)."""
+    if not args.data.is_file():
+        print(f"error: --data {args.data}: no such data file", file=sys.stderr)
+        return 2
+    missing = [n["project"] for n in json.loads(args.data.read_text())["networks"]
+               if not (Path(n["project"]) / "spikehls.json").is_file()]
+    if missing:  # before any synthesis: a fresh machine has the records but not their projects
+        print(f"error: {args.data}: {len(missing)} project(s) not on disk (first: {missing[0]}); "
+              f"run 'python benchmarks/calibrate.py regen --data {args.data}' first", file=sys.stderr)
+        return 2
     return _locked(args.data, lambda: _resynth(args))
 
 

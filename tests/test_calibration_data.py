@@ -106,3 +106,19 @@ def test_collect_refuses_a_data_file_another_collection_holds(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "another collection is writing it" in err and str(data) in err and len(err.strip().splitlines()) == 1
     assert not data.exists() and not (tmp_path / "work").exists() and lock.exists()
+
+
+def test_resynth_refuses_bad_input_before_any_work(tmp_path, capsys):
+    """resynth: a missing data file, or records whose projects are not on disk (a fresh machine),
+    is a one-line error naming the fix, before any synthesis; the data file is left as it was."""
+    cal = _calibrate()
+    assert cal.main(["resynth", "--data", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no such data file" in err and "none.json" in err and len(err.strip().splitlines()) == 1
+    data = tmp_path / "data.json"
+    text = json.dumps({"networks": [{"seed": 0, "project": str(tmp_path / "gone" / "prj"), "layers": []}]})
+    data.write_text(text)
+    assert cal.main(["resynth", "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "not on disk" in err and "regen --data" in err and len(err.strip().splitlines()) == 1
+    assert data.read_text() == text and not (tmp_path / "data.json.lock").exists()
