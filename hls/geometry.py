@@ -166,8 +166,9 @@ def offsets_deviation_bits(per_row: np.ndarray) -> int:
     yosys synthesizes a constant ROM as logic from its truth table: a linear ramp (every row the
     same count) is wiring or one constant multiply, and what is left is the deviation from it. So
     the ROM is priced by these bits rather than the full index width: measured by yosys on random
-    walks of 1,024 / 4,096 rows (13-bit offsets, 6 / 7 bits of deviation: 237 / 769 LUT, against
-    ~280 / 1,100 for 13 random bits), and 0 LUT for the identity (benchmarks/results/rom_logic.json)."""
+    walks of 1,024 / 4,096 rows (13-bit offsets, 6 / 7 bits of deviation: 244 / 836 LUT, against
+    273 / 965 for 12 random bits), and 0 LUT for the identity (benchmarks/results/rom_logic.json;
+    the fit prices the item, offsets_rom)."""
     n = np.asarray(per_row, dtype=np.int64).ravel()
     if n.size == 0:
         return 0

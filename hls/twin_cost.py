@@ -44,7 +44,7 @@ def rom_luts(width: int, depth: int, ports: int = 1) -> float:
     """LUT6 of a ROM built as logic: a LUT6 is a 64 x 1 ROM; deeper ROMs add a mux tree (a third
     more). What yosys gives a ROM abc maps alone -- the twin builds the deep ones as modules of their
     own for that (rtl.verilog.RomSet; benchmarks/results/rom_logic.json: 41 x 3,200 random words
-    2,830 LUT against 2,733 here)."""
+    2,725 LUT against 2,733 here)."""
     if depth <= 1 or width <= 0:
         return 0.0
     return float(ports * width * math.ceil(depth / 64) * (4 / 3 if depth > 64 else 1))

@@ -198,9 +198,10 @@ def _rom(name: str, width: int, depth: int, file: str, style: Optional[str] = No
 # A ROM as logic deeper than one LUT6 (64 words) is built as a module of its own, read through an
 # instance per read port. Why: inline, abc maps the ROM together with the logic that computes its
 # address and loses the LUT6 + MUXF7 / MUXF8 tree of a clean ROM. Measured with yosys 0.70
-# (xcup) on a readout's 41 x 3,200 chunk table: 2,830 LUT with the address a module input,
-# 8,139 behind a 2:1 address select, 8,265 with that select registered (memory_dff merges the
-# register into the read port); the whole readout 8,791 LUT. The module boundary keeps the clean
+# (xcup, benchmarks/rom_logic.py): a 41 x 3,200 ROM of random words 2,725 LUT with the address a
+# module input, 8,389 behind a 2:1 address select (registering the select does not help: memory_dff
+# merges that register into the read port); a VGG slice's readout 8,559 -> 3,547 LUT in its design
+# (benchmarks/results/calibration_data_vgglayer.json). The module boundary keeps the clean
 # mapping, which is what twin_cost.rom_luts prices (a LUT6 per 64 words and bit, a third more for
 # the mux tree).
 SEPARATE_ROM_DEPTH = 64
