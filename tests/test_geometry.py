@@ -203,3 +203,27 @@ def test_bias_lanes_count_lanes_with_a_nonzero_start_value():
     assert g.lanes == 4 and g.bias_lanes == 2
     assert accumulate_geometry("fc", "readout", w, np.zeros(10, np.int64), (4,), 2, 4, w_bits=4).bias_lanes == 0
     assert count_live_lanes(np.array([True, False, False, False, False, True]), 4) == 2
+
+
+def test_model_prices_bias_inputs_and_offsets_by_content():
+    """twin_cost.items: the bias inputs of the bank write muxes only for lanes with a nonzero bias
+    (F x acc bits x bias lanes x 2 with the fire reset), and the offsets ROM by its deviation bits:
+    nothing for a one-chunk-per-row table (the identity), something for uneven rows."""
+    from spikehls.hls.geometry import accumulate_geometry
+    from spikehls.hls.twin_cost import items
+    from spikehls.quantize.intnet import Neuron
+
+    def geo(w, bias):
+        return accumulate_geometry("c", "conv", w, np.asarray(bias, np.int64), (w.shape[1], 4, 4), 2, 4,
+                                   w_bits=4, padding=0, neuron=Neuron(np.full(w.shape[0], 3)))
+
+    ones = np.ones((4, 80, 1, 1), np.int64)  # 80 rows of one chunk each (4 lanes): offsets = identity
+    zero, biased = geo(ones, [0, 0, 0, 0]), geo(ones, [1, 0, -2, 0])
+    assert zero.bias_lanes == 0 and items(zero)["LUT"]["bias_mux"] == 0
+    assert biased.bias_lanes == 2
+    assert items(biased)["LUT"]["bias_mux"] == biased.fire_lanes * biased.acc_bits * 2 * 2
+    assert zero.table.offset_bits == 0 and items(zero)["LUT"]["offsets_rom"] == 0
+    uneven = ones.copy()
+    uneven[:, ::3] = 0  # every third row empty: the offsets wander off the ramp
+    g = geo(uneven, [0, 0, 0, 0])
+    assert g.table.offset_bits > 0 and items(g)["LUT"]["offsets_rom"] > 0
