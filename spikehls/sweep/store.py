@@ -40,7 +40,11 @@ METRIC_COLUMNS = (
     + ["latency_cycles_worst", "latency_cycles_activity", "latency_us_worst", "latency_us_activity", "latency_us_activity_max", "fits",
        "resource_source", "seconds_export", "seconds_hls", "seconds_csim", "seconds_report", "wall_seconds",
        "train_seconds", "train_key", "warm_start", "error"]
-    + [f"yosys_{k}" for k in RESOURCE_KINDS] + ["fits_yosys", "seconds_yosys", "pareto"]  # --verify yosys only
+    + [f"yosys_{k}" for k in RESOURCE_KINDS] + ["fits_yosys", "seconds_yosys"]  # --verify yosys only
+    + ["yosys_layers_scope", "yosys_layers_LUT_ratio", "yosys_layers_FF_ratio", "yosys_layers_share",  # --verify yosys-layers only
+       "yosys_layers_memories_equal", "yosys_layers_scaled_LUT", "yosys_layers_scaled_FF", "fits_yosys_layers",
+       "seconds_yosys_layers"]
+    + ["pareto"]
 )
 
 

@@ -10,7 +10,9 @@ point record with ``status: "failed"``, so one bad point cannot stop the others.
   the HLS project, C-simulates it and reports, into ``DIR/points/ID/`` (``run/`` and ``hls/``),
   and returns the flat record of :func:`spikehls.flow.point_record` plus the point's settings;
   a point whose C-simulation is not spike-exact comes back ``failed`` ("C-simulation not exact:
-  N spike mismatches, ..."), its figures kept for the record but never compared.
+  N spike mismatches, ..."), its figures kept for the record but never compared. With
+  ``--verify`` an exact point is also measured with yosys (:func:`yosys_record`, the whole twin;
+  :func:`yosys_layers_record`, its largest layers alone), in fields of their own.
 
 Workers run one task at a time on one core: torch is limited to one thread, and everything the
 stages print goes to the task's ``log.txt`` instead of the progress bar.
@@ -159,10 +161,12 @@ def _point(job: dict[str, Any], pdir: Path) -> dict[str, Any]:
     report = report_stage(prj_dir, board)
     seconds["report"] = time.perf_counter() - t
     rec = point_record(run_dir, prj_dir, report, csim_res, seconds)
-    if job.get("verify") == "yosys" and rec.get("csim_exact"):  # a non-exact design is failed: nothing to measure
+    verify = job.get("verify")
+    if verify and rec.get("csim_exact"):  # a non-exact design is failed: nothing to measure
         t = time.perf_counter()
-        rec.update(yosys_record(prj_dir, board))
-        seconds["yosys"] = time.perf_counter() - t
+        rec.update(yosys_record(prj_dir, board) if verify == "yosys" else yosys_layers_record(prj_dir, board))
+        # point_record copied the stage times already: this one goes into the record itself
+        rec["seconds"][verify.replace("-", "_")] = round(time.perf_counter() - t, 2)
     return rec
 
 
@@ -174,3 +178,38 @@ def yosys_record(prj_dir: Path, board) -> dict[str, Any]:
 
     s, tot, over = synth_over(prj_dir, board)
     return {**{f"yosys_{k}": v for k, v in tot.items()}, "fits_yosys": not over, "yosys_version": s["yosys"]}
+
+
+def yosys_layers_record(prj_dir: Path, board) -> dict[str, Any]:
+    """``--verify yosys-layers``: the :data:`~spikehls.verify_sources.VERIFY_LAYERS` largest (as codesign) layers by the
+    model, each synthesized alone (:func:`spikehls.hls.rtl.compare.layer_check`), for designs too
+    large to synthesize whole.
+
+    Recorded in ``yosys_layers_*`` fields of their own, never in the estimate's or the whole-design
+    ``yosys_*`` ones: the measured / model ratio of LUT and FF on the checked layers, the share of
+    the model's LUT they hold, whether their BRAM18 / URAM equal the model's, and the model's design
+    totals scaled by the ratios (``yosys_layers_scaled_LUT`` / ``_FF``) -- an indication that assumes
+    the unchecked layers are off by the same factor, not a measurement. ``fits_yosys_layers`` judges
+    the scaled LUT / FF and the model's BRAM18 / URAM / DSP against the board's allowed budget (where a
+    ratio cannot be formed, the model has no FF on the checked layers, that resource is the model's)."""
+    from spikehls.boards import RESOURCE_KINDS
+    from spikehls.hls.rtl.compare import layer_check
+    from spikehls.verify_sources import VERIFY_LAYERS
+
+    chk = layer_check(prj_dir, VERIFY_LAYERS, log=print)
+    c, model = chk["checked"], chk["design_model"]
+    ratios = {"LUT": c["yosys_over_model"], "FF": c["FF_yosys_over_model"]}
+    scaled = {k: round(model[k] * r) if r is not None and model.get(k) is not None else None for k, r in ratios.items()}
+    judged = {k: scaled[k] if scaled.get(k) is not None else model.get(k) for k in RESOURCE_KINDS}
+    allowed = board.allowed()
+    over = [k for k in RESOURCE_KINDS if judged[k] is not None and judged[k] > allowed[k]]
+    names = [r["layer"] for r in chk["layers"]]
+    return {
+        "yosys_layers_scope": f"{len(names)} largest layers by the model, each synthesized alone: {', '.join(names)}",
+        "yosys_layers_LUT_ratio": ratios["LUT"], "yosys_layers_FF_ratio": ratios["FF"],
+        "yosys_layers_scaled_LUT": scaled["LUT"], "yosys_layers_scaled_FF": scaled["FF"],
+        "yosys_layers_share": c["share_of_model_total"], "yosys_layers_memories_equal": c["memories_equal"],
+        "fits_yosys_layers": not over, "yosys_layers_over": over,
+        "yosys_layers_source": "scaled: the model's design total x (yosys / model on the checked layers), an indication",
+        "yosys_layers_detail": chk["layers"], "yosys_version": chk["yosys"],
+    }
