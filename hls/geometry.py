@@ -157,6 +157,43 @@ class TableGeometry:
     # offsets_deviation_bits): what a ROM of the offsets costs as logic -- none for the identity of
     # a one-chunk-per-row table, a few for the near-regular walk of a dense one
     offset_bits: int = 0
+    # bits of the chunk word (lanes x weight bits + group bits) whose value differs between chunks
+    # (see varying_bits); -1: not counted (a table deeper than VARYING_MAX_CHUNKS, where nearly
+    # every bit varies: the live lanes' bits are used)
+    varying_bits: int = -1
+
+
+VARYING_MAX_CHUNKS = 64  # tables of at most this many chunks have their varying bits counted
+
+
+def varying_bits(w_rows: np.ndarray, lanes: int, w_bits: int) -> int:
+    """Bits of the chunk word that are not the same in every chunk of the table of ``w_rows``
+    (two's-complement weight bits of every lane, then the group index), or -1 for a table of more
+    than :data:`VARYING_MAX_CHUNKS` chunks.
+
+    yosys keeps a register or a ROM output bit only where it varies: a bit equal in every chunk is
+    a constant (a 2-chunk table of 25 live 7-bit lanes holds about half its bits constant). The
+    chunk registers of the read pipeline and a small table's ROM logic are priced by these bits."""
+    w_rows = np.asarray(w_rows, dtype=np.int64)
+    if w_rows.size == 0:
+        return 0
+    lanes = max(1, int(lanes))
+    rows, n_t = w_rows.shape
+    n_groups = -(-n_t // lanes)
+    padded = np.zeros((rows, n_groups * lanes), np.int64)
+    padded[:, :n_t] = w_rows
+    by_group = padded.reshape(rows, n_groups, lanes)
+    r_idx, g_idx = np.nonzero((by_group != 0).any(axis=2))
+    if len(r_idx) > VARYING_MAX_CHUNKS:
+        return -1
+    if len(r_idx) <= 1:
+        return 0
+    w = by_group[r_idx, g_idx] & ((1 << int(w_bits)) - 1)  # [chunks, lanes], two's complement
+    bits = (w[:, :, None] >> np.arange(int(w_bits))) & 1
+    vary = int((bits.min(axis=0) != bits.max(axis=0)).sum())
+    gb = unsigned_bits(max(n_groups - 1, 1))
+    gbits = (g_idx[:, None] >> np.arange(gb)) & 1
+    return vary + int((gbits.min(axis=0) != gbits.max(axis=0)).sum())
 
 
 def offsets_deviation_bits(per_row: np.ndarray) -> int:
@@ -208,6 +245,7 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         index_bits=unsigned_bits(n_chunks),
         live_lanes=count_live_lanes(live_chan, lanes),
         offset_bits=offsets_deviation_bits(per_row),
+        varying_bits=varying_bits(w_rows, lanes, wb) if n_chunks <= VARYING_MAX_CHUNKS else -1,
     )
 
 

@@ -45,7 +45,7 @@ def rom_luts(width: int, depth: int, ports: int = 1) -> float:
     more). What yosys gives a ROM abc maps alone -- the twin builds the deep ones as modules of their
     own for that (rtl.verilog.RomSet; benchmarks/results/rom_logic.json: 41 x 3,200 random words
     2,725 LUT against 2,733 here)."""
-    if depth <= 1 or width <= 0:
+    if depth <= 2 or width <= 0:  # one or two words: a constant, or one address bit that joins its consumer's LUT
         return 0.0
     return float(ports * width * math.ceil(depth / 64) * (4 / 3 if depth > 64 else 1))
 
@@ -53,6 +53,24 @@ def rom_luts(width: int, depth: int, ports: int = 1) -> float:
 def _cb(n: int) -> int:
     """Bits of a register counting ``n`` values: none for one value (a constant)."""
     return 0 if int(n) <= 1 else _w(n)
+
+
+def _mux(n: int) -> int:
+    """LUT6 per bit of an ``n``:1 multiplexer: a LUT6 is a 4:1 mux, a tree of them (n - 1) / 3
+    (yosys's abc9 maps to LUTs only: no MUXF7 / MUXF8)."""
+    return math.ceil((int(n) - 1) / 3) if n > 1 else 0
+
+
+def _adds(const: int) -> int:
+    """Adders of a multiply by the constant ``const`` as shifts and adds: one per set bit after
+    the first."""
+    return max(0, bin(int(const)).count("1") - 1)
+
+
+def _kept_bits(t, live_width: int) -> int:
+    """Bits of a chunk word yosys keeps: those that vary over the table where counted
+    (:attr:`TableGeometry.varying_bits`), else the live lanes' ``live_width``."""
+    return live_width if t.varying_bits < 0 else min(live_width, t.varying_bits)
 
 
 def _pow2(n: int) -> bool:
@@ -201,13 +219,14 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         c, h, w = g.in_shape
         R, k, IOB = g.out_lanes, g.pool_kernel, g.in_banks
         pb = _w(c * h * w + IOB)
-        # per lane and window column: the offset in the word read (an add), the window test (two
-        # compares) and an IOB:1 select of the word's bits
-        lut["pool_select"] = R * k * (2 * pb + math.ceil((IOB - 1) / 3))
-        # the span's first input (three constant products and their sum), its word and offset
-        # (w_first + woff, base - wd * IOB) and the row-end compare; the two word indices base / IOB
-        # and (base + span - 1) / IOB are shifts by IOB's power of two and constant dividers by its
-        # odd part
+        # the window's bits: the span of inputs the R lanes' k columns cover, selected from the
+        # IOB-bit word by its offset -- a shifter of log2(IOB) 2:1 stages, two per LUT6 (the
+        # per-column range tests fold into it: the fit prices them at nothing)
+        span = g.pool_stride * (R - 1) + k
+        lut["pool_select"] = span * math.ceil(_w(IOB) / 2) if IOB > 1 else 0
+        # the constant products of the span's first input (pc * h w, py_o * s, (..) * w, sg * R s)
+        # and of wd * IOB: shift-and-adds, one adder of pb bits per further set bit of a constant
+        lut["pool_const_mul"] = pb * sum(_adds(v) for v in (h * w, w, g.pool_stride, R * g.pool_stride, IOB))
         lut["pool_address"] = 6 * pb
         tz = (IOB & -IOB).bit_length() - 1
         odd = IOB >> tz
@@ -302,10 +321,20 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             # and is never stored: only the compare of the (saturated) current is left
             lut["neurons"] = F * g.sum_bits * (1 if T == 1 else 3 if g.leak_shift == 0 else 4)
     else:
-        lut["out_mux"] = AB * (L - 1)
+        # the readout's stream: value k is lane k % L of word k / L -- with the accumulators in
+        # registers one (words x L):1 select of AB bits, else the L:1 lane select of the word its
+        # own asynchronous port reads (that port's read mux is lutram_mux)
+        words = g.acc_depth if mems["acc"].style == "registers" else 1
+        lut["out_mux"] = AB * _mux(L * words)
     if g.z_current:
         lut.update(stream_items(g))
     lut["control"] = 1.0
+    if readout:
+        # the readout's write and bias muxes are items of their own: one bank of L lanes (F = 1),
+        # whose write mux the fit prices at about a LUT per bit, against a quarter in the
+        # engines' F-bank crossbar (an item shared with them had the stream's select absorb it)
+        lut["readout_write_mux"] = lut.pop("bank_write_mux")
+        lut["readout_bias_mux"] = lut.pop("bias_mux")
     # registers of the FSM (rtl.verilog: every reg the module declares), each as wide as what it
     # counts: a counter over one value (a single group, step, word) is a constant yosys removes,
     # and so is a spike input's value (always 1): _cb counts them as no bits
@@ -335,11 +364,11 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     pipe = 1 + K + K * _cb(F) + F * ADC + _cb(G) + EV
     # the chunk words of the K slots (p_chunk, p_schunk): ROM contents, so yosys keeps only the
     # bits that vary over the table -- none of a one-chunk table
-    ff["chunk_regs"] = (K * CWL if t.chunks > 1 else 0)
+    ff["chunk_regs"] = (K * _kept_bits(t, CWL) if t.chunks > 1 else 0)
     if g.skip_table is not None:
         pipe += 1 + EV
         st = g.skip_table
-        ff["chunk_regs"] += K * (st.live_lanes * st.weight_bits + st.group_bits) if st.chunks > 1 else 0
+        ff["chunk_regs"] += K * _kept_bits(st, st.live_lanes * st.weight_bits + st.group_bits) if st.chunks > 1 else 0
     if not readout:
         pipe += 1 + _cb(L) + _cb(G) + _cb(CO) + _cb(CO * PW) + _cb(T)
     if reg_tbl:
@@ -356,7 +385,10 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     for name, m in mems.items():
         if m.rom or name == "out_spikes":
             continue
-        ports = 2 if (readout and name == "acc") else 1
+        # the readout's stream reads the accumulators too: a second port of a LUTRAM (a copy); of
+        # registers, the stream's select is out_mux, and the add's read of its (at most two) words
+        # folds into the adder's LUTs (the fit priced that read mux at 0)
+        ports = 2 if (readout and name == "acc" and m.style == "distributed") else 1
         if m.style == "distributed":
             luts, mux_bits = lutram_cost(m.width, m.depth, ports, ultrascale)
             ram[name] = m.banks * luts
@@ -366,7 +398,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
             # a word per register: the read is a depth:1 mux per bit and port
-            lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
+            if not readout:
+                lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
         else:
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
@@ -381,6 +414,12 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         ram["stream"] = g.z_banks * luts
         mux += g.z_banks * mux_bits
     lut["lutram_mux"] = mux
+    if mems["acc"].style == "registers" and not readout:
+        # banks of one or two words in registers: their F:1 read and write muxes are priced apart
+        # from LUTRAM banks' (the fit: 0.56 / 0.17 against 0.85 / 0.32 per unit; a LUTRAM bank's
+        # read also drives its own address and output logic)
+        lut["reg_bank_read_mux"] = lut.pop("bank_read_mux")
+        lut["reg_bank_write_mux"] = lut.pop("bank_write_mux")
     return {"LUT": lut, "FF": ff, "LUTRAM": ram}
 
 

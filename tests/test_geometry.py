@@ -227,3 +227,38 @@ def test_model_prices_bias_inputs_and_offsets_by_content():
     uneven[:, ::3] = 0  # every third row empty: the offsets wander off the ramp
     g = geo(uneven, [0, 0, 0, 0])
     assert g.table.offset_bits > 0 and items(g)["LUT"]["offsets_rom"] > 0
+
+
+def test_varying_bits_count_the_chunk_bits_that_differ_between_chunks():
+    """TableGeometry.varying_bits: the chunk-word bits yosys keeps in the chunk registers (a bit
+    equal in every chunk is a constant); -1 beyond VARYING_MAX_CHUNKS (the live width is used)."""
+    from spikehls.hls.geometry import VARYING_MAX_CHUNKS, table_geometry, varying_bits
+    from spikehls.hls.twin_cost import _kept_bits
+
+    w = np.array([[1, 0], [3, 0]])  # two chunks of 2 lanes: lane 0 is 0001 / 0011, lane 1 zero
+    assert varying_bits(w, 2, 4) == 1
+    assert varying_bits(np.array([[1, 0], [-1, 0]]), 2, 4) == 3  # 0001 / 1111
+    assert varying_bits(np.array([[1, 2, 0, 0], [0, 0, 1, 2]]), 2, 4) == 1  # equal weights, the group bit varies
+    assert varying_bits(np.array([[5, 1]]), 2, 4) == 0  # one chunk: a constant word
+    many = np.random.default_rng(0).integers(1, 8, (VARYING_MAX_CHUNKS + 1, 2))
+    assert varying_bits(many, 2, 4) == -1
+    t = table_geometry(w, 2, 4, 2)
+    assert t.varying_bits == 1 and _kept_bits(t, 2 * t.weight_bits + t.group_bits) == 1
+    assert _kept_bits(table_geometry(many, 2, 4, 2), 9) == 9
+
+
+def test_readout_and_pool_items_as_built():
+    """The readout's write / bias muxes are items of their own (its one bank of L lanes), its
+    register accumulators' add-side read is not priced (it folds into the adder), the stream's
+    select is one (words x L):1 mux; a pool prices its constant products by their set bits."""
+    from spikehls.hls.geometry import accumulate_geometry
+    from spikehls.hls.twin_cost import _mux, items, layer_memories
+
+    w = np.random.default_rng(2).integers(-3, 4, (10, 6))
+    g = accumulate_geometry("fc", "readout", w, np.arange(10, dtype=np.int64), (6,), 2, 8, w_bits=4)
+    it = items(g)["LUT"]
+    assert "bank_write_mux" not in it and it["readout_write_mux"] > 0 and it["readout_bias_mux"] > 0
+    acc = layer_memories(g)["acc"]
+    assert acc.style == "registers" and acc.depth == 2 and "reg_read_mux" not in it
+    assert it["out_mux"] == g.acc_bits * _mux(g.lanes * acc.depth)
+    assert [_mux(n) for n in (1, 2, 4, 5, 16)] == [0, 1, 1, 2, 5]
