@@ -56,16 +56,18 @@ def main(argv=None) -> int:
     ap.add_argument("--record", type=Path, default=HERE / "results" / "codesign_vgg16_zcu104_before_refit.json")
     ap.add_argument("--board", default="zcu104")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "codesign_vgg16_zcu104_reestimate.json")
+    ap.add_argument("--trained-like", action="store_true",
+                    help="the proxy as a slimmed, BN-folded net is (zero weights, nonzero biases; see proxy())")
     args = ap.parse_args(argv)
     rec = json.loads(args.record.read_text())
     final = rec["iterations"][-1]
     board = load_board(args.board)
-    e = estimate(proxy(final["channels_per_layer"]), board, final["parallelism"])
+    e = estimate(proxy(final["channels_per_layer"], trained_like=args.trained_like), board, final["parallelism"])
     allowed = board.allowed()
     out = {
         "benchmark": "codesign_record_estimate", "source": "estimate",
         "command": "python benchmarks/codesign_record_estimate.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "record": args.record.name, "recorded": {k: final[k] for k in ("LUT", "FF", "BRAM18", "URAM", "DSP")},
+        "record": args.record.name, "trained_like": args.trained_like, "recorded": {k: final[k] for k in ("LUT", "FF", "BRAM18", "URAM", "DSP")},
         "proxy_now": e.total,
         "of_budget_now": {k: round(e.total[k] / allowed[k], 3) for k in e.total if allowed.get(k)},
         "per_layer_LUT_now": {le.name: le.LUT for le in e.per_layer},
