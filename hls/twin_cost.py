@@ -235,7 +235,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         sb = spike_buffer_plan(g, readers)
         ram["out_spikes"], lut["lutram_mux"] = spike_buffer_cost(sb, readers, ultrascale)
         lut["out_address"] = out_address(g, readers)
-        ff["registers"] = _w(T) + _w(c) + _w(g.out_shape[1]) + _w(max(1, g.out_shape[2] // R)) + _w(k) + pb + R + _w(max(1, sb.depth)) + 2
+        ff["registers"] = _cb(T) + _cb(c) + _cb(g.out_shape[1]) + _cb(max(1, g.out_shape[2] // R)) + _cb(k) + pb + R + _cb(max(1, sb.depth)) + 2
         lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
