@@ -331,8 +331,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     lut["control"] = 1.0
     if readout:
         # the readout's write and bias muxes are items of their own: one bank of L lanes (F = 1),
-        # whose write mux the fit prices at about a LUT per bit, against a quarter in the
-        # engines' F-bank crossbar (an item shared with them had the stream's select absorb it)
+        # whose write mux the fit prices at twice the engines' F-bank crossbar per unit (shared
+        # with them, the stream's select had absorbed the difference)
         lut["readout_write_mux"] = lut.pop("bank_write_mux")
         lut["readout_bias_mux"] = lut.pop("bias_mux")
     # registers of the FSM (rtl.verilog: every reg the module declares), each as wide as what it
@@ -416,7 +416,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     lut["lutram_mux"] = mux
     if mems["acc"].style == "registers" and not readout:
         # banks of one or two words in registers: their F:1 read and write muxes are priced apart
-        # from LUTRAM banks' (the fit: 0.56 / 0.17 against 0.85 / 0.32 per unit; a LUTRAM bank's
+        # from LUTRAM banks' (the fit: about 0.5 / 0.15 against 0.9 / 0.3 per unit; a LUTRAM bank's
         # read also drives its own address and output logic)
         lut["reg_bank_read_mux"] = lut.pop("bank_read_mux")
         lut["reg_bank_write_mux"] = lut.pop("bank_write_mux")
