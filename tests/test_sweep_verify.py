@@ -26,14 +26,16 @@ def _spec():
                        "s.yaml")
 
 
+def _fake_train(job):
+    """A training task that only writes the summary a point reads."""
+    d = Path(job["dir"])
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text("{}")
+    return {"key": job["key"], "ok": True, "error": None, "seconds": 0.1, "reused": False}
+
+
 def test_verify_passes_through_to_every_point_and_lands_in_the_csv(tmp_path, monkeypatch):
     seen = []
-
-    def train(job):
-        d = Path(job["dir"])
-        d.mkdir(parents=True)
-        (d / "summary.json").write_text("{}")
-        return {"key": job["key"], "ok": True, "error": None, "seconds": 0.1, "reused": False}
 
     def point(job):
         seen.append(job["verify"])
@@ -46,7 +48,7 @@ def test_verify_passes_through_to_every_point_and_lands_in_the_csv(tmp_path, mon
                         "fits_yosys": par < 16})
         return rec
 
-    monkeypatch.setattr(runner, "run_train_job", train)
+    monkeypatch.setattr(runner, "run_train_job", _fake_train)
     monkeypatch.setattr(runner, "run_point_job", point)
     run_sweep(_spec(), tmp_path / "out", progress=False, log=lambda _: None, executor=SerialExecutor(), verify="yosys")
     assert seen == ["yosys", "yosys"]
@@ -179,12 +181,6 @@ def test_point_task_records_verify_fields_and_seconds(tmp_path, monkeypatch, ver
 def test_yosys_layers_columns_in_the_csv_and_never_on_a_front(tmp_path, monkeypatch):
     """The scaled figures are their own columns; the fronts stay on the estimate (here the scaled
     LUT would reverse the order of the two points: the front must not move)."""
-    def train(job):
-        d = Path(job["dir"])
-        d.mkdir(parents=True)
-        (d / "summary.json").write_text("{}")
-        return {"key": job["key"], "ok": True, "error": None, "seconds": 0.1, "reused": False}
-
     def point(job):
         assert job["verify"] == "yosys-layers"
         par = job["settings"]["hls.parallelism"]
@@ -195,7 +191,7 @@ def test_yosys_layers_columns_in_the_csv_and_never_on_a_front(tmp_path, monkeypa
                 "yosys_layers_scope": "3 largest layers by the model, each synthesized alone: a, b, c",
                 "fits_yosys_layers": par == 16, "seconds": {"yosys_layers": 12.5}}
 
-    monkeypatch.setattr(runner, "run_train_job", train)
+    monkeypatch.setattr(runner, "run_train_job", _fake_train)
     monkeypatch.setattr(runner, "run_point_job", point)
     run_sweep(_spec(), tmp_path / "out", progress=False, log=lambda _: None, executor=SerialExecutor(), verify="yosys-layers")
     rows = {r["hls.parallelism"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
