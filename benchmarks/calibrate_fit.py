@@ -51,7 +51,11 @@ def _matrix(rows, kind: str):
 # items whose price is known from the cell they become and that the fit cannot separate from the
 # rest (every direct layer has both): an adder bit is one LUT (with its CARRY4 share), a LUT
 # multiplier FINN's formula
-FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0},
+FIXED = {"LUT": {"adders": 1.0, "multipliers": 1.0,
+                 # measured by a controlled experiment (benchmarks/bias_mux.py -> results/bias_mux.json:
+                 # the same Verilog with and without biases, +3,361 LUT for 11,232 units); left free, the
+                 # fit shares it with the correlated crossbar items (0.16) and under-prices VGG-16's layers
+                 "bias_mux": 0.299},
          # LUTRAM is counted cell for cell as yosys maps it (memory.lutram_map): nothing to fit
          "LUTRAM": {"acc": 1.0, "membranes": 1.0, "out_spikes": 1.0, "stream": 1.0}, "FF": {}}
 
