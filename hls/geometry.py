@@ -110,12 +110,16 @@ class WeightStats:
         self.nz_max = max(int(flat.max(initial=0)), 0)
         self.prefix = np.zeros((mask.shape[0], co + 1), dtype=np.int16 if co < 2**15 else np.int32)
         np.cumsum(mask, axis=1, out=self.prefix[:, 1:])
+        # per channel: OR and AND of its nonzero weights (two's complement) and their count, what
+        # varying_bits needs of the table at any lanes
+        self.ch_or, self.ch_and, self.ch_nnz = channel_bit_stats(flat.T)
         self._chunks: dict[int, np.ndarray] = {}
         self.memo: dict = {}  # figures the cost path derives from these (twin_cost._chunk_counts)
 
     @property
     def nbytes(self) -> int:
-        return int(self.prefix.nbytes + self.pos.nbytes + self.neg.nbytes + self.row_nnz.nbytes)
+        return int(self.prefix.nbytes + self.pos.nbytes + self.neg.nbytes + self.row_nnz.nbytes
+                   + self.ch_or.nbytes + self.ch_and.nbytes + self.ch_nnz.nbytes)
 
     def acc_range(self, bias: np.ndarray, in_max: int) -> tuple[int, int]:
         """:func:`acc_range` of the weights with ``bias``."""
@@ -158,43 +162,56 @@ class TableGeometry:
     # a one-chunk-per-row table, a few for the near-regular walk of a dense one
     offset_bits: int = 0
     # bits of the chunk word (lanes x weight bits + group bits) whose value differs between chunks
-    # (see varying_bits); -1: not counted (a table deeper than VARYING_MAX_CHUNKS, where nearly
-    # every bit varies: the live lanes' bits are used)
-    varying_bits: int = -1
+    # (see varying_bits): the bits yosys keeps of the chunk registers and of a table in block RAM
+    varying_bits: int = 0
 
 
-VARYING_MAX_CHUNKS = 64  # tables of at most this many chunks have their varying bits counted
+def channel_bit_stats(w_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target (column of ``w_rows [rows, targets]``): the OR and the AND of its nonzero
+    weights in two's complement (-1, all ones, for a target without any) and their count."""
+    w = np.asarray(w_rows, dtype=np.int64)
+    nz = w != 0
+    ch_or = np.bitwise_or.reduce(np.where(nz, w, 0), axis=0) if w.size else np.zeros(w.shape[1], np.int64)
+    ch_and = np.bitwise_and.reduce(np.where(nz, w, -1), axis=0) if w.size else np.full(w.shape[1], -1, np.int64)
+    return ch_or.astype(np.int64), ch_and.astype(np.int64), nz.sum(axis=0).astype(np.int64)
 
 
-def varying_bits(w_rows: np.ndarray, lanes: int, w_bits: int) -> int:
-    """Bits of the chunk word that are not the same in every chunk of the table of ``w_rows``
-    (two's-complement weight bits of every lane, then the group index), or -1 for a table of more
-    than :data:`VARYING_MAX_CHUNKS` chunks.
+def varying_bits(ch_or: np.ndarray, ch_and: np.ndarray, ch_nnz: np.ndarray, lanes: int, w_bits: int,
+                 n_chunks: int) -> int:
+    """Bits of the chunk word (every lane's ``w_bits`` two's-complement weight, then the group
+    index) that are not the same in every one of the table's ``n_chunks`` chunks, from the
+    per-target figures of :func:`channel_bit_stats`.
 
-    yosys keeps a register or a ROM output bit only where it varies: a bit equal in every chunk is
-    a constant (a 2-chunk table of 25 live 7-bit lanes holds about half its bits constant). The
-    chunk registers of the read pipeline are priced by these bits (the ROM's logic is not: priced so,
-    the held-out LUT error grew)."""
-    w_rows = np.asarray(w_rows, dtype=np.int64)
-    if w_rows.size == 0:
+    yosys keeps a register or a memory bit only where it varies: a bit equal in every chunk is a
+    constant, removed from the chunk registers and from a table in block RAM before it is mapped
+    (random net 22's 33 x 1,344 table packs into one RAMB36, not three BRAM18; wide 200's 64 x 631
+    into one, not two). Exact without walking the chunks: lane ``j`` holds the weight of channel
+    ``g L + j`` in every chunk of group ``g``, so it holds a 0 somewhere unless each of the
+    ``n_chunks`` chunks has its lane nonzero (the lane's nonzero count equals ``n_chunks``); with a
+    0 the bits its weights ever set vary, without one the bits where its weights differ. The group
+    bits vary where the groups holding a nonzero weight differ."""
+    n_chunks = int(n_chunks)
+    if n_chunks <= 1:
         return 0
-    lanes = max(1, int(lanes))
-    rows, n_t = w_rows.shape
-    n_groups = -(-n_t // lanes)
-    padded = np.zeros((rows, n_groups * lanes), np.int64)
-    padded[:, :n_t] = w_rows
-    by_group = padded.reshape(rows, n_groups, lanes)
-    r_idx, g_idx = np.nonzero((by_group != 0).any(axis=2))
-    if len(r_idx) > VARYING_MAX_CHUNKS:
-        return -1
-    if len(r_idx) <= 1:
-        return 0
-    w = by_group[r_idx, g_idx] & ((1 << int(w_bits)) - 1)  # [chunks, lanes], two's complement
-    bits = (w[:, :, None] >> np.arange(int(w_bits))) & 1
-    vary = int((bits.min(axis=0) != bits.max(axis=0)).sum())
-    gb = unsigned_bits(max(n_groups - 1, 1))
-    gbits = (g_idx[:, None] >> np.arange(gb)) & 1
-    return vary + int((gbits.min(axis=0) != gbits.max(axis=0)).sum())
+    lanes, wb = max(1, int(lanes)), int(w_bits)
+    n = len(ch_nnz)
+    groups = -(-n // lanes)
+    pad = groups * lanes - n
+    mask = (1 << wb) - 1
+    o = np.concatenate([np.asarray(ch_or, np.int64), np.zeros(pad, np.int64)]).reshape(groups, lanes)
+    a = np.concatenate([np.asarray(ch_and, np.int64), np.full(pad, -1, np.int64)]).reshape(groups, lanes)
+    z = np.concatenate([np.asarray(ch_nnz, np.int64), np.zeros(pad, np.int64)]).reshape(groups, lanes)
+    lane_or = np.bitwise_or.reduce(o, axis=0) & mask
+    lane_and = np.bitwise_and.reduce(a, axis=0) & mask
+    lane_nnz = z.sum(axis=0)
+    vary = np.where(lane_nnz < n_chunks, lane_or, lane_or & ~lane_and) & mask
+    bits = int(sum(bin(int(v)).count("1") for v in vary))
+    gb = unsigned_bits(max(groups - 1, 1))
+    present = np.nonzero(z.sum(axis=1) > 0)[0]
+    if present.size:
+        g_or, g_and = int(np.bitwise_or.reduce(present)), int(np.bitwise_and.reduce(present))
+        bits += bin((g_or & ~g_and) & ((1 << gb) - 1)).count("1")
+    return bits
 
 
 def offsets_deviation_bits(per_row: np.ndarray) -> int:
@@ -231,6 +248,7 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         wb = max(int(w_bits), signed_bits(int(nz.min()), int(nz.max()))) if nz.size else int(w_bits)
         per_row = chunks_per_row(w_rows, lanes) if w_rows.size else np.zeros(0, np.int64)
     n_chunks = int(np.sum(per_row))
+    bit_stats = (stats.ch_or, stats.ch_and, stats.ch_nnz) if stats is not None else channel_bit_stats(w_rows)
     lanes = max(1, int(lanes))
     groups = -(-int(n_targets) // lanes)
     if stats is not None:
@@ -246,7 +264,7 @@ def table_geometry(w_rows: np.ndarray, lanes: int, w_bits: int, n_targets: int,
         index_bits=unsigned_bits(n_chunks),
         live_lanes=count_live_lanes(live_chan, lanes),
         offset_bits=offsets_deviation_bits(per_row),
-        varying_bits=varying_bits(w_rows, lanes, wb) if n_chunks <= VARYING_MAX_CHUNKS else -1,
+        varying_bits=varying_bits(*bit_stats, lanes, wb, n_chunks),
     )
 
 

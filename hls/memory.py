@@ -198,15 +198,23 @@ class MemoryPlan:
     rom: bool = False
     read_ports: int = 1  # of a block ROM read by several slots at once (true dual port pairs)
     ultrascale: bool = False  # distributed RAM cells of the UltraScale library (bits_allocated)
+    # bits of a word a block ROM really holds: yosys removes a column that is the same in every word
+    # before it maps the memory (-1: every bit; TableGeometry.varying_bits for the chunk tables)
+    kept_width: int = -1
+
+    @property
+    def word_bits(self) -> int:
+        """The bits of a word the primitives hold (:attr:`kept_width` where set)."""
+        return self.width if self.kept_width < 0 else self.kept_width
 
     @property
     def bits_stored(self) -> int:
         """What the design holds in the array."""
-        return self.banks * self.width * self.depth
+        return self.banks * self.word_bits * self.depth
 
     @property
     def bram18(self) -> int:
-        return self.banks * bram18_count(self.width, self.depth, self.read_ports, self.rom) if self.style == "block" else 0
+        return self.banks * bram18_count(self.word_bits, self.depth, self.read_ports, self.rom) if self.style == "block" else 0
 
     @property
     def uram(self) -> int:

@@ -68,9 +68,9 @@ def _adds(const: int) -> int:
 
 
 def _kept_bits(t, live_width: int) -> int:
-    """Bits of a chunk word yosys keeps: those that vary over the table where counted
-    (:attr:`TableGeometry.varying_bits`), else the live lanes' ``live_width``."""
-    return live_width if t.varying_bits < 0 else min(live_width, t.varying_bits)
+    """Bits of a chunk word yosys keeps: those that vary over the table
+    (:attr:`TableGeometry.varying_bits`), at most the live lanes' ``live_width``."""
+    return min(live_width, t.varying_bits)
 
 
 def _pow2(n: int) -> bool:
@@ -184,7 +184,10 @@ def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Me
         rom["skip_offsets"] = (g.skip_table.index_bits, g.skip_table.rows + 1)
     sync, k = registered_tables(g), table_ports(g)
     for name, (w, d) in _table_shapes(g).items():
-        mems[name] = memory_plan(w, d, rom=True, sync_read=sync, read_ports=k)
+        plan = memory_plan(w, d, rom=True, sync_read=sync, read_ports=k)
+        if plan.style == "block":  # yosys maps the bits that vary (constant columns removed)
+            plan = replace(plan, kept_width=(t if name == "table" else g.skip_table).varying_bits)
+        mems[name] = plan
     if g.is_neuron:
         if g.fire_once:
             rom["fire_tables"] = (g.n_breaks * (AB + 1) + (g.n_breaks + 1) * g.time_steps, CO)

@@ -229,22 +229,50 @@ def test_model_prices_bias_inputs_and_offsets_by_content():
     assert g.table.offset_bits > 0 and items(g)["LUT"]["offsets_rom"] > 0
 
 
+def _varying_by_walking_the_chunks(w_rows, lanes, wb):
+    """varying_bits the long way: build every chunk word and compare its bits."""
+    from spikehls.hls.geometry import unsigned_bits
+
+    rows, n_t = w_rows.shape
+    groups = -(-n_t // lanes)
+    padded = np.zeros((rows, groups * lanes), np.int64)
+    padded[:, :n_t] = w_rows
+    by_group = padded.reshape(rows, groups, lanes)
+    r, g = np.nonzero((by_group != 0).any(axis=2))
+    if len(r) <= 1:
+        return 0
+    bits = ((by_group[r, g] & ((1 << wb) - 1))[:, :, None] >> np.arange(wb)) & 1
+    gbits = (g[:, None] >> np.arange(unsigned_bits(max(groups - 1, 1)))) & 1
+    return int((bits.min(0) != bits.max(0)).sum() + (gbits.min(0) != gbits.max(0)).sum())
+
+
 def test_varying_bits_count_the_chunk_bits_that_differ_between_chunks():
-    """TableGeometry.varying_bits: the chunk-word bits yosys keeps in the chunk registers (a bit
-    equal in every chunk is a constant); -1 beyond VARYING_MAX_CHUNKS (the live width is used)."""
-    from spikehls.hls.geometry import VARYING_MAX_CHUNKS, table_geometry, varying_bits
+    """TableGeometry.varying_bits: the chunk-word bits yosys keeps (a bit equal in every chunk is a
+    constant), from per-channel figures, equal to walking the chunks on random tables of every
+    shape and sparsity (and through WeightStats, the planner's path)."""
+    from spikehls.hls.geometry import WeightStats, table_geometry
+    from spikehls.hls.memory import MemoryPlan
     from spikehls.hls.twin_cost import _kept_bits
 
-    w = np.array([[1, 0], [3, 0]])  # two chunks of 2 lanes: lane 0 is 0001 / 0011, lane 1 zero
-    assert varying_bits(w, 2, 4) == 1
-    assert varying_bits(np.array([[1, 0], [-1, 0]]), 2, 4) == 3  # 0001 / 1111
-    assert varying_bits(np.array([[1, 2, 0, 0], [0, 0, 1, 2]]), 2, 4) == 1  # equal weights, the group bit varies
-    assert varying_bits(np.array([[5, 1]]), 2, 4) == 0  # one chunk: a constant word
-    many = np.random.default_rng(0).integers(1, 8, (VARYING_MAX_CHUNKS + 1, 2))
-    assert varying_bits(many, 2, 4) == -1
-    t = table_geometry(w, 2, 4, 2)
-    assert t.varying_bits == 1 and _kept_bits(t, 2 * t.weight_bits + t.group_bits) == 1
-    assert _kept_bits(table_geometry(many, 2, 4, 2), 9) == 9
+    assert table_geometry(np.array([[1, 0], [3, 0]]), 2, 4, 2).varying_bits == 1  # 0001 / 0011; lane 1 zero
+    assert table_geometry(np.array([[1, 0], [-1, 0]]), 2, 4, 2).varying_bits == 3  # 0001 / 1111
+    assert table_geometry(np.array([[1, 2, 0, 0], [0, 0, 1, 2]]), 2, 4, 4).varying_bits == 1  # only the group bit
+    assert table_geometry(np.array([[5, 1]]), 2, 4, 2).varying_bits == 0  # one chunk: a constant word
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        co, ci = int(rng.integers(1, 14)), int(rng.integers(1, 4))
+        w = rng.integers(-8, 8, (co, ci, 3, 3))
+        w[rng.random(w.shape) < rng.uniform(0, 0.97)] = 0
+        if rng.random() < 0.3:
+            w = np.abs(w)  # lanes of one sign: their sign bits are constant
+        rows, lanes = w.reshape(co, -1).T, int(rng.integers(1, 9))
+        t = table_geometry(rows, lanes, 4, co)
+        assert t.varying_bits == _varying_by_walking_the_chunks(rows, lanes, t.weight_bits)
+        assert table_geometry(rows, lanes, 4, co, WeightStats(w)) == t
+    assert _kept_bits(t, 10**6) == t.varying_bits
+    # a block ROM is counted on the bits it keeps: 64 x 631 with 28 constant bits is one RAMB36
+    assert MemoryPlan("block", 64, 631, rom=True).bram18 == 4
+    assert MemoryPlan("block", 64, 631, rom=True, kept_width=36).bram18 == 2
 
 
 def test_readout_and_pool_items_as_built():
