@@ -419,7 +419,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     lut["lutram_mux"] = mux
     if mems["acc"].style == "registers" and not readout:
         # banks of one or two words in registers: their F:1 read and write muxes are priced apart
-        # from LUTRAM banks' (the fit: about 0.5 / 0.15 against 0.9 / 0.3 per unit; a LUTRAM bank's
+        # from LUTRAM banks' (the fit: about 0.57 / 0.11 against 0.96 / 0.21 per unit; a LUTRAM bank's
         # read also drives its own address and output logic)
         lut["reg_bank_read_mux"] = lut.pop("bank_read_mux")
         lut["reg_bank_write_mux"] = lut.pop("bank_write_mux")
