@@ -67,12 +67,6 @@ def _adds(const: int) -> int:
     return max(0, bin(int(const)).count("1") - 1)
 
 
-def _kept_bits(t, live_width: int) -> int:
-    """Bits of a chunk word yosys keeps: those that vary over the table
-    (:attr:`TableGeometry.varying_bits`), at most the live lanes' ``live_width``."""
-    return min(live_width, t.varying_bits)
-
-
 def _pow2(n: int) -> bool:
     return n & (n - 1) == 0
 
@@ -244,7 +238,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     t = g.table
     assert t is not None
     L, F, G, PW, K, R = g.lanes, g.fire_lanes, g.groups, g.plane_words, g.tap_lanes, g.read_lanes
-    AB, WB, GB, IB = g.acc_bits, t.weight_bits, t.group_bits, t.index_bits
+    AB, WB, IB = g.acc_bits, t.weight_bits, t.index_bits
     CO = g.channels
     depth = G * PW
     IW = 8 if g.pixels else 1
@@ -258,7 +252,6 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     # channels are all empty adds constant zeros, and yosys removes its adder, multiplier and the
     # weight bits of its ROM words (the max of the two tables: a lower bound of their union)
     LL = L if g.z_current else max(t.live_lanes, g.skip_table.live_lanes if g.skip_table is not None else 0)
-    CWL = LL * WB + GB  # the chunk word's bits yosys keeps
     lut["adders"] = KS * LL * AB
     if g.pixels:
         from spikehls.hls.estimate import lut_multiplier
@@ -267,15 +260,22 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         # shift-and-add of about one adder, not a general multiplier
         const = t.chunks <= 1 and (g.skip_table is None or g.skip_table.chunks <= 1)
         lut["multipliers"] = KS * LL * ((WB + 8) if const else lut_multiplier(WB, 8))
-    lut["bank_read_mux"] = KS * L * AB * (F - 1)
+    mems = layer_memories(g, readers, ultra, ultrascale)
+    # the bank muxes are priced by where the banks live: banks of one or two words in registers
+    # apart from LUTRAM banks (the fit: about 0.57 / 0.11 against 0.96 / 0.21 per unit; a LUTRAM
+    # bank's read also drives its own address and output logic), and the readout's one bank of L
+    # lanes (F = 1) apart from the engines' F-bank crossbar (its write mux about twice theirs per
+    # unit; shared with them, the stream's select had absorbed the difference)
+    acc_regs = not readout and mems["acc"].style == "registers"
+    lut["reg_bank_read_mux" if acc_regs else "bank_read_mux"] = KS * L * AB * (F - 1)
     fire_we = not readout and not g.pixels  # the fire pass writes the bank back (rtl.verilog: fire_we)
-    lut["bank_write_mux"] = L * F * AB * (KS + (1 if fire_we else 0) + 1)
+    write_mux = "readout_write_mux" if readout else "reg_bank_write_mux" if acc_regs else "bank_write_mux"
+    lut[write_mux] = L * F * AB * (KS + (1 if fire_we else 0) + 1)
     # the start value b_init (and, where the fire pass writes, the reset value b_fire) of every bank
     # and bias lane: an input of each write-mux bit unless the lane's biases are all 0 (a constant)
-    lut["bias_mux"] = F * AB * g.bias_lanes * (1 + (1 if fire_we and not g.z_current else 0))
+    lut["readout_bias_mux" if readout else "bias_mux"] = F * AB * g.bias_lanes * (1 + (1 if fire_we and not g.z_current else 0))
     lut["bank_address"] = F * _cb(depth) * (KS + 2)  # a one-word bank has no address
     # tables: ROMs as logic (offsets read twice per tap slot, a chunk per slot, bias twice)
-    mems = layer_memories(g, readers, ultra, ultrascale)
     reg_tbl = registered_tables(g)
     # the offsets ROMs (read twice per tap slot) by the bits their content deviates from a ramp
     # (TableGeometry.offset_bits): priced apart from the other ROMs, whose content is random-like
@@ -332,12 +332,6 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     if g.z_current:
         lut.update(stream_items(g))
     lut["control"] = 1.0
-    if readout:
-        # the readout's write and bias muxes are items of their own: one bank of L lanes (F = 1),
-        # whose write mux the fit prices at twice the engines' F-bank crossbar per unit (shared
-        # with them, the stream's select had absorbed the difference)
-        lut["readout_write_mux"] = lut.pop("bank_write_mux")
-        lut["readout_bias_mux"] = lut.pop("bias_mux")
     # registers of the FSM (rtl.verilog: every reg the module declares), each as wide as what it
     # counts: a counter over one value (a single group, step, word) is a constant yosys removes,
     # and so is a spike input's value (always 1): _cb counts them as no bits
@@ -366,12 +360,12 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     # the read-modify-write pipeline's stage-2 registers (rtl.verilog: p_*)
     pipe = 1 + K + K * _cb(F) + F * ADC + _cb(G) + EV
     # the chunk words of the K slots (p_chunk, p_schunk): ROM contents, so yosys keeps only the
-    # bits that vary over the table -- none of a one-chunk table
-    ff["chunk_regs"] = (K * _kept_bits(t, CWL) if t.chunks > 1 else 0)
+    # bits that vary over the table (TableGeometry.varying_bits) -- none of a one-chunk table
+    ff["chunk_regs"] = K * t.varying_bits
     if g.skip_table is not None:
         pipe += 1 + EV
         st = g.skip_table
-        ff["chunk_regs"] += K * _kept_bits(st, st.live_lanes * st.weight_bits + st.group_bits) if st.chunks > 1 else 0
+        ff["chunk_regs"] += K * st.varying_bits
     if not readout:
         pipe += 1 + _cb(L) + _cb(G) + _cb(CO) + _cb(CO * PW) + _cb(T)
     if reg_tbl:
@@ -417,12 +411,6 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         ram["stream"] = g.z_banks * luts
         mux += g.z_banks * mux_bits
     lut["lutram_mux"] = mux
-    if mems["acc"].style == "registers" and not readout:
-        # banks of one or two words in registers: their F:1 read and write muxes are priced apart
-        # from LUTRAM banks' (the fit: about 0.57 / 0.11 against 0.96 / 0.21 per unit; a LUTRAM bank's
-        # read also drives its own address and output logic)
-        lut["reg_bank_read_mux"] = lut.pop("bank_read_mux")
-        lut["reg_bank_write_mux"] = lut.pop("bank_write_mux")
     return {"LUT": lut, "FF": ff, "LUTRAM": ram}
 
 
