@@ -299,16 +299,10 @@ def verify_yosys_layers(rec: dict, prj: Path, target: Board, plan_board: Board, 
     the checked layers -- an indication, recorded under ``yosys_layers`` with its scope, never as a
     yosys total; BRAM18 / URAM / DSP are the model's (exact: the layers' memories are compared too)."""
     from spikehls.boards import RESOURCE_KINDS
-    from spikehls.hls.rtl.compare import layer_check
+    from spikehls.hls.rtl.compare import layers_over
 
-    chk = layer_check(prj, top, log=log)
-    c = chk["checked"]
-    ratios = {k: None for k in RESOURCE_KINDS}
-    ratios["LUT"], ratios["FF"] = c["yosys_over_model"], c["FF_yosys_over_model"]
-    est = {k: rec.get(k) for k in RESOURCE_KINDS}
-    scaled = {k: round(est[k] * ratios[k]) if ratios[k] and est[k] is not None else est[k] for k in RESOURCE_KINDS}
-    allowed = target.allowed()
-    over = [k for k in RESOURCE_KINDS if scaled[k] is not None and scaled[k] > allowed[k]]
+    chk, ratios, scaled, over = layers_over(prj, target, top, {k: rec.get(k) for k in RESOURCE_KINDS}, log=log)
+    c, allowed = chk["checked"], target.allowed()
     rec["yosys_layers"] = {**chk, "ratio_to_estimate": ratios,
                            "design_scaled": {"source": "estimate x (yosys / estimate of the checked layers): an indication",
                                              **scaled},

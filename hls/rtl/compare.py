@@ -77,6 +77,25 @@ def synth_over(prj: Path, board: Board) -> tuple[dict[str, Any], dict[str, int],
     return s, totals, {k: v for k, v in totals.items() if v > allowed[k]}
 
 
+def layers_over(prj: Path, board: Board, top: int, totals: Optional[Mapping[str, Any]] = None,
+                log=None) -> tuple[dict[str, Any], dict[str, Optional[float]], dict[str, Any], list[str]]:
+    """Synthesize the ``top`` largest layers of ``prj`` alone (:func:`layer_check`) and judge the
+    design by them: (the check, the measured / model ratio per resource -- LUT and FF, None for the
+    rest --, the design's ``totals`` (default: the check's model totals) with LUT and FF scaled by
+    their ratio where one was formed, the resources of those over ``board``'s allowed budget). The
+    one measure-and-judge step of ``codesign --verify yosys-layers`` and ``sweep --verify
+    yosys-layers``; the scaled figures are an indication (the unchecked layers assumed off by the
+    same factor), never a yosys total."""
+    chk = layer_check(prj, top, log=log)
+    c = chk["checked"]
+    ratios: dict[str, Optional[float]] = {k: None for k in RESOURCE_KINDS}
+    ratios["LUT"], ratios["FF"] = c["yosys_over_model"], c["FF_yosys_over_model"]
+    est = dict(chk["design_model"] if totals is None else totals)
+    judged = {k: round(est[k] * ratios[k]) if ratios[k] and est.get(k) is not None else est.get(k) for k in RESOURCE_KINDS}
+    allowed = board.allowed()
+    return chk, ratios, judged, [k for k in RESOURCE_KINDS if judged[k] is not None and judged[k] > allowed[k]]
+
+
 def fits_on(measured: Mapping[str, Any], board: Board) -> dict[str, Optional[bool]]:
     """Whether the yosys totals fit the board's allowed budget, resource by resource."""
     allowed = board.allowed()

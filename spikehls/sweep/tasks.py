@@ -192,17 +192,13 @@ def yosys_layers_record(prj_dir: Path, board) -> dict[str, Any]:
     the unchecked layers are off by the same factor, not a measurement. ``fits_yosys_layers`` judges
     the scaled LUT / FF and the model's BRAM18 / URAM / DSP against the board's allowed budget (where a
     ratio cannot be formed, the model has no FF on the checked layers, that resource is the model's)."""
-    from spikehls.boards import RESOURCE_KINDS
-    from spikehls.hls.rtl.compare import layer_check
+    from spikehls.hls.rtl.compare import layers_over
     from spikehls.verify_sources import VERIFY_LAYERS
 
-    chk = layer_check(prj_dir, VERIFY_LAYERS, log=print)
-    c, model = chk["checked"], chk["design_model"]
-    ratios = {"LUT": c["yosys_over_model"], "FF": c["FF_yosys_over_model"]}
-    scaled = {k: round(model[k] * r) if r is not None and model.get(k) is not None else None for k, r in ratios.items()}
-    judged = {k: scaled[k] if scaled.get(k) is not None else model.get(k) for k in RESOURCE_KINDS}
-    allowed = board.allowed()
-    over = [k for k in RESOURCE_KINDS if judged[k] is not None and judged[k] > allowed[k]]
+    chk, ratios, judged, over = layers_over(prj_dir, board, VERIFY_LAYERS, log=print)
+    c = chk["checked"]
+    # the scaled figures only where a ratio scaled them (else the judgement is the model's own)
+    scaled = {k: judged[k] if ratios[k] else None for k in ("LUT", "FF")}
     names = [r["layer"] for r in chk["layers"]]
     return {
         "yosys_layers_scope": f"{len(names)} largest layers by the model, each synthesized alone: {', '.join(names)}",
