@@ -577,6 +577,45 @@ def pool_geometry(name: str, in_shape: Sequence[int], time_steps: int, kernel: i
     )
 
 
+@dataclass(frozen=True)
+class PoolWalk:
+    """How the twin's max pool walks its input without a divider or a multiplier (the one rule the
+    Verilog generator and the cost model share, like :mod:`spikehls.hls.lanes`).
+
+    The span of one window row (``span = s (R - 1) + k`` inputs from ``base``) is read word by word
+    from word ``base / IOB``. ``base`` moves between window rows by one of four constants
+    (``steps``: next window row, next segment of R outputs, next output row, next channel; 0 where
+    the FSM never takes it), so the pool keeps ``base`` as a (word, offset) pair and adds a constant
+    with one carry. Every step and the word width are multiples of ``unit``, so the offset is kept
+    in those units and span input ``p`` is found in the word read by a select of ``cases[p]``
+    constant bits -- the offsets it can have there (a 12-wide plane in 24-bit words: 2, not 24)."""
+
+    span: int
+    unit: int
+    steps: tuple[int, int, int, int]
+    word_bits: int  # wf / wd: the input word, one spare bit for the modular steps
+    offset_bits: int  # off: offset of the span start in its word, in units
+    rel_bits: int  # rel_u: signed, (base - wd IOB) / unit in (-span / unit, IOB / unit)
+    cases: tuple[tuple[int, ...], ...]  # per span input p: the rel_u values that put it in the word
+
+    @staticmethod
+    def of(g: "LayerGeometry") -> "PoolWalk":
+        c, h, w = g.in_shape
+        _, ho, wo = g.out_shape
+        k, s, R, IOB = g.pool_kernel, g.pool_stride, g.out_lanes, g.in_banks
+        segs = wo // R
+        span = s * (R - 1) + k
+        back = (k - 1) * w + (segs - 1) * R * s
+        steps = (w, R * s - (k - 1) * w if segs > 1 else 0, s * w - back if ho > 1 else 0,
+                 h * w - back - (ho - 1) * s * w if c > 1 else 0)
+        u = math.gcd(IOB, *steps)
+        cases = tuple(tuple(v for v in range(-(p // u), (IOB - 1 - p) // u + 1) if 0 <= v * u + p < IOB) for p in range(span))
+        words = max(1, (c * h * w) // IOB)
+        return PoolWalk(span=span, unit=u, steps=steps, word_bits=unsigned_bits(max(words - 1, 1)) + 1,
+                        offset_bits=unsigned_bits(max(IOB // u - 1, 1)),
+                        rel_bits=unsigned_bits(max((max(IOB, span) + span) // u, 1)) + 2, cases=cases)
+
+
 def layer_parallelism(
     board,
     names: Sequence[str],

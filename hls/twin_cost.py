@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from spikehls.hls.geometry import LayerGeometry, unsigned_bits
+from spikehls.hls.geometry import LayerGeometry, PoolWalk, unsigned_bits
 from spikehls.hls.lanes import chunks_per_row
 from spikehls.hls.memory import MemoryPlan, lutram_cell_luts, lutram_map, memory_plan, memory_style
 
@@ -59,12 +59,6 @@ def _mux(n: int) -> int:
     """LUT6 per bit of an ``n``:1 multiplexer: a LUT6 is a 4:1 mux, a tree of them (n - 1) / 3
     (yosys's abc9 maps to LUTs only: no MUXF7 / MUXF8)."""
     return math.ceil((int(n) - 1) / 3) if n > 1 else 0
-
-
-def _adds(const: int) -> int:
-    """Adders of a multiply by the constant ``const`` as shifts and adds: one per set bit after
-    the first."""
-    return max(0, bin(int(const)).count("1") - 1)
 
 
 def _pow2(n: int) -> bool:
@@ -213,27 +207,27 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
     ram: dict[str, float] = {}
     T = g.time_steps
     if g.kind == "maxpool":
+        # the twin's pool (rtl.verilog.maxpool_module) walks its input by PoolWalk: no divider, no
+        # multiplier, so its logic is a handful of known-width adders and counters and the select
         c, h, w = g.in_shape
-        R, k, IOB = g.out_lanes, g.pool_kernel, g.in_banks
-        pb = _w(c * h * w + IOB)
-        # the window's bits: the span of inputs the R lanes' k columns cover, selected from the
-        # IOB-bit word by its offset -- a shifter of log2(IOB) 2:1 stages, two per LUT6 (the
-        # per-column range tests fold into it: the fit prices them at nothing)
-        span = g.pool_stride * (R - 1) + k
-        lut["pool_select"] = span * math.ceil(_w(IOB) / 2) if IOB > 1 else 0
-        # the constant products of the span's first input (pc * h w, py_o * s, (..) * w, sg * R s)
-        # and of wd * IOB: shift-and-adds, one adder of pb bits per further set bit of a constant
-        lut["pool_const_mul"] = pb * sum(_adds(v) for v in (h * w, w, g.pool_stride, R * g.pool_stride, IOB))
-        lut["pool_address"] = 6 * pb
-        tz = (IOB & -IOB).bit_length() - 1
-        odd = IOB >> tz
-        lut["pool_divider"] = 0 if odd == 1 else 2 * (pb - tz) * _w(odd)
+        R, k = g.out_lanes, g.pool_kernel
+        pw = PoolWalk.of(g)
+        # span input p: an OR of its cases (rel_u == v) && a constant bit; the compares are shared
+        lut["pool_select"] = sum(len(v) for v in pw.cases)
+        lut["pool_decode"] = len({v for cs in pw.cases for v in cs}) * pw.rel_bits
+        lut["pool_hit"] = R * k  # each output's OR of its k span inputs
+        # wf + step + carry and wd's next (wd + 1 / wf_n / 0); off + step, its carry and wrap;
+        # rel_u's next (rel_u - IOB / unit, off_n, 0)
+        lut["pool_words"] = 2 * pw.word_bits
+        lut["pool_offset"] = 3 * (pw.offset_bits + 1) + pw.rel_bits
         lut["control"] = 1.0
         sb = spike_buffer_plan(g, readers)
         ram["out_spikes"], lut["lutram_mux"] = spike_buffer_cost(sb, readers, ultrascale)
-        lut["out_address"] = out_address(g, readers)
-        ff["registers"] = _cb(T) + _cb(c) + _cb(g.out_shape[1]) + _cb(max(1, g.out_shape[2] // R)) + _cb(k) + pb + R + _cb(max(1, sb.depth)) + 2
-        lut["pool_counters"] = ff["registers"]  # the nested counters and their end compares
+        # the buffer's read addresses t * words + word; the pool writes through a running count
+        lut["out_address"] = out_address(g, readers) * readers / (readers + 1)
+        counters = _cb(T) + _cb(c) + _cb(g.out_shape[1]) + _cb(max(1, g.out_shape[2] // R)) + _cb(k) + _cb(max(1, sb.depth))
+        lut["pool_counters"] = counters  # the nested counters and their end compares
+        ff["registers"] = counters + 2 * pw.word_bits + pw.offset_bits + pw.rel_bits + R + 2
         return {"LUT": lut, "FF": ff, "LUTRAM": ram}
     t = g.table
     assert t is not None

@@ -278,7 +278,7 @@ def test_varying_bits_count_the_chunk_bits_that_differ_between_chunks():
 def test_readout_and_pool_items_as_built():
     """The readout's write / bias muxes are items of their own (its one bank of L lanes), its
     register accumulators' add-side read is not priced (it folds into the adder), the stream's
-    select is one (words x L):1 mux; a pool prices its constant products by their set bits."""
+    select is one (words x L):1 mux."""
     from spikehls.hls.geometry import accumulate_geometry
     from spikehls.hls.twin_cost import _mux, items, layer_memories
 
@@ -290,3 +290,43 @@ def test_readout_and_pool_items_as_built():
     assert acc.style == "registers" and acc.depth == 2 and "reg_read_mux" not in it
     assert it["out_mux"] == g.acc_bits * _mux(g.lanes * acc.depth)
     assert [_mux(n) for n in (1, 2, 4, 5, 16)] == [0, 1, 1, 2, 5]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pool_walk_steps_reproduce_the_span_starts_and_cases_cover_every_read(seed):
+    """PoolWalk (the pool's divider-free walk, shared by the Verilog and the model): adding its
+    steps with one carry to (word, offset-in-units) gives ``base / IOB`` and ``base % IOB`` of every
+    window row in the FSM's order; every word read puts each span input it holds on one of that
+    input's cases, and the widths hold every value the registers take."""
+    from spikehls.hls.geometry import PoolWalk, pool_geometry
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 4))
+    s = int(rng.integers(1, k + 1))
+    shape = (int(rng.integers(1, 6)), int(rng.integers(k, 14)), int(rng.integers(k, 14)))
+    banks = int(rng.choice([1, 2, 3, 4, 5, 6, 8, 12, 16, 24]))
+    g = pool_geometry("p", shape, 2, k, s, banks)
+    pw = PoolWalk.of(g)
+    c, h, w = shape
+    _, ho, wo = g.out_shape
+    R, IOB, U = g.out_lanes, banks, pw.unit
+    assert IOB % U == 0 and all(d % U == 0 for d in pw.steps)
+    wf, off = 0, 0
+    order = [(pc, oy, sg, py) for pc in range(c) for oy in range(ho) for sg in range(wo // R) for py in range(k)]
+    for i, (pc, oy, sg, py) in enumerate(order):
+        base = pc * h * w + (oy * s + py) * w + sg * R * s
+        assert (wf, off * U) == (base // IOB, base % IOB), (i, pc, oy, sg, py)
+        assert wf < 2 ** pw.word_bits and off < 2 ** pw.offset_bits
+        for wd in range(base // IOB, (base + pw.span - 1) // IOB + 1):
+            rel_u = (base - wd * IOB) // U
+            assert -(2 ** (pw.rel_bits - 1)) <= rel_u < 2 ** (pw.rel_bits - 1)
+            for p in range(pw.span):
+                inside = 0 <= base + p - wd * IOB < IOB
+                assert (rel_u in pw.cases[p]) == inside
+        if i + 1 < len(order):
+            nxt = order[i + 1]
+            step = pw.steps[0 if nxt[3] else 1 if nxt[2] else 2 if nxt[1] else 3]
+            q, r = divmod(step, IOB)
+            o = off + r // U
+            carry = o >= IOB // U
+            wf, off = wf + q + carry, o - carry * (IOB // U)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from spikehls.hls.geometry import LayerGeometry, mac_in_dsp, unsigned_bits
+from spikehls.hls.geometry import LayerGeometry, PoolWalk, mac_in_dsp, unsigned_bits
 from spikehls.hls.memory import memory_style
 from spikehls.hls.twin_cost import layer_memories, registered_tables
 
@@ -914,7 +914,14 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
 
 
 def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: BufferSpec) -> str:
-    """OR max pooling: R_o outputs of one output row per cycle of one input word of a window row."""
+    """OR max pooling: R_o outputs of one output row per cycle of one input word of a window row.
+
+    The span of one window row (``s (R - 1) + k`` inputs from ``base``) is read word by word, from
+    ``base / IOB`` to ``(base + span - 1) / IOB``. Both are kept as running registers: ``wf`` / ``off``
+    (the span start's word and offset in it) move by the constant steps of :class:`~spikehls.hls.geometry.PoolWalk` with
+    one carry, ``wd`` / ``rel`` (the word being read and the span start relative to it) step by one
+    word; the row ends when the span's last input lies in the word read (``rel <= IOB - span``).
+    Offsets are kept in units of :class:`~spikehls.hls.geometry.PoolWalk`'s ``unit``."""
     c, h, w = g.in_shape
     _, ho, wo = g.out_shape
     k, s = g.pool_kernel, g.pool_stride
@@ -922,8 +929,11 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     IOB = inbuf.banks
     T = g.time_steps
     SEGS = wo // R
-    span = s * (R - 1) + k
-    PB = _w(c * h * w + IOB)
+    assert IOB == g.in_banks
+    pw = PoolWalk.of(g)  # the walk's constants and widths, as the cost model counts them
+    span, U, AW, OFB, RUW = pw.span, pw.unit, pw.word_bits, pw.offset_bits, pw.rel_bits
+    NU = IOB // U  # offsets in a word
+    steps = [(d // IOB, (d % IOB) // U) for d in pw.steps]
     lines: list[str] = []
     a = lines.append
     a(f"// {g.name}: max pool {k}x{k} stride {s} on spikes (OR) -- {R} outputs per window-row word read")
@@ -934,43 +944,55 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     a(");")
     a("    reg running;\n    assign busy = running;")
     a(f"    reg [{_w(T)}-1:0] t;\n    reg [{_w(c)}-1:0] pc;\n    reg [{_w(ho)}-1:0] py_o;\n    reg [{_w(SEGS)}-1:0] sg;")
-    a(f"    reg [{_w(k)}-1:0] py;  // window row\n    reg [{inbuf.addr_bits + 1}-1:0] woff;  // word of the span being read")
-    a(f"    reg [{R}-1:0] acc;  // OR of the windows so far\n    reg [{_w(outbuf.words_per_step)}-1:0] ow;")
-    a(f"    wire [{PB}-1:0] base = pc * {h * w} + (py_o * {s} + py) * {w} + sg * {R * s};  // first input of the span")
-    a(f"    wire [{PB}-1:0] w_first = base / {IOB};\n    wire [{PB}-1:0] w_last = (base + {span - 1}) / {IOB};")
-    a(f"    wire [{PB}-1:0] wd = w_first + woff;")
+    a(f"    reg [{_w(k)}-1:0] py;  // window row")
+    a(f"    reg [{AW}-1:0] wf;  // word of the span's first input (base / {IOB})\n    reg [{OFB}-1:0] off;  // its offset in that word (base % {IOB}) / {U}")
+    a(f"    reg [{AW}-1:0] wd;  // the word read this cycle\n    reg signed [{RUW}-1:0] rel_u;  // (base - wd * {IOB}) / {U}")
+    a(f"    reg [{R}-1:0] acc;  // OR of the windows so far\n    reg [{_w(outbuf.depth)}-1:0] ow;")
     a("    assign in_t = t;\n    assign in_word = wd;")
-    a(f"    wire signed [{PB + 2}-1:0] rel0 = $signed({{2'b0, base}}) - $signed({{2'b0, wd}}) * {IOB};")
+    # span input p is bit rel + p of the word read, where in it: for each value rel_u may take
+    # with that bit inside the word, a constant bit -- a select of at most IOB / U cases per input
+    a(f"    wire [{span}-1:0] sp;  // the span's inputs found in this word")
+    for p in range(span):
+        cases = [f"(rel_u == {v}) && in_data[{v * U + p}]" for v in pw.cases[p]]
+        a(f"    assign sp[{p}] = {' || '.join(cases) if cases else chr(39) + 'b0'};".replace("= 'b0", "= 1'b0"))
     a(f"    wire [{R}-1:0] hit;")
-    a("    genvar gj, gx;\n    generate")
-    a(f"    for (gj = 0; gj < {R}; gj = gj + 1) begin : lane")
-    a(f"        wire [{k}-1:0] b;")
-    a(f"        for (gx = 0; gx < {k}; gx = gx + 1) begin : col")
-    a(f"            wire signed [{PB + 2}-1:0] rel = rel0 + gj * {s} + gx;")
-    a(f"            assign b[gx] = (rel >= 0) && (rel < {IOB}) && in_data[rel[{_w(IOB)}-1:0]];")
-    a("        end")
-    a("        assign hit[gj] = |b;")
-    a("    end")
-    a("    endgenerate")
+    for j in range(R):
+        a(f"    assign hit[{j}] = |sp[{j * s} +: {k}];")
     a(f"    wire [{R}-1:0] acc_n = acc | hit;")
-    a("    wire row_end = wd == w_last;")
-    a(f"    wire ob_we = running && row_end && (py == {k - 1});")
-    a(f"    wire [{_w(outbuf.depth)}-1:0] ob_addr = t * {outbuf.words_per_step} + ow;")
+    a(f"    wire row_end = rel_u <= {(IOB - span) // U};  // the span's last input is in this word")
+    # the next window row's span start: one of four constant steps, one carry
+    a("    wire last_py = py == %d;\n    wire last_sg = sg == %d;\n    wire last_oy = py_o == %d;" % (k - 1, SEGS - 1, ho - 1))
+    a("    wire [1:0] step = !last_py ? 2'd0 : !last_sg ? 2'd1 : !last_oy ? 2'd2 : 2'd3;")
+    qs = " : ".join(f"(step == 2'd{i}) ? {AW}'d{q % (1 << AW)}" for i, (q, _) in enumerate(steps[:3])) + f" : {AW}'d{steps[3][0] % (1 << AW)}"
+    rs = " : ".join(f"(step == 2'd{i}) ? {OFB + 1}'d{r}" for i, (_, r) in enumerate(steps[:3])) + f" : {OFB + 1}'d{steps[3][1]}"
+    a(f"    wire [{AW}-1:0] step_q = {qs};  // step / {IOB}")
+    a(f"    wire [{OFB + 1}-1:0] step_r = {rs};  // step % {IOB}")
+    a(f"    wire [{OFB + 1}-1:0] off_s = off + step_r;\n    wire carry = off_s >= {NU};")
+    a(f"    wire [{OFB}-1:0] off_n = carry ? off_s - {NU} : off_s;\n    wire [{AW}-1:0] wf_n = wf + step_q + carry;")
+    a("    wire ob_we = running && row_end && last_py;")
+    a(f"    wire [{_w(outbuf.depth)}-1:0] ob_addr = ow;  // {'per time bank' if outbuf.time_banks > 1 else 't * words + word'}: a running count")
     a(f"    wire [{R}-1:0] ob_bmask = {{{R}{{1'b1}}}};\n    wire [{R}-1:0] ob_bits = acc_n;")
     a(buffer_body(outbuf, g.name))
+    last_ch = f"pc == {c - 1}"
+    reset_ow = " ow <= 0;" if outbuf.time_banks > 1 else ""
     a("    always @(posedge clk) begin")
     a("        done <= 1'b0;")
     a("        if (rst) running <= 1'b0;")
     a("        else if (!running) begin")
-    a("            if (start) begin running <= 1'b1; t <= 0; pc <= 0; py_o <= 0; sg <= 0; py <= 0; acc <= 0; ow <= 0; woff <= 0; end")
-    a("        end else if (!row_end) begin acc <= acc_n; woff <= woff + 1; end")
-    a(f"        else if (py != {k - 1}) begin acc <= acc_n; py <= py + 1; woff <= 0; end")
-    a("        else begin  // the R outputs are complete: written this cycle (ob_we)")
-    a("            acc <= 0; py <= 0; woff <= 0; ow <= ow + 1;")
-    a(f"            if (sg != {SEGS - 1}) sg <= sg + 1;")
-    a(f"            else begin sg <= 0; if (py_o != {ho - 1}) py_o <= py_o + 1;")
-    a(f"                else begin py_o <= 0; if (pc != {c - 1}) pc <= pc + 1;")
-    a(f"                    else begin pc <= 0; ow <= 0; if (t != {T - 1}) t <= t + 1; else begin running <= 1'b0; done <= 1'b1; end end")
+    a("            if (start) begin running <= 1'b1; t <= 0; pc <= 0; py_o <= 0; sg <= 0; py <= 0; acc <= 0; ow <= 0;"
+      " wf <= 0; off <= 0; wd <= 0; rel_u <= 0; end")
+    a("        end else if (!row_end) begin acc <= acc_n; wd <= wd + 1; rel_u <= rel_u - %d; end" % NU)
+    a("        else begin  // the next window row (or segment, output row, channel): its span start")
+    a(f"            if ({last_ch} && last_oy && last_sg && last_py) begin wf <= 0; off <= 0; wd <= 0; rel_u <= 0; end")
+    a("            else begin wf <= wf_n; off <= off_n; wd <= wf_n; rel_u <= $signed({1'b0, off_n}); end")
+    a("            if (!last_py) begin acc <= acc_n; py <= py + 1; end")
+    a("            else begin  // the R outputs are complete: written this cycle (ob_we)")
+    a("                acc <= 0; py <= 0; ow <= ow + 1;")
+    a("                if (!last_sg) sg <= sg + 1;")
+    a("                else begin sg <= 0; if (!last_oy) py_o <= py_o + 1;")
+    a(f"                    else begin py_o <= 0; if (!({last_ch})) pc <= pc + 1;")
+    a(f"                        else begin pc <= 0;{reset_ow} if (t != {T - 1}) t <= t + 1; else begin running <= 1'b0; done <= 1'b1; end end")
+    a("                    end")
     a("                end")
     a("            end")
     a("        end")
