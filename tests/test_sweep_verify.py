@@ -4,6 +4,7 @@ too large to synthesize whole, the largest layers' ratio and the model scaled by
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import spikehls.sweep.runner as runner
+import spikehls.sweep.store as store
 import spikehls.sweep.tasks as tasks
 from spikehls.boards import load_board
 from spikehls.errors import SpikehlsError
@@ -225,3 +227,140 @@ def test_sweep_verify_yosys_layers_on_a_real_point(tmp_path):
     assert "yosys_LUT" not in rec  # no whole-design figure
     row = next(csv.DictReader(open(tmp_path / "out" / "results.csv")))
     assert row["yosys_layers_scaled_LUT"] == str(rec["yosys_layers_scaled_LUT"]) and row["yosys_LUT"] == ""
+
+
+# ---- --verify is part of a results folder's identity: a resume with another one is refused ------
+
+def _verify_point(calls):
+    """A point task that records what its ``--verify`` source would add (fields as tasks._point names them)."""
+    def point(job):
+        calls.append(job["id"])
+        rec = {"format": "x", "id": job["id"], "settings": job["settings"], "train_key": job["train_key"],
+               "status": "ok", "error": None, "quantized_accuracy": 0.9, "LUT": 1000, "FF": 10, "BRAM18": 0,
+               "URAM": 0, "DSP": 0, "csim_exact": True, "fits": True, "resource_source": "estimate"}
+        if job["verify"] == "yosys":
+            rec.update({"yosys_LUT": 1300, "yosys_FF": 12, "yosys_BRAM18": 0, "yosys_URAM": 0, "yosys_DSP": 0,
+                        "fits_yosys": True, "yosys_version": "Yosys 0.70"})
+        elif job["verify"] == "yosys-layers":
+            rec.update({"yosys_layers_scaled_LUT": 1100, "yosys_layers_LUT_ratio": 1.1, "fits_yosys_layers": True,
+                        "yosys_version": "Yosys 0.70"})
+        return rec
+    return point
+
+
+def _sweep_into(tmp_path, monkeypatch, verify, calls=None, spec=None):
+    monkeypatch.setattr(runner, "run_train_job", _fake_train)
+    monkeypatch.setattr(runner, "run_point_job", _verify_point([] if calls is None else calls))
+    return run_sweep(spec or _spec(), tmp_path / "out", progress=False, log=lambda _: None, executor=SerialExecutor(),
+                     verify=verify)
+
+
+def _folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _drop_verify_key(folder: Path) -> None:
+    """The header as a version before the ``verify`` key wrote it."""
+    head = json.loads((folder / "sweep.json").read_text())
+    del head["verify"]
+    (folder / "sweep.json").write_text(json.dumps(head))
+
+
+def test_header_records_verify(tmp_path, monkeypatch):
+    _sweep_into(tmp_path, monkeypatch, "yosys-layers")
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["verify"] == "yosys-layers"
+
+
+@pytest.mark.parametrize("old_header", [False, True], ids=["header", "inferred"])
+@pytest.mark.parametrize("made, asked", [(None, "yosys"), ("yosys", "yosys-layers"), ("yosys-layers", None),
+                                         ("yosys", None)])
+def test_resume_with_another_verify_is_refused_and_changes_nothing(tmp_path, monkeypatch, made, asked, old_header):
+    _sweep_into(tmp_path, monkeypatch, made)
+    out = tmp_path / "out"
+    if old_header:
+        _drop_verify_key(out)
+    before = _folder_bytes(out)
+    assert {"sweep.json", "results.jsonl", "results.csv"} <= set(before)
+    calls = []
+    with pytest.raises(SpikehlsError) as exc:
+        _sweep_into(tmp_path, monkeypatch, asked, calls)
+    msg = str(exc.value)
+    shown = {None: "no --verify", "yosys": "--verify yosys", "yosys-layers": "--verify yosys-layers"}
+    assert "\n" not in msg and msg.startswith(f"{out}: ")
+    assert f"made with {shown[made]}" in msg and f"asks for {shown[asked]}" in msg
+    assert (f"rerun with --verify {made}" if made else "rerun without --verify") in msg and "another --out" in msg
+    assert ("inferred from its recorded points" in msg) == old_header
+    assert calls == [] and _folder_bytes(out) == before  # nothing run, not a byte of the folder changed
+
+
+@pytest.mark.parametrize("old_header", [False, True], ids=["header", "inferred"])
+@pytest.mark.parametrize("verify", [None, "yosys", "yosys-layers"])
+def test_resume_with_the_same_verify_is_accepted(tmp_path, monkeypatch, verify, old_header):
+    _sweep_into(tmp_path, monkeypatch, verify)
+    if old_header:
+        _drop_verify_key(tmp_path / "out")
+    grown = parse_sweep({"base": BASE, "board": "pynq-z2", "axes": {"hls.parallelism": [4, 16, 32]}, "finetune_epochs": 1},
+                        "s.yaml")
+    calls = []
+    res = _sweep_into(tmp_path, monkeypatch, verify, calls, grown)
+    assert res.skipped == 2 and len(calls) == 1 and res.done == 1
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["verify"] == verify  # the key written now
+    kinds = {store.record_verify(r) for r in load_results(tmp_path / "out")}
+    assert kinds == {verify}  # one source in the table
+
+
+def test_old_header_without_measured_points_is_accepted(tmp_path, monkeypatch):
+    """No ok point (none yet, or only failed ones, which no source measures): nothing tells the source,
+    and no figure of another source is in the folder."""
+    _sweep_into(tmp_path, monkeypatch, "yosys")
+    out = tmp_path / "out"
+    _drop_verify_key(out)
+    jsonl = out / "results.jsonl"
+    failed = [{**json.loads(line), "status": "failed", "error": "g++ failed"} for line in jsonl.read_text().splitlines()]
+    for r in failed:  # a failed point carries no yosys field
+        for k in [k for k in r if "yosys" in k]:
+            del r[k]
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in failed))
+    store.ResultsStore.check_reusable(out, _spec(), None)
+    store.ResultsStore.check_reusable(out, _spec(), "yosys-layers")
+    jsonl.unlink()
+    store.ResultsStore.check_reusable(out, _spec(), "yosys")
+    store.ResultsStore.check_reusable(out, _spec(), None)
+
+
+def test_old_folder_that_already_mixes_sources_is_refused(tmp_path, monkeypatch):
+    """What the bug allowed before the check: a folder resumed with --verify yosys after a run without."""
+    _sweep_into(tmp_path, monkeypatch, None)
+    out = tmp_path / "out"
+    _drop_verify_key(out)
+    jsonl = out / "results.jsonl"
+    rec = json.loads(jsonl.read_text().splitlines()[0])
+    jsonl.write_text(jsonl.read_text() + json.dumps({**rec, "id": "later", "yosys_LUT": 1300, "fits_yosys": True}) + "\n")
+    for verify in (None, "yosys"):
+        with pytest.raises(SpikehlsError, match=r"measured by different sources \(--verify yosys, no --verify\)"):
+            store.ResultsStore.check_reusable(out, _spec(), verify)
+
+
+@pytest.mark.parametrize("rec, kind", [({"yosys_LUT": 1}, "yosys"), ({"fits_yosys": False}, "yosys"),
+                                       ({"yosys_layers_scaled_FF": 1, "yosys_version": "v"}, "yosys-layers"),
+                                       ({"fits_yosys_layers": True}, "yosys-layers"),
+                                       ({"LUT": 1, "seconds": {"export": 1}}, None)])
+def test_record_verify_reads_the_source_fields(rec, kind):
+    assert store.record_verify(rec) == kind
+
+
+def test_cli_refuses_another_verify_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    from spikehls.cli import main
+
+    _sweep_into(tmp_path, monkeypatch, "yosys")
+    out = tmp_path / "out"
+    (tmp_path / "s.yaml").write_text(json.dumps({"base": BASE, "board": "pynq-z2", "axes": {"hls.parallelism": [4, 16, 32]},
+                                                 "finetune_epochs": 1}))
+    before = _folder_bytes(out)
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **kw: pytest.fail("the sweep was started"))
+    monkeypatch.setattr("spikehls.sweep.run_sweep", lambda *a, **kw: pytest.fail("the sweep was started"))
+    assert main(["sweep", "--config", str(tmp_path / "s.yaml"), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {out}: its points were made with --verify yosys")
+    assert "rerun with --verify yosys, or choose another --out" in err
+    assert _folder_bytes(out) == before and not (tmp_path / ".out.lock").exists()

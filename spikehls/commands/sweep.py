@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         _yosys()
     spec = load_sweep(args.config)
     check_out_dir(args.out, "sweep", inputs=[args.config])  # new, empty, or a sweep (resumed)
+    from spikehls.sweep.store import ResultsStore
+
+    ResultsStore.check_reusable(args.out, spec, args.verify)  # a resumed folder: same base config and --verify
     with lock_dir(args.out):  # a second sweep on the folder is refused, naming this one
         res = run_sweep(spec, args.out, workers=args.workers, ray_address=args.ray_address, progress=not args.quiet,
                         retry_failed=args.retry_failed, verify=args.verify)

@@ -74,6 +74,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None
     ``verify="yosys-layers"``: for designs too large to synthesize whole, the largest layers of every
     exact point alone, and the model's LUT / FF scaled by their measured ratio, recorded as that
     indication in ``yosys_layers_*`` fields (:func:`spikehls.sweep.tasks.yosys_layers_record`).
+    ``verify`` is part of the folder's identity: resuming a folder made with another one is refused
+    (:meth:`ResultsStore.check_reusable`), so that one table never mixes measurement sources.
     """
     from spikehls.verify_sources import VERIFY_SOURCES
 
@@ -85,10 +87,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: Optional[int] = None
 
     out = Path(out).resolve()
     check_out_dir(out, "sweep", inputs=[spec.source] if spec.source and Path(spec.source).exists() else [])  # never a foreign folder
-    ResultsStore.check_reusable(out, spec)  # before Ray or any folder is touched
+    ResultsStore.check_reusable(out, spec, verify)  # before Ray or any folder is touched
     executor = executor or make_executor(workers, ray_address)  # an unreachable Ray address fails here
     try:
-        with ResultsStore(out, spec) as store:
+        with ResultsStore(out, spec, verify) as store:
             source = make_source(spec, store.records)
             return _Scheduler(spec, out, store, source, executor, progress, retry_failed, log, verify).run()
     except BaseException:

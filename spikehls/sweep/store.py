@@ -7,8 +7,10 @@ is ignored on reading; a later line for the same id (``--retry-failed``) superse
 finished point, and never a half-written row), with the Pareto column filled in.
 
 ``DIR/sweep.json`` records what the folder was made with (base config, board, reuse settings:
-:meth:`SweepSpec.fingerprint`); resuming into a folder made from something else is refused,
-since the point ids hash only the axes. ``DIR/.lock`` keeps two sweeps from writing one folder.
+:meth:`SweepSpec.fingerprint`; and the ``--verify`` source, key ``verify``); resuming into a folder
+made from something else is refused, since the point ids hash only the axes, and resuming with
+another ``--verify`` would put points measured by different sources in one table.
+``DIR/.lock`` keeps two sweeps from writing one folder.
 """
 
 from __future__ import annotations
@@ -105,12 +107,48 @@ def csv_row(rec: dict[str, Any], axes: list[str], pareto: str = "") -> dict[str,
     return row
 
 
-class ResultsStore:
-    """One sweep's results folder, locked for the lifetime of the object (``close()`` releases it)."""
+def record_verify(rec: dict[str, Any]) -> Optional[str]:
+    """The ``--verify`` source whose fields a record carries (:data:`METRIC_COLUMNS`): ``yosys_layers_*`` /
+    ``fits_yosys_layers`` -> ``"yosys-layers"``; ``yosys_<KIND>`` / ``fits_yosys`` -> ``"yosys"``; else None."""
+    if "fits_yosys_layers" in rec or any(k.startswith("yosys_layers_") for k in rec):
+        return "yosys-layers"
+    if "fits_yosys" in rec or any(f"yosys_{k}" in rec for k in RESOURCE_KINDS):
+        return "yosys"
+    return None
 
-    def __init__(self, out: Path, spec: SweepSpec):
+
+def infer_verify(records: Iterable[dict[str, Any]]) -> tuple[bool, Optional[str]]:
+    """``(known, verify)``: the ``--verify`` source a folder's points were made with, read from the points.
+
+    For folders whose sweep.json predates its ``verify`` key. Only a point the sweep measures tells:
+    ``ok`` (hence spike-exact) points carry the source's fields, or none without ``--verify``; a failed
+    point carries none whatever the source (:func:`spikehls.sweep.tasks._point` measures exact designs
+    only), so a folder with no ok point is unknown (``known`` False: any ``--verify`` may resume it, no
+    figure of another source is in it). Points that already disagree (a folder resumed with another
+    ``--verify`` before this check existed) are a one-line error: the folder mixes sources.
+    """
+    found = {record_verify(r) for r in records if r.get("status") == "ok"}
+    if len(found) > 1:
+        shown = ", ".join(sorted(_verify_shown(v) for v in found))
+        raise SpikehlsError(f"its points were measured by different sources ({shown}): the folder mixes sources; "
+                            "choose another --out")
+    return (True, found.pop()) if found else (False, None)
+
+
+def _verify_shown(verify: Optional[str]) -> str:
+    return f"--verify {verify}" if verify else "no --verify"
+
+
+class ResultsStore:
+    """One sweep's results folder, locked for the lifetime of the object (``close()`` releases it).
+
+    ``verify`` is the run's ``--verify`` source (None, ``"yosys"``, ``"yosys-layers"``): part of the
+    folder's identity, like the base config (:meth:`check_reusable`)."""
+
+    def __init__(self, out: Path, spec: SweepSpec, verify: Optional[str] = None):
         self.out = Path(out)
         self.spec = spec
+        self.verify = verify
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.out / ".lock", "w")
         try:
@@ -132,8 +170,14 @@ class ResultsStore:
                     fh.write(b"\n")
 
     @staticmethod
-    def check_reusable(out: Path, spec: SweepSpec) -> None:
-        """Refuse a folder made from another base config/board, before anything is started or written."""
+    def check_reusable(out: Path, spec: SweepSpec, verify: Optional[str] = None) -> None:
+        """Refuse a folder made from another base config/board, or with another ``--verify`` source,
+        before anything is started or written (nothing in the folder is changed by a refusal).
+
+        The ``--verify`` source is not in :meth:`SweepSpec.fingerprint` (folders made before it was
+        recorded must keep resuming): sweep.json's ``verify`` key holds it; a header without the key
+        is from before, and the source is inferred from the recorded points (:func:`infer_verify`).
+        """
         f = Path(out) / SWEEP_JSON
         if not f.is_file():
             if Path(out).exists() and not Path(out).is_dir():
@@ -146,13 +190,26 @@ class ResultsStore:
         if old.get("fingerprint") != spec.fingerprint():
             raise SpikehlsError(f"{out}: holds a sweep of another base config, board or reuse setting "
                                 f"(from {old.get('source')}); choose another --out")
+        if "verify" in old:
+            known, had, how = True, old["verify"], ""
+        else:
+            try:
+                known, had = infer_verify(latest(read_records(Path(out) / RESULTS_JSONL)).values())
+            except SpikehlsError as err:
+                raise SpikehlsError(f"{out}: {err}") from None
+            how = " (inferred from its recorded points: its sweep.json predates the verify key)"
+        if known and had != verify:
+            fix = f"rerun with --verify {had}" if had else "rerun without --verify"
+            raise SpikehlsError(f"{out}: its points were made with {_verify_shown(had)}{how}, this run asks for "
+                                f"{_verify_shown(verify)} (one results table never mixes measurement sources); "
+                                f"{fix}, or choose another --out")
 
     def _check_or_write_header(self) -> None:
-        self.check_reusable(self.out, self.spec)
+        self.check_reusable(self.out, self.spec, self.verify)
         head = {"format": FORMAT, "fingerprint": self.spec.fingerprint(), "source": self.spec.source,
                 "board": self.spec.board_ref, "search": self.spec.search, "budget": self.spec.budget,
                 "seed": self.spec.seed, "reuse_dense": self.spec.reuse_dense,
-                "finetune_epochs": self.spec.finetune_epochs,
+                "finetune_epochs": self.spec.finetune_epochs, "verify": self.verify,
                 "axes": {k: (v if isinstance(v, list) else v.model_dump()) for k, v in self.spec.axes.items()},
                 "base": self.spec.base.model_dump(mode="json")}
         write_json(self.out / SWEEP_JSON, head)
