@@ -73,19 +73,37 @@ def output_buffer(g: LayerGeometry, readers: int) -> tuple[int, int, int]:
     return tb, ob, depth
 
 
-def spike_buffer_plan(g: LayerGeometry, readers: int) -> MemoryPlan:
+def spike_buffer_plan(g: LayerGeometry, readers: int, ultra: bool = False) -> MemoryPlan:
     """The output spike buffer as the twin builds it (rtl.verilog.buffer_body): per time bank, one
     memory per write group (:attr:`LayerGeometry.spike_write_groups`) of ``out_banks / groups`` bits a
-    word; distributed, since the consumers' scans read it in the cycle of the address."""
+    word.
+
+    Read by its consumer alone (``readers == 1``: no skip reader), the buffer is read through a
+    registered port -- the consumer's scan presents next cycle's address (rtl.verilog) -- so the
+    memory rule may put it in block RAM (or URAM, ``ultra``) where it fills the primitive: a deep
+    buffer then costs no LUT. Otherwise, and where the rule says distributed anyway, it is read in
+    the cycle of the address (distributed): the RTL of a small buffer is what it always was."""
     tb, ob, depth = output_buffer(g, readers)
     k = g.spike_write_groups
+    if readers == 1:
+        sync = memory_plan(ob // k, depth, rom=False, banks=tb * k, sync_read=True, ultra=ultra)
+        if sync.style in ("block", "ultra"):
+            return sync
     style = memory_style(ob, depth * tb, rom=False, sync_read=False)
     return MemoryPlan(style, ob // k, depth, tb * k)
 
 
+def registered_buffer(sb: MemoryPlan) -> bool:
+    """A spike buffer read through a registered port (block / ultra RAM; :func:`spike_buffer_plan`)."""
+    return sb.style in ("block", "ultra")
+
+
 def spike_buffer_cost(sb: MemoryPlan, readers: int, ultrascale: bool = False) -> tuple[float, float]:
     """``(LUTRAM LUTs, read-mux bits)`` of a spike buffer (:func:`spike_buffer_plan`): its ``banks``
-    memories, each read by the ``readers`` ports asynchronously."""
+    memories, each read by the ``readers`` ports asynchronously; none in block / ultra RAM (the
+    primitives are counted by :func:`layer_memories`)."""
+    if registered_buffer(sb):
+        return 0.0, 0.0
     luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
     return sb.banks * luts, sb.banks * mux_bits
 
@@ -156,7 +174,7 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False,
 def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, MemoryPlan]:
     mems: dict[str, MemoryPlan] = {}
     if g.kind == "maxpool":
-        mems["out_spikes"] = spike_buffer_plan(g, readers)
+        mems["out_spikes"] = spike_buffer_plan(g, readers, ultra)
         return mems
     t = g.table
     assert t is not None
@@ -166,7 +184,7 @@ def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Me
     if g.is_neuron:
         if not g.fire_once and g.time_steps > 1:  # at T = 1 no membrane outlives its step: no memory
             mems["membranes"] = memory_plan(F * g.v_bits, CO * PW, rom=False, sync_read=True, ultra=ultra)
-        mems["out_spikes"] = spike_buffer_plan(g, readers)
+        mems["out_spikes"] = spike_buffer_plan(g, readers, ultra)
     rom = {"offsets": (t.index_bits, t.rows + 1), "bias": (L * (AB if readout else g.bias_bits), g.groups)}
     if g.skip_table is not None:
         rom["skip_offsets"] = (g.skip_table.index_bits, g.skip_table.rows + 1)
@@ -221,8 +239,10 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         lut["pool_words"] = 2 * pw.word_bits
         lut["pool_offset"] = 3 * (pw.offset_bits + 1) + pw.rel_bits
         lut["control"] = 1.0
-        sb = spike_buffer_plan(g, readers)
+        sb = spike_buffer_plan(g, readers, ultra)
         ram["out_spikes"], lut["lutram_mux"] = spike_buffer_cost(sb, readers, ultrascale)
+        if registered_buffer(sb):  # its consumer's next-cycle read address (rtl.verilog)
+            lut["buffer_next_address"] = _w(sb.depth)
         # the buffer's read addresses t * words + word; the pool writes through a running count
         lut["out_address"] = out_address(g, readers) * readers / (readers + 1)
         counters = _cb(T) + _cb(c) + _cb(g.out_shape[1]) + _cb(max(1, g.out_shape[2] // R)) + _cb(k) + _cb(max(1, sb.depth))
@@ -398,6 +418,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         tb, ob, _ = output_buffer(g, readers)
         ram["out_spikes"], sb_mux = spike_buffer_cost(mems["out_spikes"], readers, ultrascale)
         mux += sb_mux
+        if registered_buffer(mems["out_spikes"]):  # its consumer's next-cycle read address (rtl.verilog)
+            lut["buffer_next_address"] = _w(mems["out_spikes"].depth)
         lut["out_read_mux"] = readers * ob * (tb - 1)
         lut["out_address"] = out_address(g, readers)
     if g.writes_stream:  # the stream buffer z [T][C][H][W]: z_banks banks, one read port per reader

@@ -103,10 +103,42 @@ def test_spike_buffers_are_one_memory_per_write_group(seed, par, tmp_path):
         plan = spike_buffer_plan(g, readers[g.name])
         k = g.spike_write_groups
         assert plan.width * k == g.out_banks and plan.banks == k * (g.time_steps if g.fire_once else 1)
-        mems = re.findall(r"reg \[(\d+)-1:0\] mem \[0:(\d+)-1\];", body)
-        assert mems == [(str(plan.width), str(plan.depth))], (g.name, mems)
+        mems = re.findall(r"\(\* ram_style = \"(\w+)\" \*\) reg \[(\d+)-1:0\] mem \[0:(\d+)-1\];", body)
+        assert mems == [(plan.style, str(plan.width), str(plan.depth))], (g.name, mems)
+        # a buffer in block RAM is read through a register (its consumer presents next cycle's address)
+        assert ("word_q <= mem[" in body) == (plan.style == "block"), g.name
         assert f"ggr < {k};" in body
         seen += 1
+    assert seen
+
+
+@pytest.mark.parametrize("seed,par", [(9, 8), (14, 4), (13, 2)])
+def test_block_ram_spike_buffers_are_read_a_cycle_ahead(seed, par, tmp_path, monkeypatch):
+    """With every memory the rule may put in block RAM there (MIN_FILL 0), each spike buffer read
+    by its consumer alone is a block RAM behind a registered read, and its consumer -- a scan, a
+    word-slice scan, a pool -- presents next cycle's address; a buffer with a skip reader stays
+    distributed (spike-exactness of these nets: test_block_ram_pipeline_is_spike_exact_...)."""
+    import re
+
+    from spikehls.hls.estimate import output_readers
+    from spikehls.hls.rtl.generate import project_geometry
+
+    monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
+    prj, net = _project(tmp_path, seed, par, max_time_steps=8)
+    layout = generate_rtl(prj)
+    _, geos, _ = project_geometry(prj)
+    readers = output_readers(geos)
+    mod = {lyr["name"]: (prj / "rtl" / f"{lyr['module']}.v").read_text() for lyr in layout["layers"]}
+    prev, seen = None, 0
+    for g in geos:
+        if prev is not None:
+            registered = "word_q <= mem[" in mod[prev.name]
+            assert registered == (readers[prev.name] == 1 and prev.time_steps * prev.n_out > 2 * prev.out_banks), prev.name
+            ahead = re.search(r"assign in_word = (\w+);", mod[g.name]).group(1)
+            assert ahead == ({"maxpool": "wd_n"}.get(g.kind, "s_word_n") if registered else
+                             {"maxpool": "wd"}.get(g.kind, "s_word")), (g.name, ahead)
+            seen += registered
+        prev = g
     assert seen
 
 

@@ -21,6 +21,7 @@ from spikehls.hls.geometry import LayerGeometry, net_geometry
 from spikehls.hls.layers import chunk_table
 from spikehls.hls.memory import has_uram
 from spikehls.hls.rtl.tables import chunk_words, lane_words, pack, to_twos, write_mem
+from spikehls.hls.twin_cost import spike_buffer_plan
 from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module, stream_buffer_module
 from spikehls.quantize.intnet import IntNet, MaxPool2d
 
@@ -289,9 +290,13 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
         if g.skip_source is not None:
             readers[g.skip_source].append((g.name + ":skip", "skip"))
         prev = g.name
+    ultra = has_uram(meta.get("board", {}).get("part"))  # the memory rule may pick URAM on UltraScale+
     for name in bufs:
         readers[name].append(("debug", "debug"))
         bufs[name].readers = len(readers[name])
+    for g in geos:  # where the rule puts each spike buffer (block / ultra: a registered read)
+        if g.name in bufs:
+            bufs[g.name].style = spike_buffer_plan(g, len(readers[g.name]) - 1, ultra).style
     streams: dict[str, Stream] = {}
     for i, g in enumerate(geos):
         if g.writes_stream:
@@ -306,7 +311,6 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
     layout: dict[str, Any] = {"format": "spikehls.rtl/1", "top": TOP, "time_steps": T, "input_kind": meta["input_kind"],
                               "input_beats": bufs["input"].depth, "num_classes": net.num_classes, "out_width": out_width,
                               "buffers": [], "layers": []}
-    ultra = has_uram(meta.get("board", {}).get("part"))  # the memory rule may pick URAM on UltraScale+
     with atomic_dir(out) as d:
         mods, files = [], ["spikehls_top.v"]
         prev = "input"

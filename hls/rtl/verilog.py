@@ -56,6 +56,14 @@ class BufferSpec:
     # the banks are written in k equal groups of one enable each (LayerGeometry.spike_write_groups),
     # each group one memory of banks / k bits a word -- the same address, the same write
     write_groups: int = 0
+    # the memory rule's choice (twin_cost.spike_buffer_plan; "" -- the graph input, a stream buffer:
+    # read in the cycle of the address, distributed); block / ultra: read through a registered port,
+    # the consumer presenting next cycle's address (rd_t / rd_word) and taking the word a cycle later
+    style: str = ""
+
+    @property
+    def registered(self) -> bool:
+        return self.style in ("block", "ultra")
 
     @property
     def t_bits(self) -> int:
@@ -84,8 +92,10 @@ def buffer_body(b: BufferSpec, name: str) -> str:
 
     Every read port is computed inside the bank's own generate block (no hierarchical reference
     into another block: yosys and Verilator both take it)."""
-    # the consumers' scans read a word in the cycle they present its address: distributed
-    style = memory_style(b.width * b.banks, b.depth * b.time_banks, rom=False, sync_read=False)
+    # the consumers' scans read a word in the cycle they present its address (distributed), or,
+    # registered (block / ultra RAM), the cycle after
+    style = b.style or memory_style(b.width * b.banks, b.depth * b.time_banks, rom=False, sync_read=False)
+    assert not b.registered or (b.write_groups and b.readers == 2), "registered: the consumer and the debug port"
     aw = _w(b.depth)
     tb, nb, n, wd = b.time_banks, b.banks, b.readers, b.width
     lines = [
@@ -108,9 +118,12 @@ def buffer_body(b: BufferSpec, name: str) -> str:
         lines += _grouped_memories(b, style, aw)
     else:
         lines += _bank_memories(b, style, aw)
+    if b.registered:  # the time bank a word came from: the step presented with its address
+        lines += [f"    reg [{b.t_bits}-1:0] t_q;", "    always @(posedge clk) t_q <= rd_t[0 +: %d];" % b.t_bits]
     lines += [
         f"    for (grd = 0; grd < {n}; grd = grd + 1) begin : rport",
-        f"        wire [{b.t_bits}-1:0] t_r = rd_t[grd * {b.t_bits} +: {b.t_bits}];",
+        (f"        wire [{b.t_bits}-1:0] t_r = grd == 0 ? t_q : rd_t[grd * {b.t_bits} +: {b.t_bits}];" if b.registered else
+         f"        wire [{b.t_bits}-1:0] t_r = rd_t[grd * {b.t_bits} +: {b.t_bits}];"),
         f"        for (gbk = 0; gbk < {nb}; gbk = gbk + 1) begin : rbank",
     ]
     q = lambda t: f"rd_q[(({t} * {nb} + gbk) * {n} + grd) * {wd} +: {wd}]"  # noqa: E731
@@ -139,9 +152,12 @@ def _grouped_memories(b: BufferSpec, style: str, aw: int) -> list[str]:
         f"                if (ob_we && ob_bmask[ggr * {S}]) mem[ob_addr] <= ob_bits[(gtb * {nb} + ggr * {S}) * {wd} +: {gw}];",
         "            end",
         f"            wire [{n * gw}-1:0] word_r;  // [reader]",
-        f"            for (grd = 0; grd < {n - 1}; grd = grd + 1) begin : rd",
-        f"                assign word_r[grd * {gw} +: {gw}] = mem[rd_addr[grd * {aw} +: {aw}]];",
-        "            end",
+        *([f"            reg [{gw}-1:0] word_q;  // the registered read of the consumer's port",
+           f"            always @(posedge clk) word_q <= mem[rd_addr[0 +: {aw}]];",
+           f"            assign word_r[0 +: {gw}] = word_q;"] if b.registered else [
+          f"            for (grd = 0; grd < {n - 1}; grd = grd + 1) begin : rd",
+          f"                assign word_r[grd * {gw} +: {gw}] = mem[rd_addr[grd * {aw} +: {aw}]];",
+          "            end"]),
         "            // the last port is the simulation's debug read-back: no replica of the memory in synthesis",
         "`ifdef SPIKEHLS_DEBUG",
         f"            assign word_r[{n - 1} * {gw} +: {gw}] = mem[rd_addr[{n - 1} * {aw} +: {aw}]];",
@@ -456,7 +472,13 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(_lowest_set(R))
     # ---- input read
     a(f"    assign in_t = {'0' if cur_once else 't'};")
-    a("    assign in_word = s_word;")
+    if inbuf.registered:  # a registered read: next cycle's word, which the scan takes then (t is
+        # stable in every cycle before a scan cycle: it only changes on the way into S_NEXT)
+        adv_w = "state == S_SCAN" + (f" && s_sub == {SUBS - 1}" if SUBS > 1 else "")
+        a(f"    wire [{inbuf.addr_bits}-1:0] s_word_n = (state == S_NEXT) ? {inbuf.addr_bits}'d0 : ({adv_w}) ? s_word + 1'b1 : s_word;")
+        a("    assign in_word = s_word_n;")
+    else:
+        a("    assign in_word = s_word;")
     a(f"    wire [{R * IW}-1:0] in_slice = in_data[s_sub * {R * IW} +: {R * IW}];")
     if IW == 1:
         a(f"    wire [{R}-1:0] in_mask = in_slice;")
@@ -948,7 +970,8 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     a(f"    reg [{AW}-1:0] wf;  // word of the span's first input (base / {IOB})\n    reg [{OFB}-1:0] off;  // its offset in that word (base % {IOB}) / {U}")
     a(f"    reg [{AW}-1:0] wd;  // the word read this cycle\n    reg signed [{RUW}-1:0] rel_u;  // (base - wd * {IOB}) / {U}")
     a(f"    reg [{R}-1:0] acc;  // OR of the windows so far\n    reg [{_w(outbuf.depth)}-1:0] ow;")
-    a("    assign in_t = t;\n    assign in_word = wd;")
+    if not inbuf.registered:  # read in the cycle of the address (else below: next cycle's word)
+        a("    assign in_t = t;\n    assign in_word = wd;")
     # span input p is bit rel + p of the word read, where in it: for each value rel_u may take
     # with that bit inside the word, a constant bit -- a select of at most IOB / U cases per input
     a(f"    wire [{span}-1:0] sp;  // the span's inputs found in this word")
@@ -969,6 +992,12 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     a(f"    wire [{OFB + 1}-1:0] step_r = {rs};  // step % {IOB}")
     a(f"    wire [{OFB + 1}-1:0] off_s = off + step_r;\n    wire carry = off_s >= {NU};")
     a(f"    wire [{OFB}-1:0] off_n = carry ? off_s - {NU} : off_s;\n    wire [{AW}-1:0] wf_n = wf + step_q + carry;")
+    if inbuf.registered:  # a registered read: present the word (and step) of the next cycle
+        a(f"    wire last_all = pc == {c - 1} && last_oy && last_sg && last_py;  // the step's last window row")
+        a(f"    wire [{AW}-1:0] wd_n = !running ? {AW}'d0 : !row_end ? wd + 1'b1 : last_all ? {AW}'d0 : wf_n;")
+        a(f"    wire [{_w(T)}-1:0] t_n = !running ? {_w(T)}'d0 : (row_end && last_all) ? t + 1'b1 : t;")
+        a("    assign in_t = t_n;\n    assign in_word = wd_n;")
+
     a("    wire ob_we = running && row_end && last_py;")
     a(f"    wire [{_w(outbuf.depth)}-1:0] ob_addr = ow;  // {'per time bank' if outbuf.time_banks > 1 else 't * words + word'}: a running count")
     a(f"    wire [{R}-1:0] ob_bmask = {{{R}{{1'b1}}}};\n    wire [{R}-1:0] ob_bits = acc_n;")
