@@ -6,7 +6,7 @@ counts, LUTRAM), so the three build and price the same memories. It picks by wid
 
 * ``registers``: a RAM of at most two words (a register per word);
 * ``distributed`` (LUTRAM, or logic for yosys ROMs): everything a consumer must read in the cycle
-  it presents the address (``sync_read=False``: the spike buffers the scans read, the readout's
+  it presents the address (``sync_read=False``: a spike buffer with a skip reader, the readout's
   stream, the ROMs that steer the FSM), and every array too small to fill half a block RAM;
 * ``block`` (RAMB18 / RAMB36, counted in BRAM18): arrays read through a registered port that fill
   at least :data:`MIN_FILL` of the BRAM18s they need;

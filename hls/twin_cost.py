@@ -161,8 +161,9 @@ def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False,
 
     RAMs: the accumulators (``F`` banks of one ``L``-lane word per position, read through the
     read-modify-write pipeline; the readout's stream also reads them in its beat, so they stay
-    distributed), the membranes (one word of the ``F`` fire lanes), the output spike buffer (read
-    by the consumers' scans in the cycle of the address: distributed). ROMs (read in the cycle of
+    distributed), the membranes (one word of the ``F`` fire lanes), the output spike buffer
+    (:func:`spike_buffer_plan`: block / ultra RAM behind a registered read where its consumer alone
+    reads it and it fills the primitive, else distributed). ROMs (read in the cycle of
     the address: the FSM steers by them): offsets, bias, thresholds / fire tables; the chunk
     tables (main and skip) are read through a registered port where :func:`registered_tables`
     says so (block RAM, ``table_ports`` read ports), else in the cycle of the address.
