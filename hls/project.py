@@ -55,6 +55,41 @@ def _rename_input(clean: onnx.ModelProto, new: str) -> str:
     return old
 
 
+SPIKE_BUFFER_IMPL = {"distributed": "lutram", "block": "bram", "ultra": "uram"}
+
+
+def bind_spike_buffers(top_cpp: Path, hls_model, part: Optional[str]) -> None:
+    """Bind every spike tensor between layers where the memory rule puts the twin's buffer
+    (:func:`spikehls.hls.twin_cost.spike_buffer_plan`: block / ultra RAM for a deep buffer its
+    consumer alone reads, else distributed), so Vitis is not left to guess: a ``BIND_STORAGE``
+    line after the array's declaration (and its cyclic partition) in the top function. Readers
+    are counted from the graph (the consumer and any layer that takes it as its skip input)."""
+    from spikehls.hls.memory import has_uram
+    from spikehls.hls.twin_cost import spike_buffer_plan
+
+    ours = [lyr for lyr in hls_model.get_layers() if lyr.class_name in LAYER_CLASSES]
+    text = top_cpp.read_text()
+    lines = text.splitlines(keepends=True)
+    for lyr in ours:
+        if lyr.class_name == "SpikeReadout":
+            continue
+        var = lyr.get_output_variable().name
+        readers = sum(other.inputs.count(lyr.outputs[0]) for other in ours)
+        style = spike_buffer_plan(lyr.geometry(), max(1, readers), has_uram(part)).style
+        if style not in SPIKE_BUFFER_IMPL:  # registers: a buffer of at most two words stays partitioned
+            continue
+        decl = next((i for i, ln in enumerate(lines) if ln.strip().startswith(f"{lyr.get_output_variable().type.name} {var}[")), None)
+        if decl is None:
+            raise RuntimeError(f"{top_cpp.name}: no declaration of {var} to bind")
+        at = decl + 1
+        while at < len(lines) and lines[at].strip().startswith("#pragma HLS ARRAY_PARTITION variable=" + var + " "):
+            at += 1
+        indent = lines[decl][: len(lines[decl]) - len(lines[decl].lstrip())]
+        lines.insert(at, f"{indent}#pragma HLS BIND_STORAGE variable={var} type=ram_s2p impl={SPIKE_BUFFER_IMPL[style]}"
+                         f" // spikehls memory rule: {style}, {readers} reader(s)\n")
+    write_text(top_cpp, "".join(lines))
+
+
 def generate_project(
     onnx_path: str | Path,
     board: str | Path | Board,
@@ -196,6 +231,7 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             finally:
                 if onnx_model is not None:
                     hls_model.config.config["OnnxModel"] = onnx_model
+        bind_spike_buffers(tmp / "firmware" / f"{project_name}.cpp", hls_model, brd.part)
         if brd.hls.backend == "Vitis":
             write_text(tmp / "build_opt.tcl", BUILD_OPT_TCL)  # hls4ml's template runs co-simulation by default
         write_text(tmp / "README.md", project_readme(brd.hls.backend, brd.part))

@@ -297,3 +297,31 @@ def test_back_to_back_distance_is_at_least_the_scatter_depth():
                 per_row = max(1, kw // taps)
                 if events_back_to_back(kh, kw, taps):
                     assert (kh - 1) * per_row + 1 >= SCATTER_DEPTH
+
+
+def test_spike_tensors_are_bound_as_the_twins_buffers(project):
+    """Every spike tensor between layers carries a BIND_STORAGE in the top function, with the impl
+    of the style the twin's buffer memory has (twin_cost.spike_buffer_plan: block RAM behind a
+    registered read for a deep buffer its consumer alone reads) and the readers the twin counts."""
+    from spikehls.hls.estimate import output_readers
+    from spikehls.hls.rtl.generate import generate_rtl, project_geometry
+
+    layout = generate_rtl(project, project / "rtl_buf")
+    _, geos, _ = project_geometry(project)
+    readers = output_readers(geos)
+    want = []
+    for lyr, g in zip(layout["layers"], geos):
+        if g.kind == "readout":
+            continue
+        text = (project / "rtl_buf" / f"{lyr['module']}.v").read_text()
+        styles = set(re.findall(r'\(\* ram_style = "(\w+)" \*\) reg \[[^]]*\] mem \[', text))
+        assert len(styles) == 1, (g.name, styles)
+        style = styles.pop()
+        if style != "registers":
+            want.append((IMPL[style], readers[g.name]))
+    top = next((project / "firmware").glob("myproject.cpp")).read_text()
+    got = [(impl, int(n)) for impl, n in re.findall(
+        r"#pragma HLS BIND_STORAGE variable=layer\d+_out type=ram_s2p impl=(\w+) // spikehls memory rule: \w+, (\d+) reader", top)]
+    assert got == want and want, (got, want)
+    if "block" in project.name:  # the 64 x 64 conv's buffer: block RAM behind a registered read
+        assert ("bram", 1) in got, got
