@@ -941,8 +941,8 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     The span of one window row (``s (R - 1) + k`` inputs from ``base``) is read word by word, from
     ``base / IOB`` to ``(base + span - 1) / IOB``. Both are kept as running registers: ``wf`` / ``off``
     (the span start's word and offset in it) move by the constant steps of :class:`~spikehls.hls.geometry.PoolWalk` with
-    one carry, ``wd`` / ``rel`` (the word being read and the span start relative to it) step by one
-    word; the row ends when the span's last input lies in the word read (``rel <= IOB - span``).
+    one carry, ``wd`` / ``rel_u`` (the word being read and the span start relative to it) step by one
+    word; the row ends when the span's last input lies in the word read (``rel_u unit <= IOB - span``).
     Offsets are kept in units of :class:`~spikehls.hls.geometry.PoolWalk`'s ``unit``."""
     c, h, w = g.in_shape
     _, ho, wo = g.out_shape
@@ -977,7 +977,8 @@ def maxpool_module(g: LayerGeometry, mod: str, inbuf: BufferSpec, outbuf: Buffer
     a(f"    wire [{span}-1:0] sp;  // the span's inputs found in this word")
     for p in range(span):
         cases = [f"(rel_u == {v}) && in_data[{v * U + p}]" for v in pw.cases[p]]
-        a(f"    assign sp[{p}] = {' || '.join(cases) if cases else chr(39) + 'b0'};".replace("= 'b0", "= 1'b0"))
+        expr = " || ".join(cases) or "1'b0"
+        a(f"    assign sp[{p}] = {expr};")
     a(f"    wire [{R}-1:0] hit;")
     for j in range(R):
         a(f"    assign hit[{j}] = |sp[{j * s} +: {k}];")
