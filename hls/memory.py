@@ -234,6 +234,13 @@ class MemoryPlan:
         return self.banks * cells * per
 
 
+def registered_read(style: str) -> bool:
+    """Block and ultra RAM deliver a word through the primitive's output register, a cycle after
+    its address (the twin's read-modify-write forwarding, its registered spike-buffer reads and the
+    kernels' forwarding all follow from this); registers and distributed RAM read in the cycle."""
+    return style in ("block", "ultra")
+
+
 def memory_style(width: int, depth: int, *, rom: bool, sync_read: bool = True, ultra: bool = False,
                  read_ports: int = 1) -> str:
     """The style of :func:`memory_plan` (one rule for the twin, the kernels and the cost model)."""

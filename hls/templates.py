@@ -15,7 +15,7 @@ from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from spikehls.hls.activity import layer_tripcounts
 from spikehls.hls.lanes import SCATTER_DEPTH, tap_words
 from spikehls.hls.layers import SpikeMaxPool2D, SpikeReadout, SpikingConv2D, SpikingDense
-from spikehls.hls.memory import has_uram, memory_style
+from spikehls.hls.memory import has_uram, memory_style, registered_read
 from spikehls.hls.twin_cost import layer_memories
 
 INCLUDES_SPIKING = ["nnet_utils/nnet_spiking.h"]
@@ -244,7 +244,7 @@ def _forward_lines(node, kh: int, kw: int) -> list[str]:
     accumulators are block / ultra RAM (a read one cycle late), over the last ``SCATTER_DEPTH``
     iterations (read latency 1, add, write); the memory then delivers writes of greater distance
     only (``ev_distance``, the loop's DEPENDENCE distance; ``b2b_distance`` without forwarding)."""
-    fwd = layer_storage(node)["acc"].style in ("block", "ultra")
+    fwd = registered_read(layer_storage(node)["acc"].style)
     b2b = _b2b_distance(node, kh, kw)
     dist = max(b2b, SCATTER_DEPTH + 1) if fwd else b2b
     return [

@@ -26,7 +26,7 @@ import numpy as np
 
 from spikehls.hls.geometry import LayerGeometry, PoolWalk, unsigned_bits
 from spikehls.hls.lanes import chunks_per_row
-from spikehls.hls.memory import MemoryPlan, lutram_cell_luts, lutram_map, memory_plan, memory_style
+from spikehls.hls.memory import MemoryPlan, lutram_cell_luts, lutram_map, memory_plan, memory_style, registered_read
 
 
 def _w(n: int) -> int:
@@ -87,22 +87,17 @@ def spike_buffer_plan(g: LayerGeometry, readers: int, ultra: bool = False) -> Me
     k = g.spike_write_groups
     if readers == 1:
         sync = memory_plan(ob // k, depth, rom=False, banks=tb * k, sync_read=True, ultra=ultra)
-        if sync.style in ("block", "ultra"):
+        if registered_read(sync.style):
             return sync
     style = memory_style(ob, depth * tb, rom=False, sync_read=False)
     return MemoryPlan(style, ob // k, depth, tb * k)
-
-
-def registered_buffer(sb: MemoryPlan) -> bool:
-    """A spike buffer read through a registered port (block / ultra RAM; :func:`spike_buffer_plan`)."""
-    return sb.style in ("block", "ultra")
 
 
 def spike_buffer_cost(sb: MemoryPlan, readers: int, ultrascale: bool = False) -> tuple[float, float]:
     """``(LUTRAM LUTs, read-mux bits)`` of a spike buffer (:func:`spike_buffer_plan`): its ``banks``
     memories, each read by the ``readers`` ports asynchronously; none in block / ultra RAM (the
     primitives are counted by :func:`layer_memories`)."""
-    if registered_buffer(sb):
+    if registered_read(sb.style):
         return 0.0, 0.0
     luts, mux_bits = lutram_cost(sb.width, sb.depth, readers, ultrascale)
     return sb.banks * luts, sb.banks * mux_bits
@@ -242,7 +237,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         lut["control"] = 1.0
         sb = spike_buffer_plan(g, readers, ultra)
         ram["out_spikes"], lut["lutram_mux"] = spike_buffer_cost(sb, readers, ultrascale)
-        if registered_buffer(sb):  # its consumer's next-cycle read address (rtl.verilog)
+        if registered_read(sb.style):  # its consumer's next-cycle read address (rtl.verilog)
             lut["buffer_next_address"] = _w(sb.depth)
         # the buffer's read addresses t * words + word; the pool writes through a running count
         lut["out_address"] = out_address(g, readers) * readers / (readers + 1)
@@ -419,7 +414,7 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
         tb, ob, _ = output_buffer(g, readers)
         ram["out_spikes"], sb_mux = spike_buffer_cost(mems["out_spikes"], readers, ultrascale)
         mux += sb_mux
-        if registered_buffer(mems["out_spikes"]):  # its consumer's next-cycle read address (rtl.verilog)
+        if registered_read(mems["out_spikes"].style):  # its consumer's next-cycle read address (rtl.verilog)
             lut["buffer_next_address"] = _w(mems["out_spikes"].depth)
         lut["out_read_mux"] = readers * ob * (tb - 1)
         lut["out_address"] = out_address(g, readers)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from spikehls.hls.geometry import LayerGeometry, PoolWalk, mac_in_dsp, unsigned_bits
-from spikehls.hls.memory import memory_style
+from spikehls.hls.memory import memory_style, registered_read
 from spikehls.hls.twin_cost import layer_memories, registered_tables
 
 
@@ -63,7 +63,7 @@ class BufferSpec:
 
     @property
     def registered(self) -> bool:
-        return self.style in ("block", "ultra")
+        return registered_read(self.style)
 
     @property
     def t_bits(self) -> int:
@@ -277,7 +277,7 @@ def _ram(name: str, style: str, width: int, depth: int, *, ra: str, wa: str, we:
     the same-cycle write bypassed (distributed only)."""
     aw = _w(depth)
     lines = [f'    (* ram_style = "{style}" *) reg [{width}-1:0] {name} [0:{depth}-1];']
-    if style in ("block", "ultra"):
+    if registered_read(style):
         assert not ports, "a block / ultra RAM has one read port"
         lines += [
             f"    reg [{width}-1:0] {name}_r, {name}_fd;  // the registered read; the word written in the read's cycle",
