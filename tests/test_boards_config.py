@@ -37,6 +37,8 @@ def test_user_board_file_with_defaults(tmp_path):
         (GOOD + "budget: {LUT: 0}\n", "budget.LUT"),
         (GOOD + "colour: red\n", "colour"),
         (GOOD + "hls: {backend: Quartus}\n", "hls.backend"),
+        (GOOD + "hls: {block_ram_min_fill: 1.5}\n", "hls.block_ram_min_fill"),
+        (GOOD + "hls: {block_ram_min_fill: -0.1}\n", "hls.block_ram_min_fill"),
     ],
 )
 def test_bad_board_names_file_and_field(tmp_path, edit, field):

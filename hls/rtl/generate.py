@@ -19,7 +19,7 @@ from spikehls.errors import SpikehlsError
 from spikehls.fileio import atomic_dir, write_json, write_text
 from spikehls.hls.geometry import LayerGeometry, net_geometry
 from spikehls.hls.layers import chunk_table
-from spikehls.hls.memory import has_uram
+from spikehls.hls.memory import block_fill, has_uram
 from spikehls.hls.rtl.tables import chunk_words, lane_words, pack, to_twos, write_mem
 from spikehls.hls.twin_cost import spike_buffer_plan
 from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module, stream_buffer_module
@@ -265,9 +265,22 @@ def _top(net: IntNet, geos: list[LayerGeometry], mods: list[str], bufs: dict[str
 
 def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[str, Any]:
     """Write ``PRJ/rtl/`` (or ``out``): one Verilog module per layer, the top, the ROM files, a
-    file list, ``rtl.json`` (the layout) and a README. Returns the layout."""
+    file list, ``rtl.json`` (the layout) and a README. Returns the layout. The memories are the
+    HLS project's: the memory rule at the block RAM threshold the project was generated with."""
     project = Path(project)
     net, geos, meta = project_geometry(project)
+    with block_fill(project_fill(meta)):
+        return _generate_rtl(project, out, net, geos, meta)
+
+
+def project_fill(meta: dict[str, Any]) -> Optional[float]:
+    """The block RAM threshold a project was bound with (``hls.block_ram_min_fill`` of its board;
+    None for projects of earlier versions: the default)."""
+    return (meta.get("board") or {}).get("block_ram_min_fill")
+
+
+def _generate_rtl(project: Path, out: Optional[str | Path], net: IntNet, geos: list[LayerGeometry],
+                  meta: dict[str, Any]) -> dict[str, Any]:
     out = Path(out) if out is not None else project / RTL_DIR
     T = net.time_steps
     # the buffers: who writes, who reads (consumer, skip readers, then the debug port)
