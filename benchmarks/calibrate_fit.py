@@ -113,9 +113,9 @@ def reference_events(prj: Path, net) -> dict:
                 cur = ref.conv_current(act.reshape((n * t,) + act.shape[2:]), nz, lyr.stride, lyr.padding)
                 e["synops"] = cur.reshape(n, -1).sum(1).astype(np.float64)
                 if lyr.skip is not None:
+                    # the walked frames of the skip source: as many as the layer's own input (one
+                    # for the direct first layer; every step of the repeated pixel frame for a later one)
                     src = outs[lyr.skip.source]
-                    if lyr.skip.source == "input" and net.encoding == "direct":
-                        src = src[:, :1]
                     sx = (src[:, :act.shape[1], :, ::lyr.skip.stride, ::lyr.skip.stride] != 0)
                     e["in_events"] = e["in_events"] + sx.reshape(n, -1).sum(1)
             else:

@@ -292,6 +292,8 @@ def _skip_events(net: IntNet, events, geos) -> dict[str, Any]:
             if g0.skip_source == "input":  # ... which count its own skip walk over the input too
                 f0 = (g0.out_shape[1] * g0.out_shape[2]) / float(g0.skip_shape[1] * g0.skip_shape[2])
                 src = src / (1.0 + f0)
+            if g0.pixels and not g.pixels:  # one pixel frame, which a later layer's skip walks every step
+                src = src * g.time_steps
         else:
             e = events.get(g.skip_source) if isinstance(events, Mapping) else None
             src = None if not isinstance(e, Mapping) else e.get("out_spikes")

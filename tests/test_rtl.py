@@ -590,3 +590,42 @@ def test_board_block_ram_threshold_is_one_design_everywhere(seed, par, tmp_path)
     assert s["total"]["BRAM18"] == rep["total"]["BRAM18"] > 0
     for le in rep["per_layer"]:
         assert s["per_layer"][le["name"]]["BRAM18"] == le["BRAM18"], le["name"]
+
+
+# direct-encoded nets whose later layer takes a skip from the pixel input (one stored frame)
+PIXEL_SKIP = [(27, 4), (147, 3), (157, 6)]
+
+
+def test_a_skip_from_the_pixel_input_reads_its_one_frame(tmp_path):
+    """The pixel input holds one frame, repeated every step: a later layer's skip reads frame 0 at
+    every step (it had read frame t, past the buffer, from step 1 on: found by a calibration net)."""
+    prj, net = _project(tmp_path, *PIXEL_SKIP[0])
+    layout = generate_rtl(prj)
+    later = [lyr.name for lyr in net.layers[1:] if getattr(lyr, "skip", None) is not None and lyr.skip.source == "input"]
+    assert net.encoding == "direct" and net.time_steps > 1 and later
+    for lyr in layout["layers"]:
+        if lyr["name"] in later:
+            assert "assign sk_t = 0;" in (prj / "rtl" / f"{lyr['module']}.v").read_text(), lyr["name"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator not installed")
+@pytest.mark.parametrize("seed,par", PIXEL_SKIP)
+def test_pixel_input_skip_is_spike_exact_with_the_models_cycles(seed, par, tmp_path):
+    """Spike-exact in Verilator, and the model's cycles on the C-simulation's counts within 3 % (the
+    skip walk over the pixel frame is counted every step the later layer walks it)."""
+    from spikehls.boards import load_board
+    from spikehls.hls.csim import csim
+    from spikehls.hls.estimate import estimate
+    from spikehls.hls.report_run import project_net, read_events
+    from spikehls.hls.rtl.sim import rtlsim
+
+    prj, net = _project(tmp_path, seed, par, n=4)
+    c = csim(prj)
+    generate_rtl(prj)
+    r = rtlsim(prj)
+    assert c["exact"] and r["exact"], r["first_mismatch"]
+    meta = json.loads((prj / "spikehls.json").read_text())
+    events = read_events(prj, {lyr["source_name"]: lyr["name"] for lyr in meta["layers"]})
+    est = estimate(project_net(prj, meta), load_board("pynq-z2"), par, events)
+    assert abs(float(est.cycles_activity) - r["cycles"]["mean"]) <= 0.03 * r["cycles"]["mean"]

@@ -509,7 +509,9 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         sb = skipbuf
         a(f"    // skip input: source ({so}, {sh_}, {sw_}) sampled with stride {g.skip_stride} on the output grid")
         a(f"    wire [{_w(so * sh_ * sw_)}-1:0] k_pos = k_c * {sh_ * sw_} + k_y * {g.skip_stride * sw_} + k_x * {g.skip_stride};")
-        a(f"    assign sk_t = {'0' if cur_once else 't'};")
+        # a source of one stored frame (the pixel input: its frame repeats every step) is read at
+        # frame 0 every step; the frame index t would address past its buffer
+        a(f"    assign sk_t = {'0' if cur_once or sb.time_steps == 1 else 't'};")
         a(f"    assign sk_word = k_pos / {sb.banks};")
         a(f"    wire [{sb.width}-1:0] k_in = sk_data[(k_pos % {sb.banks}) * {sb.width} +: {sb.width}];")
         a("    wire k_act = |k_in;")
