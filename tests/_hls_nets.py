@@ -13,6 +13,17 @@ from spikehls.quantize.random_net import random_inputs
 from spikehls.quantize.testvectors import save_testvectors
 
 
+def fill_board(tmp: Path, fill: float | None, base: str = "pynq-z2") -> str:
+    """A user's board file: ``base`` with the memory rule's block RAM threshold ``fill``."""
+    import json
+
+    from spikehls.boards import load_board
+
+    path = tmp / f"{base}-fill{fill}.yaml"
+    path.write_text(json.dumps(load_board(base).with_block_ram_min_fill(fill).model_dump(exclude={"source"})))  # JSON is YAML
+    return str(path)
+
+
 def write_run(net: IntNet, run_dir: Path, inputs: np.ndarray, labels: np.ndarray | None = None) -> Path:
     """Export ``net`` like 'spikehls export' does: RUN/model.qonnx.onnx + RUN/testvectors.npz."""
     run_dir.mkdir(parents=True, exist_ok=True)

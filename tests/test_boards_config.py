@@ -107,3 +107,18 @@ def test_a_zero_dsp_budget_forbids_dsp(tmp_path):
     assert fits_detail(report, b)["DSP"] is False
     report["total"]["DSP"] = 0
     assert fits_detail(report, b)["DSP"] is True
+
+
+@pytest.mark.parametrize("bound, asked", [(None, 0), (0, None), (0.25, 0), (None, None)])
+def test_a_project_is_priced_at_the_threshold_it_was_bound_with(bound, asked, tmp_path):
+    """The report prices a project's memories as its BIND_STORAGE lines and its twin hold them,
+    whatever threshold the board it is asked with has (a project of an earlier version, with no
+    record, was bound at the default)."""
+    from spikehls.hls.report_run import project_board
+
+    board = load_board("pynq-z2").with_block_ram_min_fill(asked)
+    metas = [{"board": {"block_ram_min_fill": bound}}] + ([{"board": {}}] if bound is None else [])
+    for meta in metas:
+        brd = project_board(tmp_path, meta, board)
+        assert brd.hls.block_ram_min_fill == bound
+        assert brd.model_dump(exclude={"hls"}) == board.model_dump(exclude={"hls"})

@@ -8,7 +8,6 @@ C-simulation of a block-RAM accumulator design, marked slow)."""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -16,10 +15,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _hls_nets import block_ram_net, direct_dense_net, handmade_inputs, handmade_net, write_run  # noqa: E402
+from _hls_nets import block_ram_net, direct_dense_net, fill_board, handmade_inputs, handmade_net, write_run  # noqa: E402
 
 from spikehls.hls.memory import block_fill, has_uram, memory_style  # noqa: E402
-from spikehls.hls.rtl.generate import project_fill  # noqa: E402
+from spikehls.hls.report_run import project_fill  # noqa: E402
 from spikehls.hls.project import generate_project  # noqa: E402
 from spikehls.hls.twin_cost import layer_memories  # noqa: E402
 from spikehls.hls.templates import TWIN_ARRAY  # noqa: E402
@@ -98,16 +97,6 @@ PROJECTS = ["rate-P4", "rate-P1", "direct-P2", "direct-dense", "block-pynq-z2", 
             "fill0-direct-P2", "fill0-rate-P4"]
 
 
-def fill0_board(tmp: Path) -> str:
-    """pynq-z2 with the memory rule's block RAM threshold at 0 (a board file of the user's)."""
-    from spikehls.boards import load_board
-
-    b = load_board("pynq-z2").model_dump(exclude={"source"})
-    b["hls"]["block_ram_min_fill"] = 0
-    path = tmp / "pynq-z2-fill0.yaml"
-    path.write_text(json.dumps(b))  # JSON is YAML
-    return str(path)
-
 
 @pytest.fixture(scope="module", params=PROJECTS)
 def project(request, tmp_path_factory) -> Path:
@@ -119,7 +108,7 @@ def project(request, tmp_path_factory) -> Path:
         return _generate(tmp, direct_dense_net(T=4), "pynq-z2", 4, n=5)
     if kind.startswith("fill0"):
         net = handmade_net(encoding="direct" if "direct" in kind else "rate")
-        return _generate(tmp, net, fill0_board(tmp), int(kind.split("-P")[1]), n=5)
+        return _generate(tmp, net, fill_board(tmp, 0), int(kind.split("-P")[1]), n=5)
     net = handmade_net(encoding="direct" if kind.startswith("direct") else "rate")
     return _generate(tmp, net, "pynq-z2", int(kind.split("-P")[1]), n=5)
 

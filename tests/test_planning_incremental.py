@@ -83,7 +83,7 @@ def test_incremental_cost_equals_the_full_model_in_any_state(seed):
     board = load_board("zcu104")
     if seed % 2:
         fill = float(rng.choice([0.0, 0.1, 0.3]))
-        board = board.model_copy(update={"hls": board.hls.model_copy(update={"block_ram_min_fill": fill})})
+        board = board.with_block_ram_min_fill(fill)
     groups = prunable_groups(net)
     order = {g[0]: rng.permutation(net.layer(g[0]).weight.shape[0]) for g in groups}
     cost = IncrementalCost(net, board, events, groups, order, slice_bytes=1)  # evictions exercised

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _hls_nets import write_run  # noqa: E402
+from _hls_nets import fill_board, write_run  # noqa: E402
 
 from spikehls.cli import main  # noqa: E402
 from spikehls.hls.geometry import net_geometry  # noqa: E402
@@ -571,15 +571,11 @@ def test_board_block_ram_threshold_is_one_design_everywhere(seed, par, tmp_path)
     project records it, the twin built from the project puts the registered-read arrays in block
     RAM, Verilator runs it spike-exact, and the project's report prices the BRAM18 yosys maps,
     layer by layer -- even when the report is asked with the stock board."""
-    from spikehls.boards import load_board
     from spikehls.hls.report_run import run_report
     from spikehls.hls.rtl.sim import rtlsim
     from spikehls.hls.rtl.synth import synth
 
-    b = load_board("pynq-z2").model_dump(exclude={"source"})
-    b["hls"]["block_ram_min_fill"] = 0
-    (tmp_path / "fill0.yaml").write_text(json.dumps(b))
-    prj, net = _project(tmp_path, seed, par, n=4, board=str(tmp_path / "fill0.yaml"), max_time_steps=8)
+    prj, net = _project(tmp_path, seed, par, n=4, board=fill_board(tmp_path, 0), max_time_steps=8)
     assert json.loads((prj / "spikehls.json").read_text())["board"]["block_ram_min_fill"] == 0
     generate_rtl(prj)
     assert 'ram_style = "block"' in "".join(p.read_text() for p in (prj / "rtl").glob("spk_*.v"))

@@ -267,16 +267,12 @@ def generate_rtl(project: str | Path, out: Optional[str | Path] = None) -> dict[
     """Write ``PRJ/rtl/`` (or ``out``): one Verilog module per layer, the top, the ROM files, a
     file list, ``rtl.json`` (the layout) and a README. Returns the layout. The memories are the
     HLS project's: the memory rule at the block RAM threshold the project was generated with."""
+    from spikehls.hls.report_run import project_fill
+
     project = Path(project)
     net, geos, meta = project_geometry(project)
     with block_fill(project_fill(meta)):
         return _generate_rtl(project, out, net, geos, meta)
-
-
-def project_fill(meta: dict[str, Any]) -> Optional[float]:
-    """The block RAM threshold a project was bound with (``hls.block_ram_min_fill`` of its board;
-    None for projects of earlier versions: the default)."""
-    return (meta.get("board") or {}).get("block_ram_min_fill")
 
 
 def _generate_rtl(project: Path, out: Optional[str | Path], net: IntNet, geos: list[LayerGeometry],
