@@ -342,6 +342,9 @@ class LayerGeometry:
     reset: str = "zero"
     fire_once: bool = False  # direct encoding fires all T steps once through a spike-train table
     n_breaks: int = 1
+    # LUT columns of the per-channel neuron ROMs as yosys keeps them (hls.rom_bits): the breakpoint
+    # and train ROMs of a fire-once layer, else the threshold ROM
+    neuron_rom_bits: int = 0
     kernel: tuple[int, int] = (1, 1)  # conv kernel (kh, kw)
     stride: int = 1
     padding: int = 0
@@ -517,11 +520,15 @@ def accumulate_geometry(
         padding=int(padding),
     )
     if neuron is not None:
-        from spikehls.hls.spike_trains import train_breaks
+        from spikehls.hls.rom_bits import threshold_columns
+        from spikehls.hls.spike_trains import train_breaks, train_rom_columns
 
         # a stream layer fires per step: its stream buffer is written at every step
         nb = train_breaks(neuron, T, acc_bits) if pixels and not stream else None
+        rom_bits = (train_rom_columns(neuron, T, acc_bits) if nb is not None else
+                    threshold_columns(tuple(int(x) for x in np.asarray(neuron.threshold).reshape(-1)), int(neuron.v_bits)))
         geo.update(
+            neuron_rom_bits=int(rom_bits),
             v_bits=int(neuron.v_bits),
             sum_bits=max(signed_bits(cur_lo, cur_hi), int(neuron.v_bits)) + 2,
             leak_shift=int(neuron.leak_shift),

@@ -99,6 +99,24 @@ def _n_breaks_cached(thr: tuple[int, ...], leak_shift: int, reset: str, v_bits: 
     return None if table is None else table.n_breaks
 
 
+@lru_cache(maxsize=256)
+def _columns_cached(thr: tuple[int, ...], leak_shift: int, reset: str, v_bits: int, time_steps: int, acc_bits: int) -> int:
+    from spikehls.hls.rom_bits import logic_columns, train_words
+
+    table = constant_current_trains(Neuron(np.array(thr, np.int64), leak_shift, reset, v_bits), time_steps, acc_bits)  # type: ignore[arg-type]
+    if table is None:
+        return 0
+    width = table.n_breaks * (acc_bits + 1) + (table.n_breaks + 1) * time_steps
+    return logic_columns(train_words(table.breaks, table.trains, acc_bits, time_steps), width)
+
+
+def train_rom_columns(neuron: Neuron, time_steps: int, acc_bits: int) -> int:
+    """LUT columns of the layer's breakpoint and train ROMs (:func:`spikehls.hls.rom_bits.logic_columns`),
+    cached like :func:`train_breaks`; 0 where the layer fires per step."""
+    thr = tuple(int(v) for v in np.asarray(neuron.threshold).reshape(-1))
+    return _columns_cached(thr, int(neuron.leak_shift), str(neuron.reset), int(neuron.v_bits), int(time_steps), int(acc_bits))
+
+
 def train_breaks(neuron: Neuron, time_steps: int, acc_bits: int) -> Optional[int]:
     """Boundaries per channel of the layer's train table (None: it fires per step), cached for
     the cost model, which the planner calls many times on the same layer."""

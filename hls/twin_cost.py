@@ -298,11 +298,8 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             rom += rom_luts(mems[name].width - (L - tg.live_lanes) * tg.weight_bits, mems[name].depth, K)
     bb = AB if readout else g.bias_bits
     rom += rom_luts((L if g.z_current else g.bias_lanes) * bb, G, 1 if readout else 2)  # a zero-bias lane's bits are constants (a stream layer's bias feeds its current: all lanes)
-    if g.is_neuron:
-        if g.fire_once:
-            rom += rom_luts(g.n_breaks * (AB + 1) + (g.n_breaks + 1) * T, CO, 1)
-        else:
-            rom += rom_luts(g.v_bits, CO, 1)
+    if g.is_neuron:  # the breakpoint + train (or threshold) ROMs by the columns yosys keeps (hls.rom_bits)
+        rom += rom_luts(g.neuron_rom_bits, CO, 1)
     if g.signed_current:
         rom += rom_luts(2, CO, 1)  # the current's sign per channel
     lut["rom"] = rom

@@ -23,6 +23,7 @@ from spikehls.cli import main  # noqa: E402
 from spikehls.hls.geometry import net_geometry  # noqa: E402
 from spikehls.hls.project import generate_project  # noqa: E402
 from spikehls.hls.rtl.generate import generate_rtl  # noqa: E402
+from spikehls.hls.rom_bits import logic_columns  # noqa: E402
 from spikehls.hls.rtl.tables import pack, read_mem, to_twos, write_mem  # noqa: E402
 from spikehls.quantize.random_net import random_inputs, random_intnet  # noqa: E402
 
@@ -77,6 +78,47 @@ def test_rtl_layout_has_the_projects_lanes(tmp_path):
     for f in layout["files"][1:]:
         body = (prj / "rtl" / f).read_text()
         assert body.count("reg ") and body.count("_style") >= body.count("[0:")
+
+
+def test_logic_columns_count_what_synthesis_keeps():
+    # columns of a 4-word ROM: constant 0, constant 1, address bit 0, address bit 1 inverted, a
+    # real function, the same function again, its complement
+    cols = [(0, 0, 0, 0), (1, 1, 1, 1), (0, 1, 0, 1), (1, 1, 0, 0), (0, 0, 0, 1), (0, 0, 0, 1), (1, 1, 1, 0)]
+    words = [sum(c[a] << j for j, c in enumerate(cols)) for a in range(4)]
+    assert logic_columns(words, len(cols)) == 1
+    assert logic_columns(words + [1 << 2], len(cols)) > 1  # a fifth word: column 2 is no longer an address bit
+    assert logic_columns([7], 3) == 0  # one word: constants
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 5, 6])
+def test_neuron_rom_bits_are_the_columns_of_the_written_tables(seed, tmp_path):
+    """The model prices a neuron layer's threshold / breakpoint + train ROMs by the columns of
+    their content that need a LUT (``LayerGeometry.neuron_rom_bits``): it must count the very
+    words the twin's ``.mem`` files hold."""
+    rng = np.random.default_rng(seed)
+    net = random_intnet(rng, encodings=("direct",))
+    run = write_run(net, tmp_path / "run", random_inputs(rng, net, 4))
+    prj = tmp_path / "prj"
+    generate_project(run / "model.qonnx.onnx", "pynq-z2", prj, testvectors=run / "testvectors.npz", parallelism=4)
+    layout = generate_rtl(prj)
+    meta = json.loads((prj / "spikehls.json").read_text())
+    geos = {g.name: g for g in net_geometry(net, {m["source_name"]: m["parallelism"] for m in meta["layers"]})}
+    checked = 0
+    for i, lyr in enumerate(layout["layers"]):
+        g = geos[lyr["name"]]
+        if not g.is_neuron:
+            continue
+        tag = prj / "rtl" / f"l{i}_{lyr['name']}"
+        if g.fire_once:
+            brk = read_mem(tag.with_name(tag.name + "_breaks.mem"))
+            trn = read_mem(tag.with_name(tag.name + "_trains.mem"))
+            wb = g.n_breaks * (g.acc_bits + 1)
+            words, width = [b | (t << wb) for b, t in zip(brk, trn)], wb + (g.n_breaks + 1) * g.time_steps
+        else:
+            words, width = read_mem(tag.with_name(tag.name + "_thr.mem")), g.v_bits
+        assert g.neuron_rom_bits == logic_columns(words, width), lyr["name"]
+        checked += 1
+    assert checked
 
 
 @pytest.mark.parametrize("seed,par", [(9, 8), (3, 16), (12, 4), (21, 6)])
