@@ -6,9 +6,11 @@ board's ``hls.block_ram_min_fill``), generates the project, C-simulates it, writ
 in Verilator, and compares the model's activity cycles (on the C-simulation's counts) with
 Verilator's. A seed that is not exact is a bug in the twin or the kernels, never a data point.
 
-    python benchmarks/fuzz_twin.py --start 1000 --seeds 20 [--samples 4] [--out FILE] [--work DIR]
+    python benchmarks/fuzz_twin.py --start 1000 --seeds 20 [--family random|preresnet|mixed] [--samples 4] [--out FILE] [--work DIR]
 
-Writes ``benchmarks/results/fuzz_twin.json`` (one row per seed: exact, cycles, model error, seconds);
+``--family preresnet`` draws pre-activation residual chains instead
+(``quantize.random_net.random_preresnet_intnet``: the residual-stream layers, signed currents, identity and
+projection shortcuts); ``mixed`` alternates the two by seed. Writes ``benchmarks/results/fuzz_twin.json`` (one row per seed: exact, cycles, model error, seconds);
 exits 1 if any seed is not exact.
 """
 
@@ -28,7 +30,10 @@ RESULTS = HERE / "results" / "fuzz_twin.json"
 FILLS = (None, 0.25, 0.0)
 
 
-def one(seed: int, samples: int, work: Path) -> dict:
+FAMILIES = ("random", "preresnet", "mixed")
+
+
+def one(seed: int, samples: int, work: Path, family: str = "random") -> dict:
     from _hls_nets import fill_board, write_run  # tests/_hls_nets.py: a user's board file, an IntNet as an exported run
 
     from spikehls.boards import load_board
@@ -38,10 +43,12 @@ def one(seed: int, samples: int, work: Path) -> dict:
     from spikehls.hls.report_run import project_net, read_events
     from spikehls.hls.rtl.generate import generate_rtl
     from spikehls.hls.rtl.sim import rtlsim
-    from spikehls.quantize.random_net import random_inputs, random_intnet
+    from spikehls.quantize.random_net import random_inputs, random_intnet, random_preresnet_intnet
 
     rng = np.random.default_rng(seed)
-    net = random_intnet(rng)
+    if family == "mixed":
+        family = ("random", "preresnet")[seed % 2]
+    net = (random_preresnet_intnet if family == "preresnet" else random_intnet)(rng)
     x = random_inputs(rng, net, samples)
     par = int(rng.choice([1, 2, 3, 4, 6, 8, 12, 16]))
     fill = FILLS[seed % len(FILLS)]
@@ -61,7 +68,7 @@ def one(seed: int, samples: int, work: Path) -> dict:
     events = read_events(prj, {lyr["source_name"]: lyr["name"] for lyr in meta["layers"]})
     est = estimate(project_net(prj, meta), board, par, events)
     model = float(est.cycles_activity)
-    row = {"seed": seed, "encoding": net.encoding, "time_steps": net.time_steps, "layers": [lyr.kind for lyr in net.layers],
+    row = {"seed": seed, "family": family, "encoding": net.encoding, "time_steps": net.time_steps, "layers": [lyr.kind for lyr in net.layers],
            "skips": sum(getattr(lyr, "skip", None) is not None for lyr in net.layers), "parallelism": par,
            "block_ram_min_fill": fill, "csim_exact": bool(c["exact"]), "verilator_exact": bool(r["exact"]),
            "first_mismatch": r["first_mismatch"], "cycles_verilator_mean": r["cycles"]["mean"],
@@ -77,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=int, default=1000)
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--family", choices=FAMILIES, default="random",
+                    help="random nets of every layer kind, pre-activation residual chains, or both alternately")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--work", type=Path, default=Path("/tmp/spikehls-fuzz"))
     args = ap.parse_args(argv)
@@ -88,10 +97,10 @@ def main(argv=None) -> int:
 
     rows = []
     for seed in range(args.start, args.start + args.seeds):
-        row = one(seed, args.samples, args.work)
+        row = one(seed, args.samples, args.work, args.family)
         rows.append(row)
         ok = row["csim_exact"] and row["verilator_exact"]
-        print(f"seed {seed}: {row['encoding']} T={row['time_steps']} {len(row['layers'])} layers P={row['parallelism']} "
+        print(f"seed {seed}: {row['family']} {row['encoding']} T={row['time_steps']} {len(row['layers'])} layers P={row['parallelism']} "
               f"fill={row['block_ram_min_fill']}: {'exact' if ok else 'NOT EXACT ' + str(row['first_mismatch'])}, "
               f"cycles model {row['cycles_error']:+.1%}, {row['seconds']} s", flush=True)
         out = {"benchmark": "fuzz_twin", "command": "python benchmarks/fuzz_twin.py " + " ".join(sys.argv[1:] if argv is None else argv),
