@@ -137,12 +137,13 @@ def registered_tables(g: LayerGeometry) -> bool:
     no cycle per event: the chunk arrives in a stage of its own ahead of the accumulator read
     (stage 0 presents the table address, stage 1 the accumulator address from the chunk's group,
     stage 2 adds and writes). The one price is the drain: ``done`` comes one cycle later, so the
-    last spike is written before the next layer reads (:func:`cycles` adds 1 per sample). Never
-    for the readout: its stream reads the accumulators right after the last add. ROMs never go to
+    last spike is written before the next layer reads (:func:`cycles` adds 1 per sample); the
+    readout spends that cycle in a drain state before its stream reads the accumulators (the
+    stream's port bypasses the write of its cycle, so it sees the last add). ROMs never go to
     URAM (no initial contents), so ``ultra`` does not enter. Not (yet) for a residual-stream layer
     (``z_current``): its stream read and write-back run on the FSM's signals without the extra stage,
     so its tables stay distributed (an honest limit, priced the same way here and in the Verilog)."""
-    if g.kind in ("maxpool", "readout") or g.table is None or g.z_current:
+    if g.kind == "maxpool" or g.table is None or g.z_current:
         return False
     k = table_ports(g)
     return any(memory_style(w, d, rom=True, sync_read=True, read_ports=k) == "block"

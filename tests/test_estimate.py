@@ -270,6 +270,14 @@ def test_pruned_weights_cost_no_cycles():
     a, b = estimate(dense, PYNQ, 1), estimate(sparse, PYNQ, 1)
     assert b.cycles_worst < a.cycles_worst
     assert b.per_layer[2].detail["synops_worst"] < a.per_layer[2].detail["synops_worst"]
+    # at the default threshold the dense readout's table fills its block RAM and the sparse one's
+    # does not: fewer BRAM18, more LUT (the memory rule's step, not a price of sparsity) ...
+    assert a.per_layer[4].detail["memories"]["table"]["style"] == "block"
+    assert b.per_layer[4].detail["memories"]["table"]["style"] == "distributed"
+    assert b.total["BRAM18"] < a.total["BRAM18"]
+    # ... with every table in logic (threshold 1: nothing fills a primitive whole), no resource grows
+    logic = PYNQ.with_block_ram_min_fill(1.0)
+    a, b = estimate(dense, logic, 1), estimate(sparse, logic, 1)
     for k in ("LUT", "FF", "BRAM18"):
         assert b.total[k] <= a.total[k]
 

@@ -435,7 +435,9 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("    localparam S_IDLE = 4'd0, S_INIT = 4'd1, S_SCAN = 4'd2, S_TAP = 4'd3, S_CHUNK = 4'd4, S_SKIP = 4'd5,"
       " S_SKCHUNK = 4'd6, S_FIRE = 4'd7, S_OUT = 4'd8, S_NEXT = 4'd9;")
     a("    reg [3:0] state;")
-    if reg_tbl:  # done one cycle after the FSM's: the extra stage's last write lands before the next layer reads
+    if reg_tbl and readout:  # the extra stage's last add lands in the drain cycle, before the stream reads
+        a("    localparam S_DRAIN = 4'd11;  // one cycle: the registered table's stage drains before S_OUT")
+    if reg_tbl and not readout:  # done one cycle after the FSM's: the extra stage's last write lands before the next layer reads
         a("    reg done_f;  // the FSM's done; done follows one cycle later")
         a("    assign busy = state != S_IDLE || done_f;")
     else:
@@ -528,11 +530,14 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
          "skip": "add_skip", "kin": "k_in", "fj": "fj", "fg": "fg", "fc": "fc", "vw": "vw", "t": "t"}
     if reg_tbl:
         a("    // stage 0 -> 1: the FSM's operation, one cycle later (the chunk is in the table's output register)")
-        a(f"    reg q_init, q_fire;\n    reg [{ADW}-1:0] q_iw, q_faw;\n    reg [{_w(G)}-1:0] q_ig, q_fg;\n    reg [{IW}-1:0] q_val;\n"
-          f"    reg [{LB}-1:0] q_fj;\n    reg [{_w(CO)}-1:0] q_fc;\n    reg [{_w(CO * PW)}-1:0] q_vw;\n    reg [{TBITS}-1:0] q_t;")
+        a(f"    reg q_init;\n    reg [{ADW}-1:0] q_iw;\n    reg [{_w(G)}-1:0] q_ig;\n    reg [{IW}-1:0] q_val;\n    reg [{TBITS}-1:0] q_t;")
+        if not readout:  # the fire pass's counters (a readout has none: its stream runs after the drain)
+            a(f"    reg q_fire;\n    reg [{ADW}-1:0] q_faw;\n    reg [{_w(G)}-1:0] q_fg;\n"
+              f"    reg [{LB}-1:0] q_fj;\n    reg [{_w(CO)}-1:0] q_fc;\n    reg [{_w(CO * PW)}-1:0] q_vw;")
         a("    always @(posedge clk) begin")
-        a("        q_init <= !rst && state == S_INIT; q_fire <= !rst && state == S_FIRE;")
-        a("        q_iw <= iw; q_faw <= faw; q_ig <= ig; q_fg <= fg; q_val <= e_val; q_fj <= fj; q_fc <= fc; q_vw <= vw; q_t <= t;")
+        a("        q_init <= !rst && state == S_INIT; q_iw <= iw; q_ig <= ig; q_val <= e_val; q_t <= t;")
+        if not readout:
+            a("        q_fire <= !rst && state == S_FIRE; q_faw <= faw; q_fg <= fg; q_fj <= fj; q_fc <= fc; q_vw <= vw;")
         a("    end")
         if has_skip:
             a(f"    reg q_skip;\n    reg [{skipbuf.width}-1:0] q_kin;")
@@ -816,8 +821,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a("    assign o_data = o_acc;  // sign-extended to the stream width")
         a(f"    assign o_last = ok == {CO - 1};")
     # ---- the FSM
-    done_r = "done_f" if reg_tbl else "done"
-    if reg_tbl:
+    done_r = "done_f" if reg_tbl and not readout else "done"
+    if reg_tbl and not readout:
         a("    always @(posedge clk) done <= !rst && done_f;")
     a("    always @(posedge clk) begin")
     a(f"        {done_r} <= 1'b0;")
@@ -841,8 +846,9 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     # S_NEXT: start a frame walk (or fire directly if the current is kept)
     start_scan = ("sw <= 0; s_word <= 0; s_sub <= 0; scan_end <= 1'b0; state <= S_SCAN;"
                   + (" sc <= 0; sy <= 0; sx <= 0;" if conv else ""))
+    to_out = "begin state <= S_OUT; ok <= 0; oj <= 0; og <= 0; o_valid <= 1'b1; end"
     after_walk_fire = "begin state <= S_FIRE; vw <= 0; fa <= 0; fc <= 0; fj <= 0; fg <= 0; faw <= 0; end" if not readout else \
-        "begin state <= S_OUT; ok <= 0; oj <= 0; og <= 0; o_valid <= 1'b1; end"
+        ("begin state <= S_DRAIN; end" if reg_tbl else to_out)
     # after a frame's scan: the skip walk, the fire pass, or (readout) the next frame / the output
     if readout:
         after_scan = f"begin if (t == {T - 1}) {after_walk_fire} else begin t <= t + 1; state <= S_NEXT; end end"
@@ -925,6 +931,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
           f" else begin t <= t + 1; state <= S_NEXT; end end")
         a("            end")
     else:
+        if reg_tbl:
+            a(f"            S_DRAIN: {to_out}  // the last chunk's add is written in this cycle")
         a("            S_OUT: if (o_ready) begin  // the readout, one value per beat")
         a(f"                if (ok == {CO - 1}) begin o_valid <= 1'b0; state <= S_IDLE; done <= 1'b1; end")
         a(f"                else begin ok <= ok + 1; if (oj == {L - 1}) begin oj <= 0; og <= og + 1; end else oj <= oj + 1; end")
