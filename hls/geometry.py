@@ -525,8 +525,7 @@ def accumulate_geometry(
 
         # a stream layer fires per step: its stream buffer is written at every step
         nb = train_breaks(neuron, T, acc_bits) if pixels and not stream else None
-        rom_bits = (train_rom_columns(neuron, T, acc_bits) if nb is not None else
-                    threshold_columns(tuple(int(x) for x in np.asarray(neuron.threshold).reshape(-1)), int(neuron.v_bits)))
+        rom_bits = train_rom_columns(neuron, T, acc_bits) if nb is not None else threshold_columns(neuron)
         geo.update(
             neuron_rom_bits=int(rom_bits),
             v_bits=int(neuron.v_bits),

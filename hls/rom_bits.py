@@ -18,7 +18,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Sequence
 
-from spikehls.hls.rtl.tables import pack, to_twos
+import numpy as np
+
+from spikehls.hls.rtl.tables import break_words, threshold_words, train_codes
 
 
 def logic_columns(words: Sequence[int], width: int) -> int:
@@ -42,20 +44,21 @@ def logic_columns(words: Sequence[int], width: int) -> int:
 
 
 @lru_cache(maxsize=512)
-def threshold_columns(thresholds: tuple[int, ...], v_bits: int) -> int:
-    """LUT columns of a layer's threshold ROM (``v_bits`` two's complement per channel, as
-    ``rtl.generate`` writes ``*_thr.mem``)."""
-    return logic_columns([to_twos(int(x), v_bits) for x in thresholds], v_bits)
+def _threshold_columns(thresholds: tuple[int, ...], v_bits: int) -> int:
+    return logic_columns(threshold_words(thresholds, v_bits), v_bits)
 
 
-def train_words(breaks, trains, acc_bits: int, time_steps: int) -> list[int]:
-    """Per channel, the breakpoint word and the train word side by side (both ROMs are read at the
-    channel's address, so their columns can share LUTs): the encoding ``rtl.generate`` writes to
-    ``*_breaks.mem`` (``acc_bits + 1``-bit signed fields) and ``*_trains.mem`` (``T``-bit codes)."""
-    nb = int(breaks.shape[1])
-    out = []
-    for brow, trow in zip(breaks, trains):
-        bw = pack([(int(b), acc_bits + 1) for b in brow])
-        tw = sum(int(c) << (i * time_steps) for i, c in enumerate(trow))
-        out.append(bw | (tw << (nb * (acc_bits + 1))))
-    return out
+def threshold_columns(neuron) -> int:
+    """LUT columns of a layer's threshold ROM (the words ``rtl.generate`` writes to ``*_thr.mem``),
+    cached: the planner prices the same layer many times."""
+    thr = tuple(int(x) for x in np.asarray(neuron.threshold).reshape(-1))
+    return _threshold_columns(thr, int(neuron.v_bits))
+
+
+def train_columns(breaks: np.ndarray, trains: np.ndarray, acc_bits: int, time_steps: int) -> int:
+    """LUT columns of a fire-once layer's breakpoint and train ROMs taken together: both are read at
+    the channel's address, so their columns can share LUTs (the words ``rtl.generate`` writes to
+    ``*_breaks.mem`` and ``*_trains.mem``, side by side)."""
+    wb = int(breaks.shape[1]) * (acc_bits + 1)
+    words = [b | (t << wb) for b, t in zip(break_words(breaks, acc_bits), train_codes(trains, time_steps))]
+    return logic_columns(words, wb + int(trains.shape[1]) * time_steps)

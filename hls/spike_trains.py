@@ -94,31 +94,32 @@ def constant_current_trains(neuron: Neuron, time_steps: int, acc_bits: int, max_
 
 
 @lru_cache(maxsize=256)
-def _n_breaks_cached(thr: tuple[int, ...], leak_shift: int, reset: str, v_bits: int, time_steps: int, acc_bits: int) -> Optional[int]:
-    table = constant_current_trains(Neuron(np.array(thr, np.int64), leak_shift, reset, v_bits), time_steps, acc_bits)  # type: ignore[arg-type]
-    return None if table is None else table.n_breaks
-
-
-@lru_cache(maxsize=256)
-def _columns_cached(thr: tuple[int, ...], leak_shift: int, reset: str, v_bits: int, time_steps: int, acc_bits: int) -> int:
-    from spikehls.hls.rom_bits import logic_columns, train_words
+def _table_summary(thr: tuple[int, ...], leak_shift: int, reset: str, v_bits: int, time_steps: int,
+                   acc_bits: int) -> Optional[tuple[int, int]]:
+    """``(boundaries per channel, LUT columns of its ROMs)`` of a layer's train table, or None where
+    it fires per step: one enumeration of the table for both."""
+    from spikehls.hls.rom_bits import train_columns
 
     table = constant_current_trains(Neuron(np.array(thr, np.int64), leak_shift, reset, v_bits), time_steps, acc_bits)  # type: ignore[arg-type]
     if table is None:
-        return 0
-    width = table.n_breaks * (acc_bits + 1) + (table.n_breaks + 1) * time_steps
-    return logic_columns(train_words(table.breaks, table.trains, acc_bits, time_steps), width)
+        return None
+    return table.n_breaks, train_columns(table.breaks, table.trains, acc_bits, time_steps)
+
+
+def _summary(neuron: Neuron, time_steps: int, acc_bits: int) -> Optional[tuple[int, int]]:
+    thr = tuple(int(v) for v in np.asarray(neuron.threshold).reshape(-1))
+    return _table_summary(thr, int(neuron.leak_shift), str(neuron.reset), int(neuron.v_bits), int(time_steps), int(acc_bits))
 
 
 def train_rom_columns(neuron: Neuron, time_steps: int, acc_bits: int) -> int:
-    """LUT columns of the layer's breakpoint and train ROMs (:func:`spikehls.hls.rom_bits.logic_columns`),
+    """LUT columns of the layer's breakpoint and train ROMs (:func:`spikehls.hls.rom_bits.train_columns`),
     cached like :func:`train_breaks`; 0 where the layer fires per step."""
-    thr = tuple(int(v) for v in np.asarray(neuron.threshold).reshape(-1))
-    return _columns_cached(thr, int(neuron.leak_shift), str(neuron.reset), int(neuron.v_bits), int(time_steps), int(acc_bits))
+    summary = _summary(neuron, time_steps, acc_bits)
+    return 0 if summary is None else summary[1]
 
 
 def train_breaks(neuron: Neuron, time_steps: int, acc_bits: int) -> Optional[int]:
     """Boundaries per channel of the layer's train table (None: it fires per step), cached for
     the cost model, which the planner calls many times on the same layer."""
-    thr = tuple(int(v) for v in np.asarray(neuron.threshold).reshape(-1))
-    return _n_breaks_cached(thr, int(neuron.leak_shift), str(neuron.reset), int(neuron.v_bits), int(time_steps), int(acc_bits))
+    summary = _summary(neuron, time_steps, acc_bits)
+    return None if summary is None else summary[0]

@@ -20,7 +20,7 @@ from spikehls.fileio import atomic_dir, write_json, write_text
 from spikehls.hls.geometry import LayerGeometry, net_geometry
 from spikehls.hls.layers import chunk_table
 from spikehls.hls.memory import block_fill, has_uram
-from spikehls.hls.rtl.tables import chunk_words, lane_words, pack, to_twos, write_mem
+from spikehls.hls.rtl.tables import break_words, chunk_words, lane_words, threshold_words, to_twos, train_codes, write_mem
 from spikehls.hls.twin_cost import spike_buffer_plan
 from spikehls.hls.rtl.verilog import BufferSpec, _w, accumulate_module, buffer_body, maxpool_module, stream_buffer_module
 from spikehls.quantize.intnet import IntNet, MaxPool2d
@@ -84,16 +84,12 @@ def _write_tables(d: Path, tag: str, lyr, g: LayerGeometry) -> dict[str, str]:
             table = constant_current_trains(lyr.neuron, g.time_steps, g.acc_bits)
             assert table is not None and table.n_breaks == g.n_breaks
             files["breaks"] = f"{tag}_breaks.mem"
-            write_mem(d / files["breaks"], [pack([(int(b), g.acc_bits + 1) for b in row]) for row in table.breaks],
-                      g.n_breaks * (g.acc_bits + 1))
+            write_mem(d / files["breaks"], break_words(table.breaks, g.acc_bits), g.n_breaks * (g.acc_bits + 1))
             files["trains"] = f"{tag}_trains.mem"
-            # a train is a T-bit code (bit t = spike at step t): unsigned fields
-            write_mem(d / files["trains"],
-                      [sum(int(c) << (i * g.time_steps) for i, c in enumerate(row)) for row in table.trains],
-                      (g.n_breaks + 1) * g.time_steps)
+            write_mem(d / files["trains"], train_codes(table.trains, g.time_steps), (g.n_breaks + 1) * g.time_steps)
         else:
             files["thr"] = f"{tag}_thr.mem"
-            write_mem(d / files["thr"], [to_twos(int(x), g.v_bits) for x in lyr.neuron.threshold], g.v_bits)
+            write_mem(d / files["thr"], threshold_words(lyr.neuron.threshold, g.v_bits), g.v_bits)
     if g.z_current and g.signed_current:  # the current's sign per channel: 2-bit two's complement
         files["sign"] = f"{tag}_sign.mem"
         write_mem(d / files["sign"], [to_twos(int(x), 2) for x in lyr.current_sign], 2)

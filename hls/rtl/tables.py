@@ -60,6 +60,22 @@ def chunk_words(groups: np.ndarray, weights: np.ndarray, lanes: int, weight_bits
     return out
 
 
+def threshold_words(thresholds, v_bits: int) -> list[int]:
+    """A neuron layer's threshold ROM: one ``v_bits`` two's-complement word per channel."""
+    return [to_twos(int(x), v_bits) for x in np.asarray(thresholds).reshape(-1)]
+
+
+def break_words(breaks: np.ndarray, acc_bits: int) -> list[int]:
+    """A fire-once layer's breakpoint ROM: per channel its ``acc_bits + 1``-bit signed boundaries."""
+    return [pack([(int(b), acc_bits + 1) for b in row]) for row in breaks]
+
+
+def train_codes(trains: np.ndarray, time_steps: int) -> list[int]:
+    """A fire-once layer's train ROM: per channel its pieces' ``T``-bit codes (bit t = spike at step t),
+    unsigned fields."""
+    return [sum(int(c) << (i * time_steps) for i, c in enumerate(row)) for row in trains]
+
+
 def lane_words(values: np.ndarray, lanes: int, groups: int, bits: int) -> list[int]:
     """Per-channel values laid out as ``groups`` words of ``lanes`` slots (channel g L + j in slot j;
     channels past the end hold 0): the bias as every lane of one group reads it in one cycle."""

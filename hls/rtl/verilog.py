@@ -435,9 +435,12 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("    localparam S_IDLE = 4'd0, S_INIT = 4'd1, S_SCAN = 4'd2, S_TAP = 4'd3, S_CHUNK = 4'd4, S_SKIP = 4'd5,"
       " S_SKCHUNK = 4'd6, S_FIRE = 4'd7, S_OUT = 4'd8, S_NEXT = 4'd9;")
     a("    reg [3:0] state;")
-    if reg_tbl and readout:  # the extra stage's last add lands in the drain cycle, before the stream reads
+    # the registered table's extra stage drains before anything reads this layer's results: a
+    # readout spends that cycle in S_DRAIN before its stream; any other layer raises done a cycle late
+    drain_state, late_done = reg_tbl and readout, reg_tbl and not readout
+    if drain_state:
         a("    localparam S_DRAIN = 4'd11;  // one cycle: the registered table's stage drains before S_OUT")
-    if reg_tbl and not readout:  # done one cycle after the FSM's: the extra stage's last write lands before the next layer reads
+    if late_done:  # done one cycle after the FSM's: the extra stage's last write lands before the next layer reads
         a("    reg done_f;  // the FSM's done; done follows one cycle later")
         a("    assign busy = state != S_IDLE || done_f;")
     else:
@@ -821,8 +824,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a("    assign o_data = o_acc;  // sign-extended to the stream width")
         a(f"    assign o_last = ok == {CO - 1};")
     # ---- the FSM
-    done_r = "done_f" if reg_tbl and not readout else "done"
-    if reg_tbl and not readout:
+    done_r = "done_f" if late_done else "done"
+    if late_done:
         a("    always @(posedge clk) done <= !rst && done_f;")
     a("    always @(posedge clk) begin")
     a(f"        {done_r} <= 1'b0;")
@@ -848,7 +851,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
                   + (" sc <= 0; sy <= 0; sx <= 0;" if conv else ""))
     to_out = "begin state <= S_OUT; ok <= 0; oj <= 0; og <= 0; o_valid <= 1'b1; end"
     after_walk_fire = "begin state <= S_FIRE; vw <= 0; fa <= 0; fc <= 0; fj <= 0; fg <= 0; faw <= 0; end" if not readout else \
-        ("begin state <= S_DRAIN; end" if reg_tbl else to_out)
+        ("begin state <= S_DRAIN; end" if drain_state else to_out)
     # after a frame's scan: the skip walk, the fire pass, or (readout) the next frame / the output
     if readout:
         after_scan = f"begin if (t == {T - 1}) {after_walk_fire} else begin t <= t + 1; state <= S_NEXT; end end"
@@ -931,7 +934,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
           f" else begin t <= t + 1; state <= S_NEXT; end end")
         a("            end")
     else:
-        if reg_tbl:
+        if drain_state:
             a(f"            S_DRAIN: {to_out}  // the last chunk's add is written in this cycle")
         a("            S_OUT: if (o_ready) begin  // the readout, one value per beat")
         a(f"                if (ok == {CO - 1}) begin o_valid <= 1'b0; state <= S_IDLE; done <= 1'b1; end")
