@@ -9,6 +9,7 @@ lane, several pooled outputs per cycle)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from _hls_nets import fill_board, write_run  # noqa: E402
 
 from spikehls.cli import main  # noqa: E402
 from spikehls.hls.geometry import net_geometry  # noqa: E402
+from spikehls.hls.memory import block_fill  # noqa: E402
 from spikehls.hls.project import generate_project  # noqa: E402
 from spikehls.hls.rtl.generate import generate_rtl  # noqa: E402
 from spikehls.hls.rom_bits import logic_columns  # noqa: E402
@@ -119,6 +121,31 @@ def test_neuron_rom_bits_are_the_columns_of_the_written_tables(seed, tmp_path):
         assert g.neuron_rom_bits == logic_columns(words, width), lyr["name"]
         checked += 1
     assert checked
+
+
+@pytest.mark.parametrize("fill", [None, 0])
+def test_readout_table_in_block_ram_is_read_through_a_drain(fill, tmp_path):
+    """Where the memory rule puts the readout's chunk table in block RAM, the twin reads it through
+    a registered port and drains one cycle before its stream (S_DRAIN), and the model counts that
+    cycle; elsewhere the readout reads it in the cycle of the address, with no drain state."""
+    from spikehls.hls.twin_cost import cycles, layer_memories
+
+    prj, net = _project(tmp_path, 9, 8, n=2, board=fill_board(tmp_path, fill))
+    layout = generate_rtl(prj)
+    lyr = next(x for x in layout["layers"] if x["kind"] == "readout")
+    text = (prj / "rtl" / f"{lyr['module']}.v").read_text()
+    meta = json.loads((prj / "spikehls.json").read_text())
+    par = {m["source_name"]: m["parallelism"] for m in meta["layers"]}
+    with block_fill(fill):
+        g = next(x for x in net_geometry(net, par) if x.kind == "readout")
+        block = layer_memories(g)["table"].style == "block"
+        worst = cycles(g, net.layers[-1].weight)[0]
+    assert block == (fill == 0)  # this network's readout table fills no BRAM18 at the default
+    assert ("S_DRAIN" in text) == block
+    assert bool(re.search(r'\(\* rom_style = "block" \*\)\s*reg \S+ tbl_rom', text)) == block
+    with block_fill(None):
+        g0 = next(x for x in net_geometry(net, par) if x.kind == "readout")
+        assert cycles(g0, net.layers[-1].weight)[0] == worst - (1 if block else 0)
 
 
 @pytest.mark.parametrize("seed,par", [(9, 8), (3, 16), (12, 4), (21, 6)])
