@@ -6,6 +6,9 @@ does not fit the board's budget (or its latency bound), it plans per-layer chann
 integer network with the resource model (:mod:`spikehls.planning`), continues training from the
 last checkpoint with those caps given to SCA (the planned channels removed at once, SCA then
 prunes and regrows within the caps), and goes round again, up to ``codesign.max_iters`` times.
+With ``codesign.distill`` each of those fine-tunings also learns from the first iteration's
+network (knowledge distillation, :func:`spikehls.training.trainer.distill_loss`): the cut network
+is taught by the wider one it was cut from, not by the labels alone.
 
 Layout of DIR::
 
@@ -191,6 +194,8 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
         if k > 0:
             cfg_k.sca.layer_caps = dict(caps)
             cfg_k.train.epochs = cd.epochs_per_iter
+            if cd.distill and cfg_k.train.distill_from is None:
+                cfg_k.train.distill_from = str(first_run)  # the widest, most accurate network teaches the cut one
         what = ("plain SCA" + (f" (trained run {from_run})" if from_run else "")) if k == 0 else (f"caps {caps}" if retrain else "same network") + (
             f", parallelism {layer_par}" if layer_par else "")
         log(f"== co-design iteration {k + 1}/{cd.max_iters}: {what}")
@@ -206,6 +211,8 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
                            init_masks=init_masks, parallelism=parallelism if layer_par is None else None,
                            layer_parallelism=layer_par, skip_train=not retrain or reuse_training,
                            skip_export=not retrain)
+        if k == 0:
+            first_run = run_dir
         rec["iteration"] = k
         rec["caps"] = dict(caps) if k > 0 else {}
         rec["retrained"] = retrain

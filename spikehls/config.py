@@ -155,6 +155,23 @@ class TrainConfig(_Strict):
     # epochs took 8.5 s with 1 thread and 47 s with 2 (oversubscription); raise it for large models.
     num_threads: Optional[int] = Field(1, ge=1)
     eval_every: int = Field(1, ge=1)
+    distill_from: Optional[str] = Field(
+        None,
+        description="a trained run (its folder or checkpoint.pt) whose model teaches this one: the loss mixes "
+        "cross-entropy with the KL divergence to the teacher's softened outputs (knowledge distillation); "
+        "null: no teacher",
+    )
+    distill_weight: float = Field(0.5, gt=0, le=1, description="share of the distillation term in the loss "
+                                  "(1 - weight stays on the labels)")
+    distill_temperature: float = Field(4.0, gt=0, description="softmax temperature of teacher and student in the "
+                                       "distillation term (its gradient is scaled by temperature^2)")
+
+    @field_validator("distill_from")
+    @classmethod
+    def _teacher(cls, v):
+        if v is not None and not str(v).strip():
+            raise ValueError("train.distill_from must name a trained run (or be null)")
+        return v
 
 
 class QuantConfig(_Strict):
@@ -192,6 +209,11 @@ class CodesignConfig(_Strict):
         lt=1,
         description="the planner never cuts a layer below this fraction of its full width (at least 1 channel); "
         "0: it may go down to one channel. SCA's own pruning is not bound by it",
+    )
+    distill: bool = Field(
+        False,
+        description="each iteration after the first fine-tunes under the first iteration's network as its "
+        "teacher (train.distill_weight, train.distill_temperature), unless train.distill_from names another",
     )
     strategy: Literal["cost_per_activity", "uniform"] = Field(
         "cost_per_activity",

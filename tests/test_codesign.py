@@ -39,7 +39,8 @@ def test_codesign_reaches_a_fitting_exact_design(tmp_path):
     # now a board on which that design is over budget in LUT and in BRAM
     board = _board(tmp_path, lut=int(first["LUT"] * 0.75), bram=max(1, int(first["BRAM18"] * 0.6)))
     out = tmp_path / "cd"
-    res = codesign(cfg, board, out, progress=False, log=lambda s: None)
+    taught = config_from_dict({**FAST, "codesign": {**FAST["codesign"], "distill": True}})
+    res = codesign(taught, board, out, progress=False, log=lambda s: None)
     its = res["iterations"]
     assert not its[0]["fits"]
     assert res["fits"], json.dumps(its, indent=1, default=str)[:3000]
@@ -49,6 +50,11 @@ def test_codesign_reaches_a_fitting_exact_design(tmp_path):
     saved = json.loads((out / "codesign.json").read_text())
     assert saved["fits"] and len(saved["iterations"]) == len(its)
     assert "plan" in saved["iterations"][0]
+    from spikehls.config import load_config
+
+    # every fine-tuning after the first is taught by the first iteration's network (codesign.distill)
+    assert load_config(out / "iter1" / "config.yaml").train.distill_from == str(out / "iter0")
+    assert load_config(out / "iter0" / "config.yaml").train.distill_from is None
     assert (out / "codesign.png").stat().st_size > 1000
     assert json.loads((out / "hls" / "csim.json").read_text())["exact"]
     assert (out / "hls" / "build_prj.tcl").is_file()

@@ -260,3 +260,35 @@ def test_step_masking_settles_after_the_first_update(tmp_path):
     ups = [r["mask_update"] for r in rows if r["mask_update"]]
     assert ups[0]["pruned"] > 0 and all(u["churn"] == 0 for u in ups[1:])  # one-shot pruning, as documented
     assert _slimmed_accuracy(tmp_path / "r") == s["test_accuracy"]
+
+
+def test_distill_loss_is_hintons_mix():
+    """(1 - w) CE + w T^2 KL(teacher_T || student_T): no KL term when the student already says what
+    the teacher says; the KL term by hand otherwise."""
+    from spikehls.training.trainer import distill_loss
+
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(5, 10, generator=g), torch.randn(5, 10, generator=g)
+    ce = torch.nn.functional.cross_entropy(s, torch.arange(5))
+    assert torch.allclose(distill_loss(ce, s, s.clone(), 0.3, 4.0), 0.7 * ce)
+    p_t = torch.softmax(t / 2.0, 1)
+    kl = (p_t * (torch.log(p_t) - torch.log_softmax(s / 2.0, 1))).sum(1).mean()
+    assert torch.allclose(distill_loss(ce, s, t, 1.0, 2.0), 4.0 * kl)
+
+
+def test_distillation_learns_from_a_teacher_and_refuses_a_mismatched_one(tmp_path):
+    teacher = tmp_path / "teacher"
+    train(config_from_dict(_tiny(sca={"enabled": False})), teacher, progress=False)
+    train(config_from_dict(_tiny(train={"epochs": 2})), tmp_path / "plain", progress=False)
+    taught_cfg = config_from_dict(_tiny(train={"epochs": 2, "distill_from": str(teacher / "checkpoint.pt"),
+                                               "distill_weight": 0.9}))
+    train(taught_cfg, tmp_path / "taught", progress=False)
+    # same seed, same data order: only the teacher's term differs, and it changes what is learnt
+    assert _metrics(tmp_path / "plain")[0]["loss"] != _metrics(tmp_path / "taught")[0]["loss"]
+    assert load_config(tmp_path / "taught" / "config.yaml").train.distill_from == str(teacher / "checkpoint.pt")
+    with pytest.raises(SpikehlsError, match=r"train.distill_from: .*T = 2; this run uses direct, T = 3"):
+        train(config_from_dict(_tiny(train={"time_steps": 3, "distill_from": str(teacher)})), tmp_path / "t3",
+              progress=False)
+    with pytest.raises(SpikehlsError, match=r"train.distill_from: .*nowhere: not a trained run"):
+        train(config_from_dict(_tiny(train={"distill_from": str(tmp_path / "nowhere")})), tmp_path / "t4",
+              progress=False)

@@ -175,6 +175,51 @@ def _train_locked(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch
         torch.set_num_threads(threads)  # do not leak a global setting into the caller
 
 
+def distill_loss(ce: torch.Tensor, logits: torch.Tensor, taught: torch.Tensor, weight: float,
+                 temperature: float) -> torch.Tensor:
+    """Hinton et al.'s knowledge distillation: ``(1 - weight) CE + weight T^2 KL(teacher_T || student_T)``.
+
+    Softened by the temperature, the teacher's outputs say which wrong classes are close; the T^2
+    factor keeps the term's gradient on the scale of the cross-entropy's whatever T is. A pruned
+    network fine-tuned this way learns from the wider one it was cut from, not from labels alone.
+    """
+    t = temperature
+    kl = F.kl_div(F.log_softmax(logits / t, dim=1), F.log_softmax(taught / t, dim=1), log_target=True,
+                  reduction="batchmean")
+    return (1.0 - weight) * ce + weight * t * t * kl
+
+
+def load_teacher(cfg: Config, device: torch.device, in_ch: int, image_hw: tuple[int, int],
+                 num_classes: int) -> Optional[torch.nn.Module]:
+    """The trained run ``train.distill_from`` names, in eval mode and frozen; None without one.
+
+    The teacher reads the student's encoded input, so it must take the same channels, image size and
+    classes: a mismatch is a one-line error before the first epoch, not a shape error inside it.
+    """
+    src = cfg.train.distill_from
+    if src is None:
+        return None
+    d = Path(src)
+    if d.name == "checkpoint.pt":
+        d = d.parent
+    if not (d / "checkpoint.pt").is_file():
+        raise SpikehlsError(f"train.distill_from: {src}: not a trained run (no checkpoint.pt)")
+    t_cfg, teacher, _, _ = load_run(d)
+    ck = read_torch(d / "checkpoint.pt", "checkpoint", fmt=CHECKPOINT_FORMAT, keys=("model_args",))
+    a = ck["model_args"]
+    got = (a["in_channels"], tuple(a["image_hw"]), a["num_classes"])
+    if got != (in_ch, tuple(image_hw), num_classes):
+        raise SpikehlsError(f"train.distill_from: {src}: the teacher takes (channels, image, classes) {got}, "
+                            f"this run {(in_ch, tuple(image_hw), num_classes)}")
+    if t_cfg.train.time_steps != cfg.train.time_steps or t_cfg.encoding.kind != cfg.encoding.kind:
+        raise SpikehlsError(f"train.distill_from: {src}: the teacher was trained with encoding {t_cfg.encoding.kind}, "
+                            f"T = {t_cfg.train.time_steps}; this run uses {cfg.encoding.kind}, T = {cfg.train.time_steps}")
+    teacher.to(device).eval()
+    for prm in teacher.parameters():
+        prm.requires_grad_(False)
+    return teacher
+
+
 def _initial_state(init_from: Optional[str | Path]) -> Optional[dict]:
     if init_from is None:
         return None
@@ -239,6 +284,7 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
             pruner.masks = init_masks.copy()
         else:
             fixed_masks = init_masks.copy()
+    teacher = load_teacher(cfg, device, in_ch, (h, w), train_set.num_classes)
     g_shuffle = torch.Generator().manual_seed(seed + 1)
     g_encode = torch.Generator().manual_seed(cfg.encoding.seed + seed * 1000 + 2)
     g_aug = torch.Generator().manual_seed(seed + 4)
@@ -285,6 +331,10 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_epoch, last_
             labels = labels.to(device)
             logits = model(x)
             loss = F.cross_entropy(logits, labels)
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher(x)
+                loss = distill_loss(loss, logits, taught, cfg.train.distill_weight, cfg.train.distill_temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if pruner is not None:
