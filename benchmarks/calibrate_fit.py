@@ -153,7 +153,7 @@ def _evaluate(networks: list, held) -> dict:
     net_err = {"LUT": [], "FF": [], "LUTRAM": []}
     misses = {"BRAM18": [], "DSP": []}
     cyc_err: list = []
-    table = []
+    table, totals = [], []
     for n in networks:
         held_out = bool(held(n))
         prj = Path(n["project"])
@@ -185,6 +185,8 @@ def _evaluate(networks: list, held) -> dict:
             tot_m[k] += n["top"][k]
             if held_out:
                 net_err[k].append(_err(tot_p[k], tot_m[k]))
+        totals.append({"seed": n["seed"], "family": n.get("family", "random"), "held_out": held_out,
+                       **{f"{k}_model": int(tot_p[k]) for k in tot_p}, **{f"{k}_yosys": int(tot_m[k]) for k in tot_m}})
         if held_out:
             ev = reference_events(prj, net)
             lat_model = latency_per_sample(net, brd, project_parallelism(meta), ev)
@@ -194,7 +196,8 @@ def _evaluate(networks: list, held) -> dict:
             "per_kind": {kind: {k: _summ(v) for k, v in d.items()} for kind, d in sorted(by_kind.items())},
             "per_network_total": {k: _summ(v) for k, v in net_err.items()},
             "cycles_per_sample": {**_summ(cyc_err), "within_10pct": round(float((np.abs(cyc_err) <= 0.1).mean()), 3) if cyc_err else None},
-            "BRAM18_exact": not misses["BRAM18"], "DSP_exact": not misses["DSP"], "misses": misses, "table": table}
+            "BRAM18_exact": not misses["BRAM18"], "DSP_exact": not misses["DSP"], "misses": misses, "table": table,
+            "totals": totals}
 
 
 def fit(args) -> int:
@@ -234,12 +237,13 @@ def fit(args) -> int:
                                 "FF_per_address_bit": round(float(cf[1]), 3)})
     # ---- errors on the held-out networks: per layer and per network, resources and cycles
     held_err = _evaluate(data["networks"], lambda n: n["seed"] % 3 == 2)
-    table = held_err.pop("table")
+    table, totals = held_err.pop("table"), held_err.pop("totals")
     extra = {}
     for path in args.eval or []:
         ext = json.loads(Path(path).read_text())
         e = _evaluate(ext["networks"], lambda n: True)
         e.pop("table")
+        totals += e.pop("totals")
         extra[Path(path).name] = {"networks": len(ext["networks"]), "seeds": sorted(n["seed"] for n in ext["networks"]), **e}
 
     res = {
@@ -253,8 +257,13 @@ def fit(args) -> int:
         "coefficients": {"LUT": lut, "LUTRAM": ram, "FF": ff, "TOP": dict(calibration.TOP)},
         "yosys": YOSYS,
         "layers": table,
+        "networks_table": totals,  # per network: model and yosys totals (layers + top), every data and eval file
     }
     pprint.pprint({k: v for k, v in held_err.items() if k != "per_kind"}, width=120)
+    for t in totals:
+        if t["held_out"] and t["LUT_yosys"] and abs(t["LUT_model"] / t["LUT_yosys"] - 1) > 0.2:
+            print(f"held-out total off by more than 20 %: {t['family']} {t['seed']}: LUT {t['LUT_model']} (model) "
+                  f"vs {t['LUT_yosys']} (yosys)")
     for name, e in extra.items():
         print(f"--- extra held-out {name}:")
         pprint.pprint({k: v for k, v in e.items() if k != "per_kind"}, width=120)

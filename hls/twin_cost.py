@@ -331,6 +331,11 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             # leak, add, saturate, compare and reset per neuron; at T = 1 the membrane starts at 0
             # and is never stored: only the compare of the (saturated) current is left
             lut["neurons"] = F * g.sum_bits * (1 if T == 1 else 3 if g.leak_shift == 0 else 4)
+            if T > 1 and g.reset == "subtract":
+                # the subtractive reset's ``vsat - thr`` and its select, on the v_bits kept; a reset to
+                # zero is an AND that folds into the write-back (the fit's miss pattern: subtract
+                # layers under-priced by up to 29 %, zero-reset ones over)
+                lut["reset_subtract"] = F * g.v_bits
     else:
         # the readout's stream: value k is lane k % L of word k / L -- with the accumulators in
         # registers one (words x L):1 select of AB bits, else the L:1 lane select of the word its
@@ -402,8 +407,10 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             ff["ram_address"] = ff.get("ram_address", 0.0) + m.banks * _w(m.depth)
         elif m.style == "registers":
             ff["acc_registers"] = ff.get("acc_registers", 0.0) + m.bits_stored
-            # a word per register: the read is a depth:1 mux per bit and port
-            if not readout:
+            # a word per register: the read is a depth:1 mux per bit and port; the membranes' read of
+            # two words folds into the neuron's adder (select, step-0 clear, current bit and the sum:
+            # one LUT6 beside the carry); the accumulators' feeds a bank mux first and does not
+            if not readout and not (name == "membranes" and m.depth <= 2):
                 lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
         else:
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)

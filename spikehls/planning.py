@@ -14,7 +14,8 @@ as the cost function, so that a plan costs milliseconds, not an HLS run:
   Strategy ``cost_per_activity`` (the default): each step removes the least active channels of
   the group whose removal buys the most over-budget resource per unit of activity lost, so the
   layers that cost most per unit of what they carry give up most. Strategy ``uniform`` (the
-  baseline): the same sparsity in every group, the smallest that fits.
+  baseline): the same sparsity in every group, the smallest that fits. Both re-run the free
+  parallelism moves after every step, so the LUT that fewer channels leave spare can buy latency.
 
 Caps are reported per prunable group, keyed by the group's first conv layer name (which
 :class:`~spikehls.training.sca.SCAPruner` resolves to its group).
@@ -345,6 +346,11 @@ def plan(
             rep, press = evaluate(removed, par)
             steps += 1
             watch.step("uniform", _excess(press), sum(size[k] - removed[k] for k in size))
+            # as after a removal by cost: fewer channels can make another lane count pay off (spare
+            # LUT bought back as latency, where latency is what is over); the same free moves
+            n = parallelism_moves(removed)
+            par_steps += n
+            steps += n
         notes.append(f"uniform sparsity {s:.2f} in every prunable group")
     elif _excess(press) > 0:
         while _excess(press) > 0:
