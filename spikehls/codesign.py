@@ -187,6 +187,7 @@ def _codesign(cfg: Config, brd: Board, out: Path, progress: bool, log: Callable[
     init_masks: Optional[Masks] = None
     run_dir: Optional[Path] = None
     retrain = True
+    first_run: Optional[Path] = None  # iteration 0's training run: the teacher under codesign.distill
     for k in range(cd.max_iters):
         reuse_training = k == 0 and from_run is not None
         it_dir = out / f"iter{k}"

@@ -132,6 +132,9 @@ def plan_reference(
             removed = {k: size[k] - max(1, math.floor((1 - s) * size[k])) for k in size}
             rep, press = evaluate(removed, par)
             steps += 1
+            n = parallelism_moves(removed)
+            par_steps += n
+            steps += n
         notes.append(f"uniform sparsity {s:.2f} in every prunable group")
     elif _excess(press) > 0:
         while _excess(press) > 0:
