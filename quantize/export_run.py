@@ -346,7 +346,16 @@ def export_run(run_dir: str | Path, config_path: Optional[str | Path] = None, pr
     acc_before = quantized_accuracy(q, test_set.images, test_set.labels, cfg) if cfg.quant.qat_epochs else None
     if acc_before is not None:
         log(f"quantized test accuracy before QAT {acc_before:.4f}")
-    history = finetune(q, train_set, cfg, cfg.quant.qat_epochs, cfg.quant.qat_lr, progress=progress,
+    teacher = None
+    if cfg.quant.qat_epochs and cfg.train.distill_from is not None:
+        from spikehls.training.encoding import encoded_channels
+        from spikehls.training.trainer import load_teacher
+
+        c, h, w = train_set.frame_shape
+        teacher = load_teacher(cfg, torch.device("cpu"), encoded_channels(cfg.encoding.kind, c), (h, w),
+                               train_set.num_classes)
+        log(f"QAT taught by {cfg.train.distill_from} (train.distill_from)")
+    history = finetune(q, train_set, cfg, cfg.quant.qat_epochs, cfg.quant.qat_lr, progress=progress, teacher=teacher,
                        log=lambda r: log(f"QAT epoch {r['epoch']}: loss {r['loss']:.4f}, train accuracy {r['train_accuracy']:.4f}"))
     net = extract(q)
     n_tv = min(cfg.quant.test_vectors, len(test_set))

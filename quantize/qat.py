@@ -497,13 +497,18 @@ def quantize_net(net: FloatNet, qcfg, cfg=None) -> QuantSNN:
 
 # ---- fine-tuning ---------------------------------------------------------------------------------
 def finetune(model: QuantSNN, train_set, cfg, epochs: int, lr: float, progress: bool = True,
-             log=None) -> list[dict]:
+             log=None, teacher: Optional[torch.nn.Module] = None) -> list[dict]:
     """Quantization-aware fine-tuning of ``model`` on ``train_set`` (an ImageSet) for ``epochs``.
 
     Adam at ``lr``, cross-entropy on the readout mean over T (the training model's logits), the
-    encoding of the run config, batches of ``cfg.optim.batch_size``. Returns one dict per epoch
-    (loss, train accuracy). The model is left in eval mode.
+    encoding of the run config, batches of ``cfg.optim.batch_size``; with a ``teacher`` (a training
+    model: ``train.distill_from``) the loss is the same distillation mix as in training
+    (:func:`spikehls.training.trainer.distill_loss`), so the integer grid is learnt towards the
+    wide network's outputs too. Returns one dict per epoch (loss, train accuracy). The model is
+    left in eval mode.
     """
+    from spikehls.training.trainer import distill_loss
+
     from tqdm import tqdm
 
     from spikehls.console import bars_on
@@ -527,9 +532,13 @@ def finetune(model: QuantSNN, train_set, cfg, epochs: int, lr: float, progress: 
         bar = tqdm(batches(train_set, cfg.optim.batch_size, shuffle=True, generator=gen), total=n_batches,
                    desc=f"QAT epoch {ep + 1}/{epochs}", disable=not bars_on(progress), leave=False)
         for images, labels in bar:
-            x = encode(images, cfg.encoding.kind, t_steps, enc_gen).transpose(0, 1)
-            out = model(x) / t_steps
+            x_bt = encode(images, cfg.encoding.kind, t_steps, enc_gen)
+            out = model(x_bt.transpose(0, 1)) / t_steps
             loss = F.cross_entropy(out, labels)
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher(x_bt)
+                loss = distill_loss(loss, out, taught, cfg.train.distill_weight, cfg.train.distill_temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

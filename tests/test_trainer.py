@@ -281,11 +281,18 @@ def test_distillation_learns_from_a_teacher_and_refuses_a_mismatched_one(tmp_pat
     train(config_from_dict(_tiny(sca={"enabled": False})), teacher, progress=False)
     train(config_from_dict(_tiny(train={"epochs": 2})), tmp_path / "plain", progress=False)
     taught_cfg = config_from_dict(_tiny(train={"epochs": 2, "distill_from": str(teacher / "checkpoint.pt"),
-                                               "distill_weight": 0.9}))
+                                               "distill_weight": 0.9}, quant={"qat_epochs": 1, "test_vectors": 8}))
     train(taught_cfg, tmp_path / "taught", progress=False)
     # same seed, same data order: only the teacher's term differs, and it changes what is learnt
     assert _metrics(tmp_path / "plain")[0]["loss"] != _metrics(tmp_path / "taught")[0]["loss"]
     assert load_config(tmp_path / "taught" / "config.yaml").train.distill_from == str(teacher / "checkpoint.pt")
+    # the export's QAT is taught by the same teacher, and the integer network is still exact
+    from spikehls.quantize.export_run import export_run
+
+    lines: list[str] = []
+    ex = export_run(tmp_path / "taught", progress=False, log=lines.append)
+    assert any(ln.startswith("QAT taught by") for ln in lines), lines
+    assert ex["reference_mismatches"] == 0 and ex["qonnx_mismatches"] == 0
     with pytest.raises(SpikehlsError, match=r"train.distill_from: .*T = 2; this run uses direct, T = 3"):
         train(config_from_dict(_tiny(train={"time_steps": 3, "distill_from": str(teacher)})), tmp_path / "t3",
               progress=False)
