@@ -54,6 +54,10 @@ class HLSDefaults(_Strict):
     parallelism: int = Field(8, ge=1, le=4096, description="weight additions per cycle per layer")
     layer_parallelism: dict[str, int] = Field(default_factory=dict)
     max_latency_us: Optional[Fraction] = Field(None, gt=0, description="optional latency bound for codesign")
+    max_latency_of: Literal["mean", "slowest"] = Field(
+        "mean",
+        description="what hls.max_latency_us bounds: mean (the latency on the test vectors' mean event counts) or "
+                    "slowest (the slowest test vector's: a bound every image keeps)")
     # the memory rule's threshold (unset: spikehls.hls.memory.MIN_FILL, 0.5): an array read through
     # a register goes to block / ultra RAM when it fills at least this share of the primitives it
     # needs; lower it on a LUT-bound design whose block RAM is idle

@@ -124,6 +124,7 @@ class Plan:
     steps: int = 0
     notes: list[str] = field(default_factory=list)
     pressure: dict[str, float] = field(default_factory=dict)  # used / (margin x allowed) of the planned design
+    latency_scale: float = 1.0  # the bounded latency over the mean-count latency the plan was priced on
 
     @property
     def binding(self) -> list[str]:
@@ -150,9 +151,10 @@ class Plan:
 
 
 def _pressure(report: Mapping[str, Any], board: Board, margin: float,
-              allowed: Optional[Mapping[str, float]] = None) -> dict[str, float]:
+              allowed: Optional[Mapping[str, float]] = None, latency_scale: float = 1.0) -> dict[str, float]:
     """used / (margin x allowed) for each resource (and the latency bound, if the board sets one);
-    ``allowed``: ``board.allowed()``, when the caller holds it already."""
+    ``allowed``: ``board.allowed()``, when the caller holds it already. ``latency_scale``: what the
+    bounded latency is per unit of the one candidates are priced on (see :func:`plan`)."""
     allowed = board.allowed() if allowed is None else allowed
     out = {}
     for k in RESOURCE_KINDS:
@@ -160,8 +162,18 @@ def _pressure(report: Mapping[str, Any], board: Board, margin: float,
         lim = allowed[k] * margin
         out[k] = used / lim if lim > 0 else (math.inf if used > 0 else 0.0)
     if board.hls.max_latency_us is not None:
-        out["latency"] = _latency_us(report) / (board.hls.max_latency_us * margin)
+        out["latency"] = _latency_us(report) * latency_scale / (board.hls.max_latency_us * margin)
     return out
+
+
+def latency_scale(report: Mapping[str, Any], board: Board) -> float:
+    """The bounded latency over the mean-count one on a C-simulated report: 1 for a bound on the
+    mean; for ``hls.max_latency_of: slowest``, ``activity_max / activity`` (the slowest test vector
+    over the mean counts), 1 when the report has no per-sample counts (its worst case bounds all)."""
+    us = report.get("latency", {}).get("us", {})
+    if board.hls.max_latency_of != "slowest" or not us.get("activity") or us.get("activity_max") is None:
+        return 1.0
+    return max(1.0, float(us["activity_max"]) / float(us["activity"]))
 
 
 def _latency_us(report: Mapping[str, Any]) -> float:
@@ -234,6 +246,7 @@ def plan(
     log: Optional[Callable[[str], None]] = None,
     progress: bool = True,
     min_channels: Optional[Mapping[str, int]] = None,
+    latency_scale: float = 1.0,
 ) -> Plan:
     """Plan per-layer parallelism and channel caps so that ``net`` fits ``margin`` x the budget.
 
@@ -249,6 +262,11 @@ def plan(
     the group's current size keeps it whole). Without one, a layer whose channels barely fire
     costs almost no activity to empty, and the greedy removal takes it down to one channel, which
     a trained network does not survive (measured on VGG-16: a 384-channel layer cut to 1).
+
+    ``latency_scale``: candidates are priced on the measured mean event counts; a board that bounds
+    the slowest test vector (``hls.max_latency_of: slowest``) is checked on that latency times the
+    slowest-over-mean ratio the last C-simulation measured (:func:`latency_scale`), the way a
+    yosys-corrected budget carries a measured ratio.
     """
     from spikehls.hls.report_run import estimate_report
 
@@ -288,7 +306,7 @@ def plan(
 
     def evaluate(rem: Mapping[str, int], p: Mapping[str, int]) -> tuple[dict, dict[str, float]]:
         rep = cost.price(rem, p)
-        return rep, _pressure(rep, board, margin, allowed)
+        return rep, _pressure(rep, board, margin, allowed, latency_scale)
 
     rep, press = evaluate(removed, par)
     steps = 0
@@ -430,4 +448,5 @@ def plan(
         steps=steps,
         notes=notes,
         pressure={k: (v if math.isfinite(v) else 1e300) for k, v in press.items()},
+        latency_scale=latency_scale,
     )

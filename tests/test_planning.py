@@ -292,3 +292,32 @@ def test_plan_gives_back_what_an_overshooting_step_took(tmp_path):
             assert p.fits
             seen |= any("given back" in n for n in p.notes)
     assert seen, "no budget made a removal step overshoot"
+
+
+def test_a_bound_on_the_slowest_image_is_planned_with_the_measured_ratio(tmp_path):
+    """hls.max_latency_of: slowest -- the report checks the slowest test vector's latency, and the
+    planner, which prices candidates on mean event counts, holds them to bound / (slowest / mean)."""
+    from spikehls.hls.report_run import estimate_report, fits_detail
+    from spikehls.planning import latency_scale
+
+    net = _mnist_shaped_net()
+    pynq = load_board("pynq-z2")
+    r12 = estimate_report(net, pynq, {"c1": 12, "c2": 11, "ro": 16})
+    lat = lambda r: r["latency"]["us"]["worst"]  # noqa: E731  (no events: worst case)
+    bound = 1.1 * lat(estimate_report(net, pynq, 16))  # P = 16 keeps it, but not 1.3 x its latency
+    text = BOARD.format(lut=10**6, bram=280).replace("hls: {parallelism: 8}",
+                                                      f"hls: {{parallelism: 16, max_latency_us: {bound}}}")
+    (tmp_path / "mean.yaml").write_text(text)
+    (tmp_path / "slow.yaml").write_text(text.replace(f"max_latency_us: {bound}", f"max_latency_us: {bound}, max_latency_of: slowest"))
+    mean_b, slow_b = load_board(tmp_path / "mean.yaml"), load_board(tmp_path / "slow.yaml")
+    # the report's check: the mean passes, the slowest image does not
+    rep = {"total": r12["total"], "latency": {"us": {"activity": bound * 0.9, "activity_max": bound * 1.2, "worst": 9e9}}}
+    assert fits_detail(rep, mean_b)["latency"] is True and fits_detail(rep, slow_b)["latency"] is False
+    assert latency_scale(rep, mean_b) == 1.0 and latency_scale(rep, slow_b) == pytest.approx(1.2 / 0.9)
+    assert latency_scale({"latency": {"us": {"worst": 5.0}}}, slow_b) == 1.0  # no counted events: the worst case
+    act = channel_activity(ref.run(net, random_inputs(np.random.default_rng(1), net, 4)).spikes)
+    loose = plan(net, slow_b, act, parallelism=16, margin=1.0)
+    tight = plan(net, slow_b, act, parallelism=16, margin=1.0, latency_scale=1.3)
+    assert loose.fits and tight.fits and tight.latency_scale == 1.3
+    assert lat(loose.report) > bound / 1.3  # the loose plan would break the scaled bound ...
+    assert lat(tight.report) * 1.3 <= bound + 1e-9  # ... the tight one keeps it
