@@ -39,8 +39,7 @@ def test_codesign_reaches_a_fitting_exact_design(tmp_path):
     # now a board on which that design is over budget in LUT and in BRAM
     board = _board(tmp_path, lut=int(first["LUT"] * 0.75), bram=max(1, int(first["BRAM18"] * 0.6)))
     out = tmp_path / "cd"
-    taught = config_from_dict({**FAST, "codesign": {**FAST["codesign"], "distill": True}})
-    res = codesign(taught, board, out, progress=False, log=lambda s: None)
+    res = codesign(cfg, board, out, progress=False, log=lambda s: None)
     its = res["iterations"]
     assert not its[0]["fits"]
     assert res["fits"], json.dumps(its, indent=1, default=str)[:3000]
@@ -52,9 +51,20 @@ def test_codesign_reaches_a_fitting_exact_design(tmp_path):
     assert "plan" in saved["iterations"][0]
     from spikehls.config import load_config
 
-    # every fine-tuning after the first is taught by the first iteration's network (codesign.distill)
-    assert load_config(out / "iter1" / "config.yaml").train.distill_from == str(out / "iter0")
-    assert load_config(out / "iter0" / "config.yaml").train.distill_from is None
+    # codesign.distill: every fine-tuning after the first is taught by the first iteration's network.
+    # A latency bound at the unpruned design's keeps the lanes, so the LUT budget takes channels
+    from pathlib import Path
+
+    slow = tmp_path / "tight-fast.yaml"
+    slow.write_text(board.read_text().replace("budget:", f"hls: {{max_latency_us: {first['latency_us_activity'] * 1.02}}}\nbudget:"))
+    taught = config_from_dict({**FAST, "codesign": {**FAST["codesign"], "distill": True}})
+    out_t = tmp_path / "taught"
+    res_t = codesign(taught, slow, out_t, progress=False, log=lambda s: None, from_run=out / "iter0")
+    runs = {r["run_dir"] for r in res_t["iterations"] if r["iteration"] > 0 and r["retrained"]}
+    assert runs, [(r["iteration"], r["retrained"], r["fits"]) for r in res_t["iterations"]]
+    for d in runs:
+        assert load_config(Path(d) / "config.yaml").train.distill_from == str(out_t / "iter0")
+    assert load_config(out_t / "iter0" / "config.yaml").train.distill_from is None
     assert (out / "codesign.png").stat().st_size > 1000
     assert json.loads((out / "hls" / "csim.json").read_text())["exact"]
     assert (out / "hls" / "build_prj.tcl").is_file()
