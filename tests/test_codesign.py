@@ -163,3 +163,16 @@ def test_summary_of_a_fitting_exact_design_offers_the_project(tmp_path):
               "board": {"name": "b", "part": "p", "clock_mhz": 100, "allowed": {k: 100 for k in rec["utilization"]}}}
     text = format_summary(result, tmp_path)
     assert "design fits" in text and "vitis_hls" in text and "FAILED" not in text
+
+
+def test_cli_distill_sets_codesign_distill(tmp_path, monkeypatch):
+    """--distill is codesign.distill (off without it), passed to the loop before any work."""
+    import spikehls.codesign as cdmod
+    import spikehls.summary as summod
+
+    seen = []
+    monkeypatch.setattr(cdmod, "codesign", lambda cfg, *a, **kw: seen.append(cfg.codesign.distill) or {"fits": True})
+    monkeypatch.setattr(summod, "print_summary", lambda result, out: None)
+    assert main(["codesign", "--out", str(tmp_path / "a"), "--quiet", "--distill"]) == 0
+    assert main(["codesign", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert seen == [True, False]

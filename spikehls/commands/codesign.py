@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-iters", type=int, default=None, help="override codesign.max_iters")
     p.add_argument("--strategy", choices=["cost_per_activity", "uniform"], default=None,
                    help="override codesign.strategy (uniform = same sparsity in every layer, the baseline)")
+    p.add_argument("--distill", action="store_true",
+                   help="set codesign.distill: every fine-tuning after the first (and its QAT) learns from iteration 0's "
+                        "network as a teacher (knowledge distillation; train.distill_weight / distill_temperature)")
     p.add_argument("--from-run", type=Path, default=None,
                    help="start from this training run (spikehls train) instead of training iteration 0; "
                         "its config is used, with the codesign and quant sections of --config when given")
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         set_field(cfg, "codesign.max_iters", args.max_iters, "--max-iters")
     if args.strategy is not None:
         cfg.codesign.strategy = args.strategy
+    if args.distill:
+        cfg.codesign.distill = True
     check_parallelism(args.parallelism)
     board = load_board(args.board)  # fail on a bad board before any work
     if args.from_run is not None:
