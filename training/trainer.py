@@ -204,9 +204,7 @@ def load_teacher(cfg: Config, device: torch.device, in_ch: int, image_hw: tuple[
         d = d.parent
     if not (d / "checkpoint.pt").is_file():
         raise SpikehlsError(f"train.distill_from: {src}: not a trained run (no checkpoint.pt)")
-    t_cfg, teacher, _, _ = load_run(d)
-    ck = read_torch(d / "checkpoint.pt", "checkpoint", fmt=CHECKPOINT_FORMAT, keys=("model_args",))
-    a = ck["model_args"]
+    t_cfg, teacher, _, _, a = _load_run(d)
     got = (a["in_channels"], tuple(a["image_hw"]), a["num_classes"])
     if got != (in_ch, tuple(image_hw), num_classes):
         raise SpikehlsError(f"train.distill_from: {src}: the teacher takes (channels, image, classes) {got}, "
@@ -468,6 +466,12 @@ def _check_whole_config(path: Path) -> None:
 
 def load_run(run_dir: str | Path):
     """Load a trained run: ``(cfg, model, masks, summary)``; the model in eval mode, masks applied."""
+    return _load_run(run_dir)[:4]
+
+
+def _load_run(run_dir: str | Path):
+    """:func:`load_run` and the checkpoint's ``model_args`` (input channels, image size, classes),
+    from the one read of the checkpoint."""
     d = Path(run_dir)
     ck_path = d / "checkpoint.pt"
     if not ck_path.is_file():
@@ -494,4 +498,4 @@ def load_run(run_dir: str | Path):
         apply_masks(model, masks)
     model.eval()
     summary = read_json(d / "summary.json", "training summary") if (d / "summary.json").is_file() else {}
-    return cfg, model, masks, summary
+    return cfg, model, masks, summary, a
