@@ -88,10 +88,29 @@ def test_killed_sweep_resumes_and_failing_point_is_isolated(tmp_path):
     assert "Pareto front" in res.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports Ray binds by default (GCS, client server, dashboard, dashboard agent) and the range its
+# workers take: a random free port that lands on one of them makes `ray start` refuse to run
+# (CI once drew 52365, the dashboard agent's default).
+_RAY_DEFAULT_PORTS = {6379, 8265, 10001, 52365}
+_RAY_WORKER_PORTS = range(10002, 20000)
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports, none of them one Ray would take for itself."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            port = s.getsockname()[1]
+            if port not in _RAY_DEFAULT_PORTS and port not in _RAY_WORKER_PORTS:
+                ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
 
 
 def test_ray_gives_the_same_results_as_the_local_runner(tmp_path):
@@ -101,10 +120,13 @@ def test_ray_gives_the_same_results_as_the_local_runner(tmp_path):
     spec = load_sweep(cfg)
     local = run_sweep(spec, tmp_path / "local", workers=2, progress=False, log=lambda _: None)
     assert local.done == 2
-    port = _free_port()
+    port, agent_http, agent_grpc = _free_ports(3)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    start = subprocess.run([ray_bin, "start", "--head", "--num-cpus", "2", "--port", str(port), "--include-dashboard",
-                            "false", "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=180)
+    start = subprocess.run([ray_bin, "start", "--head", "--num-cpus", "2", "--port", str(port),
+                            "--dashboard-agent-listen-port", str(agent_http),
+                            "--dashboard-agent-grpc-port", str(agent_grpc),
+                            "--include-dashboard", "false", "--disable-usage-stats"],
+                           capture_output=True, text=True, env=env, timeout=180)
     assert start.returncode == 0, start.stderr[-2000:]
     try:
         res = run_sweep(spec, tmp_path / "ray", ray_address=f"127.0.0.1:{port}", progress=False, log=lambda _: None)
