@@ -183,6 +183,21 @@ def _figures(s: dict, name: str | None = None) -> dict:
     return {k: v for k, v in part.items() if k != "cells"}
 
 
+def _fire_gaps(prj: Path) -> dict[str, int]:
+    """Per layer, the cycles per sample of its gap before the fire passes
+    (:func:`spikehls.hls.twin_cost.fire_gap`), as the project's memories are bound."""
+    from spikehls.hls.estimate import part_memory
+    from spikehls.hls.memory import block_fill
+    from spikehls.hls.report_run import project_fill
+    from spikehls.hls.rtl.generate import project_geometry
+    from spikehls.hls.twin_cost import fire_gap
+
+    _, geos, meta = project_geometry(prj)
+    ultra, _ = part_memory(meta.get("board", {}).get("part"))
+    with block_fill(project_fill(meta)):
+        return {g.name: fire_gap(g, ultra) for g in geos if fire_gap(g, ultra)}
+
+
 def _resynth(args) -> int:
     import re
 
@@ -205,16 +220,28 @@ def _resynth(args) -> int:
         if not r["exact"]:
             print(f"{n.get('family', 'random')}{n['seed']}: RTL NOT EXACT {r['first_mismatch']}", flush=True)
             return 1
-        was = np.asarray(n["latency"][:r["samples"]], dtype=np.float64) + args.cycles_delta
+        gaps = _fire_gaps(prj) if args.fire_gap else {}
+        delta = args.cycles_delta + sum(gaps.values())
+        was = np.asarray(n["latency"][:r["samples"]], dtype=np.float64) + delta
         if (r["cycles"]["max"], r["cycles"]["mean"]) != (float(was.max()), round(float(was.mean()), 2)):
             print(f"{n.get('family', 'random')}{n['seed']}: cycles changed: {r['cycles']} against {was.tolist()}", flush=True)
             return 1
+        for lyr in n["layers"]:  # a layer with a gap: its own cycles moved by it, checked the same way
+            if lyr["name"] not in gaps:
+                continue
+            got = r["cycles"]["per_layer"][lyr["name"]]["mean"]
+            want = round(float(np.mean(lyr["cycles"][:r["samples"]])) + gaps.get(lyr["name"], 0), 2)
+            if got != want:
+                print(f"{n.get('family', 'random')}{n['seed']}: {lyr['name']}: cycles {got} against {want}", flush=True)
+                return 1
         s = synth(prj)
         for lyr in n["layers"]:
             lyr["yosys"], lyr["cells"] = _figures(s, lyr["name"]), s["per_layer"][lyr["name"]]["cells"]
         before = n["total"]["LUT"]
-        if args.cycles_delta:  # the schedule moved by a known constant, checked on the simulated vectors above
-            n["latency"] = [float(c) + args.cycles_delta for c in n["latency"]]
+        if delta:  # the schedule moved by a known constant, checked on the simulated vectors above
+            n["latency"] = [float(c) + delta for c in n["latency"]]
+            for lyr in n["layers"]:
+                lyr["cycles"] = [c + gaps.get(lyr["name"], 0) for c in lyr["cycles"]]
         n.update(top=_figures(s), total=s["total"], synth_seconds=s["seconds"],
                  resynth=args.changed)
         write_json(args.data, data)
@@ -303,6 +330,9 @@ def main(argv=None) -> int:
     g.add_argument("--board", default="pynq-z2", help="for networks whose record names no board")
     r = sub.add_parser("resynth", help="re-synthesize the networks whose RTL changed (cycles kept, checked)")
     r.add_argument("--data", type=Path, default=DATA)
+    r.add_argument("--fire-gap", action="store_true",
+                   help="the change adds each layer's gap before its fire passes (twin_cost.fire_gap); checked "
+                        "per layer on the simulated vectors, then added to every recorded sample")
     r.add_argument("--cycles-delta", type=int, default=0,
                    help="cycles per sample the change adds by construction (e.g. 1: a registered readout table's drain); "
                         "checked on the simulated vectors, then added to every recorded sample")

@@ -185,7 +185,7 @@ def _spiking_layer(lyr, g: LayerGeometry, readers: int, events, skip_events=None
     ie, so = _events(events, lyr.name)
     sk = getattr(lyr, "skip", None)
     skip_table = None if sk is None else (np.diag(sk.gain) if sk.weight is None else sk.weight)  # [co, cs]
-    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events, skip_table, stats)
+    worst, act = twin_cost.cycles(g, lyr.weight, ie, so, skip_events, skip_table, stats, ultra)
     kind = "readout" if g.kind == "readout" else ("direct_" if g.pixels else "") + g.kind
     ex_w, syn_w = twin_cost.extra_chunks_worst(g, lyr.weight, stats)
     return LayerEstimate(

@@ -150,6 +150,52 @@ def registered_tables(g: LayerGeometry) -> bool:
                for w, d in _table_shapes(g).values())
 
 
+def lane_forwarding(g: LayerGeometry, ultra: bool = False) -> bool:
+    """Whether the twin forwards the accumulators' one-cycle write-to-read collision per scatter
+    lane (each tap slot's ``L`` sums) rather than per bank (``F`` words of ``L`` lanes).
+
+    A block / ultra RAM reads the old word when the cycle's write hits the word being read; the
+    read-modify-write pipeline needs the new one. Per bank, every bank's read is muxed with the
+    word written into it (``F x L x acc_bits`` mux bits and as many flip-flops). Per lane, only the
+    ``K`` tap slots' lane sums of the last cycle are kept, and a slot takes the one whose
+    (bank, address) equals its own (``K x K`` compares; at most one matches: the slots of one
+    cycle write distinct banks), which holds when the scatter is the only writer a read can
+    collide with, by construction:
+
+    * init and the residual load end at least two cycles before the first scatter (``S_NEXT``,
+      ``S_SCAN``), and a fire pass two cycles before the next frame's;
+    * consecutive fire (or residual-load) cycles visit distinct words when a plane holds more
+      than one word (``plane_words > 1``: the word advances every cycle, and the lane wrap steps
+      back ``plane_words - 1`` words);
+    * the scatter's last write and the fire pass's first read are kept apart by one gap cycle
+      (``S_GAP``, :func:`fire_gap`) -- the price: one cycle per fire pass.
+
+    Chosen where it is the smaller: a slot's select among ``K`` sums and the bank's word is
+    ``_mux(K + 1)`` LUTs a bit against the ``F`` banks' one each (one slot, more than one bank; a
+    kernel row of 3, more than 3 banks). The readout's accumulators are never in a registered
+    RAM (its stream reads them too)."""
+    if g.kind in ("maxpool", "readout") or g.table is None:
+        return False
+    K = g.tap_lanes if g.kind == "conv" else 1
+    if g.plane_words <= 1 or K * max(1, _mux(K + 1)) >= g.fire_lanes:
+        return False
+    acc = memory_plan(g.lanes * g.acc_bits, g.acc_depth, rom=False, banks=g.fire_lanes, sync_read=True, ultra=ultra)
+    return registered_read(acc.style)
+
+
+def fire_passes(g: LayerGeometry) -> int:
+    """Fire passes per sample: one per step, one in all for a layer that fires once (its pixel
+    current is fired through its spike-train table), none for the readout."""
+    if g.kind in ("maxpool", "readout"):
+        return 0
+    return 1 if g.fire_once else g.time_steps
+
+
+def fire_gap(g: LayerGeometry, ultra: bool = False) -> int:
+    """Cycles per sample of the gap before each fire pass (:func:`lane_forwarding`)."""
+    return fire_passes(g) if lane_forwarding(g, ultra) else 0
+
+
 def layer_memories(g: LayerGeometry, readers: int = 1, ultra: bool = False,
                    ultrascale: bool = False) -> dict[str, MemoryPlan]:
     """Every array of one layer of the twin and where the memory rule (:mod:`spikehls.hls.memory`)
@@ -412,6 +458,14 @@ def items(g: LayerGeometry, readers: int = 1, ultra: bool = False, ultrascale: b
             # one LUT6 beside the carry); the accumulators' feeds a bank mux first and does not
             if not readout and not (name == "membranes" and m.depth <= 2):
                 lut["reg_read_mux"] = lut.get("reg_read_mux", 0.0) + m.banks * m.width * (m.depth - 1) * ports
+        elif name == "membranes":
+            pass  # never forwarded: the fire pass's membrane word advances every cycle (rtl.verilog)
+        elif lane_forwarding(g, ultra):
+            # each slot's lane sums kept, K x K compares of a slot's (bank, address) with the last
+            # cycle's, and in each lane of each slot a select among the K sums and the bank's word
+            # (the slots' stage-2 addresses beside them)
+            ff["forward_lane"] = K * (L * AB + K + _w(m.depth))
+            lut["forward_lane"] = K * L * AB * max(1, _mux(K + 1)) + K * K * (_w(m.depth) + _w(F))
         else:
             ff["forward"] = ff.get("forward", 0.0) + m.banks * (m.width + 1)
             lut["forward"] = lut.get("forward", 0.0) + m.banks * (m.width + 2 * _w(m.depth))
@@ -508,11 +562,13 @@ def extra_chunks_worst(g: LayerGeometry, weight: np.ndarray, stats=None) -> tupl
 
 
 def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any = None, synops: Any = None,
-           skip_events: Any = None, skip_table: Optional[np.ndarray] = None, stats=None) -> tuple[int, Any]:
+           skip_events: Any = None, skip_table: Optional[np.ndarray] = None, stats=None,
+           ultra: bool = False) -> tuple[int, Any]:
     """(worst case, on the given activity) cycles of one layer of the twin for one sample.
 
     ``in_events``: active inputs per sample over all walked frames (the C-simulation's counter;
-    a number or an array of samples); ``synops`` weight additions (to scale further chunks)."""
+    a number or an array of samples); ``synops`` weight additions (to scale further chunks);
+    ``ultra``: the part has URAM (where the accumulators live decides :func:`fire_gap`)."""
     T = g.time_steps
     if g.kind == "maxpool":
         c, h, w = g.in_shape
@@ -538,6 +594,7 @@ def cycles(g: LayerGeometry, weight: Optional[np.ndarray] = None, in_events: Any
         skip_fixed = g.skip_shape[0] * g.out_shape[1] * g.out_shape[2]
     init = fire if g.residual_source is not None else depth  # a residual reader loads z_0 channel by channel
     fixed = init + frames * (1 + nw + skip_fixed) + (1 if registered_tables(g) else 0)  # + the drain of stage 0
+    fixed += fire_gap(g, ultra)
     if g.kind == "readout":
         fixed += g.channels + 1
     elif g.pixels:

@@ -211,6 +211,39 @@ def test_block_ram_spike_buffers_are_read_a_cycle_ahead(seed, par, tmp_path, mon
     assert seen
 
 
+@pytest.mark.parametrize("seed,par", [(14, 4), (13, 2), (22, 2), (47, 2)])
+def test_accumulator_forwarding_is_the_rules_in_rtl_model_and_cycles(seed, par, tmp_path, monkeypatch):
+    """Every layer forwards its block-RAM accumulators where twin_cost.lane_forwarding says, and
+    only there: per lane (the K slots' last sums, a compare per slot pair, the gap before each
+    fire pass) or per bank; the model prices the one the RTL builds, the gap is in its cycles,
+    and a membrane memory is never forwarded (its word advances every fire cycle)."""
+    from spikehls.hls import twin_cost
+    from spikehls.hls.rtl.generate import project_geometry
+
+    monkeypatch.setattr("spikehls.hls.memory.MIN_FILL", 0.0)
+    prj, net = _project(tmp_path, seed, par, max_time_steps=8)
+    layout = generate_rtl(prj)
+    _, geos, _ = project_geometry(prj)
+    mod = {lyr["name"]: (prj / "rtl" / f"{lyr['module']}.v").read_text() for lyr in layout["layers"]}
+    lane = bank = 0
+    for g in geos:
+        if g.kind == "maxpool":
+            continue
+        text, fw = mod[g.name], twin_cost.lane_forwarding(g)
+        block_acc = twin_cost.layer_memories(g)["acc"].style in ("block", "ultra")
+        assert ("fwd_hit" in text) == ("S_GAP" in text) == fw, g.name
+        assert ("acc_mem_0_fw" in text) == (block_acc and not fw), g.name
+        assert "v_mem_fw" not in text, g.name
+        it = twin_cost.items(g)
+        assert ("forward_lane" in it["LUT"]) == fw and ("forward" in it["LUT"]) == (block_acc and not fw), g.name
+        with monkeypatch.context() as m:
+            m.setattr(twin_cost, "lane_forwarding", lambda *_: False)
+            plain = twin_cost.cycles(g)[0]
+        assert twin_cost.cycles(g)[0] - plain == (twin_cost.fire_passes(g) if fw else 0) == twin_cost.fire_gap(g), g.name
+        lane, bank = lane + fw, bank + (block_acc and not fw)
+    assert lane or bank  # each net has block-RAM accumulators (22 at P 2: both kinds)
+
+
 def test_rtl_commands_refuse_a_folder_that_is_not_a_project(tmp_path, capsys):
     for cmd in ("rtl", "rtlsim", "synth"):
         assert main([cmd, "--project", str(tmp_path)]) == 2
@@ -510,10 +543,11 @@ FORCED_BLOCK = [(9, 8), (14, 4), (13, 2), (3, 3), (120, 5), (22, 2)]
 @pytest.mark.parametrize("seed,par", FORCED_BLOCK)
 def test_block_ram_pipeline_is_spike_exact_with_unchanged_cycles(seed, par, tmp_path, monkeypatch):
     """Every pipelined array and every chunk table in block RAM: spike-exact, and the only cycles
-    added are the model's (twin_cost.cycles): one drain cycle per layer with registered tables."""
+    added are the model's (twin_cost.cycles): one drain cycle per layer with registered tables,
+    and one gap cycle per fire pass of a layer that forwards its accumulators per lane."""
     from spikehls.hls.rtl.generate import project_geometry
     from spikehls.hls.rtl.sim import rtlsim
-    from spikehls.hls.twin_cost import cycles, registered_tables
+    from spikehls.hls.twin_cost import cycles, fire_gap, registered_tables
 
     prj, net = _project(tmp_path, seed, par, max_time_steps=8)
     generate_rtl(prj)
@@ -533,7 +567,8 @@ def test_block_ram_pipeline_is_spike_exact_with_unchanged_cycles(seed, par, tmp_
     assert any(registered_tables(g) for g in geos)
     for g in geos:
         measured = r["cycles"]["per_layer"][g.name]["mean"] - r0["cycles"]["per_layer"][g.name]["mean"]
-        assert measured == pytest.approx(cycles(g)[0] - model0[g.name], abs=1e-9) == (1 if registered_tables(g) else 0), g.name
+        assert measured == pytest.approx(cycles(g)[0] - model0[g.name], abs=1e-9) == (
+            (1 if registered_tables(g) else 0) + fire_gap(g)), g.name
 
 
 # layers big enough that the rule itself picks block RAM (and LUTRAM / registers beside it)

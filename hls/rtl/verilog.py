@@ -34,7 +34,7 @@ from typing import Optional
 
 from spikehls.hls.geometry import LayerGeometry, PoolWalk, mac_in_dsp, unsigned_bits
 from spikehls.hls.memory import memory_style, registered_read
-from spikehls.hls.twin_cost import layer_memories, registered_tables
+from spikehls.hls.twin_cost import lane_forwarding, layer_memories, registered_tables
 
 
 def _w(n: int) -> int:
@@ -265,7 +265,7 @@ class RomSet:
 
 
 def _ram(name: str, style: str, width: int, depth: int, *, ra: str, wa: str, we: str, wd: str, q: str,
-         ports: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> str:
+         ports: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (), forward: bool = True) -> str:
     """A ``depth x width`` RAM of the read-modify-write pipeline: address ``ra`` presented in one
     cycle, its word on ``q`` in the next, written (``we``, ``wa``, ``wd``) in that next cycle.
 
@@ -274,10 +274,22 @@ def _ram(name: str, style: str, width: int, depth: int, *, ra: str, wa: str, we:
     output register and forwards a write that hit the word being read (the primitives read the
     old word on a collision); distributed RAM registers the address and reads asynchronously,
     which is write-first by itself. ``ports``: further asynchronous reads ``(address, out)`` with
-    the same-cycle write bypassed (distributed only)."""
+    the same-cycle write bypassed (distributed only). ``forward=False``: a block / ultra RAM reads
+    as the primitive does (the old word on a collision), for a caller whose schedule never reads
+    the word written in the read's cycle, or that forwards it itself (twin_cost.lane_forwarding)."""
     aw = _w(depth)
     lines = [f'    (* ram_style = "{style}" *) reg [{width}-1:0] {name} [0:{depth}-1];']
-    if registered_read(style):
+    if registered_read(style) and not forward:
+        assert not ports, "a block / ultra RAM has one read port"
+        lines += [
+            f"    reg [{width}-1:0] {name}_r;  // the registered read (read-first: no collision by the schedule)",
+            "    always @(posedge clk) begin",
+            f"        if ({we}) {name}[{wa}] <= {wd};",
+            f"        {name}_r <= {name}[{ra}];",
+            "    end",
+            f"    assign {q} = {name}_r;",
+        ]
+    elif registered_read(style):
         assert not ports, "a block / ultra RAM has one read port"
         lines += [
             f"    reg [{width}-1:0] {name}_r, {name}_fd;  // the registered read; the word written in the read's cycle",
@@ -411,6 +423,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(");")
     # ---- ROMs
     mems = layer_memories(g, ultra=ultra)  # the memory rule: the cost model counts the same arrays
+    lane_fw = lane_forwarding(g, ultra)  # forward the collision per scatter lane, not per bank
+    assert not lane_fw or registered_read(mems["acc"].style)
     # the chunk tables through a registered port (block RAM), one pipeline stage ahead of the
     # accumulator read (stage 0): the FSM never steers by a chunk word, only by the offsets
     reg_tbl = registered_tables(g)
@@ -435,6 +449,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a("    localparam S_IDLE = 4'd0, S_INIT = 4'd1, S_SCAN = 4'd2, S_TAP = 4'd3, S_CHUNK = 4'd4, S_SKIP = 4'd5,"
       " S_SKCHUNK = 4'd6, S_FIRE = 4'd7, S_OUT = 4'd8, S_NEXT = 4'd9;")
     a("    reg [3:0] state;")
+    if lane_fw:
+        a("    localparam S_GAP = 4'd12;  // one cycle before a fire pass: the scatter's last write lands first")
     # the registered table's extra stage drains before anything reads this layer's results: a
     # readout spends that cycle in S_DRAIN before its stream; any other layer raises done a cycle late
     drain_state, late_done = reg_tbl and readout, reg_tbl and not readout
@@ -669,8 +685,20 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    wire [{LW}-1:0] o_word;  // the stream's read of word og (asynchronous)")
     for f in range(F):
         a(_ram(f"acc_mem_{f}", acc_plan.style, LW, acc_depth, ra=f"acc_ra[{f * ADW} +: {ADW}]", wa=f"p_ra[{f * ADW} +: {ADW}]",
-               we=f"acc_we[{f}]", wd=f"acc_d[{f * LW} +: {LW}]", q=f"acc_q[{f * LW} +: {LW}]", ports=ports))
+               we=f"acc_we[{f}]", wd=f"acc_d[{f * LW} +: {LW}]", q=f"acc_q[{f * LW} +: {LW}]", ports=ports,
+               forward=not lane_fw))
     a(f"    wire [{K * L * AB}-1:0] lane_sum;  // slot k, lane j: the new value")
+    if lane_fw:  # twin_cost.lane_forwarding: the only writers a scatter read can collide with are the last scatter's
+        a("    // the collision forwarded per lane: did slot kp's write of the last cycle hit the word slot k reads?")
+        a(f"    reg [{K * ADW}-1:0] p_addr;  // stage 2: the slots' word addresses\n    reg [{K * K}-1:0] fwd_hit;  // [k][kp]\n"
+          f"    reg [{K * LW}-1:0] fwd_sum;  // what stage 2 wrote in the last cycle")
+        a("    always @(posedge clk) begin")
+        a(f"        p_addr <= s_addr;\n        fwd_sum <= lane_sum;")
+        for k in range(K):
+            for kp in range(K):
+                a(f"        fwd_hit[{k * K + kp}] <= !rst && s_go[{k}] && p_go[{kp}] && s_bank[{k * FB} +: {FB}] == p_bank[{kp * FB} +: {FB}]"
+                  f" && s_addr[{k * ADW} +: {ADW}] == p_addr[{kp * ADW} +: {ADW}];")
+        a("    end")
     dsp = mac_in_dsp(WB) if g.pixels else False
     a("    generate")
     a(f"    for (gk = 0; gk < {K}; gk = gk + 1) begin : tlane")
@@ -687,7 +715,13 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     a(f"            wire [{F * AB}-1:0] row_q;  // lane j of bank f, for every f")
     a(f"            for (gt = 0; gt < {F}; gt = gt + 1) begin : rowq\n"
       f"                assign row_q[gt * {AB} +: {AB}] = acc_q[(gt * {L} + gj) * {AB} +: {AB}];\n            end")
-    a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank pos % F, lane j")
+    if lane_fw:  # at most one slot of the last cycle wrote bank bk (distinct banks per cycle)
+        fsel = " | ".join(f"(fwd_hit[gk * {K} + {kp}] ? fwd_sum[({kp} * {L} + gj) * {AB} +: {AB}] : {AB}'d0)" for kp in range(K))
+        a(f"            wire [{K}-1:0] hit = fwd_hit[gk * {K} +: {K}];")
+        a(f"            wire signed [{AB}-1:0] cur = (|hit) ? ({fsel}) : row_q[bk * {AB} +: {AB}];"
+          "  // the last cycle's sum, or an F:1 mux")
+    else:
+        a(f"            wire signed [{AB}-1:0] cur = row_q[bk * {AB} +: {AB}];  // an F:1 mux: bank pos % F, lane j")
     if IW == 8:
         val = "(p_skip ? p_kin : p_val)" if has_skip else "p_val"
         a(f'            (* use_dsp = "{"yes" if dsp else "no"}" *) wire signed [{(max(WB, g.skip_table.weight_bits) if has_skip else WB) + 9}-1:0] prod = w * $signed({{1\'b0, {val}}});  // pixel x weight: the one MAC')
@@ -749,7 +783,10 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
             if "membranes" in mems:
                 v_plan = mems["membranes"]
                 a(f"    // membranes: one word of the {F} fire lanes per (channel, plane word), {v_plan.style}")
-                a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra=n["vw"], wa="p_vw", we="p_fire", wd="v_d", q="v_q"))
+                # never forwarded: vw advances every fire cycle and passes are two cycles apart, so
+                # no read meets the write of its own cycle
+                a(_ram("v_mem", v_plan.style, F * VB, CO * PW, ra=n["vw"], wa="p_vw", we="p_fire", wd="v_d", q="v_q",
+                       forward=False))
             else:  # T = 1: every membrane starts at 0 and ends with its step (twin_cost.layer_memories)
                 a(f"    assign v_q = {F * VB}'d0;  // no membrane memory at T = 1; v_d is not stored")
         if stream and g.signed_current:
@@ -850,7 +887,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
     start_scan = ("sw <= 0; s_word <= 0; s_sub <= 0; scan_end <= 1'b0; state <= S_SCAN;"
                   + (" sc <= 0; sy <= 0; sx <= 0;" if conv else ""))
     to_out = "begin state <= S_OUT; ok <= 0; oj <= 0; og <= 0; o_valid <= 1'b1; end"
-    after_walk_fire = "begin state <= S_FIRE; vw <= 0; fa <= 0; fc <= 0; fj <= 0; fg <= 0; faw <= 0; end" if not readout else \
+    fire_state = "S_GAP" if lane_fw else "S_FIRE"
+    after_walk_fire = f"begin state <= {fire_state}; vw <= 0; fa <= 0; fc <= 0; fj <= 0; fg <= 0; faw <= 0; end" if not readout else \
         ("begin state <= S_DRAIN; end" if drain_state else to_out)
     # after a frame's scan: the skip walk, the fire pass, or (readout) the next frame / the output
     if readout:
@@ -923,6 +961,8 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a("                end else fa <= fa + 1;")
         a(f"                if (vw == {CO * PW - 1}) state <= S_NEXT;")
         a("            end")
+    if lane_fw:
+        a("            S_GAP: state <= S_FIRE;  // the fire pass reads the banks unforwarded (twin_cost.lane_forwarding)")
     if not readout:
         a("            S_FIRE: begin  // F neurons of one channel per cycle, acc reset to the bias")
         a("                vw <= vw + 1; faw <= faw + 1;")
