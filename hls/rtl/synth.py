@@ -108,7 +108,12 @@ def _run_yosys(rtl: Path, family: str, top: str, nodsp: bool, srcs: str, timeout
         raise SpikehlsError(f"yosys did not finish within {timeout} s on {rtl}") from None
     seconds = time.perf_counter() - t0
     if proc.returncode != 0 or not stat.is_file():
-        err = next((ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln), proc.stderr.strip()[:300])
+        text = proc.stdout + proc.stderr
+        if "wasm trap" in text:  # yowasp's WebAssembly build aborted (seen in abc9 on some designs)
+            raise SpikehlsError(f"yosys crashed on {rtl} ({' '.join(cmd)}: a WebAssembly trap in "
+                                f"{'abc9' if 'abc9' in text else 'yosys'}, a fault of the tool, not of the design); "
+                                "set YOSYS to a native yosys to synthesize it")
+        err = next((ln for ln in text.splitlines() if "ERROR" in ln), proc.stderr.strip()[:300])
         raise SpikehlsError(f"yosys failed on {rtl}: {err}")
     data = json.loads(stat.read_text())
     modules = {k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in data.get("modules", {}).items()}
