@@ -693,7 +693,7 @@ def accumulate_module(g: LayerGeometry, mod: str, files: dict[str, str], inbuf: 
         a(f"    reg [{K * ADW}-1:0] p_addr;  // stage 2: the slots' word addresses\n    reg [{K * K}-1:0] fwd_hit;  // [k][kp]\n"
           f"    reg [{K * LW}-1:0] fwd_sum;  // what stage 2 wrote in the last cycle")
         a("    always @(posedge clk) begin")
-        a(f"        p_addr <= s_addr;\n        fwd_sum <= lane_sum;")
+        a("        p_addr <= s_addr;\n        fwd_sum <= lane_sum;")
         for k in range(K):
             for kp in range(K):
                 a(f"        fwd_hit[{k * K + kp}] <= !rst && s_go[{k}] && p_go[{kp}] && s_bank[{k * FB} +: {FB}] == p_bank[{kp * FB} +: {FB}]"
