@@ -195,7 +195,8 @@ def _fire_gaps(prj: Path) -> dict[str, int]:
     _, geos, meta = project_geometry(prj)
     ultra, _ = part_memory(meta.get("board", {}).get("part"))
     with block_fill(project_fill(meta)):
-        return {g.name: fire_gap(g, ultra) for g in geos if fire_gap(g, ultra)}
+        gaps = {g.name: fire_gap(g, ultra) for g in geos}
+    return {k: v for k, v in gaps.items() if v}
 
 
 def _resynth(args) -> int:
@@ -230,7 +231,7 @@ def _resynth(args) -> int:
             if lyr["name"] not in gaps:
                 continue
             got = r["cycles"]["per_layer"][lyr["name"]]["mean"]
-            want = round(float(np.mean(lyr["cycles"][:r["samples"]])) + gaps.get(lyr["name"], 0), 2)
+            want = round(float(np.mean(lyr["cycles"][:r["samples"]])) + gaps[lyr["name"]], 2)
             if got != want:
                 print(f"{n.get('family', 'random')}{n['seed']}: {lyr['name']}: cycles {got} against {want}", flush=True)
                 return 1

@@ -179,8 +179,15 @@ def lane_forwarding(g: LayerGeometry, ultra: bool = False) -> bool:
     K = g.tap_lanes if g.kind == "conv" else 1
     if g.plane_words <= 1 or K * max(1, _mux(K + 1)) >= g.fire_lanes:
         return False
-    acc = memory_plan(g.lanes * g.acc_bits, g.acc_depth, rom=False, banks=g.fire_lanes, sync_read=True, ultra=ultra)
-    return registered_read(acc.style)
+    return registered_read(acc_plan(g, ultra).style)
+
+
+def acc_plan(g: LayerGeometry, ultra: bool = False) -> MemoryPlan:
+    """Where the accumulators live: ``F`` banks of one ``L``-lane word per position, read through
+    the read-modify-write pipeline (the readout's also by its stream, in the cycle: never a
+    registered RAM). One rule for :func:`layer_memories` and :func:`lane_forwarding`."""
+    return memory_plan(g.lanes * g.acc_bits, g.acc_depth, rom=False, banks=g.fire_lanes,
+                       sync_read=g.kind != "readout", ultra=ultra)
 
 
 def fire_passes(g: LayerGeometry) -> int:
@@ -223,7 +230,7 @@ def _layer_memories(g: LayerGeometry, readers: int, ultra: bool) -> dict[str, Me
     assert t is not None
     L, F, AB, CO, PW = g.lanes, g.fire_lanes, g.acc_bits, g.channels, g.plane_words
     readout = g.kind == "readout"
-    mems["acc"] = memory_plan(L * AB, g.acc_depth, rom=False, banks=F, sync_read=not readout, ultra=ultra)
+    mems["acc"] = acc_plan(g, ultra)
     if g.is_neuron:
         if not g.fire_once and g.time_steps > 1:  # at T = 1 no membrane outlives its step: no memory
             mems["membranes"] = memory_plan(F * g.v_bits, CO * PW, rom=False, sync_read=True, ultra=ultra)
